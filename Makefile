@@ -1,0 +1,85 @@
+# heaptrack: the one entry point. `make help` lists the targets.
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD_DIR := $(ROOT)/build
+MPY_DIR := $(ROOT)/micropython
+VENV := $(ROOT)/.venv
+PYTHON := $(VENV)/bin/python
+PYTHON3 ?= python3
+
+# SANITIZE=1 builds the host firmware with AddressSanitizer and UBSan.
+ifeq ($(SANITIZE),1)
+HOST_BUILD := $(BUILD_DIR)/host-sanitize
+HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+HOST_BUILD := $(BUILD_DIR)/host
+endif
+FIRMWARE := $(HOST_BUILD)/micropython
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.DEFAULT_GOAL := firmware-host
+.PHONY: help firmware-host run test test-c test-host bench venv submodules clean
+
+help:
+	@echo "heaptrack targets:"
+	@echo "  make                  build the host firmware (build/host/micropython)"
+	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
+	@echo "  make test             C unit tests + host_tests on the virtual board"
+	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
+	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
+	@echo "  make bench            benchmarks (bench/), printing their figures"
+	@echo "  make firmware BOARD=ESP32_S3           ESP32 firmware (needs ESP-IDF v5.5.x)"
+	@echo "  make flash BOARD=ESP32_S3 PORT=DEV     build and flash it"
+	@echo "  make erase BOARD=ESP32_S3 PORT=DEV     erase the board's flash"
+	@echo "  make check-idf IDF_PATH=DIR            compile the ESP-IDF tracker against ESP-IDF headers"
+	@echo "  make clean            remove build/ and .venv/"
+
+# MicroPython itself, and the one lib/ submodule its frozen-manifest build checks for.
+SUBMODULES_STAMP := $(MPY_DIR)/lib/micropython-lib/README.md
+submodules: $(SUBMODULES_STAMP)
+$(SUBMODULES_STAMP):
+	git -C $(ROOT) submodule update --init micropython
+	git -C $(MPY_DIR) submodule update --init lib/micropython-lib
+
+# mpy-cross first, on its own: a BUILD= on the port's command line would reach its sub-make.
+MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
+$(MPY_CROSS): $(SUBMODULES_STAMP)
+	$(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS)
+
+firmware-host: $(MPY_CROSS)
+	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
+		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) \
+		$(if $(HOST_SANITIZE_FLAGS),CFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)" LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)")
+
+VENV_STAMP := $(VENV)/.installed
+venv: $(VENV_STAMP)
+$(VENV_STAMP): $(ROOT)/pyproject.toml
+	$(PYTHON3) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e "$(ROOT)[test]"
+	touch $@
+
+run: firmware-host venv
+	$(PYTHON) -m heaptrack_host.vboard --firmware $(FIRMWARE) --run $(ROOT)/examples/leak_demo.py
+
+test-c:
+	$(MAKE) -C $(ROOT)/native/tests BUILD=$(BUILD_DIR)/ctest
+
+ifdef PORT
+test-host: venv
+	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
+test: test-host
+else
+test-host: firmware-host venv
+	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE) $(PYTEST_ARGS)
+test: test-c test-host
+endif
+
+bench: firmware-host venv
+	$(MAKE) -C $(ROOT)/native/tests bench BUILD=$(BUILD_DIR)/bench
+	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE)
+
+clean:
+	rm -rf $(BUILD_DIR) $(VENV)
+
+-include $(ROOT)/mk/esp32.mk

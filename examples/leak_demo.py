@@ -1,0 +1,98 @@
+# ESP-IDF's heap task tracking example (examples/system/heap_task_tracking/basic),
+# in Python: two named tasks allocate ESP-IDF heap memory; one frees all of it,
+# the other leaks a block every period. Main prints ESP-IDF's reports each round,
+# deletes the leaking task, then the other, and prints the final details.
+#
+#   mpremote run examples/leak_demo.py
+#
+# Tests put this file on the board and call main() with a short period.
+import random
+import time
+
+import heaptrack
+
+# Names of tasks asked to end; a task honours the request at its next wake-up,
+# since MicroPython has no safe way to kill a thread.
+_stop_requested = set()
+
+
+def _allocate_and_free(name, period_ms, leak):
+    print("Starting task:", name)
+    while name not in _stop_requested:
+        size_a = random.randint(1, 10000)
+        size_b = random.randint(1, max(1, 10000 - size_a))
+        block_a = heaptrack.malloc(size_a, heaptrack.CAP_DEFAULT)
+        block_b = heaptrack.malloc(size_b, heaptrack.CAP_DEFAULT)
+        heaptrack.free(block_a)
+        if not leak:
+            heaptrack.free(block_b)
+        time.sleep_ms(period_ms)
+
+
+def _is_tracked(handle):
+    try:
+        heaptrack.task_stats(handle)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_deleted(handle):
+    try:
+        return not heaptrack.task_stats(handle).alive
+    except ValueError:
+        # Without CONFIG_HEAP_TRACK_DELETED_TASKS a deleted task's record goes away.
+        return True
+
+
+def _wait_until(condition, handle, timeout_ms):
+    deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+    while not condition(handle):
+        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+            raise RuntimeError("task 0x%x did not get there in time" % handle)
+        time.sleep_ms(5)
+
+
+def _delete_task(name, handle, period_ms):
+    print("Deleting task:", name)
+    _stop_requested.add(name)
+    _wait_until(_is_deleted, handle, 10 * period_ms + 5000)
+
+
+def _print_round(no_leak, leaking):
+    print("\n PRINTING OVERVIEW STATISTICS OF EACH TASK")
+    heaptrack.print_overview()
+    print("\n PRINTING OVERVIEW STATISTICS OF NO LEAK TASK")
+    heaptrack.print_overview(no_leak)
+    print("\n PRINTING OVERVIEW STATISTICS OF LEAKING TASK")
+    heaptrack.print_overview(leaking)
+
+
+def main(period_s=1.0, rounds=4):
+    period_ms = max(1, int(period_s * 1000))
+    _stop_requested.clear()
+    no_leak = heaptrack.start_task("no_leak_task", _allocate_and_free, ("no_leak_task", period_ms, False))
+    leaking = heaptrack.start_task("leaking_task", _allocate_and_free, ("leaking_task", period_ms, True))
+    # A task is tracked from its first allocation: wait for both, so the first
+    # report shows them as ESP-IDF's does.
+    for handle in (no_leak, leaking):
+        _wait_until(_is_tracked, handle, 10 * period_ms + 5000)
+
+    for counter in range(rounds):
+        _print_round(no_leak, leaking)
+        if counter == 2:
+            _delete_task("leaking_task", leaking, period_ms)
+        time.sleep_ms(period_ms)
+
+    if "leaking_task" not in _stop_requested:
+        _delete_task("leaking_task", leaking, period_ms)
+    _delete_task("no_leak_task", no_leak, period_ms)
+
+    print("\n PRINTING OVERVIEW STATISTICS OF EACH TASK")
+    heaptrack.print_overview()
+    print("\n PRINTING DETAILED STATISTICS OF EACH TASK")
+    heaptrack.print_details()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+// The tracker interface: the one seam between the heaptrack bindings and the
+// platform. tracker_idf.c implements it on ESP-IDF, tracker_host.c emulates it
+// on the host. Everything above this header is platform-free.
+//
+// The statistics types mirror ESP-IDF's esp_heap_task_info.h (task_stat_t,
+// heap_stat_t, heap_task_block_t) so that the ESP-IDF tracker is a field-by-field
+// copy and the renderer prints exactly what ESP-IDF would.
+//
+// Memory for snapshots and bookkeeping comes from the C heap (or ESP-IDF's heap),
+// never from the MicroPython GC heap, so reports can stream any number of blocks.
+#ifndef HEAPTRACK_TRACKER_H
+#define HEAPTRACK_TRACKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// ESP-IDF's MALLOC_CAP_* bit values (esp_heap_caps.h).
+#define HT_CAP_EXEC            (1u << 0)
+#define HT_CAP_32BIT           (1u << 1)
+#define HT_CAP_8BIT            (1u << 2)
+#define HT_CAP_DMA             (1u << 3)
+#define HT_CAP_SPIRAM          (1u << 10)
+#define HT_CAP_INTERNAL        (1u << 11)
+#define HT_CAP_DEFAULT         (1u << 12)
+// The caps a caller may request through heaptrack.malloc().
+#define HT_CAP_ALLOWED (HT_CAP_EXEC | HT_CAP_32BIT | HT_CAP_8BIT | HT_CAP_DMA | \
+    HT_CAP_SPIRAM | HT_CAP_INTERNAL | HT_CAP_DEFAULT)
+
+// configMAX_TASK_NAME_LEN on the esp32 port (terminating NUL included).
+#define HT_TASK_NAME_LEN (16)
+
+// A task handle: TaskHandle_t's value on ESP-IDF, a never-reused id on the host.
+typedef uintptr_t ht_task_t;
+
+typedef enum {
+    HT_OK = 0,
+    HT_ERR_NO_MEM,        // no heap with the requested caps can hold the block,
+                          // or no room for a snapshot
+    HT_ERR_NOT_FOUND,     // unknown task handle, or an address not handed out
+    HT_ERR_UNSUPPORTED,   // firmware built without heap task tracking
+    HT_ERR_CONFIG,        // the tracker's configuration is invalid (ht_error_detail)
+} ht_err_t;
+
+// heap_task_block_t
+typedef struct {
+    ht_task_t task;
+    void *address;
+    uint32_t size;
+} ht_block_t;
+
+// heap_stat_t
+typedef struct {
+    const char *name;
+    uint32_t caps;
+    size_t size;
+    size_t current_usage;
+    size_t peak_usage;
+    size_t alloc_count;
+    ht_block_t *blocks;   // alloc_count entries in allocation order, or NULL
+                          // when the snapshot was taken without blocks
+} ht_heap_stat_t;
+
+// task_stat_t
+typedef struct {
+    char name[HT_TASK_NAME_LEN];
+    ht_task_t handle;
+    bool is_alive;
+    size_t overall_peak_usage;
+    size_t overall_current_usage;
+    size_t heap_count;
+    ht_heap_stat_t *heap_stat;   // heap_count entries, in order of first use
+} ht_task_stat_t;
+
+// One consistent copy of the tracker's state, in ESP-IDF's task order
+// (decreasing task handle).
+typedef struct {
+    size_t task_count;
+    ht_task_stat_t *tasks;
+    void *storage;   // owned by the tracker; released by ht_snapshot_release
+} ht_snapshot_t;
+
+// Allocates size bytes with the given caps, charged to the calling task.
+// Returns NULL when no heap with those caps can hold it.
+void *ht_malloc(size_t size, uint32_t caps);
+
+// Frees a block that ht_malloc returned. HT_ERR_NOT_FOUND, and nothing touched,
+// for any other address or a block already freed.
+ht_err_t ht_free(void *address);
+
+// Frees every block ht_malloc handed out and nobody freed; *count gets how many.
+ht_err_t ht_free_all(size_t *count);
+
+// Fills *snap. With all set, every tracked task; otherwise only `task`
+// (HT_ERR_NOT_FOUND if it has no record). with_blocks adds the live blocks.
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks);
+void ht_snapshot_release(ht_snapshot_t *snap);
+
+// The calling task's handle.
+ht_task_t ht_current_task(void);
+
+// True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS).
+bool ht_track_deleted(void);
+
+// A human-readable sentence for the last HT_ERR_CONFIG / HT_ERR_UNSUPPORTED.
+const char *ht_error_detail(void);
+
+// Starts a named task running entry(arg) with MicroPython's thread machinery
+// (mp_thread_create on the host, mp_thread_create_ex on ESP32). *stack_size is
+// in bytes, 0 for the port's default, and is updated like mp_thread_create's.
+// arg must be reachable by the GC (the port keeps it as a root). Returns the new
+// task's handle; raises (nlr) if the task cannot be created. The name is copied.
+// The caller must not let another thread be created until entry has begun
+// running (see ht_yield): ESP32's port keeps the entry pointer in one static.
+ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, size_t *stack_size);
+
+// Gives the CPU to other tasks for a moment without touching the GIL.
+void ht_yield(void);
+
+#endif // HEAPTRACK_TRACKER_H
