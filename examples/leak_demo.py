@@ -7,6 +7,7 @@
 #
 # Tests put this file on the board and call main() with a short period.
 import random
+import sys
 import time
 
 import heaptrack
@@ -17,7 +18,8 @@ _stop_requested = set()
 
 
 def _allocate_and_free(name, period_ms, leak):
-    print("Starting task:", name)
+    # One write, so the two tasks' greetings never interleave.
+    sys.stdout.write("Starting task: %s\n" % name)
     while name not in _stop_requested:
         size_a = random.randint(1, 10000)
         size_b = random.randint(1, max(1, 10000 - size_a))
@@ -53,6 +55,12 @@ def _wait_until(condition, handle, timeout_ms):
         time.sleep_ms(5)
 
 
+def _start_task(name, period_ms, leak):
+    handle = heaptrack.start_task(name, _allocate_and_free, (name, period_ms, leak))
+    _wait_until(_is_tracked, handle, 10 * period_ms + 5000)
+    return handle
+
+
 def _delete_task(name, handle, period_ms):
     print("Deleting task:", name)
     _stop_requested.add(name)
@@ -71,12 +79,10 @@ def _print_round(no_leak, leaking):
 def main(period_s=1.0, rounds=4):
     period_ms = max(1, int(period_s * 1000))
     _stop_requested.clear()
-    no_leak = heaptrack.start_task("no_leak_task", _allocate_and_free, ("no_leak_task", period_ms, False))
-    leaking = heaptrack.start_task("leaking_task", _allocate_and_free, ("leaking_task", period_ms, True))
-    # A task is tracked from its first allocation: wait for both, so the first
-    # report shows them as ESP-IDF's does.
-    for handle in (no_leak, leaking):
-        _wait_until(_is_tracked, handle, 10 * period_ms + 5000)
+    # A task is tracked from its first allocation. Waiting for each in turn keeps
+    # the greetings in order and lets the first report show both tasks.
+    no_leak = _start_task("no_leak_task", period_ms, False)
+    leaking = _start_task("leaking_task", period_ms, True)
 
     for counter in range(rounds):
         _print_round(no_leak, leaking)

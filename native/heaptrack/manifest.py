@@ -1,2 +1,2 @@
 # Freezes the Python half of heaptrack; included by every board's manifest.
-module("heaptrack.py")
+package("heaptrack", base_path="modules")

@@ -19,6 +19,7 @@ from _heaptrack import (
     CAP_DEFAULT,
 )
 import _heaptrack
+from .leaks import Snapshot, Diff, LeakCheck, snapshot, check_leaks
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()

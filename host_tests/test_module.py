@@ -1,0 +1,351 @@
+"""The heaptrack module's Python contract, exercised on a board through mpremote.
+
+Everything here holds on the virtual board and on a real ESP32: tests only look
+at tasks and blocks they made, and free what they allocate.
+"""
+import ast
+
+import pytest
+
+from heaptrack_host import report
+
+# Board-side helpers, sent ahead of each snippet.
+PRELUDE = """
+import heaptrack, time
+
+def err(f, *a, **k):
+    try:
+        f(*a, **k)
+    except Exception as e:
+        return type(e).__name__
+    return None
+
+def deleted(h):
+    try:
+        return not heaptrack.task_stats(h).alive
+    except ValueError:
+        return False  # not tracked before its first allocation
+
+def wait_deleted(h, ms=5000):
+    t0 = time.ticks_ms()
+    while not deleted(h):
+        if time.ticks_diff(time.ticks_ms(), t0) > ms:
+            raise RuntimeError('task still alive')
+        time.sleep_ms(5)
+
+def invariants(t):
+    bad = []
+    for h in t.heaps:
+        if h.blocks is not None:
+            if h.current != sum(s for a, s in h.blocks):
+                bad.append((t.name, h.name, 'current', h.current))
+            if h.alloc_count != len(h.blocks):
+                bad.append((t.name, h.name, 'count', h.alloc_count))
+        if h.peak < h.current:
+            bad.append((t.name, h.name, 'peak'))
+    if t.current != sum(h.current for h in t.heaps):
+        bad.append((t.name, 'task current'))
+    if t.peak < t.current:
+        bad.append((t.name, 'task peak'))
+    return bad
+"""
+
+
+def run(board, code, timeout=60):
+    """Runs code on the board; its last output line is a Python literal to return."""
+    out = board.exec(PRELUDE + code, timeout=timeout)
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines, "no output from board"
+    return ast.literal_eval(lines[-1])
+
+
+def test_api_surface(board):
+    names = run(board, """
+print(sorted(n for n in dir(heaptrack) if not n.startswith('_')))
+""")
+    for name in ["start_task", "current_task", "malloc", "free", "free_all", "task_stats",
+                 "print_overview", "print_details", "CAP_EXEC", "CAP_32BIT", "CAP_8BIT",
+                 "CAP_DMA", "CAP_SPIRAM", "CAP_INTERNAL", "CAP_DEFAULT", "TRACK_DELETED"]:
+        assert name in names
+    caps = run(board, """
+print([heaptrack.CAP_EXEC, heaptrack.CAP_32BIT, heaptrack.CAP_8BIT, heaptrack.CAP_DMA,
+       heaptrack.CAP_SPIRAM, heaptrack.CAP_INTERNAL, heaptrack.CAP_DEFAULT, heaptrack.TRACK_DELETED])
+""")
+    # ESP-IDF's MALLOC_CAP_* values.
+    assert caps[:7] == [1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 10, 1 << 11, 1 << 12]
+    assert isinstance(caps[7], bool)
+
+
+def test_malloc_rejects_bad_input_and_changes_nothing(board):
+    result = run(board, """
+me = heaptrack.current_task()
+a = heaptrack.malloc(100)
+before = heaptrack.task_stats(me, blocks=True)
+errors = [
+    err(heaptrack.malloc, '10'), err(heaptrack.malloc, 1.5), err(heaptrack.malloc, None),
+    err(heaptrack.malloc, 0), err(heaptrack.malloc, -1), err(heaptrack.malloc, -2**100),
+    err(heaptrack.malloc, 10, 1 << 20), err(heaptrack.malloc, 10, -1), err(heaptrack.malloc, 10, 'x'),
+    err(heaptrack.malloc, 10, 2**100),
+    err(heaptrack.malloc, 2**40), err(heaptrack.malloc, 2**100),
+    err(heaptrack.malloc), err(heaptrack.malloc, 1, 2, 3),
+]
+after = heaptrack.task_stats(me, blocks=True)
+heaptrack.free(a)
+print([errors, before == after])
+""")
+    errors, unchanged = result
+    assert errors == ["TypeError", "TypeError", "TypeError",
+                      "ValueError", "ValueError", "ValueError",
+                      "ValueError", "ValueError", "TypeError",
+                      "ValueError",
+                      "MemoryError", "MemoryError",
+                      "TypeError", "TypeError"]
+    assert unchanged
+
+
+def test_free_rejects_foreign_and_double_frees(board):
+    result = run(board, """
+me = heaptrack.current_task()
+a = heaptrack.malloc(64)
+b = heaptrack.malloc(64)
+heaptrack.free(a)
+before = heaptrack.task_stats(me, blocks=True)
+errors = [err(heaptrack.free, a), err(heaptrack.free, b + 1), err(heaptrack.free, 0),
+          err(heaptrack.free, -1), err(heaptrack.free, 2**100), err(heaptrack.free, 'x'),
+          err(heaptrack.free, None), err(heaptrack.free, id(before))]
+after = heaptrack.task_stats(me, blocks=True)
+heaptrack.free(b)
+print([errors, before == after, err(heaptrack.free, b)])
+""")
+    errors, unchanged, second_free = result
+    assert errors == ["ValueError"] * 5 + ["TypeError", "TypeError", "ValueError"]
+    assert unchanged
+    assert second_free == "ValueError"
+
+
+def test_start_task_rejects_bad_arguments(board):
+    errors = run(board, """
+f = lambda: None
+print([err(heaptrack.start_task, '', f), err(heaptrack.start_task, 'x' * 16, f),
+       err(heaptrack.start_task, 123, f), err(heaptrack.start_task, None, f),
+       err(heaptrack.start_task, 'ok', 42), err(heaptrack.start_task, 'ok', None),
+       err(heaptrack.start_task, 'ok', f, 5), err(heaptrack.start_task, 'ok', f, (), []),
+       err(heaptrack.start_task, 'ok', f, stack_size=-1),
+       err(heaptrack.start_task, 'ok'), err(heaptrack.start_task, 'a\\x00b', f)])
+""")
+    assert errors == ["ValueError", "ValueError", "TypeError", "TypeError", "TypeError",
+                      "TypeError", "TypeError", "TypeError", "ValueError", "TypeError",
+                      "ValueError"]
+
+
+def test_task_stats_and_printers_reject_unknown_tasks(board):
+    errors = run(board, """
+print([err(heaptrack.task_stats, 'x'), err(heaptrack.task_stats, 1.0),
+       err(heaptrack.task_stats, -5), err(heaptrack.task_stats, 2**100),
+       err(heaptrack.task_stats, 0x7ffffff1), err(heaptrack.print_overview, 0x7ffffff1),
+       err(heaptrack.print_details, 0x7ffffff1), err(heaptrack.print_overview, 'x'),
+       err(heaptrack.task_stats, blocks=True, bogus=1)])
+""")
+    assert errors == ["TypeError", "TypeError", "ValueError", "ValueError", "ValueError",
+                      "ValueError", "ValueError", "TypeError", "TypeError"]
+
+
+def test_named_task_runs_with_args_and_its_blocks_are_charged_to_it(board):
+    result = run(board, """
+out = {}
+def work(n, size, tag=None):
+    out['me'] = heaptrack.current_task()
+    out['tag'] = tag
+    out['blocks'] = [heaptrack.malloc(size) for i in range(n)]
+h = heaptrack.start_task('charged', work, [3, 1000], {'tag': 'kw'})
+wait_deleted(h)
+t = heaptrack.task_stats(h, blocks=True)
+listed = [a for hp in t.heaps for a, s in hp.blocks]
+sizes = [s for hp in t.heaps for a, s in hp.blocks]
+res = [h == out['me'], out['tag'], t.name, t.alive, listed == out['blocks'], sizes,
+       t.current, t.peak, invariants(t), isinstance(h, int)]
+for a in out['blocks']:
+    heaptrack.free(a)
+t = heaptrack.task_stats(h, blocks=True)
+res += [t.current, t.peak, [hp.alloc_count for hp in t.heaps], [hp.blocks for hp in t.heaps]]
+print(res)
+""")
+    (same_handle, tag, name, alive, listed_in_order, sizes, current, peak, bad, is_int,
+     current_after, peak_after, counts_after, blocks_after) = result
+    assert same_handle and is_int
+    assert tag == "kw"
+    assert name == "charged"
+    assert alive is False
+    assert listed_in_order
+    assert len(sizes) == 3 and all(s >= 1000 for s in sizes)
+    assert current == sum(sizes) and peak >= current
+    assert bad == []
+    assert current_after == 0 and peak_after == peak
+    assert all(c == 0 for c in counts_after)
+    assert all(b == () for b in blocks_after)
+
+
+def test_task_that_raises_is_reported_and_deleted(board):
+    out = board.exec(PRELUDE + """
+def boom():
+    heaptrack.malloc(32)
+    raise OSError('boom in task')
+h = heaptrack.start_task('raiser', boom)
+wait_deleted(h)
+t = heaptrack.task_stats(h)
+print([t.alive, t.current > 0, heaptrack.free_all() >= 1])
+""", timeout=30)
+    assert "Unhandled exception in task started by" in out
+    assert "OSError: boom in task" in out
+    assert ast.literal_eval(out.strip().splitlines()[-1]) == [False, True, True]
+
+
+def test_deleted_task_keeps_leak_until_another_task_frees_it(board):
+    result = run(board, """
+kept = []
+def leak():
+    kept.append(heaptrack.malloc(3000))
+    a = heaptrack.malloc(100)
+    heaptrack.free(a)
+h = heaptrack.start_task('leaker', leak)
+wait_deleted(h)
+t1 = heaptrack.task_stats(h, blocks=True)
+freer_out = []
+def freer():
+    heaptrack.free(kept[0])
+    freer_out.append(heaptrack.current_task())
+f = heaptrack.start_task('freer', freer)
+while not freer_out:
+    time.sleep_ms(5)
+t2 = heaptrack.task_stats(h, blocks=True)
+names = [t.name for t in heaptrack.task_stats()]
+freer_tracked = err(heaptrack.task_stats, f)
+print([heaptrack.TRACK_DELETED, t1.alive, t1.current, [len(hp.blocks) for hp in t1.heaps],
+       t2.current, [hp.blocks for hp in t2.heaps], t2.peak == t1.peak, 'leaker' in names, freer_tracked])
+""")
+    track_deleted, alive, current, nblocks, current2, blocks2, same_peak, listed, freer_tracked = result
+    if not track_deleted:
+        pytest.skip("firmware built without CONFIG_HEAP_TRACK_DELETED_TASKS")
+    assert alive is False
+    assert current >= 3000 and sum(nblocks) == 1
+    assert current2 == 0 and all(b == () for b in blocks2)
+    assert same_peak and listed
+    # A task that only frees never allocated, so ESP-IDF has no record of it.
+    assert freer_tracked == "ValueError"
+
+
+def test_invariants_hold_under_concurrent_tasks(board):
+    result = run(board, """
+import random
+N = 4
+done = []
+def churn(seed, ops):
+    random.seed(seed)
+    live = []
+    for i in range(ops):
+        if live and random.getrandbits(1):
+            heaptrack.free(live.pop(random.getrandbits(16) % len(live)))
+        else:
+            live.append(heaptrack.malloc(1 + random.getrandbits(9)))
+    done.append(len(live))
+hs = [heaptrack.start_task('churn%d' % i, churn, (i, 1500)) for i in range(N)]
+for h in hs:
+    wait_deleted(h, 60000)
+stats = [heaptrack.task_stats(h, blocks=True) for h in hs]
+bad = [b for t in stats for b in invariants(t)]
+held = sum(hp.alloc_count for t in stats for hp in t.heaps)
+freed = heaptrack.free_all()
+after = [heaptrack.task_stats(h).current for h in hs]
+print([bad, sorted(done) == sorted(sum(hp.alloc_count for hp in t.heaps) for t in stats),
+       held, freed >= held, after])
+""", timeout=120)
+    bad, counts_match, held, freed_enough, after = result
+    assert bad == []
+    assert counts_match
+    assert held > 0 and freed_enough
+    assert after == [0, 0, 0, 0]
+
+
+def test_snapshot_lists_tasks_in_esp_idf_order(board):
+    result = run(board, """
+def one():
+    heaptrack.malloc(16)
+hs = [heaptrack.start_task('order%d' % i, one) for i in range(3)]
+for h in hs:
+    wait_deleted(h)
+all_handles = [t.handle for t in heaptrack.task_stats()]
+heaptrack.free_all()
+print([all_handles == sorted(all_handles, reverse=True), all(h in all_handles for h in hs)])
+""")
+    assert result == [True, True]
+
+
+def test_print_overview_and_details_match_esp_idf_format(board):
+    out = board.exec(PRELUDE + """
+def work():
+    heaptrack.malloc(6656)
+    heaptrack.malloc(100)
+h = heaptrack.start_task('fmt_task', work)
+wait_deleted(h)
+print('\\n PRINTING OVERVIEW STATISTICS OF EACH TASK')
+heaptrack.print_overview()
+print('\\n PRINTING OVERVIEW STATISTICS OF ONE TASK')
+heaptrack.print_overview(h)
+print('\\n PRINTING DETAILED STATISTICS OF EACH TASK')
+heaptrack.print_details()
+print('\\n PRINTING DETAILED STATISTICS OF ONE TASK')
+heaptrack.print_details(h)
+heaptrack.free_all()
+""", timeout=30)
+    parsed = report.parse(out)
+    all_tasks, one_task = parsed.overviews[:2]
+    assert [r.name for r in one_task.rows] == ["fmt_task"]
+    row = one_task.rows[0]
+    assert row.alive is False and row.current >= 6756 and row.heap_count >= 1
+    assert "fmt_task" in [r.name for r in all_tasks.rows]
+
+    details_all, details_one = parsed.details[:2]
+    for details in (details_all, details_one):
+        details.check()
+    (task,) = details_one.tasks
+    assert task.name == "fmt_task"
+    assert sorted(size for heap in task.heaps for _, size in heap.blocks)[-1] >= 6656
+
+    # Exact line shapes from ESP-IDF's printers.
+    lines = out.splitlines()
+    one = lines[lines.index(" PRINTING OVERVIEW STATISTICS OF ONE TASK") + 1:][:5]
+    assert one[0] == "┌────────────────────┬─────────┬──────────────────────┬───────────────────┬─────────────────┐"
+    assert one[1] == "│ TASK               │ STATUS  │ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │ TOTAL HEAP USED │"
+    assert one[2] == "├────────────────────┼─────────┼──────────────────────┼───────────────────┼─────────────────┤"
+    assert one[3] == "│ %18s │ DELETED │ %20d │ %17d │ %15d │" % ("fmt_task", row.current, row.peak, row.heap_count)
+    assert one[4] == "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘"
+    tree = lines[lines.index(" PRINTING DETAILED STATISTICS OF ONE TASK") + 1:]
+    assert tree[0].startswith("└ DELETED: fmt_task, CURRENT MEMORY USAGE %d, PEAK MEMORY USAGE %d, TOTAL HEAP USED"
+                              % (row.current, row.peak))
+    assert tree[1].startswith("     └ HEAP: ")
+    assert tree[2].startswith("          ├ ALLOC 0x")
+    assert tree[3].startswith("          ├ ALLOC 0x")
+
+
+def test_printing_streams_without_python_heap_per_block(board):
+    """10,000 blocks print with no more MicroPython heap than 10 blocks."""
+    result = run(board, """
+import gc
+def cost(n):
+    blocks = [heaptrack.malloc(16) for i in range(n)]
+    gc.collect()
+    before = gc.mem_alloc()
+    gc.disable()
+    import sys
+    heaptrack.print_details(heaptrack.current_task())
+    used = gc.mem_alloc() - before
+    gc.enable()
+    for b in blocks:
+        heaptrack.free(b)
+    return used
+small = cost(10)
+large = cost(2000)
+print([small, large])
+""", timeout=120)
+    small, large = result
+    assert large <= small + 64, (small, large)
