@@ -349,3 +349,44 @@ print([small, large])
 """, timeout=120)
     small, large = result
     assert large <= small + 64, (small, large)
+
+
+TINY_LAYOUT = "RAM:0x0010580e:1024,SPIRAM:0x00001406:4096"
+
+
+def test_tiny_heaps_raise_memory_error_and_the_board_stays_usable(vboard_factory):
+    tiny = vboard_factory(env={"HEAPTRACK_HEAPS": TINY_LAYOUT})
+    result = run(tiny, """
+me = heaptrack.current_task()
+a = heaptrack.malloc(900)
+b = heaptrack.malloc(900)
+before = heaptrack.task_stats(me, blocks=True)
+errors = [err(heaptrack.malloc, 900, heaptrack.CAP_INTERNAL), err(heaptrack.malloc, 5000),
+          err(heaptrack.malloc, 4000, heaptrack.CAP_SPIRAM)]
+after = heaptrack.task_stats(me, blocks=True)
+s = heaptrack.malloc(100, heaptrack.CAP_SPIRAM)
+heaps = [(h.name, h.size, h.alloc_count) for h in heaptrack.task_stats(me).heaps]
+freed = heaptrack.free_all()
+again = heaptrack.malloc(900, heaptrack.CAP_INTERNAL)
+heaptrack.free(again)
+print([errors, before == after, heaps, freed])
+""")
+    errors, unchanged, heaps, freed = result
+    assert errors == ["MemoryError"] * 3
+    assert unchanged
+    # First fit by caps and room: the second block no longer fits RAM and lands in SPIRAM.
+    assert heaps == [("RAM", 1024, 1), ("SPIRAM", 4096, 2)]
+    assert freed == 3
+
+
+def test_bad_heap_layout_is_a_clear_error(vboard_factory):
+    broken = vboard_factory(env={"HEAPTRACK_HEAPS": "RAM:zero:12"})
+    out = broken.exec(PRELUDE + """
+try:
+    heaptrack.malloc(10)
+except RuntimeError as e:
+    print('RuntimeError', e)
+print(1 + 1)
+""")
+    assert "RuntimeError" in out and "HEAPTRACK_HEAPS" in out
+    assert out.strip().endswith("2")

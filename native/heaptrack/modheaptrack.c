@@ -93,6 +93,7 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
         address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
     }
     if (address == NULL) {
+        check(ht_ready());
         mp_raise_msg_varg(&mp_type_MemoryError,
             MP_ERROR_TEXT("no heap with caps 0x%x can hold the block"), (unsigned)caps);
     }

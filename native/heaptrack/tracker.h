@@ -81,8 +81,13 @@ typedef struct {
 } ht_snapshot_t;
 
 // Allocates size bytes with the given caps, charged to the calling task.
-// Returns NULL when no heap with those caps can hold it.
+// Returns NULL when no heap with those caps can hold it, or when the tracker
+// is unusable (see ht_ready).
 void *ht_malloc(size_t size, uint32_t caps);
+
+// HT_OK when the tracker can allocate, else why not (HT_ERR_CONFIG, with
+// ht_error_detail). Lets callers tell a full heap from a broken setup.
+ht_err_t ht_ready(void);
 
 // Frees a block that ht_malloc returned. HT_ERR_NOT_FOUND, and nothing touched,
 // for any other address or a block already freed.
