@@ -4,6 +4,8 @@ HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
 
 SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
+	$(HEAPTRACK_MOD_DIR)/dump.c \
+	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
 	$(HEAPTRACK_MOD_DIR)/tracker_host_task.c

@@ -4,6 +4,8 @@
 #include "py/objint.h"
 #include "py/objtuple.h"
 
+#include "dump.h"
+#include "heapinfo.h"
 #include "report.h"
 #include "task.h"
 #include "tracker.h"
@@ -243,6 +245,16 @@ static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_print_details_obj, 0, 1, heaptrack_print_details);
 
+static mp_obj_t dump_tasks_of(const ht_snapshot_t *snap, bool all) {
+    dump_tasks(&mp_plat_print, snap);
+    return mp_const_none;
+}
+
+static mp_obj_t heaptrack_dump_tasks(mp_obj_t task_in, mp_obj_t blocks_in) {
+    return with_snapshot(task_in, mp_obj_is_true(blocks_in), dump_tasks_of);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_dump_tasks_obj, heaptrack_dump_tasks);
+
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 
 static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
@@ -256,6 +268,9 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_print_overview), MP_ROM_PTR(&heaptrack_print_overview_obj) },
     { MP_ROM_QSTR(MP_QSTR_print_details), MP_ROM_PTR(&heaptrack_print_details_obj) },
     { MP_ROM_QSTR(MP_QSTR_track_deleted), MP_ROM_PTR(&heaptrack_track_deleted_obj) },
+    { MP_ROM_QSTR(MP_QSTR_dump_tasks), MP_ROM_PTR(&heaptrack_dump_tasks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_region_info), MP_ROM_PTR(&heapinfo_regions_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_info), MP_ROM_PTR(&heapinfo_gc_obj) },
 
     { MP_ROM_QSTR(MP_QSTR_CAP_EXEC), MP_ROM_INT(HT_CAP_EXEC) },
     { MP_ROM_QSTR(MP_QSTR_CAP_32BIT), MP_ROM_INT(HT_CAP_32BIT) },

@@ -80,6 +80,21 @@ typedef struct {
     void *storage;   // owned by the tracker; released by ht_snapshot_release
 } ht_snapshot_t;
 
+// One heap region, with multi_heap_info_t's figures.
+typedef struct {
+    const char *name;
+    uint32_t caps;
+    uintptr_t start;            // first address; 0 where the region is only a model (host)
+    size_t total_size;
+    size_t free_size;
+    size_t largest_free_block;
+    size_t minimum_free_size;   // low-water mark of free_size since start-up
+} ht_region_info_t;
+
+// Copies up to max regions, in the order heap_caps_malloc tries them, into
+// regions; *count gets how many there are (which may exceed max).
+ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count);
+
 // Allocates size bytes with the given caps, charged to the calling task.
 // Returns NULL when no heap with those caps can hold it, or when the tracker
 // is unusable (see ht_ready).

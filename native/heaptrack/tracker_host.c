@@ -52,6 +52,7 @@ typedef struct {
     uint32_t caps;
     size_t size;
     size_t used;   // sum of the recorded sizes of the blocks placed here
+    size_t peak_used;
     unsigned sl_log2;
 } region_t;
 
@@ -240,6 +241,7 @@ static const char *parse_entry(const char *entry, size_t len, region_t *region) 
     memcpy(region->name, entry, name_len);
     region->name[name_len] = '\0';
     region->used = 0;
+    region->peak_used = 0;
     return NULL;
 }
 
@@ -614,7 +616,11 @@ static void charge(ht_host_task_t *task, size_t region, block_t *block, size_t s
     if (task->current > task->peak) {
         task->peak = task->current;
     }
-    g_regions[region].used += size;
+    region_t *placed = &g_regions[region];
+    placed->used += size;
+    if (placed->used > placed->peak_used) {
+        placed->peak_used = placed->used;
+    }
 }
 
 // Frees never lower peaks, and the block leaves its owner's record whoever frees it.
@@ -652,6 +658,29 @@ void *ht_malloc(size_t size, uint32_t caps) {
     ++g_table_count;
     unlock();
     return block_address(block);
+}
+
+// The model has no fragmentation: a region's free bytes are one block.
+ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
+    if (!lock()) {
+        unlock();
+        return HT_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < g_region_count && i < max; i++) {
+        const region_t *region = &g_regions[i];
+        regions[i] = (ht_region_info_t) {
+            .name = region->name,
+            .caps = region->caps,
+            .start = 0,
+            .total_size = region->size,
+            .free_size = region->size - region->used,
+            .largest_free_block = region->size - region->used,
+            .minimum_free_size = region->size - region->peak_used,
+        };
+    }
+    *count = g_region_count;
+    unlock();
+    return HT_OK;
 }
 
 ht_err_t ht_ready(void) {

@@ -1082,6 +1082,25 @@ typedef struct {
     void (*fn)(void);
 } test_t;
 
+
+static void test_region_info(void) {
+    use_layout("RAM:0x0010580e:1024,SPIRAM:0x00001406:4096");
+    ht_region_info_t r[4];
+    size_t n = 0;
+    CHECK(ht_region_info(r, 4, &n) == HT_OK && n == 2);
+    CHECK(strcmp(r[0].name, "RAM") == 0 && r[0].caps == 0x0010580e && r[0].total_size == 1024);
+    CHECK(r[0].free_size == 1024 && r[0].largest_free_block == 1024 && r[0].minimum_free_size == 1024);
+    CHECK(strcmp(r[1].name, "SPIRAM") == 0 && r[1].caps == 0x00001406 && r[1].total_size == 4096);
+    void *a = ht_malloc(900, HT_CAP_DEFAULT);   // a 960-byte TLSF block in RAM
+    CHECK(a != NULL);
+    n = 0;
+    CHECK(ht_region_info(r, 1, &n) == HT_OK && n == 2);   // room for one: the count still says two
+    CHECK(r[0].free_size == 64 && r[0].largest_free_block == 64 && r[0].minimum_free_size == 64);
+    CHECK(ht_free(a) == HT_OK);
+    CHECK(ht_region_info(r, 4, &n) == HT_OK);
+    CHECK(r[0].free_size == 1024 && r[0].minimum_free_size == 64 && r[1].free_size == 4096);
+}
+
 static const test_t g_tests[] = {
     { "default_layout_lazy", test_default_layout_lazy },   // must stay first
     { "tlsf_fixed_points", test_tlsf_fixed_points },
@@ -1105,6 +1124,7 @@ static const test_t g_tests[] = {
     { "single_task_snapshot", test_single_task_snapshot },
     { "concurrency", test_concurrency },
     { "many_blocks", test_many_blocks },
+    { "region_info", test_region_info },
 };
 
 int main(void) {

@@ -20,6 +20,8 @@ from _heaptrack import (
 )
 import _heaptrack
 from .leaks import Snapshot, Diff, LeakCheck, snapshot, check_leaks
+from .heapinfo import HeapInfo, heap_info, print_heap_info
+from .dump import dump
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()

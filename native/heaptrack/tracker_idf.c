@@ -1,0 +1,554 @@
+// The ESP-IDF tracker: tracker.h on top of ESP-IDF v5.5's heap task tracking
+// (esp_heap_task_info.h). It includes no MicroPython header, so that
+// `make check-idf` can compile it against ESP-IDF's headers alone.
+//
+// Three things keep the module's own bookkeeping out of ESP-IDF's statistics.
+// heap_caps_malloc() charges the calling task, so:
+//   - the registry of outstanding addresses is a static table, never heap;
+//   - a full registry is detected before allocating, not by allocating and
+//     freeing again (which would raise the caller's peak);
+//   - snapshots live in the arrays that heap_caps_alloc_all_task_stat_arrays()
+//     allocates: ESP-IDF takes them straight from the TLSF heap, uncharged, so
+//     taking a report neither creates a task record nor moves anyone's peak.
+//     They are converted in place to the tracker types, which have the same
+//     size (checked below), instead of being copied into a charged block.
+//
+// Snapshots always come from the all-tasks API, also for one task: ESP-IDF's
+// single-task sizing counts only ALIVE tasks (a DELETED task would come back
+// with heap_count > 0 but no heap array, however often we retried), treats a
+// NULL handle as "the calling task" (ours means the Pre-scheduler pseudo-task),
+// and locks twice. Filtering one consistent all-tasks copy has none of that.
+//
+// Build-time knobs (define with -D):
+//   HT_IDF_MAX_BLOCKS       outstanding blocks heaptrack.malloc can hand out
+//                           (default 1024; a power of two; 8 bytes of .bss each)
+//   HT_IDF_MAX_SNAPSHOTS    snapshots that may be held at the same time (16)
+//   HT_IDF_SNAPSHOT_TRIES   attempts to copy statistics that keep changing (8)
+
+#include <stdint.h>
+#include <string.h>
+
+#include "sdkconfig.h"
+#include "esp_err.h"
+#include "esp_heap_caps.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#if CONFIG_HEAP_TASK_TRACKING
+#include "esp_heap_task_info.h"
+#endif
+
+#include "tracker.h"
+
+#ifndef HT_IDF_MAX_BLOCKS
+#define HT_IDF_MAX_BLOCKS 1024
+#endif
+#ifndef HT_IDF_MAX_SNAPSHOTS
+#define HT_IDF_MAX_SNAPSHOTS 16
+#endif
+#ifndef HT_IDF_SNAPSHOT_TRIES
+#define HT_IDF_SNAPSHOT_TRIES 8
+#endif
+
+#define HT_STR2(x) #x
+#define HT_STR(x) HT_STR2(x)
+
+// The interface's caps are ESP-IDF's, bit for bit.
+_Static_assert(HT_CAP_EXEC == MALLOC_CAP_EXEC, "HT_CAP_EXEC");
+_Static_assert(HT_CAP_32BIT == MALLOC_CAP_32BIT, "HT_CAP_32BIT");
+_Static_assert(HT_CAP_8BIT == MALLOC_CAP_8BIT, "HT_CAP_8BIT");
+_Static_assert(HT_CAP_DMA == MALLOC_CAP_DMA, "HT_CAP_DMA");
+_Static_assert(HT_CAP_SPIRAM == MALLOC_CAP_SPIRAM, "HT_CAP_SPIRAM");
+_Static_assert(HT_CAP_INTERNAL == MALLOC_CAP_INTERNAL, "HT_CAP_INTERNAL");
+_Static_assert(HT_CAP_DEFAULT == MALLOC_CAP_DEFAULT, "HT_CAP_DEFAULT");
+_Static_assert(sizeof(ht_task_t) == sizeof(TaskHandle_t), "ht_task_t holds a TaskHandle_t");
+
+static const char *const detail_no_heap =
+    "no heap with the requested capabilities has room for the block";
+static const char *const detail_registry_full =
+    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
+    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
+#if CONFIG_HEAP_TASK_TRACKING
+static const char *const detail_snapshot_no_mem =
+    "not enough free heap to copy ESP-IDF's task statistics";
+static const char *const detail_snapshot_busy =
+    "ESP-IDF's task statistics kept changing while being copied: try again";
+static const char *const detail_snapshot_slots =
+    "too many statistics snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
+#endif
+
+// Only ever points at one of the constant sentences above, so a plain
+// pointer store is enough even when tasks race.
+static const char *volatile s_detail;
+
+const char *ht_error_detail(void) {
+    return s_detail;
+}
+
+ht_task_t ht_current_task(void) {
+    return (ht_task_t)xTaskGetCurrentTaskHandle();
+}
+
+bool ht_track_deleted(void) {
+    #if CONFIG_HEAP_TASK_TRACKING && CONFIG_HEAP_TRACK_DELETED_TASKS
+    return true;
+    #else
+    return false;
+    #endif
+}
+
+void ht_yield(void) {
+    vTaskDelay(1);
+}
+
+/******************************************************************************/
+// The registry of outstanding addresses.
+//
+// Open addressing with linear probing and backward-shift deletion (no
+// tombstones), in static memory: twice as many slots as blocks, so probes stay
+// short. A slot holds 0 (empty), an address handed out by ht_malloc, or that
+// address with bit 0 set once ht_free_all has claimed it (heap blocks are at
+// least 4-byte aligned, so bit 0 is free). A claimed address is no longer
+// "handed out": ht_free refuses it, exactly as after a free.
+//
+// All of it is guarded by one spinlock. Nothing that can block (the heap takes
+// a mutex) runs while it is held; the longest hold is one pass over the slots.
+
+#define HT_SLOTS (2 * HT_IDF_MAX_BLOCKS)
+#define HT_SLOT_MASK ((uintptr_t)HT_SLOTS - 1)
+_Static_assert(HT_IDF_MAX_BLOCKS > 0 && (HT_IDF_MAX_BLOCKS & (HT_IDF_MAX_BLOCKS - 1)) == 0,
+    "HT_IDF_MAX_BLOCKS must be a power of two");
+
+#define HT_CLAIMED ((uintptr_t)1)
+
+static uintptr_t s_slots[HT_SLOTS];
+static size_t s_used;       // occupied slots, claimed ones included
+static size_t s_reserved;   // ht_malloc calls between reserving a slot and filling it
+static size_t s_claimed;    // slots claimed by ht_free_all and not yet emptied
+static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
+
+static size_t slot_home(uintptr_t address) {
+    uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
+    return (size_t)((h ^ (h >> 15)) & HT_SLOT_MASK);
+}
+
+// Index of the slot holding exactly `value`, or HT_SLOTS.
+static size_t slot_find(uintptr_t value) {
+    for (size_t i = slot_home(value & ~HT_CLAIMED);; i = (i + 1) & HT_SLOT_MASK) {
+        if (s_slots[i] == value) {
+            return i;
+        }
+        if (s_slots[i] == 0) {
+            return HT_SLOTS;
+        }
+    }
+}
+
+static void slot_insert(uintptr_t value) {
+    size_t i = slot_home(value);
+    while (s_slots[i] != 0) {
+        i = (i + 1) & HT_SLOT_MASK;
+    }
+    s_slots[i] = value;
+    s_used += 1;
+}
+
+// Empties slot i and moves later members of its cluster back, so that every
+// entry stays reachable from its home slot without tombstones.
+static void slot_remove(size_t i) {
+    size_t hole = i;
+    for (size_t j = (i + 1) & HT_SLOT_MASK; s_slots[j] != 0; j = (j + 1) & HT_SLOT_MASK) {
+        size_t home = slot_home(s_slots[j] & ~HT_CLAIMED);
+        // The entry at j may fill the hole unless its home lies in (hole, j].
+        if (((j - home) & HT_SLOT_MASK) >= ((j - hole) & HT_SLOT_MASK)) {
+            s_slots[hole] = s_slots[j];
+            hole = j;
+        }
+    }
+    s_slots[hole] = 0;
+    s_used -= 1;
+}
+
+void *ht_malloc(size_t size, uint32_t caps) {
+    // Reserve a slot first: finding the registry full only after allocating
+    // would leave a trace in the caller's peak usage.
+    bool full;
+    taskENTER_CRITICAL(&s_lock);
+    full = s_used + s_reserved >= HT_IDF_MAX_BLOCKS;
+    if (!full) {
+        s_reserved += 1;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (full) {
+        s_detail = detail_registry_full;
+        return NULL;
+    }
+
+    void *p = heap_caps_malloc(size, caps);
+
+    taskENTER_CRITICAL(&s_lock);
+    s_reserved -= 1;
+    if (p != NULL) {
+        slot_insert((uintptr_t)p);
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (p == NULL) {
+        s_detail = detail_no_heap;
+    }
+    return p;
+}
+
+ht_err_t ht_free(void *address) {
+    uintptr_t a = (uintptr_t)address;
+    if (a == 0 || (a & HT_CLAIMED) != 0) {
+        return HT_ERR_NOT_FOUND;
+    }
+    size_t i;
+    taskENTER_CRITICAL(&s_lock);
+    i = slot_find(a);
+    if (i != HT_SLOTS) {
+        slot_remove(i);
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (i == HT_SLOTS) {
+        return HT_ERR_NOT_FOUND;
+    }
+    // Out of the registry before it goes back to the heap, so that a block the
+    // heap hands out again at this address is registered afresh.
+    heap_caps_free(address);
+    return HT_OK;
+}
+
+#define HT_FREE_BATCH (16)
+
+ht_err_t ht_free_all(size_t *count) {
+    // Claim every block outstanding now in one pass: blocks allocated while we
+    // free are not ours to free, and a concurrent ht_free of a claimed block
+    // sees it as gone.
+    taskENTER_CRITICAL(&s_lock);
+    for (size_t i = 0; i < HT_SLOTS; ++i) {
+        if (s_slots[i] != 0 && (s_slots[i] & HT_CLAIMED) == 0) {
+            s_slots[i] |= HT_CLAIMED;
+            s_claimed += 1;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+
+    // Then empty claimed slots a batch at a time and free outside the lock.
+    // (A concurrent ht_free_all shares the claimed slots; each counts its own.)
+    size_t freed = 0;
+    size_t cursor = 0;
+    for (;;) {
+        void *batch[HT_FREE_BATCH];
+        size_t n = 0;
+        taskENTER_CRITICAL(&s_lock);
+        for (size_t scanned = 0; n < HT_FREE_BATCH && s_claimed > 0 && scanned < HT_SLOTS;) {
+            uintptr_t v = s_slots[cursor];
+            if ((v & HT_CLAIMED) != 0) {
+                batch[n++] = (void *)(v & ~HT_CLAIMED);
+                slot_remove(cursor);   // may pull another entry into cursor: look again
+                s_claimed -= 1;
+            } else {
+                cursor = (cursor + 1) & HT_SLOT_MASK;
+                scanned += 1;
+            }
+        }
+        taskEXIT_CRITICAL(&s_lock);
+        if (n == 0) {
+            break;
+        }
+        for (size_t k = 0; k < n; ++k) {
+            heap_caps_free(batch[k]);
+        }
+        freed += n;
+    }
+    if (count != NULL) {
+        *count = freed;
+    }
+    return HT_OK;
+}
+
+/******************************************************************************/
+// Snapshots.
+
+#if CONFIG_HEAP_TASK_TRACKING
+
+// The tracker types are ESP-IDF's structs field for field; the in-place
+// conversion below needs at least the same sizes (array strides).
+_Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
+    "HT_TASK_NAME_LEN must equal CONFIG_FREERTOS_MAX_TASK_NAME_LEN");
+_Static_assert(sizeof(ht_task_stat_t) == sizeof(task_stat_t), "ht_task_stat_t vs task_stat_t");
+_Static_assert(sizeof(ht_heap_stat_t) == sizeof(heap_stat_t), "ht_heap_stat_t vs heap_stat_t");
+_Static_assert(sizeof(ht_block_t) == sizeof(heap_task_block_t), "ht_block_t vs heap_task_block_t");
+
+// ESP-IDF's three arrays behind one snapshot. ht_snapshot_t has room for one
+// pointer of ours, so it points at one of these static slots.
+typedef struct {
+    bool in_use;
+    heap_all_tasks_stat_t arrays;
+} ht_idf_snapshot_t;
+
+static ht_idf_snapshot_t s_snapshots[HT_IDF_MAX_SNAPSHOTS];
+
+// What a heap's `blocks` points at when blocks were asked for and it has none
+// while no task has any (so ESP-IDF made no block array at all).
+static ht_block_t s_no_blocks[1];
+
+static void arrays_free(heap_all_tasks_stat_t *a) {
+    heap_caps_free_all_task_stat_arrays(a);   // frees whatever is non-NULL
+    memset(a, 0, sizeof(*a));
+}
+
+// ESP-IDF sizes the arrays under its lock, releases it, allocates, and fills
+// them under the lock again; in between, records can grow. It then leaves
+// out what no longer fits: a task's heap_stat becomes NULL, a heap's
+// alloc_stat becomes NULL, trailing tasks are dropped. Decide whether a fill
+// saw everything.
+typedef enum { FILL_COMPLETE, FILL_TRUNCATED, FILL_AMBIGUOUS } fill_t;
+
+static fill_t fill_check(const heap_all_tasks_stat_t *a, size_t task_capacity, bool with_blocks) {
+    for (size_t t = 0; t < a->task_count; ++t) {
+        const task_stat_t *ts = &a->stat_arr[t];
+        if (ts->heap_count == 0) {
+            continue;
+        }
+        if (ts->heap_stat == NULL) {
+            return FILL_TRUNCATED;
+        }
+        if (with_blocks) {
+            for (size_t h = 0; h < ts->heap_count; ++h) {
+                if (ts->heap_stat[h].alloc_count != 0 && ts->heap_stat[h].alloc_stat == NULL) {
+                    return FILL_TRUNCATED;
+                }
+            }
+        }
+    }
+    if (a->task_count < task_capacity) {
+        return FILL_COMPLETE;
+    }
+    // Full to capacity: complete if the last record copied is the Pre-scheduler
+    // pseudo-task. ESP-IDF keeps records in decreasing handle order and that
+    // one has handle 0, so nothing can follow it.
+    if (a->task_count > 0 && a->stat_arr[a->task_count - 1].handle == NULL) {
+        return FILL_COMPLETE;
+    }
+    return FILL_AMBIGUOUS;
+}
+
+// Rewrites ESP-IDF's records in place as the tracker's (same sizes; copied
+// through locals so that each object is only ever accessed as one type).
+static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
+    for (size_t t = 0; t < a->task_count; ++t) {
+        task_stat_t ts;
+        memcpy(&ts, &a->stat_arr[t], sizeof(ts));
+        for (size_t h = 0; h < ts.heap_count; ++h) {
+            heap_stat_t hs;
+            memcpy(&hs, &ts.heap_stat[h], sizeof(hs));
+            ht_block_t *blocks = NULL;
+            if (with_blocks) {
+                for (size_t b = 0; b < hs.alloc_count; ++b) {
+                    heap_task_block_t eb;
+                    memcpy(&eb, &hs.alloc_stat[b], sizeof(eb));
+                    ht_block_t hb = {
+                        .task = (ht_task_t)eb.task,
+                        .address = eb.address,
+                        .size = eb.size,
+                    };
+                    memcpy(&hs.alloc_stat[b], &hb, sizeof(hb));
+                }
+                blocks = hs.alloc_stat != NULL ? (ht_block_t *)(void *)hs.alloc_stat : s_no_blocks;
+            }
+            ht_heap_stat_t hh = {
+                .name = hs.name,
+                .caps = hs.caps,
+                .size = hs.size,
+                .current_usage = hs.current_usage,
+                .peak_usage = hs.peak_usage,
+                .alloc_count = hs.alloc_count,
+                .blocks = blocks,
+            };
+            memcpy(&ts.heap_stat[h], &hh, sizeof(hh));
+        }
+        ht_task_stat_t ht = {
+            .handle = (ht_task_t)ts.handle,
+            .is_alive = ts.is_alive,
+            .overall_peak_usage = ts.overall_peak_usage,
+            .overall_current_usage = ts.overall_current_usage,
+            .heap_count = ts.heap_count,
+            .heap_stat = (ht_heap_stat_t *)(void *)ts.heap_stat,
+        };
+        memcpy(ht.name, ts.name, sizeof(ht.name));
+        ht.name[sizeof(ht.name) - 1] = '\0';
+        memcpy(&a->stat_arr[t], &ht, sizeof(ht));
+    }
+}
+
+// One complete copy of ESP-IDF's records into *out (its arrays, unconverted).
+static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
+    // A fill that came back exactly full without the Pre-scheduler record at
+    // its end is kept here until the next sizing tells whether it was whole.
+    heap_all_tasks_stat_t pending;
+    size_t pending_capacity = 0;
+    bool have_pending = false;
+
+    for (int attempt = 0; attempt < HT_IDF_SNAPSHOT_TRIES; ++attempt) {
+        heap_all_tasks_stat_t a;
+        memset(&a, 0, sizeof(a));
+        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK) {
+            arrays_free(&a);
+            if (have_pending) {
+                arrays_free(&pending);
+            }
+            s_detail = detail_snapshot_no_mem;
+            return HT_ERR_NO_MEM;
+        }
+        if (have_pending) {
+            have_pending = false;
+            // With deleted tasks kept, records are only ever added: if there
+            // are as many now as that fill could hold, it held them all.
+            if (ht_track_deleted() && a.task_count == pending_capacity) {
+                arrays_free(&a);
+                *out = pending;
+                return HT_OK;
+            }
+            arrays_free(&pending);
+        }
+        if (!with_blocks && a.alloc_stat_start != NULL) {
+            heap_all_tasks_stat_t blocks_only = {
+                .alloc_count = a.alloc_count,
+                .alloc_stat_start = a.alloc_stat_start,
+            };
+            heap_caps_free_all_task_stat_arrays(&blocks_only);
+            a.alloc_stat_start = NULL;
+            a.alloc_count = 0;
+        }
+        if (a.alloc_stat_start != NULL) {
+            // Entries ESP-IDF counted but could not record read as zeros, not garbage.
+            memset(a.alloc_stat_start, 0, a.alloc_count * sizeof(heap_task_block_t));
+        }
+        size_t task_capacity = a.task_count;
+        if (heap_caps_get_all_task_stat(&a) != ESP_OK) {
+            arrays_free(&a);
+            s_detail = detail_snapshot_no_mem;
+            return HT_ERR_NO_MEM;
+        }
+        switch (fill_check(&a, task_capacity, with_blocks)) {
+            case FILL_COMPLETE:
+                *out = a;
+                return HT_OK;
+            case FILL_AMBIGUOUS:
+                pending = a;
+                pending_capacity = task_capacity;
+                have_pending = true;
+                break;
+            case FILL_TRUNCATED:
+                arrays_free(&a);
+                break;
+        }
+    }
+    if (have_pending) {
+        arrays_free(&pending);
+    }
+    s_detail = detail_snapshot_busy;
+    return HT_ERR_NO_MEM;
+}
+
+static ht_idf_snapshot_t *snapshot_slot_acquire(void) {
+    ht_idf_snapshot_t *s = NULL;
+    taskENTER_CRITICAL(&s_lock);
+    for (size_t i = 0; i < HT_IDF_MAX_SNAPSHOTS; ++i) {
+        if (!s_snapshots[i].in_use) {
+            s = &s_snapshots[i];
+            s->in_use = true;
+            break;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return s;
+}
+
+static void snapshot_slot_release(ht_idf_snapshot_t *s) {
+    arrays_free(&s->arrays);
+    taskENTER_CRITICAL(&s_lock);
+    s->in_use = false;
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    snap->task_count = 0;
+    snap->tasks = NULL;
+    snap->storage = NULL;
+
+    ht_idf_snapshot_t *s = snapshot_slot_acquire();
+    if (s == NULL) {
+        s_detail = detail_snapshot_slots;
+        return HT_ERR_NO_MEM;
+    }
+    ht_err_t err = arrays_take(&s->arrays, with_blocks);
+    if (err != HT_OK) {
+        snapshot_slot_release(s);
+        return err;
+    }
+
+    size_t first = 0;
+    size_t count = s->arrays.task_count;
+    if (!all) {
+        // The record for `task` (0 is the Pre-scheduler pseudo-task). A handle
+        // can have two records when a new task got a deleted one's TCB: the
+        // handle names the living task, so its record wins.
+        size_t found = count;
+        for (size_t t = 0; t < count; ++t) {
+            if ((ht_task_t)s->arrays.stat_arr[t].handle == task) {
+                if (found == count || s->arrays.stat_arr[t].is_alive) {
+                    found = t;
+                }
+            }
+        }
+        if (found == count) {
+            snapshot_slot_release(s);
+            return HT_ERR_NOT_FOUND;
+        }
+        first = found;
+        count = 1;
+    }
+
+    arrays_convert(&s->arrays, with_blocks);
+    snap->storage = s;
+    snap->tasks = (ht_task_stat_t *)(void *)(s->arrays.stat_arr + first);
+    snap->task_count = count;
+    return HT_OK;
+}
+
+void ht_snapshot_release(ht_snapshot_t *snap) {
+    if (snap->storage != NULL) {
+        snapshot_slot_release(snap->storage);
+    }
+    snap->task_count = 0;
+    snap->tasks = NULL;
+    snap->storage = NULL;
+}
+
+#else // !CONFIG_HEAP_TASK_TRACKING
+
+static const char *const detail_no_tracking =
+    "this firmware was built without ESP-IDF heap task tracking: "
+    "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig";
+
+// Heap memory still works; statistics do not exist.
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    (void)all;
+    (void)task;
+    (void)with_blocks;
+    snap->task_count = 0;
+    snap->tasks = NULL;
+    snap->storage = NULL;
+    s_detail = detail_no_tracking;
+    return HT_ERR_UNSUPPORTED;
+}
+
+void ht_snapshot_release(ht_snapshot_t *snap) {
+    snap->task_count = 0;
+    snap->tasks = NULL;
+    snap->storage = NULL;
+}
+
+#endif // CONFIG_HEAP_TASK_TRACKING

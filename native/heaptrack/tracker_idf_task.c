@@ -1,0 +1,39 @@
+// ht_task_create on the esp32 port: a named FreeRTOS task started through the
+// port's own thread machinery, so the new task is registered with the GC and
+// the GIL exactly like a _thread thread.
+//
+// Waiting until the task runs is the caller's job (tracker.h): the port keeps
+// the entry pointer in a single static until the new task has read it.
+
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/mpthread.h"
+
+#include "esp_task.h"
+
+#include "tracker.h"
+
+#if !MICROPY_PY_THREAD
+#error "heaptrack needs MICROPY_PY_THREAD on the esp32 port"
+#endif
+
+// Defined by ports/esp32/mpthreadport.c; no header declares it.
+mp_uint_t mp_thread_create_ex(void *(*entry)(void *), void *arg, size_t *stack_size, int priority, char *name);
+
+// The priority the port gives _thread threads (its MP_THREAD_PRIORITY).
+#define HT_TASK_PRIORITY (ESP_TASK_PRIO_MIN + 1)
+
+ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, size_t *stack_size) {
+    // FreeRTOS copies the name into the task's TCB (configMAX_TASK_NAME_LEN
+    // bytes), so a truncated local copy is all it needs.
+    char task_name[HT_TASK_NAME_LEN];
+    size_t len = strlen(name);
+    if (len > sizeof(task_name) - 1) {
+        len = sizeof(task_name) - 1;
+    }
+    memcpy(task_name, name, len);
+    task_name[len] = '\0';
+    // Raises OSError if FreeRTOS cannot create the task.
+    return (ht_task_t)mp_thread_create_ex(entry, arg, stack_size, HT_TASK_PRIORITY, task_name);
+}
