@@ -6,6 +6,7 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
 	$(HEAPTRACK_MOD_DIR)/dump.c \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
+	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
 	$(HEAPTRACK_MOD_DIR)/tracker_host_task.c

@@ -6,6 +6,7 @@
 
 #include "dump.h"
 #include "heapinfo.h"
+#include "linebuf.h"
 #include "report.h"
 #include "task.h"
 #include "tracker.h"
@@ -225,14 +226,22 @@ static mp_obj_t heaptrack_task_stats(size_t n_args, const mp_obj_t *pos_args, mp
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_task_stats_obj, 0, heaptrack_task_stats);
 
-static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all) {
-    report_print_overview(&mp_plat_print, snap);
+// Reports go out a line at a time: one write per line, not one per field.
+static mp_obj_t print_lines(const ht_snapshot_t *snap,
+    void (*render)(const mp_print_t *print, const ht_snapshot_t *snap)) {
+    linebuf_t lb;
+    linebuf_init(&lb, &mp_plat_print);
+    render(&lb.print, snap);
+    linebuf_flush(&lb);
     return mp_const_none;
 }
 
+static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all) {
+    return print_lines(snap, report_print_overview);
+}
+
 static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all) {
-    report_print_details(&mp_plat_print, snap);
-    return mp_const_none;
+    return print_lines(snap, report_print_details);
 }
 
 static mp_obj_t heaptrack_print_overview(size_t n_args, const mp_obj_t *args) {
@@ -246,8 +255,7 @@ static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_print_details_obj, 0, 1, heaptrack_print_details);
 
 static mp_obj_t dump_tasks_of(const ht_snapshot_t *snap, bool all) {
-    dump_tasks(&mp_plat_print, snap);
-    return mp_const_none;
+    return print_lines(snap, dump_tasks);
 }
 
 static mp_obj_t heaptrack_dump_tasks(mp_obj_t task_in, mp_obj_t blocks_in) {
