@@ -97,6 +97,11 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
     }
     if (address == NULL) {
         check(ht_ready());
+        // The tracker may know more, e.g. that its table of live blocks is full.
+        const char *detail = ht_error_detail();
+        if (*detail != '\0') {
+            mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), detail);
+        }
         mp_raise_msg_varg(&mp_type_MemoryError,
             MP_ERROR_TEXT("no heap with caps 0x%x can hold the block"), (unsigned)caps);
     }

@@ -31,6 +31,7 @@
 #include "sdkconfig.h"
 #include "esp_err.h"
 #include "esp_heap_caps.h"
+#include "heap_memory_layout.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #if CONFIG_HEAP_TASK_TRACKING
@@ -98,6 +99,104 @@ bool ht_track_deleted(void) {
 
 void ht_yield(void) {
     vTaskDelay(1);
+}
+
+// Every heap on ESP-IDF is usable; a NULL from ht_malloc means no room (or a
+// full registry: ht_error_detail says which).
+ht_err_t ht_ready(void) {
+    return HT_OK;
+}
+
+/******************************************************************************/
+// Heap regions, from public API only: heap_caps_walk_all() visits ESP-IDF's
+// registered heaps in its own order, block by block, which gives each region's
+// bounds, free bytes and largest free block; the SoC memory layout that
+// ESP-IDF built those heaps from gives its name and caps.
+
+// With task tracking every block carries its owner's handle; ESP-IDF's
+// heap_caps_get_free_size() and friends count that tag as not free.
+#if CONFIG_HEAP_TASK_TRACKING
+#define HT_BLOCK_OWNER_SIZE sizeof(TaskHandle_t)
+#else
+#define HT_BLOCK_OWNER_SIZE ((size_t)0)
+#endif
+
+typedef struct {
+    ht_region_info_t *regions;
+    size_t max;
+    size_t count;          // regions seen so far, also beyond max
+    intptr_t start;        // the region being walked
+} region_walk_t;
+
+static bool region_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    // Runs with the heap's lock held: record, nothing more.
+    region_walk_t *w = user_data;
+    if (w->count == 0 || heap.start != w->start) {
+        w->start = heap.start;
+        w->count += 1;
+        if (w->count <= w->max) {
+            ht_region_info_t *r = &w->regions[w->count - 1];
+            memset(r, 0, sizeof(*r));
+            r->start = (uintptr_t)heap.start;
+            r->total_size = (size_t)(heap.end - heap.start);
+        }
+    }
+    if (w->count > w->max) {
+        return false;   // only counted: skip the rest of this heap
+    }
+    ht_region_info_t *r = &w->regions[w->count - 1];
+    if (!block.used) {
+        r->free_size += block.size;
+        if (block.size > r->largest_free_block) {
+            r->largest_free_block = block.size;
+        }
+    }
+    return true;
+}
+
+// The SoC memory type a heap was made from: the layout region holding its start.
+static const soc_memory_type_desc_t *region_type(uintptr_t start) {
+    for (size_t i = 0; i < soc_memory_region_count; ++i) {
+        const soc_memory_region_t *region = &soc_memory_regions[i];
+        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size) {
+            return region->type < soc_memory_type_count ? &soc_memory_types[region->type] : NULL;
+        }
+    }
+    return NULL;
+}
+
+static size_t minus_owner(size_t bytes) {
+    return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
+}
+
+ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
+    region_walk_t w = { .regions = regions, .max = max };
+    heap_caps_walk_all(region_walker, &w);
+    for (size_t i = 0; i < w.count && i < max; ++i) {
+        ht_region_info_t *r = &regions[i];
+        const soc_memory_type_desc_t *type = region_type(r->start);
+        uint32_t caps = 0;
+        if (type != NULL) {
+            for (size_t prio = 0; prio < SOC_MEMORY_TYPE_NO_PRIOS; ++prio) {
+                caps |= type->caps[prio];
+            }
+        }
+        r->name = type != NULL ? type->name : "unknown";
+        r->caps = caps;
+        r->free_size = minus_owner(r->free_size);
+        r->largest_free_block = minus_owner(r->largest_free_block);
+        // ESP-IDF keeps low-water marks per heap but shows them only summed
+        // over every heap having a set of caps. That sum is this region's own
+        // when no other heap has all its caps; otherwise the smaller of the
+        // sum and the current free size is the best bound there is.
+        size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
+        if (caps == 0 || heap_caps_get_total_size(caps) != r->total_size) {
+            minimum = minimum < r->free_size ? minimum : r->free_size;
+        }
+        r->minimum_free_size = minimum;
+    }
+    *count = w.count;
+    return HT_OK;
 }
 
 /******************************************************************************/

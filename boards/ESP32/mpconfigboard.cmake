@@ -1,0 +1,4 @@
+# heaptrack on ESP32: upstream's ESP32_GENERIC plus heaptrack (see ../heaptrack_board.cmake).
+set(HEAPTRACK_UPSTREAM_BOARD ESP32_GENERIC)
+set(HEAPTRACK_BOARD_NAME "heaptrack ESP32 module")
+include(${CMAKE_CURRENT_LIST_DIR}/../heaptrack_board.cmake)

@@ -1,0 +1,4 @@
+# heaptrack on ESP32C2: upstream's ESP32_GENERIC_C2 plus heaptrack (see ../heaptrack_board.cmake).
+set(HEAPTRACK_UPSTREAM_BOARD ESP32_GENERIC_C2)
+set(HEAPTRACK_BOARD_NAME "heaptrack ESP32C2 module")
+include(${CMAKE_CURRENT_LIST_DIR}/../heaptrack_board.cmake)

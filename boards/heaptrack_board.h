@@ -1,0 +1,12 @@
+// Included last by every heaptrack ESP32 board's mpconfigboard.h, after
+// upstream's header for the same chip: the board name says heaptrack.
+//
+// HEAPTRACK_BOARD_NAME is set per board and variant by boards/heaptrack_board.cmake
+// for the MicroPython component. Code compiled outside it (the TinyUSB
+// library also reads this header) gets the generic name below.
+#undef MICROPY_HW_BOARD_NAME
+#ifdef HEAPTRACK_BOARD_NAME
+#define MICROPY_HW_BOARD_NAME HEAPTRACK_BOARD_NAME
+#else
+#define MICROPY_HW_BOARD_NAME "heaptrack " MICROPY_HW_MCU_NAME " module"
+#endif

@@ -1,0 +1,287 @@
+# ESP32 firmware for the heaptrack boards (boards/ESP32*), and the ESP-IDF
+# compile check. Included by the top-level Makefile; also works on its own:
+#   make -f mk/esp32.mk firmware BOARD=ESP32_S3
+#
+#   make firmware  BOARD=<board> [BOARD_VARIANT=<variant>] [DOCKER=1]
+#   make flash     BOARD=<board> [BOARD_VARIANT=<variant>] PORT=<serial device> [BAUD=460800]
+#   make deploy    the same as flash
+#   make erase     [BOARD=<board>] PORT=<serial device>
+#   make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>
+#
+# The firmware is built by micropython/ports/esp32 (idf.py) from the board
+# directory boards/<board>, into build/esp32-<board>[-<variant>]. It needs
+# ESP-IDF v5.5.x: exported in this shell (idf.py on PATH), or DOCKER=1 to run
+# the build in the espressif/idf:v5.5.1 image. flash and erase use esptool on
+# the host (the project's venv has it), so they also work after a DOCKER=1 build.
+
+ESP32_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ROOT ?= $(abspath $(ESP32_MK_DIR)/..)
+BUILD_DIR ?= $(ROOT)/build
+MPY_DIR ?= $(ROOT)/micropython
+PYTHON3 ?= python3
+PYTHON ?= $(PYTHON3)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(.DEFAULT_GOAL),)
+.DEFAULT_GOAL := esp32-help
+endif
+
+ifeq ($(V),1)
+ESP32_Q :=
+else
+ESP32_Q := @
+endif
+
+.PHONY: esp32-help firmware flash deploy erase check-idf
+
+esp32-help:
+	@echo "make firmware BOARD=<board> [BOARD_VARIANT=<variant>] [DOCKER=1]"
+	@echo "make flash BOARD=<board> PORT=<serial device>   (build, then flash)"
+	@echo "make erase [BOARD=<board>] PORT=<serial device>"
+	@echo "make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>"
+	@echo "boards: $(ESP32_BOARD_LIST)"
+
+################################################################################
+# Boards and the firmware build.
+
+ESP_IDF_SERIES := 5.5
+ESP32_DOCKER_IMAGE ?= espressif/idf:v5.5.1
+BAUD ?= 460800
+
+ESP32_BOARDS := $(sort $(patsubst $(ROOT)/boards/%/mpconfigboard.cmake,%,$(wildcard $(ROOT)/boards/*/mpconfigboard.cmake)))
+esp32_variants = $(sort $(patsubst $(ROOT)/boards/$(1)/mpconfigvariant_%.cmake,%,$(wildcard $(ROOT)/boards/$(1)/mpconfigvariant_*.cmake)))
+esp32_space := $() $()
+ESP32_BOARD_LIST = $(ESP32_BOARDS); variants (BOARD_VARIANT=): $(strip \
+	$(foreach b,$(ESP32_BOARDS),$(if $(call esp32_variants,$(b)),$(b):$(subst $(esp32_space),|,$(call esp32_variants,$(b))))))
+
+ESP32_BOARD_DIR := $(ROOT)/boards/$(BOARD)
+ESP32_BUILD := $(BUILD_DIR)/esp32-$(BOARD)$(if $(BOARD_VARIANT),-$(BOARD_VARIANT))
+# mpy-cross for the frozen modules, built for (and, with DOCKER=1, inside) the
+# environment that builds the firmware, apart from the host build's copy.
+ESP32_MPY_CROSS_BUILD := $(BUILD_DIR)/esp32-mpy-cross
+ESP32_MPY_CROSS := $(ESP32_MPY_CROSS_BUILD)/mpy-cross
+
+# Everything below checks its preconditions while the makefile is read, so a
+# missing tool stops make with one line before anything is built.
+ESP32_BUILD_GOALS := $(filter firmware flash deploy,$(MAKECMDGOALS))
+ESP32_PORT_GOALS := $(filter flash deploy erase,$(MAKECMDGOALS))
+
+ifneq ($(ESP32_PORT_GOALS),)
+ifeq ($(PORT),)
+$(error make $(firstword $(ESP32_PORT_GOALS)) needs PORT=<serial device of the board>, e.g. PORT=/dev/ttyACM0 or PORT=/dev/ttyUSB0)
+endif
+ifneq ($(BOARD),)
+ifeq ($(filter $(BOARD),$(ESP32_BOARDS)),)
+$(error unknown BOARD=$(BOARD); the ESP32 boards are: $(ESP32_BOARD_LIST))
+endif
+endif
+endif
+
+ifneq ($(ESP32_BUILD_GOALS),)
+ifeq ($(BOARD),)
+$(error make $(firstword $(ESP32_BUILD_GOALS)) needs BOARD=<board>, one of: $(ESP32_BOARD_LIST))
+endif
+ifeq ($(filter $(BOARD),$(ESP32_BOARDS)),)
+$(error unknown BOARD=$(BOARD); the ESP32 boards are: $(ESP32_BOARD_LIST))
+endif
+ifneq ($(BOARD_VARIANT),)
+ifeq ($(filter $(BOARD_VARIANT),$(call esp32_variants,$(BOARD))),)
+$(error BOARD=$(BOARD) has no variant $(BOARD_VARIANT)$(if $(call esp32_variants,$(BOARD)), (it has: $(call esp32_variants,$(BOARD))), (it has none)))
+endif
+endif
+ifeq ($(DOCKER),1)
+ifeq ($(shell command -v docker),)
+$(error DOCKER=1 needs docker (https://docs.docker.com/engine/install/); or install ESP-IDF v5.5.1 and build without DOCKER=1)
+endif
+ifneq ($(shell docker info >/dev/null 2>&1 && echo ok),ok)
+$(error DOCKER=1: the docker daemon is not reachable (is it running, and may this user use it?))
+endif
+else
+ESP32_IDF_VERSION := $(shell idf.py --version 2>/dev/null)
+ifeq ($(filter v$(ESP_IDF_SERIES) v$(ESP_IDF_SERIES).% v$(ESP_IDF_SERIES)-%,$(lastword $(ESP32_IDF_VERSION))),)
+$(error ESP32 firmware needs ESP-IDF v$(ESP_IDF_SERIES).x ($(if $(ESP32_IDF_VERSION),found $(ESP32_IDF_VERSION),no idf.py on PATH)): install it with 'git clone -b v5.5.1 --recursive https://github.com/espressif/esp-idf.git && ./esp-idf/install.sh' and run '. ./esp-idf/export.sh' in this shell, or add DOCKER=1 to build in the $(ESP32_DOCKER_IMAGE) image)
+endif
+endif
+endif
+
+# How the firmware-side commands run: in this shell with ESP-IDF exported (our
+# own make's flags and command-line variables kept out of the port's make), or
+# in the ESP-IDF image with the repository mounted at the same path.
+ifeq ($(DOCKER),1)
+ESP32_RUN = docker run --rm -v "$(ROOT):$(ROOT)" -w "$(ROOT)" -u "$$(id -u):$$(id -g)" -e HOME=/tmp \
+	-e MICROPY_MPYCROSS=$(ESP32_MPY_CROSS) $(ESP32_DOCKER_IMAGE)
+else
+ESP32_RUN = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL MICROPY_MPYCROSS=$(ESP32_MPY_CROSS)
+endif
+
+# ports/esp32 with our board directory. Empty USER_C_MODULES and FROZEN_MANIFEST:
+# the board adds both itself, and values exported for the host build must not leak in.
+ESP32_PORT_MAKE = make -C $(MPY_DIR)/ports/esp32 BOARD=$(BOARD) BOARD_DIR=$(ESP32_BOARD_DIR) \
+	BOARD_VARIANT=$(BOARD_VARIANT) BUILD=$(ESP32_BUILD) USER_C_MODULES= FROZEN_MANIFEST=
+
+# The lib/ submodules the esp32 build checks for (berkeley-db for btree,
+# micropython-lib for the frozen manifest). When one is missing, the port's
+# own `submodules` target initialises exactly what the build needs.
+ESP32_SUBMODULE_MARKERS := $(MPY_DIR)/lib/berkeley-db-1.xx/README $(MPY_DIR)/lib/micropython-lib/README.md
+
+firmware:
+	$(ESP32_Q)test -f $(MPY_DIR)/ports/esp32/Makefile || git -C $(ROOT) submodule update --init micropython
+	$(ESP32_Q)(for f in $(ESP32_SUBMODULE_MARKERS); do test -f $$f || exit 1; done) || \
+		$(ESP32_RUN) $(ESP32_PORT_MAKE) submodules
+	$(ESP32_Q)$(ESP32_RUN) make -C $(MPY_DIR)/mpy-cross BUILD=$(ESP32_MPY_CROSS_BUILD) -j$(JOBS)
+	$(ESP32_Q)$(ESP32_RUN) $(ESP32_PORT_MAKE)
+	@echo "firmware: $(ESP32_BUILD)/firmware.bin; to write it: make flash BOARD=$(BOARD)$(if $(BOARD_VARIANT), BOARD_VARIANT=$(BOARD_VARIANT)) PORT=<device>"
+
+################################################################################
+# Flashing, with esptool on the host.
+
+ifdef VENV_STAMP
+# The top-level Makefile's venv (pyproject.toml) provides esptool.
+ESP32_ESPTOOL_DEPS := $(VENV_STAMP)
+endif
+ESPTOOL ?= $(PYTHON) -m esptool
+
+# idf.py writes flash_args (offsets and images, paths relative to the build dir).
+flash: firmware $(ESP32_ESPTOOL_DEPS)
+	cd $(ESP32_BUILD) && $(ESPTOOL) --chip "$$(sed -n 's/^CONFIG_IDF_TARGET="\(.*\)"$$/\1/p' sdkconfig)" \
+		-p $(PORT) -b $(BAUD) --before default_reset --after hard_reset write_flash @flash_args
+
+deploy: flash
+
+erase: $(ESP32_ESPTOOL_DEPS)
+	$(ESPTOOL) --chip $(if $(BOARD),$$(sed -n 's/.*"mcu": *"\([^"]*\)".*/\1/p' $(ESP32_BOARD_DIR)/board.json),auto) \
+		-p $(PORT) erase_flash
+
+################################################################################
+# check-idf: compile the module's ESP-IDF code for ESP32-C3 with Debian's
+# riscv64-unknown-elf-gcc and picolibc, against a real ESP-IDF tree and an
+# sdkconfig.h made by ESP-IDF's own kconfgen from the same sdkconfig fragments
+# as boards/ESP32_C3 (upstream's ESP32_GENERIC_C3 ones plus ours). Proof, with
+# no Espressif toolchain, that the device code matches ESP-IDF's API.
+#
+#   tracker_idf.c       once with heap task tracking on, once off (the fallback);
+#   tracker_idf_task.c  with the esp32 port's headers and boards/ESP32_C3's
+#                       mpconfigboard.h; MicroPython's two generated tables it
+#                       includes (qstrs, root pointers) are empty stand-ins, as
+#                       it uses neither.
+# The platform-free sources need MicroPython's generated qstrs: the host build
+# compiles those.
+
+ESP32_CHECK_DIR := $(BUILD_DIR)/check-idf
+ESP32_CHECK_CC ?= riscv64-unknown-elf-gcc
+ESP32_CHECK_TARGET := esp32c3
+ESP32_CHECK_BOARD := ESP32_C3
+ESP32_CHECK_KCONFIG_PIN := esp-idf-kconfig~=2.5.0
+ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+
+ifneq ($(filter check-idf,$(MAKECMDGOALS)),)
+ifeq ($(IDF_PATH),)
+$(error make check-idf needs IDF_PATH=<ESP-IDF v$(ESP_IDF_SERIES).x tree> (e.g. from 'git clone -b v5.5.1 https://github.com/espressif/esp-idf.git'))
+endif
+ifeq ($(wildcard $(IDF_PATH)/components/heap/include/esp_heap_task_info.h),)
+$(error IDF_PATH=$(IDF_PATH) is not an ESP-IDF v$(ESP_IDF_SERIES).x tree (no components/heap/include/esp_heap_task_info.h))
+endif
+ESP32_CHECK_IDF_VERSION := $(shell sed -n 's/^set(IDF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' $(IDF_PATH)/tools/cmake/version.cmake | paste -sd. -)
+ifeq ($(filter $(ESP_IDF_SERIES).%,$(ESP32_CHECK_IDF_VERSION)),)
+$(error IDF_PATH=$(IDF_PATH) is ESP-IDF $(ESP32_CHECK_IDF_VERSION); check-idf needs v$(ESP_IDF_SERIES).x)
+endif
+ifeq ($(shell command -v $(ESP32_CHECK_CC)),)
+$(error check-idf needs $(ESP32_CHECK_CC) and picolibc: $(ESP32_CHECK_APT))
+endif
+ifeq ($(notdir $(shell $(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)),$(shell $(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs))
+$(error check-idf needs picolibc for $(ESP32_CHECK_CC): $(ESP32_CHECK_APT))
+endif
+endif
+
+# The sdkconfig fragments of boards/ESP32_C3, in the order its build uses them.
+ESP32_CHECK_UPSTREAM = $(shell sed -n 's/^set(HEAPTRACK_UPSTREAM_BOARD \(.*\))/\1/p' $(ROOT)/boards/$(ESP32_CHECK_BOARD)/mpconfigboard.cmake)
+esp32_rparen := )
+ESP32_CHECK_FRAGMENTS = $(addprefix $(MPY_DIR)/ports/esp32/,$(shell sed -n 's/^[[:space:]]*\(boards\/[^[:space:]$(esp32_rparen)]*\).*/\1/p' \
+	$(MPY_DIR)/ports/esp32/boards/$(ESP32_CHECK_UPSTREAM)/mpconfigboard.cmake))
+# Debian ships picolibc, not Espressif's newlib build: select ESP-IDF's own
+# picolibc option so that its libc wrapper headers match (the heap and FreeRTOS
+# APIs do not depend on the C library).
+ESP32_CHECK_LIBC := $(ESP32_CHECK_DIR)/sdkconfig.picolibc
+
+esp32_semi = $(subst $() ,;,$(strip $(1)))
+esp32_defaults = $(foreach f,$(1),--defaults $(f) $(addprefix --defaults ,$(wildcard $(f).$(ESP32_CHECK_TARGET))))
+
+# What ESP-IDF's build passes to kconfgen (tools/kconfig_new/config.env.in),
+# with every component's Kconfig instead of just the built ones.
+define ESP32_CHECK_ENV
+{
+    "COMPONENT_KCONFIGS": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/Kconfig))",
+    "COMPONENT_KCONFIGS_PROJBUILD": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/Kconfig.projbuild))",
+    "COMPONENT_SDKCONFIG_RENAMES": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/sdkconfig.rename $(IDF_PATH)/components/*/sdkconfig.rename.$(ESP32_CHECK_TARGET)))",
+    "IDF_TARGET": "$(ESP32_CHECK_TARGET)",
+    "IDF_TOOLCHAIN": "gcc",
+    "IDF_VERSION": "$(ESP32_CHECK_IDF_VERSION)",
+    "IDF_ENV_FPGA": "",
+    "IDF_PATH": "$(IDF_PATH)",
+    "COMPONENT_KCONFIGS_SOURCE_FILE": "$(ESP32_CHECK_DIR)/kconfigs.in",
+    "COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE": "$(ESP32_CHECK_DIR)/kconfigs_projbuild.in"
+}
+endef
+
+# ESP-IDF's include directories for these files on a RISC-V chip; -isystem, so
+# that -Wextra judges our code and not theirs.
+ESP32_CHECK_IDF_INC := heap/include \
+	freertos/FreeRTOS-Kernel/include freertos/FreeRTOS-Kernel/portable/riscv/include/freertos \
+	freertos/config/include freertos/config/include/freertos freertos/config/riscv/include \
+	freertos/esp_additions/include \
+	esp_common/include esp_system/include esp_hw_support/include esp_rom/include log/include \
+	soc/include soc/$(ESP32_CHECK_TARGET)/include soc/$(ESP32_CHECK_TARGET)/register \
+	hal/include hal/$(ESP32_CHECK_TARGET)/include riscv/include newlib/platform_include
+ESP32_CHECK_MP_INC := $(MPY_DIR) $(MPY_DIR)/ports/esp32 $(ROOT)/boards/$(ESP32_CHECK_BOARD) $(ESP32_CHECK_DIR)/stub
+
+ESP32_CHECK_CFLAGS := --specs=picolibc.specs -march=rv32imc_zicsr_zifencei -mabi=ilp32 -std=gnu17 -Os \
+	-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Werror \
+	-DESP_PLATFORM -D_GNU_SOURCE -I$(ROOT)/native/heaptrack \
+	$(addprefix -isystem $(IDF_PATH)/components/,$(ESP32_CHECK_IDF_INC))
+
+# kconfgen: from the project's Python if it has esp-idf-kconfig, else from a
+# venv of its own under build/check-idf (made once, from PyPI).
+ESP32_CHECK_KCONFGEN_PY = $$(if $(PYTHON) -c 'import kconfgen' >/dev/null 2>&1; then echo $(PYTHON); \
+	else test -x $(ESP32_CHECK_DIR)/venv/bin/python || { $(PYTHON3) -m venv $(ESP32_CHECK_DIR)/venv && \
+	$(ESP32_CHECK_DIR)/venv/bin/python -m pip install --quiet '$(ESP32_CHECK_KCONFIG_PIN)' >&2; } || \
+	{ echo "check-idf: cannot install $(ESP32_CHECK_KCONFIG_PIN) into $(ESP32_CHECK_DIR)/venv" >&2; exit 1; }; \
+	echo $(ESP32_CHECK_DIR)/venv/bin/python; fi)
+
+# kconfgen <output dir> <fragments>: one shell command, run where $$py is set.
+esp32_kconfgen = { mkdir -p $(1) && $$py -m kconfgen --list-separator=semicolon --kconfig $(IDF_PATH)/Kconfig \
+	--sdkconfig-rename $(IDF_PATH)/sdkconfig.rename --config $(1)/sdkconfig \
+	$(call esp32_defaults,$(2)) --env IDF_MINIMAL_BUILD=n --env-file $(ESP32_CHECK_DIR)/config.env \
+	--output header $(1)/sdkconfig.h >$(1)/kconfgen.log 2>&1 || { cat $(1)/kconfgen.log; exit 1; }; }
+
+check-idf: | $(ESP32_CHECK_DIR)/stub/genhdr
+	$(file >$(ESP32_CHECK_DIR)/config.env,$(ESP32_CHECK_ENV))
+	$(file >$(ESP32_CHECK_LIBC),CONFIG_IDF_EXPERIMENTAL_FEATURES=y$(newline)CONFIG_LIBC_PICOLIBC=y)
+	@echo "check-idf: ESP-IDF $(ESP32_CHECK_IDF_VERSION) ($(IDF_PATH)), $(ESP32_CHECK_TARGET), $$($(ESP32_CHECK_CC) -dumpversion | sed 's/^/$(ESP32_CHECK_CC) /') + picolibc"
+	$(ESP32_Q)py=$(ESP32_CHECK_KCONFGEN_PY) && \
+	$$py $(IDF_PATH)/tools/kconfig_new/prepare_kconfig_files.py --list-separator=semicolon \
+		--env-file $(ESP32_CHECK_DIR)/config.env && \
+	echo "check-idf: sdkconfig.h by kconfgen (esp-idf-kconfig $$($$py -c 'import importlib.metadata as m; print(m.version("esp-idf-kconfig"))')) from $(ESP32_CHECK_UPSTREAM)'s fragments + boards/sdkconfig.heaptrack" && \
+	$(call esp32_kconfgen,$(ESP32_CHECK_DIR)/on,$(ESP32_CHECK_FRAGMENTS) $(ROOT)/boards/sdkconfig.heaptrack $(ESP32_CHECK_LIBC)) && \
+	$(call esp32_kconfgen,$(ESP32_CHECK_DIR)/off,$(ESP32_CHECK_FRAGMENTS) $(ESP32_CHECK_LIBC))
+	$(ESP32_Q)grep -q '^#define CONFIG_HEAP_TASK_TRACKING 1' $(ESP32_CHECK_DIR)/on/sdkconfig.h && \
+		! grep -q '^#define CONFIG_HEAP_TASK_TRACKING ' $(ESP32_CHECK_DIR)/off/sdkconfig.h || \
+		{ echo "check-idf: the generated sdkconfig.h files do not switch CONFIG_HEAP_TASK_TRACKING"; exit 1; }
+	@echo "  CC tracker_idf.c       (CONFIG_HEAP_TASK_TRACKING=y, CONFIG_HEAP_TRACK_DELETED_TASKS=y)"
+	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/on \
+		-c $(ROOT)/native/heaptrack/tracker_idf.c -o $(ESP32_CHECK_DIR)/on/tracker_idf.o
+	@echo "  CC tracker_idf.c       (heap task tracking off: the fallback)"
+	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/off \
+		-c $(ROOT)/native/heaptrack/tracker_idf.c -o $(ESP32_CHECK_DIR)/off/tracker_idf.o
+	@echo "  CC tracker_idf_task.c  (with the esp32 port's headers, boards/$(ESP32_CHECK_BOARD))"
+	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/on $(addprefix -isystem ,$(ESP32_CHECK_MP_INC)) \
+		-c $(ROOT)/native/heaptrack/tracker_idf_task.c -o $(ESP32_CHECK_DIR)/on/tracker_idf_task.o
+	@echo "check-idf: OK"
+
+$(ESP32_CHECK_DIR)/stub/genhdr:
+	$(ESP32_Q)mkdir -p $@
+	$(ESP32_Q)touch $@/qstrdefs.generated.h $@/root_pointers.h
+
+define newline
+
+
+endef
