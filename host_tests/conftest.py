@@ -1,0 +1,182 @@
+"""pytest fixtures: a board driven through mpremote.
+
+By default the board is a virtual board (the host firmware behind a
+pseudo-terminal, one per session, its flash a fresh temporary directory);
+``--port /dev/ttyACM0`` runs the same tests on a real board instead.
+
+Fixtures:
+  board           the session's board (see Board below); a test during which
+                  the virtual board's firmware crashes fails.
+  vboard_factory  vboard_factory(env={...}) -> a separate virtual board (own
+                  flash, own firmware environment, e.g. HEAPTRACK_HEAPS), stopped
+                  after the test; tests using it are skipped with --port.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from heaptrack_host.vboard import DEFAULT_FIRMWARE, VirtualBoard  # noqa: E402
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("heaptrack board")
+    group.addoption("--port", default=None, metavar="DEV",
+                    help="run on the real board at DEV (e.g. /dev/ttyACM0) instead of a virtual board")
+    group.addoption("--firmware", default=str(DEFAULT_FIRMWARE), metavar="PATH",
+                    help="host firmware for virtual boards (default: %(default)s)")
+    group.addoption("--vboard-verbose", action="store_true",
+                    help="virtual boards log every byte they exchange")
+
+
+class BoardError(AssertionError):
+    pass
+
+
+class Board:
+    """A board reached through the mpremote CLI, as a user reaches it.
+
+    device     serial device path
+    virtual    True for a virtual board (then .vboard is the VirtualBoard)
+    crashes    firmware crashes so far (always 0 for a real board)
+    """
+
+    def __init__(self, device, vboard=None):
+        self.device = device
+        self.vboard = vboard
+        self.virtual = vboard is not None
+
+    def __repr__(self):
+        return "<Board %s%s>" % (self.device, " (virtual)" if self.virtual else "")
+
+    @property
+    def crashes(self):
+        return self.vboard.crashes if self.vboard else 0
+
+    def mpremote_cmd(self, *args):
+        return [sys.executable, "-m", "mpremote", "connect", self.device] + [str(a) for a in args]
+
+    def mpremote(self, *args, timeout=60, check=True, input=None):
+        """Runs `mpremote connect DEVICE ARGS...`; returns the CompletedProcess (text).
+
+        check: raise BoardError (with mpremote's output) if it exits non-zero.
+        """
+        cmd = self.mpremote_cmd(*args)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input,
+                                  stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            raise BoardError("mpremote timed out after %s s: %s\nstdout:\n%s\nstderr:\n%s"
+                             % (timeout, _short(cmd), _text(e.stdout), _text(e.stderr))) from None
+        if check and proc.returncode != 0:
+            raise BoardError("mpremote failed (exit status %d): %s\nstdout:\n%s\nstderr:\n%s"
+                             % (proc.returncode, _short(cmd), proc.stdout, proc.stderr))
+        return proc
+
+    def exec(self, code, timeout=60):
+        """Runs code on the board (`mpremote exec`, after a soft reset); returns its output."""
+        return self.mpremote("exec", code, timeout=timeout).stdout
+
+    def run(self, path, timeout=60):
+        """Runs a local script on the board (`mpremote run`); returns its output."""
+        return self.mpremote("run", str(path), timeout=timeout).stdout
+
+    def put(self, local, remote):
+        """Copies a local file to the board's filesystem (remote path without ':')."""
+        self.mpremote("fs", "cp", str(local), ":" + remote.lstrip(":"))
+
+    def get(self, remote, local):
+        self.mpremote("fs", "cp", ":" + remote.lstrip(":"), str(local))
+
+    def rm(self, remote):
+        self.mpremote("fs", "rm", ":" + remote.lstrip(":"))
+
+
+def _text(b):
+    if b is None:
+        return ""
+    return b.decode(errors="replace") if isinstance(b, bytes) else b
+
+
+def _short(cmd):
+    s = " ".join(cmd)
+    return s if len(s) < 300 else s[:300] + "..."
+
+
+def _start_vboard(config, flash, env=None):
+    return VirtualBoard(firmware=config.getoption("--firmware"), flash=flash, env=env,
+                        verbose=config.getoption("--vboard-verbose")).start()
+
+
+@pytest.fixture(scope="session")
+def session_board(request, tmp_path_factory):
+    port = request.config.getoption("--port")
+    if port:
+        yield Board(port)
+        return
+    vb = _start_vboard(request.config, tmp_path_factory.mktemp("vboard") / "flash")
+    request.config._heaptrack_vboards.append(vb)
+    try:
+        yield Board(vb.device, vb)
+    finally:
+        vb.stop()
+
+
+@pytest.fixture
+def board(session_board):
+    """The session's board. On the virtual board, a firmware crash fails the test."""
+    before = session_board.crashes
+    yield session_board
+    after = session_board.crashes
+    if after != before:
+        pytest.fail("the virtual board's firmware crashed during this test (%s); log: %s"
+                    % (session_board.vboard.last_crash, session_board.vboard.log_path), pytrace=False)
+
+
+@pytest.fixture
+def vboard_factory(request, tmp_path):
+    """vboard_factory(env=None) -> Board on a new virtual board, stopped after the test."""
+    if request.config.getoption("--port"):
+        pytest.skip("needs a virtual board (running with --port)")
+    started = []
+
+    def make(env=None):
+        flash = tmp_path / ("vboard%d" % len(started)) / "flash"
+        vb = _start_vboard(request.config, flash, env=env)
+        started.append(vb)
+        return Board(vb.device, vb)
+
+    yield make
+    for vb in started:
+        vb.stop()
+
+
+@pytest.fixture
+def virtual_only(request):
+    if request.config.getoption("--port"):
+        pytest.skip("about the virtual board (running with --port)")
+
+
+def pytest_configure(config):
+    config._heaptrack_vboards = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    crashed = [vb for vb in getattr(session.config, "_heaptrack_vboards", []) if vb.crashes]
+    if crashed:
+        for vb in crashed:
+            sys.stderr.write("\nheaptrack: the session's virtual board firmware crashed %d time(s) "
+                             "(last: %s); log: %s\n" % (vb.crashes, vb.last_crash, vb.log_path))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_report_header(config):
+    port = config.getoption("--port")
+    if port:
+        return "board: real, %s" % port
+    return "board: virtual, firmware %s" % config.getoption("--firmware")

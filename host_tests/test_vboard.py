@@ -1,0 +1,461 @@
+"""The board as mpremote and other raw-REPL clients see it.
+
+These hold on the virtual board and on a real board (--port): they only use
+what every MicroPython board offers, and clean up the files they make. Tests
+about the virtual board itself (crash detection, its command line, its
+environment) are skipped with --port.
+"""
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import serial
+
+REPO = Path(__file__).resolve().parents[1]
+PYBOARD_PY = REPO / "micropython" / "tools" / "pyboard.py"
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+
+
+def unique(prefix):
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+class Raw:
+    """A minimal raw-REPL client on pyserial, byte-exact, to check the wire protocol."""
+
+    def __init__(self, device):
+        self.s = serial.Serial(device, 115200, timeout=0.05, exclusive=True)
+
+    def close(self):
+        try:
+            self.s.write(b"\r\x02")  # leave the board in its friendly REPL
+        finally:
+            self.s.close()
+
+    def read_until(self, ending, timeout=10):
+        data = b""
+        deadline = time.monotonic() + timeout
+        while not data.endswith(ending):
+            if time.monotonic() > deadline:
+                raise AssertionError("timeout waiting for %r; got %r" % (ending, data))
+            data += self.s.read(1)
+        return data
+
+    def drain(self, quiet=0.2):
+        data = b""
+        while True:
+            chunk = self.s.read(4096)
+            if not chunk:
+                # nothing for one read timeout; wait a little longer to be sure
+                time.sleep(quiet)
+                chunk = self.s.read(4096)
+                if not chunk:
+                    return data
+            data += chunk
+
+    def enter(self):
+        self.s.write(b"\r\x03\x03")
+        self.drain()
+        self.s.write(b"\r\x01")
+        self.read_until(RAW_BANNER + b">")
+
+    def exec(self, code, timeout=10):
+        """Classic raw REPL (no raw-paste): returns (stdout, stderr) bytes."""
+        self.s.write(code.encode() + b"\x04")
+        assert self.s.read(2) == b"OK"
+        out = self.read_until(b"\x04", timeout)[:-1]
+        err = self.read_until(b"\x04", timeout)[:-1]
+        self.read_until(b">")
+        return out, err
+
+
+@pytest.fixture
+def raw(board):
+    r = Raw(board.device)
+    yield r
+    r.close()
+
+
+# -- mpremote, as users run it ---------------------------------------------------------
+
+
+def test_exec(board):
+    assert board.exec("print(1 + 1)") == "2\n"
+
+
+def test_exec_error_is_reported(board):
+    proc = board.mpremote("exec", "raise ValueError('boom')", check=False)
+    assert proc.returncode == 1
+    assert "ValueError: boom" in proc.stdout + proc.stderr
+
+
+def test_run_script(board, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nfor i in range(3):\n    print('line', i)\nprint(sys.implementation.name)\n")
+    assert board.run(script) == "line 0\nline 1\nline 2\nmicropython\n"
+
+
+def test_soft_reset_clears_state(board):
+    name = unique("vb_state")
+    board.exec("%s = 123" % name)
+    # `resume`: no soft reset, the global is still there
+    assert board.mpremote("resume", "exec", "print(%s)" % name).stdout == "123\n"
+    board.mpremote("soft-reset")
+    out = board.mpremote("resume", "exec", "print('%s' in globals())" % name).stdout
+    assert out == "False\n"
+
+
+def test_machine_soft_reset(board):
+    # a soft reset from code ends the command and restarts the REPL
+    board.mpremote("exec", "import machine; machine.soft_reset()", check=False, timeout=20)
+    assert board.exec("print('alive')") == "alive\n"
+
+
+def test_fs_round_trip(board, tmp_path):
+    d = unique("vb_dir")
+    src = tmp_path / "data.txt"
+    text = "first line\nsecond line\n" + "x" * 3000 + "\n"
+    src.write_text(text)
+    board.mpremote("fs", "mkdir", ":" + d)
+    try:
+        board.put(src, d + "/data.txt")
+        ls = board.mpremote("fs", "ls", ":" + d).stdout
+        assert re.search(r"\b%d data\.txt" % len(text), ls), ls
+        assert board.mpremote("fs", "cat", ":%s/data.txt" % d).stdout == text
+        back = tmp_path / "back.txt"
+        board.get(d + "/data.txt", back)
+        assert back.read_text() == text
+        board.rm(d + "/data.txt")
+        assert "data.txt" not in board.mpremote("fs", "ls", ":" + d).stdout
+    finally:
+        board.mpremote("exec", "import os\nfor f in os.listdir(%r): os.remove(%r + '/' + f)\nos.rmdir(%r)"
+                       % (d, d, d), check=False)
+    assert d not in board.mpremote("fs", "ls", ":").stdout
+
+
+def test_import_from_board_filesystem(board, tmp_path):
+    name = unique("vb_mod")
+    (tmp_path / "m.py").write_text("VALUE = 'from flash'\n")
+    board.put(tmp_path / "m.py", name + ".py")
+    try:
+        assert board.exec("import %s; print(%s.VALUE)" % (name, name)) == "from flash\n"
+    finally:
+        board.rm(name + ".py")
+
+
+def test_mount_and_import(board, tmp_path):
+    name = unique("vb_mounted")
+    (tmp_path / (name + ".py")).write_text("X = 42\ndef f():\n    return 'hi\\nthere'\n")
+    out = board.mpremote("mount", tmp_path, "exec", "import %s as m; print(m.X, repr(m.f()))" % name).stdout
+    assert out.splitlines()[-1] == "42 'hi\\nthere'"
+
+
+def test_mount_binary_file_both_ways(board, tmp_path):
+    # every byte value, including \n, 0x03, 0x04 and 0x18, through mpremote's mount protocol
+    blob = bytes(range(256)) * 40 + b"\n\r\n\x03\x04\x18"
+    (tmp_path / "in.bin").write_bytes(blob)
+    code = (
+        "import hashlib, binascii\n"
+        "d = open('in.bin', 'rb').read()\n"
+        "print(len(d), binascii.hexlify(hashlib.sha256(d).digest()).decode())\n"
+        "open('out.bin', 'wb').write(bytes(reversed(d)))\n"
+        "with open('in.bin', 'rb') as f:\n"
+        "    f.seek(10)\n"
+        "    print(list(f.read(4)))\n"
+    )
+    out = board.mpremote("mount", tmp_path, "exec", code).stdout.splitlines()
+    assert out[-2] == "%d %s" % (len(blob), hashlib.sha256(blob).hexdigest())
+    assert out[-1] == str(list(blob[10:14]))
+    assert (tmp_path / "out.bin").read_bytes() == blob[::-1]
+
+
+def test_ctrl_c_interrupts_running_loop(board, raw):
+    raw.enter()
+    raw.s.write(b"while True:\n    pass\n\x04")
+    assert raw.s.read(2) == b"OK"
+    time.sleep(0.3)
+    raw.s.write(b"\x03")
+    out = raw.read_until(b"\x04")
+    err = raw.read_until(b"\x04")
+    raw.read_until(b">")
+    assert out == b"\x04"
+    assert b"KeyboardInterrupt" in err
+    # still usable, and it sends what a board sends
+    assert raw.exec("print('after')") == (b"after\r\n", b"")
+
+
+def test_ctrl_c_from_next_mpremote_command(board):
+    # a script left running is interrupted by the next command (mpremote sends Ctrl-C first)
+    proc = subprocess.Popen(board.mpremote_cmd("exec", "import time\nwhile True:\n    time.sleep_ms(1)"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    assert board.exec("print('next')") == "next\n"
+
+
+def test_raw_repl_bytes(board, raw):
+    raw.enter()
+    assert raw.exec("print('a')\nprint('b', 2)") == (b"a\r\nb 2\r\n", b"")
+    out, err = raw.exec("1/0")
+    assert out == b""
+    assert err.startswith(b"Traceback (most recent call last):\r\n")
+    assert err.endswith(b"ZeroDivisionError: divide by zero\r\n")
+    # raw-paste mode, as mpremote uses it
+    raw.s.write(b"\x05A\x01")
+    assert raw.s.read(2) == b"R\x01"
+    window = int.from_bytes(raw.s.read(2), "little")
+    assert window > 0 and raw.s.read(1) == b"\x01"
+    raw.s.write(b"print(6 * 7)\x04")
+    assert raw.read_until(b"\x04") == b"\x04"  # end of data acknowledged
+    assert raw.read_until(b"\x04") == b"42\r\n\x04"
+    assert raw.read_until(b"\x04") == b"\x04"
+    raw.read_until(b">")
+
+
+def test_soft_reset_in_raw_repl(board, raw):
+    raw.enter()
+    raw.exec("vb_x = 1")
+    raw.s.write(b"\x04")
+    data = raw.read_until(RAW_BANNER + b">")
+    assert data.startswith(b"OK\r\nMPY: soft reboot\r\n")
+    out, err = raw.exec("print('vb_x' in globals())")
+    assert (out, err) == (b"False\r\n", b"")
+
+
+def test_soft_reset_in_friendly_repl(board, raw):
+    raw.s.write(b"\r\x03\x03\r\x02")  # friendly REPL
+    raw.read_until(b">>> ")
+    raw.drain()
+    raw.s.write(b"vb_y = 5\r")
+    raw.read_until(b">>> ")
+    raw.s.write(b"\x04")
+    data = raw.read_until(b">>> ")
+    assert b"MPY: soft reboot\r\n" in data
+    assert b"MicroPython " in data
+    raw.s.write(b"'vb_y' in globals()\r")
+    assert raw.read_until(b">>> ").endswith(b"False\r\n>>> ")
+
+
+def test_threads_printing(board):
+    code = """
+import _thread, sys, time
+done = []
+def worker(name, n):
+    for i in range(n):
+        sys.stdout.write('%s%d\\n' % (name, i))
+    done.append(name)
+_thread.start_new_thread(worker, ('A', 300))
+_thread.start_new_thread(worker, ('B', 300))
+t0 = time.ticks_ms()
+while len(done) < 2 and time.ticks_diff(time.ticks_ms(), t0) < 20000:
+    time.sleep_ms(10)
+print('finished', sorted(done))
+"""
+    out = board.exec(code, timeout=60)
+    assert out.rstrip().endswith("finished ['A', 'B']")
+    for name in "AB":
+        got = re.findall(r"%s(\d+)" % name, out)
+        assert sorted(map(int, got)) == list(range(300)), name
+
+
+def test_repl_interactive(board):
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "mpremote", "connect", board.device, "repl"],
+                          timeout=15, dimensions=(24, 200))
+    try:
+        child.expect("Connected to MicroPython")
+        child.send("\r\x03")
+        child.expect(">>> ")
+        child.send("1+2\r")
+        child.expect(r"\r\n3\r\n>>> ")
+        child.send("for i in range(2): print('loop', i)\r")
+        child.expect(r"\.\.\. ")
+        child.send("\r")
+        child.expect(r"loop 0\r\nloop 1\r\n>>> ")
+        child.send("while True: pass\r\r")  # Ctrl-C interrupts it
+        time.sleep(0.3)
+        child.send("\x03")
+        child.expect(r"KeyboardInterrupt: \r\n>>> ")
+        child.send("\x1d")  # Ctrl-]: leave mpremote
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    # the board is usable after the session
+    assert board.exec("print('ok')") == "ok\n"
+
+
+def test_mount_survives_ctrl_d_in_repl(board, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    name = unique("vb_rm")
+    (tmp_path / (name + ".py")).write_text("V = 'mounted'\n")
+    child = pexpect.spawn(sys.executable, ["-m", "mpremote", "connect", board.device, "mount", str(tmp_path),
+                                           "repl"], timeout=15, dimensions=(24, 200))
+    try:
+        child.expect("Connected to MicroPython")
+        child.send("\r")
+        child.expect(">>> ")
+        child.send("import %s; %s.V\r" % (name, name))
+        child.expect(r"'mounted'\r\n>>> ")
+        child.send("\x04")  # soft reset; mpremote mounts the directory again
+        child.expect("soft reboot")
+        child.expect("Remount local directory")
+        child.expect(">>> ")
+        child.send("import os, %s; os.getcwd(), %s.V\r" % (name, name))
+        child.expect(r"\('/remote', 'mounted'\)\r\n>>> ")
+        child.send("\x1d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    # mpremote unmounted it when it left
+    assert "remote" not in board.exec("import os; print(os.getcwd())")
+
+
+def test_pyboard_py_client(board):
+    proc = subprocess.run([sys.executable, str(PYBOARD_PY), "--device", board.device, "-c", "print(123)"],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"123\r\n"
+
+
+# -- the virtual board itself (skipped with --port) --------------------------------
+
+
+def test_crash_is_detected_counted_and_survived(vboard_factory):
+    b = vboard_factory()
+    assert b.crashes == 0
+    proc = b.mpremote("exec", "import os\nprint('before')\nos.system('kill -SEGV $PPID')\nprint('after')",
+                      check=False, timeout=30)
+    assert proc.returncode != 0
+    assert "before" in proc.stdout
+    assert "after" not in proc.stdout
+    assert "firmware crashed (SIGSEGV)" in proc.stdout + proc.stderr
+    assert b.crashes == 1
+    status = json.loads(b.vboard.status_path.read_text())
+    assert status["crashes"] == 1
+    assert "SIGSEGV" in b.vboard.log_path.read_text()
+    # it was restarted and works
+    assert b.exec("print('alive')") == "alive\n"
+    assert b.crashes == 1
+
+
+def test_crash_in_friendly_repl_is_announced(vboard_factory):
+    b = vboard_factory()
+    r = Raw(b.device)
+    try:
+        r.s.write(b"\r\x03")
+        r.read_until(b">>> ")
+        r.drain()
+        r.s.write(b"import os; os.system('kill -ABRT $PPID')\r")
+        r.read_until(b"\r\n*** vboard: firmware crashed (SIGABRT) ***\r\n")
+        assert b"MicroPython " in r.read_until(b">>> ")
+        r.s.write(b"6*7\r")
+        assert r.read_until(b">>> ").endswith(b"42\r\n>>> ")
+    finally:
+        r.close()
+    assert b.crashes == 1
+
+
+def test_flash_dir_is_the_root_filesystem(vboard_factory):
+    b = vboard_factory()
+    flash = b.vboard.flash
+    (flash / "lib").mkdir()
+    (flash / "lib" / "vb_libmod.py").write_text("WHERE = 'lib'\n")
+    (flash / "hello.txt").write_text("hello\n")
+    out = b.exec("import os, sys\nprint(os.getcwd(), sys.path)\nprint(open('/hello.txt').read().strip())\n"
+                 "import vb_libmod\nprint(vb_libmod.WHERE)\nopen('made.txt', 'w').write('x')")
+    assert out.splitlines() == ["/ ['', '.frozen', '/lib']", "hello", "lib"]
+    assert (flash / "made.txt").read_text() == "x"
+
+
+def test_boot_py_and_main_py_run_as_on_a_board(vboard_factory):
+    b = vboard_factory()
+    (b.vboard.flash / "boot.py").write_text("vb_booted = True\nprint('booting')\n")
+    (b.vboard.flash / "main.py").write_text("vb_main = True\n")
+    # raw-REPL soft reset (what mpremote does): boot.py runs, main.py does not
+    assert b.exec("print('vb_booted' in globals(), 'vb_main' in globals())") == "True False\n"
+    r = Raw(b.device)
+    try:
+        r.enter()
+        r.s.write(b"\x04")
+        assert r.read_until(RAW_BANNER + b">") == b"OK\r\nMPY: soft reboot\r\nbooting\r\n" + RAW_BANNER + b">"
+        r.s.write(b"\r\x03\x03\r\x02")
+        r.read_until(b">>> ")
+        r.s.write(b"\x04")  # friendly soft reset: both run
+        r.read_until(b"soft reboot\r\n")
+        r.read_until(b">>> ")
+        r.s.write(b"print('vb_booted' in globals(), 'vb_main' in globals())\r")
+        assert r.read_until(b">>> ").endswith(b"True True\r\n>>> ")
+    finally:
+        r.close()
+
+
+def test_env_reaches_the_firmware(vboard_factory):
+    b = vboard_factory(env={"VBOARD_TEST_VAR": "hello board"})
+    assert b.exec("import os; print(os.getenv('VBOARD_TEST_VAR'))") == "hello board\n"
+
+
+def test_command_line(tmp_path, virtual_only, request):
+    flash = tmp_path / "flash"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heaptrack_host.vboard", "--firmware", request.config.getoption("--firmware"),
+         "--flash", str(flash), "--env", "VB_CLI=1"],
+        cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        device = proc.stdout.readline().strip()
+        assert device.startswith("/dev/")
+        out = subprocess.run([sys.executable, "-m", "mpremote", "connect", device, "exec",
+                              "import os; print(os.getenv('VB_CLI'))"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.stdout == "1\n", out
+        status = json.loads((tmp_path / "flash.status.json").read_text())
+        fw_pid = status["firmware_pid"]
+        assert status["crashes"] == 0 and status["device"] == device
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, proc.stderr.read()
+    assert not os.path.exists("/proc/%d" % fw_pid)
+    assert (tmp_path / "flash.log").exists()
+
+
+def test_start_and_stop_leave_nothing_behind(tmp_path, virtual_only, request):
+    from heaptrack_host.vboard import VirtualBoard
+
+    def fds():
+        return set(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    with VirtualBoard(firmware=request.config.getoption("--firmware"), flash=tmp_path / "f") as vb:
+        pid = vb.firmware_pid
+        assert os.path.exists("/proc/%d" % pid)
+    assert fds() == before
+    assert not os.path.exists("/proc/%d" % pid)
+
+
+def test_crlf_script_runs_as_on_a_board(board, tmp_path):
+    # a script with CRLF line ends (as saved on Windows), long enough for many raw-paste windows
+    lines = ["s = '''abc", "def'''", "t = 1 + \\", "    2", "print(repr(s), t)"]
+    lines += ["x%d = %d" % (i, i) for i in range(2000)]
+    lines += ["print(x1999)", "raise ValueError('end')"]
+    script = tmp_path / "crlf.py"
+    script.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    proc = board.mpremote("run", script, check=False, timeout=60)
+    out = proc.stdout.splitlines()
+    assert out[:2] == ["'abc\\ndef' 3", "1999"], proc.stdout
+    # the traceback's line number is the file's
+    assert 'line %d, in <module>' % len(lines) in proc.stdout
+    assert "ValueError: end" in proc.stdout
