@@ -10,7 +10,7 @@ PYTHON3 ?= python3
 # SANITIZE=1 builds the host firmware with AddressSanitizer and UBSan.
 ifeq ($(SANITIZE),1)
 HOST_BUILD := $(BUILD_DIR)/host-sanitize
-HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 else
 HOST_BUILD := $(BUILD_DIR)/host
 endif
