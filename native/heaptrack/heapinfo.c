@@ -6,6 +6,7 @@
 #include "py/objtuple.h"
 #include "py/runtime.h"
 
+#include "errors.h"
 #include "heapinfo.h"
 #include "tracker.h"
 
@@ -25,10 +26,7 @@ static const qstr gc_fields[] = {
 // The region table lives on the C stack: no heap is touched while reading it.
 static size_t read_regions(ht_region_info_t *regions) {
     size_t count = 0;
-    ht_err_t err = ht_region_info(regions, MAX_REGIONS, &count);
-    if (err != HT_OK) {
-        mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("%s"), ht_error_detail());
-    }
+    tracker_check(ht_region_info(regions, MAX_REGIONS, &count));
     return count < MAX_REGIONS ? count : MAX_REGIONS;
 }
 

@@ -5,6 +5,7 @@ HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
 SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
 	$(HEAPTRACK_MOD_DIR)/dump.c \
+	$(HEAPTRACK_MOD_DIR)/errors.c \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \

@@ -1,32 +1,16 @@
-// _heaptrack: ESP-IDF heap task tracking for Python. The frozen heaptrack.py
-// re-exports this module; users import heaptrack.
+// _heaptrack: ESP-IDF heap task tracking for Python. The frozen heaptrack
+// package (modules/heaptrack) re-exports it; users import heaptrack.
 #include "py/runtime.h"
 #include "py/objint.h"
 #include "py/objtuple.h"
 
 #include "dump.h"
+#include "errors.h"
 #include "heapinfo.h"
 #include "linebuf.h"
 #include "report.h"
 #include "task.h"
 #include "tracker.h"
-
-static MP_NORETURN void raise_tracker_error(ht_err_t err) {
-    switch (err) {
-        case HT_ERR_NO_MEM:
-            mp_raise_msg(&mp_type_MemoryError, MP_ERROR_TEXT("no heap memory for the tracker's snapshot"));
-        case HT_ERR_NOT_FOUND:
-            mp_raise_ValueError(MP_ERROR_TEXT("unknown task"));
-        default:
-            mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("%s"), ht_error_detail());
-    }
-}
-
-static void check(ht_err_t err) {
-    if (err != HT_OK) {
-        raise_tracker_error(err);
-    }
-}
 
 // True, with *out set, when arg is a non-negative int that fits a machine word.
 static bool word_value(mp_obj_t arg, mp_uint_t *out) {
@@ -56,7 +40,7 @@ static bool task_arg(mp_obj_t arg, ht_task_t *task) {
     }
     mp_uint_t value;
     if (!word_value(arg, &value)) {
-        raise_tracker_error(HT_ERR_NOT_FOUND);
+        tracker_raise(HT_ERR_NOT_FOUND);
     }
     *task = (ht_task_t)value;
     return false;
@@ -65,7 +49,7 @@ static bool task_arg(mp_obj_t arg, ht_task_t *task) {
 static void take_snapshot(ht_snapshot_t *snap, mp_obj_t task_in, bool with_blocks) {
     ht_task_t task = 0;
     bool all = task_arg(task_in, &task);
-    check(ht_snapshot_take(snap, all, task, with_blocks));
+    tracker_check(ht_snapshot_take(snap, all, task, with_blocks));
 }
 
 static mp_obj_t heaptrack_current_task(void) {
@@ -94,14 +78,15 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
     void *address = NULL;
     if (mp_obj_is_small_int(args[0])) {
         address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
+        if (address == NULL) {
+            tracker_check(ht_ready());
+            // The tracker may know more, e.g. that its table of live blocks is full.
+            if (*ht_error_detail() != '\0') {
+                mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), ht_error_detail());
+            }
+        }
     }
     if (address == NULL) {
-        check(ht_ready());
-        // The tracker may know more, e.g. that its table of live blocks is full.
-        const char *detail = ht_error_detail();
-        if (*detail != '\0') {
-            mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), detail);
-        }
         mp_raise_msg_varg(&mp_type_MemoryError,
             MP_ERROR_TEXT("no heap with caps 0x%x can hold the block"), (unsigned)caps);
     }
@@ -121,14 +106,14 @@ static mp_obj_t heaptrack_free(mp_obj_t address_in) {
     if (err == HT_ERR_NOT_FOUND) {
         mp_raise_ValueError(MP_ERROR_TEXT("address was not returned by heaptrack.malloc or is already freed"));
     }
-    check(err);
+    tracker_check(err);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(heaptrack_free_obj, heaptrack_free);
 
 static mp_obj_t heaptrack_free_all(void) {
     size_t count = 0;
-    check(ht_free_all(&count));
+    tracker_check(ht_free_all(&count));
     return mp_obj_new_int_from_uint(count);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_free_all_obj, heaptrack_free_all);

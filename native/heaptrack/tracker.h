@@ -122,7 +122,7 @@ ht_task_t ht_current_task(void);
 // True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS).
 bool ht_track_deleted(void);
 
-// A human-readable sentence for the last HT_ERR_CONFIG / HT_ERR_UNSUPPORTED.
+// A human-readable sentence about the last failure (never NULL; "" when none).
 const char *ht_error_detail(void);
 
 // Starts a named task running entry(arg) with MicroPython's thread machinery

@@ -79,7 +79,7 @@ static const char *const detail_snapshot_slots =
 
 // Only ever points at one of the constant sentences above, so a plain
 // pointer store is enough even when tasks race.
-static const char *volatile s_detail;
+static const char *volatile s_detail = "";
 
 const char *ht_error_detail(void) {
     return s_detail;
