@@ -1,36 +1,9 @@
 """Leak hunting beyond ESP-IDF's reports: snapshots and diffs, heap_info, check_leaks."""
-import ast
 from pathlib import Path
 
+from board_code import PRELUDE, run
+
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "leak_demo.py"
-
-PRELUDE = """
-import heaptrack, time
-
-def wait_for(flag, ms=5000):
-    t0 = time.ticks_ms()
-    while not flag:
-        if time.ticks_diff(time.ticks_ms(), t0) > ms:
-            raise RuntimeError('timed out')
-        time.sleep_ms(5)
-
-def wait_deleted(h, ms=5000):
-    t0 = time.ticks_ms()
-    while True:
-        try:
-            if not heaptrack.task_stats(h).alive:
-                return
-        except ValueError:
-            pass
-        if time.ticks_diff(time.ticks_ms(), t0) > ms:
-            raise RuntimeError('task still alive')
-        time.sleep_ms(5)
-"""
-
-
-def run(board, code, timeout=60):
-    out = board.exec(PRELUDE + code, timeout=timeout)
-    return ast.literal_eval([line for line in out.splitlines() if line.strip()][-1])
 
 
 def test_diff_of_a_known_workload_is_exact(board):

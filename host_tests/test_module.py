@@ -9,54 +9,7 @@ import pytest
 
 from heaptrack_host import report
 
-# Board-side helpers, sent ahead of each snippet.
-PRELUDE = """
-import heaptrack, time
-
-def err(f, *a, **k):
-    try:
-        f(*a, **k)
-    except Exception as e:
-        return type(e).__name__
-    return None
-
-def deleted(h):
-    try:
-        return not heaptrack.task_stats(h).alive
-    except ValueError:
-        return False  # not tracked before its first allocation
-
-def wait_deleted(h, ms=5000):
-    t0 = time.ticks_ms()
-    while not deleted(h):
-        if time.ticks_diff(time.ticks_ms(), t0) > ms:
-            raise RuntimeError('task still alive')
-        time.sleep_ms(5)
-
-def invariants(t):
-    bad = []
-    for h in t.heaps:
-        if h.blocks is not None:
-            if h.current != sum(s for a, s in h.blocks):
-                bad.append((t.name, h.name, 'current', h.current))
-            if h.alloc_count != len(h.blocks):
-                bad.append((t.name, h.name, 'count', h.alloc_count))
-        if h.peak < h.current:
-            bad.append((t.name, h.name, 'peak'))
-    if t.current != sum(h.current for h in t.heaps):
-        bad.append((t.name, 'task current'))
-    if t.peak < t.current:
-        bad.append((t.name, 'task peak'))
-    return bad
-"""
-
-
-def run(board, code, timeout=60):
-    """Runs code on the board; its last output line is a Python literal to return."""
-    out = board.exec(PRELUDE + code, timeout=timeout)
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert lines, "no output from board"
-    return ast.literal_eval(lines[-1])
+from board_code import PRELUDE, run
 
 
 def test_api_surface(board):
