@@ -1,0 +1,575 @@
+"""The ``heaptrack`` command: watch, record and plot a board's heap use per task.
+
+    heaptrack watch  [--port P | --vboard] [--interval S] [--run script.py] [--samples N | --once]
+    heaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
+    heaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
+    heaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
+    heaptrack vboard [vboard options]            (the virtual board: heaptrack_host.vboard)
+
+Exit status: 0 done; 1 the script run on the board raised; 2 the job could not
+be done (no board, board without heaptrack firmware, wrong port, bad input),
+with one line on stderr saying why.
+
+A recording (``record --out``) is JSON lines: first a header
+``{"type": "record", "version": 1, "port": ..., "machine": ..., "interval": ...,
+"script": ..., "started": ...}``, then one line per sample::
+
+    {"type": "sample", "t": 1.5, "tasks": {"leaking_task": {"current": 2936, "peak": 11128, "alive": true}, ...},
+     "regions": [{"name": "RAM", "caps": ..., "total": ..., "free": ..., "largest_free": ..., "minimum_free": ...}],
+     "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...}}
+
+``t`` is seconds since the first sample, by the board's clock; tasks that share
+a name are summed (``"instances": n``), deleted ones included, since a deleted
+task stays charged with what it never freed. Last comes
+``{"type": "end", "samples": n, "script_error": null or the traceback}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import trend
+from .sampler import BoardError, Sample, ScriptError, TaskSeries, open_board, read_record
+
+__all__ = ["main"]
+
+PROG = "heaptrack"
+WATCH_HISTORY = 3600  # samples per task that watch keeps for its trend and sparkline
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------
+# Shared bits
+
+
+def _add_board_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("board")
+    g.add_argument("-p", "--port", default=os.environ.get("HEAPTRACK_PORT"), metavar="DEV",
+                   help="serial device of the board (default: $HEAPTRACK_PORT, else the first USB serial port)")
+    g.add_argument("--vboard", action="store_true",
+                   help="start a virtual board (the host firmware) for this command instead")
+    g.add_argument("--firmware", default=os.environ.get("HEAPTRACK_FIRMWARE"), metavar="PATH",
+                   help="host firmware for --vboard (default: $HEAPTRACK_FIRMWARE or build/host/micropython)")
+    g.add_argument("--no-reset", action="store_true",
+                   help="with --run: do not soft-reset the board before running the script")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0, got %r" % text)
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number: %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1, got %r" % text)
+    return value
+
+
+def _read_script(path: Optional[str]) -> Optional[str]:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError("cannot read script %s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError:
+        raise UsageError("script %s is not UTF-8 text" % path) from None
+
+
+def _count_of(n: int, word: str) -> str:
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def _open(args):
+    return open_board(args.port, vboard=args.vboard, firmware=args.firmware)
+
+
+def _board_label(board) -> str:
+    label = board.device
+    if board.vboard is not None:
+        label += " (virtual board)"
+    elif board.machine:
+        label += " (%s)" % board.machine
+    return label
+
+
+class _Collector:
+    """The samples so far: how many, the last one, and each task's series (the last `keep`
+    samples of each, when given)."""
+
+    def __init__(self, keep: Optional[int] = None):
+        self.count = 0
+        self.last: Optional[Sample] = None
+        self.last_json: Optional[dict] = None
+        self.keep = keep
+        self._series: Dict[str, TaskSeries] = {}
+
+    def add(self, sample: Sample) -> None:
+        self.count += 1
+        self.last = sample
+        self.last_json = sample.to_json()
+        for name, v in self.last_json["tasks"].items():
+            s = self._series.setdefault(name, TaskSeries(name))
+            s.add(self.last_json["t"], v["current"], v["peak"], v["alive"])
+            if self.keep is not None and len(s.times) > self.keep:
+                for values in (s.times, s.current, s.peak, s.alive):
+                    del values[0]
+
+    def series(self) -> Dict[str, TaskSeries]:
+        return self._series
+
+
+def _sampling(board, args, script: Optional[str], on_sample, on_output, should_stop,
+              after_script: bool) -> Optional[str]:
+    """Samples until should_stop() or Ctrl-C; with a script, while it runs, then (after_script)
+    on until should_stop() or Ctrl-C. Returns the script's error output, if it raised."""
+    if script is not None:
+        if not args.no_reset:
+            board.soft_reset()
+        try:
+            error = board.run_sampled(script, args.interval, on_sample, on_output, name=Path(args.run).name,
+                                      should_stop=should_stop)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop the script and its tasks all the same
+            if not args.no_reset:
+                try:
+                    board.soft_reset()
+                except BoardError:
+                    pass
+            raise
+        if board.script_interrupted and not args.no_reset:
+            # Tasks the script started would go on without it: a soft reset ends them.
+            board.soft_reset()
+        if error or not after_script or board.script_interrupted:
+            return error
+        board.sleep(args.interval)
+    next_at = time.monotonic()
+    while not board.interrupted and not should_stop():
+        on_sample(board.sample())
+        if should_stop():
+            break
+        next_at += args.interval
+        board.sleep(max(0.0, next_at - time.monotonic()))
+    return None
+
+
+def _report_script_error(error: Optional[str]) -> int:
+    if error:
+        sys.stderr.write(error if error.endswith("\n") else error + "\n")
+        sys.stderr.write("%s: the script raised an error on the board\n" % PROG)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# watch
+
+
+def _watch_table(collector: _Collector, history: int = 30):
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table.add_column("TASK", no_wrap=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("CURRENT", justify="right", no_wrap=True)
+    table.add_column("PEAK", justify="right", no_wrap=True)
+    table.add_column("GROWTH/MIN", justify="right", no_wrap=True)
+    table.add_column("HISTORY", no_wrap=True)
+    table.add_column("VERDICT")
+    series = collector.series()
+    if not series:
+        return Text("(no task has allocated ESP-IDF heap memory yet)", style="dim")
+    for name, s in series.items():
+        t = s.trend()
+        verdict = t.verdict
+        style = {"LEAK": "bold red", "HELD": "yellow", "ok": "green"}.get(verdict, "dim")
+        table.add_row(
+            name,
+            Text("ALIVE" if s.alive[-1] else "DELETED", style="" if s.alive[-1] else "dim"),
+            str(s.current[-1]),
+            str(max(s.peak)),
+            trend.format_rate(t.per_minute) if len(s.times) > 1 else "",
+            Text(trend.sparkline(s.current, history), style="red" if verdict == "LEAK" else "cyan"),
+            Text("%s  %s" % (verdict, t.reason()) if verdict in ("LEAK", "HELD") else verdict, style=style),
+        )
+    return table
+
+
+def _heap_lines(sample: Optional[Sample]) -> str:
+    if sample is None:
+        return ""
+    total = sum(r.get("total", 0) for r in sample.regions)
+    text = "ESP-IDF heap: %s free of %s in %d region%s, largest free block %s" % (
+        trend.format_bytes(sample.total_free()), trend.format_bytes(total), len(sample.regions),
+        "" if len(sample.regions) == 1 else "s", trend.format_bytes(sample.largest_free()))
+    if sample.gc:
+        text += "\nMicroPython GC heap: %s used of %s" % (
+            trend.format_bytes(sample.gc.get("used", 0)), trend.format_bytes(sample.gc.get("total", 0)))
+    return text
+
+
+def cmd_watch(args) -> int:
+    from rich.console import Console, Group
+    from rich.text import Text
+
+    script = _read_script(args.run)
+    limit = 1 if args.once else args.samples
+    plain = limit is not None or not sys.stdout.isatty()
+    console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
+    collector = _Collector(keep=WATCH_HISTORY)
+    error = None
+
+    with _open(args) as board:
+        label = _board_label(board)
+
+        def status(final=False):
+            n = collector.count
+            t = collector.last.t if collector.last else 0.0
+            text = "heaptrack watch: %s, sample %d%s at %.1f s, every %g s" % (
+                label, n, " of %d" % limit if limit else "", t, args.interval)
+            if args.run:
+                text += ", running %s" % args.run
+            if not plain and not final:
+                text += " (Ctrl-C to stop)"
+            return text
+
+        def view(final=False):
+            return Group(Text(status(final), style="bold"), _watch_table(collector),
+                         Text(_heap_lines(collector.last), style="dim"))
+
+        def should_stop():
+            return limit is not None and collector.count >= limit
+
+        with board.ctrl_c_guard():
+            if plain:
+                def on_sample(sample):
+                    if should_stop():
+                        return  # the script's last sample, after the limit
+                    collector.add(sample)
+                    console.print(view())
+                    console.print()
+
+                def on_output(text):
+                    console.out(text, end="", highlight=False)
+
+                error = _sampling(board, args, script, on_sample, on_output, should_stop, True)
+            else:
+                from rich.live import Live
+                with Live(view(), console=console, refresh_per_second=4, transient=False) as live:
+                    def on_sample(sample):
+                        if should_stop():
+                            return
+                        collector.add(sample)
+                        live.update(view())
+
+                    def on_output(text):
+                        live.console.out(text, end="", highlight=False)
+
+                    error = _sampling(board, args, script, on_sample, on_output, should_stop, True)
+                    live.update(view(final=True))
+        interrupted = board.interrupted
+    if interrupted:
+        sys.stderr.write("%s: stopped; %s is back at its REPL, nothing of heaptrack's left running\n"
+                         % (PROG, board.device))
+    return _report_script_error(error)
+
+
+# ---------------------------------------------------------------------------
+# record
+
+
+class _Progress:
+    """Progress of a recording on stderr: a rich bar on a terminal, a line now and then otherwise."""
+
+    def __init__(self, out_path: str, duration: Optional[float], limit: Optional[int]):
+        self.out_path = out_path
+        self.duration = duration
+        self.limit = limit
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.last_line = 0.0
+        self.collector = None
+        self.progress = None
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            columns = [TextColumn("recording to {task.fields[path]}")]
+            if duration or limit:
+                columns.append(BarColumn())
+            columns += [TimeElapsedColumn(), TextColumn("{task.fields[info]}")]
+            # The script's output goes to stdout: above the bar when both are this terminal.
+            self.progress = Progress(*columns, console=Console(stderr=True), transient=False,
+                                     redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)
+            self.task = self.progress.add_task("record", total=duration or limit, path=out_path, info="")
+            self.progress.start()
+
+    def update(self, collector: _Collector) -> None:
+        self.collector = collector
+        n = collector.count
+        elapsed = time.monotonic() - self.started
+        if self.progress is not None:
+            if elapsed - self.last_line >= 0.5 or n == 1:
+                self.last_line = elapsed
+                done = min(elapsed, self.duration) if self.duration else n
+                self.progress.update(self.task, completed=done, info=self._info(collector))
+        elif elapsed - self.last_line >= 5 or n == 1:
+            self.last_line = elapsed
+            sys.stderr.write("%s: recording to %s: %s, %.1f s\n" % (PROG, self.out_path, self._info(collector),
+                                                                    elapsed))
+            sys.stderr.flush()
+
+    @staticmethod
+    def _info(collector: _Collector) -> str:
+        series = collector.series()
+        info = "%s, %s" % (_count_of(collector.count, "sample"), _count_of(len(series), "task"))
+        leaks = [name for name, s in series.items() if s.trend().verdict == "LEAK"]
+        if leaks:
+            info += ", growing: " + ", ".join(leaks)
+        return info
+
+    def close(self) -> None:
+        if self.progress is not None:
+            if self.collector is not None:
+                elapsed = time.monotonic() - self.started
+                done = min(elapsed, self.duration) if self.duration else self.collector.count
+                self.progress.update(self.task, completed=done, info=self._info(self.collector))
+            self.progress.stop()
+
+
+def cmd_record(args) -> int:
+    script = _read_script(args.run)
+    try:
+        out = open(args.out, "w", encoding="utf-8")
+    except OSError as e:
+        raise UsageError("cannot write %s: %s" % (args.out, e.strerror or e)) from None
+    collector = _Collector()
+    error = None
+    with out, _open(args) as board:
+        header = {"type": "record", "version": 1, "port": board.device, "virtual": board.vboard is not None,
+                  "machine": board.machine, "track_deleted": board.track_deleted, "interval": args.interval,
+                  "duration": args.duration, "script": args.run,
+                  "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        out.write(json.dumps(header) + "\n")
+        out.flush()
+        progress = _Progress(args.out, args.duration, args.samples)
+        started = time.monotonic()
+
+        def on_sample(sample):
+            if args.samples is not None and collector.count >= args.samples:
+                return  # the script's last sample, after the limit
+            collector.add(sample)
+            out.write(json.dumps(collector.last_json) + "\n")
+            out.flush()
+            progress.update(collector)
+
+        def on_output(text):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        def should_stop():
+            if args.samples is not None and collector.count >= args.samples:
+                return True
+            return args.duration is not None and time.monotonic() - started >= args.duration
+
+        try:
+            with board.ctrl_c_guard():
+                error = _sampling(board, args, script, on_sample, on_output, should_stop,
+                                  args.duration is not None)
+        finally:
+            progress.close()
+            out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error}) + "\n")
+        interrupted = board.interrupted
+
+    series = collector.series()
+    flagged = ["%s (%s)" % (name, s.trend().reason()) for name, s in series.items()
+               if s.trend().verdict in ("LEAK", "HELD")]
+    span = collector.last_json["t"] if collector.last_json else 0.0
+    sys.stderr.write("%s: recorded %s of %s over %.1f s to %s%s\n" % (
+        PROG, _count_of(collector.count, "sample"), _count_of(len(series), "task"), span, args.out,
+        " (stopped by Ctrl-C)" if interrupted else ""))
+    if flagged:
+        sys.stderr.write("%s: suspected leaks: %s\n" % (PROG, "; ".join(flagged)))
+    return _report_script_error(error)
+
+
+# ---------------------------------------------------------------------------
+# plot
+
+
+def cmd_plot(args) -> int:
+    try:
+        with open(args.record, encoding="utf-8") as f:
+            header, samples = read_record(f, args.record)
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (args.record, e.strerror or e)) from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not samples:
+        raise UsageError("%s holds no samples" % args.record)
+    from . import plot
+    outputs = []
+    png = args.out
+    if png is None and args.html is None:
+        png = str(Path(args.record).with_suffix(".png"))
+    if png is not None:
+        try:
+            plot.plot_png(header, samples, png, args.title)
+        except OSError as e:
+            raise UsageError("cannot write %s: %s" % (png, e.strerror or e)) from None
+        outputs.append(png)
+    if args.html is not None:
+        try:
+            plot.write_html(header, samples, args.html, args.title)
+        except OSError as e:
+            raise UsageError("cannot write %s: %s" % (args.html, e.strerror or e)) from None
+        outputs.append(args.html)
+    summary = plot.summarize(samples)
+    flagged = [name for name, (_, t) in summary.items() if t.verdict in ("LEAK", "HELD")]
+    print("%s: %s, %s -> %s%s" % (
+        PROG, _count_of(len(summary), "task"), _count_of(len(samples), "sample"), ", ".join(outputs),
+        "; suspected leaks: " + ", ".join(flagged) if flagged else "; no suspected leak"))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# parse
+
+
+def cmd_parse(args) -> int:
+    from . import report
+    if args.file in (None, "-"):
+        text = sys.stdin.read()
+        source = "stdin"
+    else:
+        try:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            raise UsageError("cannot read %s: %s" % (args.file, e.strerror or e)) from None
+        source = args.file
+    try:
+        parsed = report.parse(text)
+        if args.check:
+            for d in parsed.details:
+                d.check()
+    except report.ReportError as e:
+        raise UsageError("%s: %s" % (source, e)) from None
+    if not parsed.items:
+        raise UsageError("%s: no ESP-IDF heap task report found" % source)
+    json.dump(report.to_json(parsed), sys.stdout, indent=args.indent, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=PROG, description="Watch, record and plot ESP-IDF heap use per task on a heaptrack board.",
+        epilog="Exit status: 0 done, 1 the script run on the board raised, 2 the job could not be done.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("watch", help="live view of every task's usage, growth and leak verdict",
+                       description="Live view of every task's current and peak ESP-IDF heap usage, growth per "
+                       "minute, history and leak verdict. Ctrl-C stops and leaves the board at its REPL. "
+                       "With --samples or --once (or when stdout is not a terminal) it prints plain tables.")
+    _add_board_options(p)
+    p.add_argument("-i", "--interval", type=_positive, default=1.0, metavar="S",
+                   help="seconds between samples (default: %(default)s)")
+    p.add_argument("--run", metavar="SCRIPT", help="run this local script on the board while watching")
+    p.add_argument("-n", "--samples", type=_count, metavar="N", help="stop after N samples (plain output)")
+    p.add_argument("--once", action="store_true", help="one sample, plain output")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("record", help="record samples as JSON lines",
+                       description="Record every task's usage as JSON lines, one sample per line, until "
+                       "--duration, --samples, the end of the --run script, or Ctrl-C.")
+    _add_board_options(p)
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="recording to write (JSON lines)")
+    p.add_argument("-i", "--interval", type=_positive, default=0.5, metavar="S",
+                   help="seconds between samples (default: %(default)s)")
+    p.add_argument("-d", "--duration", type=_positive, metavar="S",
+                   help="stop after S seconds (interrupting the script)")
+    p.add_argument("-n", "--samples", type=_count, metavar="N", help="stop after N samples")
+    p.add_argument("--run", metavar="SCRIPT", help="run this local script on the board while recording")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("plot", help="plot a recording (PNG, or an interactive HTML page)",
+                       description="Plot each task's current usage over time from a recording; "
+                       "suspected leaks are drawn thick in red.")
+    p.add_argument("record", metavar="RECORDING", help="a file written by `heaptrack record`")
+    p.add_argument("-o", "--out", metavar="PNG", help="image to write (default: RECORDING with .png, "
+                   "unless only --html is given)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained interactive page")
+    p.add_argument("--title", help="title of the figure")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("parse", help="ESP-IDF heap task report text to JSON",
+                       description="Read ESP-IDF heap task tracking reports (overview tables and detail "
+                       "trees, from heaptrack or a C firmware) and print them as JSON.")
+    p.add_argument("file", nargs="?", metavar="FILE", help="text to read (default: stdin)")
+    p.add_argument("--check", action="store_true",
+                   help="also check the numbers (sums, counts, percentages, peaks)")
+    p.add_argument("--indent", type=int, default=1, help="JSON indent (default: %(default)s)")
+    p.set_defaults(func=cmd_parse)
+
+    sub.add_parser("vboard", help="run a virtual board (see `heaptrack vboard --help`)", add_help=False)
+    return ap
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "vboard":
+        from . import vboard
+        sys.argv[0] = "%s vboard" % PROG
+        return vboard.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    # Killed politely (SIGTERM, a closed terminal): unwind as on Ctrl-C, so the
+    # board is left at its REPL and a virtual board we started is stopped.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
+    try:
+        return args.func(args)
+    except (BoardError, UsageError) as e:
+        sys.stderr.write("%s: error: %s\n" % (PROG, e))
+        return 2
+    except ScriptError as e:  # our own board-side code failed: not the user's script
+        sys.stderr.write("%s: error: on the board: %s\n" % (PROG, e))
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("%s: interrupted\n" % PROG)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

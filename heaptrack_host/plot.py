@@ -1,0 +1,274 @@
+"""Pictures of a recording (``heaptrack record``): per-task usage over time.
+
+``plot_png(header, samples, path)`` draws every task's current ESP-IDF heap
+usage over time with matplotlib (Agg backend, no display needed) and, below
+it, the free ESP-IDF heap and its largest free block. Tasks that the trend test
+(``trend.trend``) flags, growing or deleted while holding memory, are drawn
+thick in ``LEAK_COLOR`` with their reason in the legend and a "LEAK?" label at
+their last sample; every other task gets a colour that is not red.
+
+``write_html(header, samples, path)`` writes one self-contained page: the same
+figure as inline SVG, a check box per task to hide or show it, a readout of
+every task's value under the mouse, and a table of verdicts. No JavaScript
+library, nothing fetched.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import textwrap
+from typing import Dict, List, Optional
+
+from . import trend
+from .sampler import TaskSeries, series_by_task
+
+__all__ = ["LEAK_COLOR", "OTHER_COLORS", "figure", "plot_png", "write_html", "summarize"]
+
+LEAK_COLOR = "#d62728"  # matplotlib's tab:red
+# tab10 without its red, then a few darker ones: never mistaken for a leak.
+OTHER_COLORS = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31"]
+FREE_COLOR = "#17becf"
+LARGEST_COLOR = "#7f7f7f"
+
+
+def summarize(samples: List[dict]) -> Dict[str, tuple]:
+    """name -> (TaskSeries, trend.Trend) in the order tasks first appeared."""
+    return {name: (s, s.trend()) for name, s in series_by_task(samples).items()}
+
+
+def _flagged(t: trend.Trend) -> bool:
+    return t.suspect or bool(t.held_after_delete)
+
+
+def _unit(largest: float) -> tuple:
+    """(divisor, name) that keeps axis numbers readable for values up to largest bytes."""
+    if largest >= 10 * 1024 * 1024:
+        return 1024.0 * 1024.0, "MiB"
+    if largest >= 10 * 1024:
+        return 1024.0, "KiB"
+    return 1.0, "bytes"
+
+
+def _scaled(values, divisor: float) -> list:
+    return [v / divisor for v in values]
+
+
+def _title(header: dict, samples: List[dict]) -> str:
+    parts = []
+    if header.get("script"):
+        parts.append(header["script"])
+    if header.get("machine"):
+        parts.append(header["machine"])
+    if samples:
+        parts.append("%d samples over %.1f s" % (len(samples), samples[-1]["t"] - samples[0]["t"]))
+    return " · ".join(parts)
+
+
+def figure(header: dict, samples: List[dict], title: Optional[str] = None):
+    """The matplotlib Figure for a recording, and {name: Line2D} of the task lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    summary = summarize(samples)
+    fig = Figure(figsize=(11, 6.8), dpi=100)
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1], hspace=0.08, left=0.085, right=0.74, top=0.87,
+                            bottom=0.09)
+    ax = fig.add_subplot(grid[0])
+    ax_free = fig.add_subplot(grid[1], sharex=ax)
+    fig.suptitle(title or "ESP-IDF heap used by each task", fontsize=15, fontweight="bold", x=0.085,
+                 ha="left", y=0.975)
+    fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
+
+    top = max([max(s.current) for s, _ in summary.values()] or [0])
+    div, unit = _unit(top)
+    lines = {}
+    colors = iter(OTHER_COLORS * (1 + len(summary) // len(OTHER_COLORS)))
+    # Flagged tasks last, so they are drawn on top.
+    order = sorted(summary, key=lambda n: _flagged(summary[n][1]))
+    for name in order:
+        series, verdict = summary[name]
+        flagged = _flagged(verdict)
+        color = LEAK_COLOR if flagged else next(colors)
+        label = name
+        if flagged:
+            reason = "\n".join(textwrap.fill(part, 30) for part in verdict.reason().split("; "))
+            label = "%s — %s\n%s" % (name, "LEAK?" if verdict.suspect else "HELD", reason)
+        marker = "o" if len(series.times) <= 60 else None
+        (line,) = ax.plot(series.times, _scaled(series.current, div), color=color, linewidth=3.2 if flagged else 1.6,
+                          marker=marker, markersize=4.5 if flagged else 3, label=label,
+                          zorder=3 if flagged else 2, drawstyle="steps-post")
+        lines[name] = line
+        line.extras = _mark_deletion(ax, series, color, div)  # drawn with the line, hidden with it
+        if flagged:
+            line.extras.append(ax.annotate("LEAK?" if verdict.suspect else "HELD", (series.times[-1], series.current[-1] / div),
+                        xytext=(-6, 10), textcoords="offset points", ha="right", color="white",
+                        fontsize=10, fontweight="bold", zorder=4,
+                        bbox=dict(boxstyle="round,pad=0.3", facecolor=LEAK_COLOR, edgecolor="none")))
+    if not summary:
+        ax.text(0.5, 0.5, "no task allocated ESP-IDF heap memory while recording", transform=ax.transAxes,
+                ha="center", va="center", color="#666666", fontsize=12)
+    ax.set_ylabel("current usage (%s)" % unit)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, color="#e5e5e5")
+    ax.tick_params(labelbottom=False)
+    if summary:
+        handles, labels = ax.get_legend_handles_labels()
+        # Legend in the order tasks first appeared.
+        by_label = {lab.split(" — ")[0]: (h, lab) for h, lab in zip(handles, labels)}
+        ordered = [by_label[n] for n in summary if n in by_label]
+        ax.legend([h for h, _ in ordered], [lab for _, lab in ordered], loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False, title="task", title_fontsize=10,
+                  alignment="left")
+
+    times = [s["t"] for s in samples]
+    free = [sum(r.get("free", 0) for r in s.get("regions", [])) for s in samples]
+    largest = [max([r.get("largest_free", 0) for r in s.get("regions", [])] or [0]) for s in samples]
+    div_free, unit_free = _unit(max(free + largest + [0]))
+    ax_free.plot(times, _scaled(free, div_free), color=FREE_COLOR, linewidth=1.6, label="free, all regions")
+    ax_free.plot(times, _scaled(largest, div_free), color=LARGEST_COLOR, linewidth=1.2, linestyle="--",
+                 label="largest free block")
+    ax_free.set_ylabel("free heap (%s)" % unit_free)
+    ax_free.set_xlabel("time since start (s)")
+    ax_free.set_ylim(bottom=0)
+    ax_free.grid(True, color="#e5e5e5")
+    ax_free.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    if len(times) == 1:
+        ax.set_xlim(times[0] - 0.5, times[0] + 0.5)
+    return fig, ax, lines
+
+
+def _mark_deletion(ax, series: TaskSeries, color: str, div: float) -> list:
+    """An X and "deleted" where the task was first seen deleted; the artists drawn."""
+    for i in range(1, len(series.alive)):
+        if series.alive[i - 1] and not series.alive[i]:
+            (marker,) = ax.plot([series.times[i]], [series.current[i] / div], marker="X", markersize=9, color=color,
+                                markeredgecolor="black", markeredgewidth=0.6, zorder=5, linestyle="none")
+            text = ax.annotate("deleted", (series.times[i], series.current[i] / div), xytext=(4, -14),
+                               textcoords="offset points", fontsize=8, color="#333333")
+            return [marker, text]
+    return []
+
+
+def plot_png(header: dict, samples: List[dict], path, title: Optional[str] = None) -> None:
+    fig, _, _ = figure(header, samples, title)
+    fig.savefig(path, format="png")
+
+
+def write_html(header: dict, samples: List[dict], path, title: Optional[str] = None) -> None:
+    """A self-contained interactive page for the recording."""
+    fig, ax, drawn = figure(header, samples, title)
+    lines = {name: drawn[name] for name in summarize(samples) if name in drawn}  # order of appearance
+    for i, name in enumerate(lines):
+        lines[name].set_gid("task-%d" % i)
+        for j, extra in enumerate(lines[name].extras):
+            extra.set_gid("task-%d-%d" % (i, j))
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype
+
+    # Where the axes are, in the SVG's own units (points, y down).
+    fig.canvas.draw()
+    width_pt, height_pt = fig.get_size_inches() * 72
+    bbox = ax.get_window_extent()
+    scale = 72.0 / fig.dpi
+    xmin, xmax = ax.get_xlim()
+    summary = summarize(samples)
+    data = {
+        "axes": [bbox.x0 * scale, height_pt - bbox.y1 * scale, bbox.x1 * scale, height_pt - bbox.y0 * scale],
+        "xlim": [xmin, xmax],
+        "tasks": [{"id": "task-%d" % i, "name": name,
+                   "color": lines[name].get_color(),
+                   "points": [[t, v] for t, v in zip(summary[name][0].times, summary[name][0].current)]}
+                  for i, name in enumerate(lines)],
+    }
+    rows = []
+    for name, (series, verdict) in summary.items():
+        flagged = _flagged(verdict)
+        rows.append("<tr class=%s><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
+            '"leak"' if flagged else '"ok"', html.escape(name),
+            "ALIVE" if series.alive[-1] else "DELETED", series.current[-1], max(series.peak),
+            html.escape(trend.format_rate(verdict.per_minute)),
+            html.escape(("LEAK? " if verdict.suspect else "HELD " if flagged else "") + verdict.reason())))
+    boxes = "".join(
+        '<label><input type="checkbox" checked data-id="task-%d"> <span style="color:%s">&#9632;</span> %s</label>'
+        % (i, lines[name].get_color(), html.escape(name)) for i, name in enumerate(lines))
+    page = HTML_TEMPLATE % {
+        "title": html.escape(title or "heaptrack: ESP-IDF heap per task"),
+        "subtitle": html.escape(_title(header, samples)),
+        "boxes": boxes,
+        "svg": svg,
+        "rows": "\n".join(rows),
+        "data": json.dumps(data).replace("</", "<\\/"),
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+
+
+HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>%(title)s</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.3em; margin-bottom: 0.2em; } .sub { color: #555; margin-bottom: 1em; }
+#tasks label { margin-right: 1.2em; white-space: nowrap; cursor: pointer; }
+#plot { position: relative; display: inline-block; }
+#plot svg { max-width: 100%%; height: auto; }
+#readout { position: absolute; pointer-events: none; background: rgba(255,255,255,0.95);
+  border: 1px solid #aaa; border-radius: 4px; padding: 4px 8px; font-size: 12px; display: none;
+  white-space: nowrap; }
+table { border-collapse: collapse; margin-top: 1em; font-size: 14px; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+td:nth-child(3), td:nth-child(4), td:nth-child(5) { text-align: right; font-variant-numeric: tabular-nums; }
+tr.leak td { color: #b00; font-weight: 600; }
+</style></head><body>
+<h1>%(title)s</h1><div class="sub">%(subtitle)s</div>
+<div id="tasks">%(boxes)s</div>
+<div id="plot">%(svg)s<div id="readout"></div></div>
+<table><tr><th>task</th><th>status</th><th>current (B)</th><th>peak (B)</th><th>trend</th><th>verdict</th></tr>
+%(rows)s
+</table>
+<script>
+const DATA = %(data)s;
+const svg = document.querySelector('#plot svg');
+const readout = document.getElementById('readout');
+const hidden = new Set();
+document.querySelectorAll('#tasks input').forEach(box => box.addEventListener('change', () => {
+  const id = box.dataset.id;
+  document.querySelectorAll('[id="' + id + '"], [id^="' + id + '-"]').forEach(
+    g => { g.style.display = box.checked ? '' : 'none'; });
+  if (box.checked) hidden.delete(box.dataset.id); else hidden.add(box.dataset.id);
+}));
+const cursor = document.createElementNS('http://www.w3.org/2000/svg', 'line');
+cursor.setAttribute('stroke', '#888'); cursor.setAttribute('stroke-dasharray', '3,3');
+cursor.setAttribute('y1', DATA.axes[1]); cursor.setAttribute('y2', DATA.axes[3]);
+cursor.style.display = 'none'; svg.appendChild(cursor);
+function nearest(points, t) {
+  let best = null;
+  for (const p of points) { if (p[0] <= t + 1e-9) best = p; else break; }
+  return best;
+}
+svg.addEventListener('mousemove', ev => {
+  const pt = svg.createSVGPoint(); pt.x = ev.clientX; pt.y = ev.clientY;
+  const p = pt.matrixTransform(svg.getScreenCTM().inverse());
+  const [x0, y0, x1, y1] = DATA.axes;
+  if (p.x < x0 || p.x > x1 || p.y < y0 || p.y > y1) { readout.style.display = 'none'; cursor.style.display = 'none'; return; }
+  const t = DATA.xlim[0] + (p.x - x0) / (x1 - x0) * (DATA.xlim[1] - DATA.xlim[0]);
+  let text = '<b>t = ' + t.toFixed(2) + ' s</b>';
+  for (const task of DATA.tasks) {
+    if (hidden.has(task.id)) continue;
+    const q = nearest(task.points, t);
+    if (q) text += '<br><span style="color:' + task.color + '">&#9632;</span> ' +
+      task.name.replace(/&/g, '&amp;').replace(/</g, '&lt;') + ': ' + q[1] + ' B';
+  }
+  readout.innerHTML = text; readout.style.display = 'block';
+  const box = document.getElementById('plot').getBoundingClientRect();
+  readout.style.left = (ev.clientX - box.left + 14) + 'px'; readout.style.top = (ev.clientY - box.top + 14) + 'px';
+  cursor.setAttribute('x1', p.x); cursor.setAttribute('x2', p.x); cursor.style.display = '';
+});
+svg.addEventListener('mouseleave', () => { readout.style.display = 'none'; cursor.style.display = 'none'; });
+</script></body></html>
+"""

@@ -1,0 +1,244 @@
+"""pytest plugin: fail a test when a script leaks ESP-IDF heap memory on a board.
+
+Installed with heaptrack-host (entry point ``pytest11``: ``heaptrack``); nothing
+to configure. In a test::
+
+    def test_my_driver_does_not_leak(heaptrack_board):
+        heaptrack_board.assert_no_leak("tests/board/driver_cycle.py", runs=5)
+
+``heaptrack_board`` is a virtual board (the heaptrack host firmware behind a
+pseudo-terminal, one per test session, started the first time a test asks for
+it) unless ``--heaptrack-port DEV`` names a real board. Options:
+
+    --heaptrack-port DEV        a real board with heaptrack firmware
+    --heaptrack-firmware PATH   host firmware for the virtual board
+                                (default: $HEAPTRACK_FIRMWARE, else build/host/micropython
+                                of the heaptrack checkout this package comes from)
+
+``assert_no_leak(script, runs=5, warmup=1, tolerance=0)`` runs the script
+``warmup`` times, then ``runs`` times, on one interpreter (no reset in
+between, so statistics carry over), and reads every task's memory after
+each run with ``heaptrack.dump()``. Tasks are grouped by name (a script that
+starts a fresh task per run is judged across runs; deleted tasks still count
+what they never freed). A task name whose memory grew by more than
+``tolerance`` bytes in every run fails the test with a table of every task's
+growth per run and the blocks the leaking task allocated in the last run and
+still holds. ``check_leak`` returns the same verdict without failing.
+
+The plugin only adds options and fixtures: no board is started or opened
+unless a test uses ``heaptrack_board``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "assert_no_leak"]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("heaptrack", "heaptrack: ESP-IDF heap leak checks on a board")
+    group.addoption("--heaptrack-port", default=None, metavar="DEV",
+                    help="real board (with heaptrack firmware) for the heaptrack_board fixture; "
+                    "default: a virtual board")
+    group.addoption("--heaptrack-firmware", default=None, metavar="PATH",
+                    help="host firmware for the virtual board (default: $HEAPTRACK_FIRMWARE, "
+                    "else heaptrack's build/host/micropython)")
+
+
+class LeakError(AssertionError):
+    """A script's memory kept growing; str() is the readable table."""
+
+
+@dataclass
+class LeakReport:
+    script: str
+    runs: int
+    warmup: int
+    tolerance: int
+    totals: List[Dict[str, int]]  # after the warm-up runs, then after each run: name -> bytes
+    leaks: List[str]  # names that grew by more than tolerance in every run, most growth first
+    new_blocks: Dict[str, List[Tuple[int, int]]] = field(default_factory=dict)  # leaks' blocks from the last run
+    output: str = ""  # the last run's output
+
+    @property
+    def ok(self) -> bool:
+        return not self.leaks
+
+    def growth(self, name: str) -> List[int]:
+        from .trend import growth_per_run
+        return growth_per_run([t.get(name, 0) for t in self.totals])
+
+    def table(self) -> str:
+        """Every task's bytes before the runs and growth in each run."""
+        names = []
+        for t in self.totals:
+            names.extend(n for n in t if n not in names)
+        names.sort(key=lambda n: (n not in self.leaks, -sum(self.growth(n)), n))
+        headers = ["TASK", "BEFORE"] + ["RUN %d" % (i + 1) for i in range(self.runs)] + ["VERDICT"]
+        rows = []
+        for name in names:
+            growth = self.growth(name)
+            if name in self.leaks:
+                from .trend import format_bytes
+                verdict = "LEAK: +%s in %d runs" % (format_bytes(sum(growth)), self.runs)
+            else:
+                verdict = "ok"
+            rows.append([name, str(self.totals[0].get(name, 0))] + ["%+d" % g if g else "0" for g in growth]
+                        + [verdict])
+        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+        lines = []
+        for r in [headers] + rows:
+            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
+            lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
+        if self.ok:
+            head = "heaptrack: no task's memory grew in every one of %d runs of %s%s" % (self.runs, self.script, warm)
+        else:
+            head = "heaptrack: memory kept growing in %s over %d runs of %s%s, bytes per task:" % (
+                ", ".join(self.leaks), self.runs, self.script, warm)
+        parts = [head, "", self.table()]
+        for name in self.leaks:
+            blocks = self.new_blocks.get(name, [])
+            if blocks:
+                parts += ["", "blocks %s allocated in run %d and still holds:" % (name, self.runs)]
+                parts += ["  ALLOC 0x%x, SIZE %d" % b for b in blocks[:20]]
+                if len(blocks) > 20:
+                    parts.append("  ... and %d more" % (len(blocks) - 20))
+        return "\n".join(parts)
+
+
+class HeaptrackBoard:
+    """A board for leak checks; each call opens the port, does its work and leaves the board at its REPL."""
+
+    def __init__(self, device: str, vboard=None):
+        self.device = device
+        self.vboard = vboard
+        self.virtual = vboard is not None
+
+    def __repr__(self):
+        return "<HeaptrackBoard %s%s>" % (self.device, " (virtual)" if self.virtual else "")
+
+    def connect(self):
+        """A sampler.Connection (context manager) to this board."""
+        from .sampler import Connection
+        return Connection(self.device)
+
+    def exec(self, code: str, timeout: float = 60) -> str:
+        """Runs code on the board (no reset); its output."""
+        with self.connect() as conn:
+            return conn.exec(code, timeout=timeout)
+
+    def dump(self, blocks: bool = True):
+        """heaptrack.dump() of the board, parsed (heaptrack_host.dump.Dump)."""
+        with self.connect() as conn:
+            return conn.dump(blocks=blocks)
+
+    def check_leak(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
+                   tolerance: int = 0, reset: bool = True, timeout: float = 60) -> LeakReport:
+        """Runs a local script (path) or code warmup + runs times and reports growing tasks."""
+        from .trend import grows_every_run
+        if (script is None) == (code is None):
+            raise TypeError("give a script path or code=, not both")
+        if runs < 1 or warmup < 0 or tolerance < 0:
+            raise ValueError("runs must be >= 1, warmup and tolerance >= 0")
+        if code is None:
+            path = Path(script)
+            code = path.read_text(encoding="utf-8")
+            name = path.name
+        else:
+            name = "<code>"
+        with self.connect() as conn:
+            if reset:
+                conn.soft_reset()
+            output = ""
+            for _ in range(warmup):
+                output = _run(conn, code, name, timeout, "warm-up run")
+            previous = conn.dump()
+            totals = [previous.totals_by_name()]
+            last = previous
+            for i in range(runs):
+                output = _run(conn, code, name, timeout, "run %d" % (i + 1))
+                previous, last = last, conn.dump()
+                totals.append(last.totals_by_name())
+        names = set().union(*totals)
+        growth_of = {n: [t.get(n, 0) for t in totals] for n in names}
+        leaks = sorted((n for n in names if grows_every_run(growth_of[n], tolerance)),
+                       key=lambda n: (-(growth_of[n][-1] - growth_of[n][0]), n))
+        new_blocks = {n: _blocks_of(last, n) - _blocks_of(previous, n) for n in leaks}
+        return LeakReport(name, runs, warmup, tolerance, totals, leaks,
+                          {n: sorted(b) for n, b in new_blocks.items()}, output)
+
+    def assert_no_leak(self, script=None, **kwargs) -> LeakReport:
+        """check_leak(), failing the test with the table when a task keeps growing."""
+        __tracebackhide__ = True
+        report = self.check_leak(script, **kwargs)
+        if not report.ok:
+            raise LeakError(str(report))
+        return report
+
+
+def _run(conn, code: str, name: str, timeout: float, which: str) -> str:
+    from .sampler import ScriptError
+    try:
+        return conn.run_script(code, name, timeout)
+    except ScriptError as e:
+        raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) from None
+
+
+def _blocks_of(dump, name: str) -> set:
+    return {b for t in dump.tasks if t.name == name for h in t.heaps for b in h.blocks}
+
+
+def assert_no_leak(board: HeaptrackBoard, script=None, **kwargs) -> LeakReport:
+    """assert_no_leak(heaptrack_board, "script.py", runs=5): see HeaptrackBoard.assert_no_leak."""
+    __tracebackhide__ = True
+    return board.assert_no_leak(script, **kwargs)
+
+
+def _firmware(config) -> Path:
+    from .vboard import DEFAULT_FIRMWARE
+    return Path(config.getoption("--heaptrack-firmware") or os.environ.get("HEAPTRACK_FIRMWARE")
+                or DEFAULT_FIRMWARE)
+
+
+@pytest.fixture(scope="session")
+def _heaptrack_session_board(request, tmp_path_factory):
+    port = request.config.getoption("--heaptrack-port")
+    if port:
+        yield HeaptrackBoard(port)
+        return
+    from .vboard import VirtualBoard, VirtualBoardError
+    firmware = _firmware(request.config)
+    if not os.access(firmware, os.X_OK):
+        pytest.fail("heaptrack: no host firmware at %s: build it (make in the heaptrack checkout), pass "
+                    "--heaptrack-firmware PATH, or use --heaptrack-port DEV for a real board" % firmware,
+                    pytrace=False)
+    try:
+        vb = VirtualBoard(firmware=firmware, flash=tmp_path_factory.mktemp("heaptrack-vboard") / "flash").start()
+    except VirtualBoardError as e:
+        pytest.fail("heaptrack: %s" % e, pytrace=False)
+    try:
+        yield HeaptrackBoard(vb.device, vb)
+    finally:
+        vb.stop()
+
+
+@pytest.fixture
+def heaptrack_board(_heaptrack_session_board) -> HeaptrackBoard:
+    """The session's heaptrack board (virtual unless --heaptrack-port); a virtual board's firmware
+    crash during the test fails it."""
+    board = _heaptrack_session_board
+    before = board.vboard.crashes if board.vboard else 0
+    yield board
+    if board.vboard and board.vboard.crashes != before:
+        pytest.fail("heaptrack: the virtual board's firmware crashed during this test (%s); log: %s"
+                    % (board.vboard.last_crash, board.vboard.log_path), pytrace=False)

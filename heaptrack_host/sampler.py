@@ -1,0 +1,630 @@
+"""A heaptrack board reached through mpremote's transport, and samples of its tasks.
+
+Shared by ``heaptrack watch`` / ``record`` and the pytest plugin.
+
+    with open_board(port) as board:          # or open_board(vboard=True)
+        sample = board.sample()              # Sample: t, tasks, regions, gc
+        dump = board.dump()                  # dump.Dump (every block)
+        board.run_sampled(source, interval, on_sample, on_output)
+
+How samples are taken
+---------------------
+The connection holds the board in the raw REPL for its whole life (one
+``SerialTransport``, not an mpremote process per sample) and defines one small
+board-side function, ``_heaptrack_host_sample``, which returns a sample as one
+JSON line. It is deleted again when the connection closes.
+
+* Without a script (``sample()``): each sample is one raw-REPL exchange calling
+  that function. Nothing runs on the board between samples.
+* While a script runs (``run_sampled``): the raw REPL is busy running the
+  script, so one command does both: it starts a sampler task on the board
+  (``heaptrack.start_task("ht_sampler", ...)``) that writes one sample line
+  every interval, then runs the script in the REPL's own task, in a fresh
+  namespace with ``__name__ == "__main__"`` (as ``mpremote run`` does: its
+  allocations are charged to ``mp_task`` and it can be interrupted with
+  Ctrl-C). When the script ends or is interrupted, the command stops the
+  sampler, waits for it and writes a last sample. The host reads the
+  command's output as it arrives: lines that hold the sample marker are
+  samples, everything else is the script's output. Each sample is written by
+  a single ``sys.stdout.write`` of one line, so the script's own output can
+  only come between samples; a sample that still arrives garbled (a real
+  board's USB driver may release the GIL while writing a long line) is
+  counted in ``garbled`` and skipped, never fatal.
+
+  Cost on a real ESP32: the sampler is a FreeRTOS task whose stack is charged
+  by ESP-IDF to the task that created it (``mp_task``) until it ends.
+
+Stopping: the caller's stop condition (sample count, duration) or Ctrl-C on
+the host sends Ctrl-C to the board, which interrupts the script; the command
+then finishes normally. Host Ctrl-C never tears a raw-REPL exchange apart:
+while a connection is sampling, SIGINT only sets a flag that the loops check
+(a second Ctrl-C raises KeyboardInterrupt at once). ``close()`` deletes the
+helper and leaves the raw REPL, so the board is back at its friendly prompt
+with nothing of ours running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
+
+__all__ = [
+    "BoardError", "ScriptError", "Sample", "TaskSample", "Connection", "open_board", "find_port",
+    "TaskSeries", "series_by_task", "read_record", "RECORD_VERSION",
+]
+
+RECORD_VERSION = 1
+SAMPLE_MARKER = "\x1eheaptrack-sample:"
+SAMPLER_TASK = "ht_sampler"
+
+# Board side: defines _heaptrack_host_sample(t0) -> one JSON line. Also checks
+# that the heaptrack module is there (ImportError otherwise).
+BOARD_HELPER = """\
+import heaptrack as _heaptrack_host_check
+del _heaptrack_host_check
+def _heaptrack_host_sample(t0):
+    import heaptrack, json, time
+    ms = time.ticks_ms()
+    tasks = [[t.name, t.handle, t.alive, t.current, t.peak] for t in heaptrack.task_stats()]
+    info = heaptrack.heap_info()
+    g = info.gc
+    return json.dumps({"ticks": ms, "ms": 0 if t0 is None else time.ticks_diff(ms, t0), "tasks": tasks,
+        "regions": [[r.name, r.caps, r.total, r.free, r.largest_free, r.minimum_free] for r in info.regions],
+        "gc": [g.total, g.used, g.free, g.largest_free]})
+"""
+
+# Board side: runs a script while a sampler task writes samples. Filled in
+# with repr()s of the script source, its name, the interval and the marker.
+BOARD_RUN = """\
+def _heaptrack_host_run(src, name, interval_ms, marker):
+    import heaptrack, sys, time
+    state = [False, False]  # stop requested, sampler finished
+    t0 = time.ticks_ms()
+    def emit():
+        sys.stdout.write(marker + _heaptrack_host_sample(t0) + "\\n")
+    def sampler():
+        try:
+            while not state[0]:
+                emit()
+                deadline = time.ticks_add(time.ticks_ms(), interval_ms)
+                while not state[0]:
+                    left = time.ticks_diff(deadline, time.ticks_ms())
+                    if left <= 0:
+                        break
+                    time.sleep_ms(min(left, 20))
+        finally:
+            state[1] = True
+    heaptrack.start_task(%(task)r, sampler)
+    try:
+        g = {"__name__": "__main__", "__file__": name}
+        try:
+            code = compile(src, name, "exec")
+        except NameError:
+            code = src
+        exec(code, g)
+    finally:
+        state[0] = True
+        deadline = time.ticks_add(time.ticks_ms(), 5000)
+        while not state[1] and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            time.sleep_ms(5)
+        emit()
+try:
+    _heaptrack_host_run(%(src)r, %(name)r, %(interval_ms)d, %(marker)r)
+finally:
+    del _heaptrack_host_run
+"""
+
+
+# Board side: runs a script once, in a fresh namespace.
+BOARD_RUN_ONCE = """\
+def _heaptrack_host_once(src, name):
+    g = {"__name__": "__main__", "__file__": name}
+    try:
+        code = compile(src, name, "exec")
+    except NameError:
+        code = src
+    exec(code, g)
+try:
+    _heaptrack_host_once(%(src)r, %(name)r)
+finally:
+    del _heaptrack_host_once
+"""
+
+
+class BoardError(Exception):
+    """The board cannot be used (missing, busy, not MicroPython, no heaptrack module, stopped answering).
+
+    str() is one line meant for the user."""
+
+
+class ScriptError(Exception):
+    """Code run on the board raised; ``traceback`` is the board's error output."""
+
+    def __init__(self, traceback: str):
+        self.traceback = traceback.replace("\r\n", "\n")
+        lines = [line for line in self.traceback.strip().splitlines() if line.strip()]
+        super().__init__(lines[-1] if lines else "error on the board")
+
+
+# ---------------------------------------------------------------------------
+# Samples
+
+
+@dataclass
+class TaskSample:
+    name: str
+    handle: int
+    alive: bool
+    current: int
+    peak: int
+
+
+@dataclass
+class Sample:
+    """Every task's usage at one moment; t is seconds since the first sample (board clock)."""
+    t: float
+    tasks: List[TaskSample]
+    regions: List[dict] = field(default_factory=list)  # name, caps, total, free, largest_free, minimum_free
+    gc: dict = field(default_factory=dict)  # total, used, free, largest_free
+    ticks_ms: int = 0
+
+    @classmethod
+    def from_board(cls, text: str) -> "Sample":
+        """From the JSON line _heaptrack_host_sample() wrote (ValueError if it is not one)."""
+        obj = json.loads(text)
+        if not isinstance(obj, dict) or "tasks" not in obj:
+            raise ValueError("not a heaptrack sample: %r" % text[:80])
+        tasks = [TaskSample(str(n), int(h), bool(a), int(c), int(p)) for n, h, a, c, p in obj["tasks"]]
+        regions = [dict(zip(("name", "caps", "total", "free", "largest_free", "minimum_free"), r))
+                   for r in obj.get("regions", [])]
+        gc = dict(zip(("total", "used", "free", "largest_free"), obj.get("gc", [])))
+        return cls(obj.get("ms", 0) / 1000.0, tasks, regions, gc, obj.get("ticks", 0))
+
+    def by_name(self) -> Dict[str, dict]:
+        """name -> {"current", "peak", "alive"} summed over tasks of that name ("instances" when > 1);
+        a DELETED task keeps what it never freed."""
+        out: Dict[str, dict] = {}
+        for t in self.tasks:
+            entry = out.get(t.name)
+            if entry is None:
+                out[t.name] = {"current": t.current, "peak": t.peak, "alive": t.alive}
+            else:
+                entry["current"] += t.current
+                entry["peak"] += t.peak
+                entry["alive"] = entry["alive"] or t.alive
+                entry["instances"] = entry.get("instances", 1) + 1
+        return out
+
+    def to_json(self) -> dict:
+        """This sample as one line of a recording."""
+        return {"type": "sample", "t": round(self.t, 3), "tasks": self.by_name(),
+                "regions": self.regions, "gc": self.gc}
+
+    def total_free(self) -> int:
+        return sum(r.get("free", 0) for r in self.regions)
+
+    def largest_free(self) -> int:
+        return max([r.get("largest_free", 0) for r in self.regions] or [0])
+
+
+def read_record(lines: Iterable[str], source: str = "recording") -> tuple:
+    """(header dict or {}, [sample dicts]) from the lines of a recording (ValueError if malformed)."""
+    header: dict = {}
+    samples = []
+    for i, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise ValueError("%s, line %d: not JSON (%s)" % (source, i, e)) from None
+        if not isinstance(obj, dict):
+            raise ValueError("%s, line %d: not a JSON object" % (source, i))
+        kind = obj.get("type", "sample" if "tasks" in obj else None)
+        if kind == "record":
+            header = obj
+        elif kind == "sample":
+            if not isinstance(obj.get("tasks"), dict) or not isinstance(obj.get("t"), (int, float)):
+                raise ValueError("%s, line %d: a sample needs \"t\" and a \"tasks\" object" % (source, i))
+            samples.append(obj)
+        # other types (end, future additions) are skipped
+    return header, samples
+
+
+@dataclass
+class TaskSeries:
+    """One task name's current/peak usage over the samples where it appeared."""
+    name: str
+    times: List[float] = field(default_factory=list)
+    current: List[int] = field(default_factory=list)
+    peak: List[int] = field(default_factory=list)
+    alive: List[bool] = field(default_factory=list)
+
+    def add(self, t: float, current: int, peak: int, alive: bool) -> None:
+        self.times.append(t)
+        self.current.append(current)
+        self.peak.append(peak)
+        self.alive.append(alive)
+
+    def trend(self):
+        from . import trend
+        return trend.trend(self.times, self.current, self.alive)
+
+
+def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
+    """name -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
+    out: Dict[str, TaskSeries] = {}
+    for s in samples:
+        for name, v in s["tasks"].items():
+            out.setdefault(name, TaskSeries(name)).add(s["t"], v["current"], v["peak"], v["alive"])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Finding and opening boards
+
+
+def find_port() -> str:
+    """The first USB serial port (what `mpremote connect auto` picks); BoardError if there is none."""
+    import serial.tools.list_ports
+    for p in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
+        if p.vid is not None:
+            return p.device
+    raise BoardError("no board found: connect one and pass --port DEV, or use --vboard for a virtual board")
+
+
+@contextlib.contextmanager
+def open_board(port: Optional[str] = None, *, vboard: bool = False, firmware: Optional[str] = None,
+               connect_timeout: float = 10) -> Iterator["Connection"]:
+    """A Connection to the board at port (auto-detected if None), or to a virtual board started
+    for the occasion (vboard=True; firmware: host firmware path) and stopped afterwards."""
+    if vboard:
+        from .vboard import VirtualBoard, VirtualBoardError
+        with tempfile.TemporaryDirectory(prefix="heaptrack-vboard-") as tmp:
+            try:
+                vb = VirtualBoard(firmware=firmware, flash=Path(tmp) / "flash").start()
+            except VirtualBoardError as e:
+                raise BoardError(str(e)) from None
+            try:
+                with Connection(vb.device, connect_timeout=connect_timeout) as conn:
+                    conn.vboard = vb
+                    yield conn
+            finally:
+                vb.stop()
+        return
+    with Connection(port or find_port(), connect_timeout=connect_timeout) as conn:
+        yield conn
+
+
+class Connection:
+    """A board with heaptrack firmware, in the raw REPL until close()."""
+
+    def __init__(self, device: str, *, connect_timeout: float = 10):
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+        self.device = device
+        self.vboard = None
+        self.machine = ""
+        self.track_deleted = None
+        self.interrupted = False
+        self.garbled = 0
+        self.script_interrupted = False
+        self._busy = False  # a raw-REPL command may still be running
+        self._t0 = None
+        self._helper = False
+        try:
+            self.transport = SerialTransport(device, baudrate=115200)
+            # A read timeout lets the transport's own timeouts work on
+            # pseudo-terminals too (it reads them with blocking reads).
+            self.transport.serial.timeout = 1
+        except TransportError:
+            raise BoardError("cannot open %s: no such device, or it is busy or not accessible" % device) from None
+        try:
+            self._enter(connect_timeout)
+            self._setup()
+        except BaseException:
+            self._close_transport()
+            raise
+
+    def __repr__(self):
+        return "<heaptrack Connection %s>" % self.device
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- raw REPL -----------------------------------------------------------
+
+    def _enter(self, timeout: float, soft_reset: bool = False) -> None:
+        from mpremote.transport import TransportError
+        try:
+            # enter_raw_repl prints what it got when it fails; keep that off our stdout.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
+        except (TransportError, OSError) as e:
+            raise BoardError("no MicroPython REPL answers on %s (%s)" % (self.device, e)) from None
+
+    def _setup(self) -> None:
+        try:
+            out = self.exec(BOARD_HELPER + "import sys as _s, heaptrack as _h\n"
+                            "_h.task_stats, _h.heap_info, _h.dump\n"
+                            "print(repr((getattr(_s.implementation, '_machine', ''), _h.TRACK_DELETED)))\n"
+                            "del _s, _h")
+        except ScriptError as e:
+            if "ImportError" in e.traceback and "heaptrack" in e.traceback:
+                raise BoardError("the board on %s runs MicroPython without the heaptrack module: "
+                                 "flash heaptrack firmware (make flash BOARD=... PORT=%s)"
+                                 % (self.device, self.device)) from None
+            if "AttributeError" in e.traceback:
+                raise BoardError("the heaptrack firmware on %s is older than these host tools (%s): "
+                                 "flash a current one" % (self.device, e)) from None
+            raise BoardError("the board on %s failed to set up heaptrack sampling: %s" % (self.device, e)) from None
+        import ast
+        self.machine, self.track_deleted = ast.literal_eval(out.strip().splitlines()[-1])
+        self._helper = True
+
+    def exec(self, code: str, timeout: float = 30) -> str:
+        """Runs code in the raw REPL; its output (text, \\r\\n kept). ScriptError if it raised."""
+        from mpremote.transport import TransportError
+        try:
+            self._busy = True
+            self.transport.exec_raw_no_follow(code)
+            out, err = self.transport.follow(timeout)
+            self._busy = False
+        except (TransportError, OSError) as e:
+            raise BoardError("the board on %s stopped answering (%s)" % (self.device, e)) from None
+        if err:
+            raise ScriptError(err.decode(errors="replace"))
+        return out.decode(errors="replace")
+
+    def soft_reset(self) -> None:
+        """Ctrl-D: a fresh interpreter (the virtual board also starts fresh statistics)."""
+        self._helper = False
+        self._t0 = None
+        self._enter(15, soft_reset=True)  # also interrupts a command still running
+        self._busy = False
+        self._setup()
+
+    # -- sampling ----------------------------------------------------------
+
+    def sample(self) -> Sample:
+        """One sample, taken now by the REPL's task."""
+        try:
+            out = self.exec("print(_heaptrack_host_sample(%r))" % (self._t0,))
+        except ScriptError as e:
+            raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
+        line = out.strip().splitlines()[-1] if out.strip() else ""
+        try:
+            s = Sample.from_board(line)
+        except (ValueError, TypeError) as e:
+            raise BoardError("unexpected sample from %s: %s" % (self.device, e)) from None
+        if self._t0 is None:
+            self._t0 = s.ticks_ms
+        return s
+
+    def run_script(self, source: str, name: str = "script.py", timeout: float = 60) -> str:
+        """Runs source as `mpremote run` would (fresh namespace, __name__ == "__main__") but without
+        a soft reset, so statistics carry over between runs; returns its output. ScriptError if it raised."""
+        return self.exec(BOARD_RUN_ONCE % {"src": source, "name": name}, timeout=timeout)
+
+    def dump(self, task=None, blocks: bool = True):
+        """heaptrack.dump() parsed (dump.Dump)."""
+        from . import dump
+        return dump.parse(self.exec("__import__('heaptrack').dump(%r, %r)" % (task, bool(blocks))))
+
+    def run_sampled(self, source: str, interval: float, on_sample: Callable[[Sample], None],
+                    on_output: Callable[[str], None] = lambda text: None, *, name: str = "script.py",
+                    should_stop: Callable[[], bool] = lambda: False) -> Optional[str]:
+        """Runs source on the board while a board-side task samples every interval seconds.
+
+        on_sample(Sample) for each sample; on_output(text) with the script's output as it comes.
+        Stops when the script ends, or when should_stop() or a host Ctrl-C (self.interrupted) asks,
+        by sending Ctrl-C to the board. Returns the board's error output if the script raised
+        (a KeyboardInterrupt we caused is not an error), else None. garbled: samples that were
+        cut by other output.
+        """
+        from mpremote.transport import TransportError
+        code = BOARD_RUN % {"src": source, "name": name, "interval_ms": max(1, int(interval * 1000)),
+                            "marker": SAMPLE_MARKER, "task": SAMPLER_TASK}
+        first = []
+
+        def sampled(sample):
+            if not first:
+                first.append(sample)
+            on_sample(sample)
+
+        splitter = _StreamSplitter(sampled, on_output)
+        self.garbled = 0
+        ser = self.transport.serial
+        old_timeout = ser.timeout
+        stop = _Stopper(ser, should_stop=lambda: self.interrupted or should_stop())
+
+        def feed(data):
+            splitter.feed(data)
+            if data == b"\n":
+                stop.check()  # also while output keeps coming
+
+        try:
+            self._busy = True
+            self.transport.exec_raw_no_follow(code)
+            ser.timeout = 0.1
+            while True:
+                last = self.transport.read_until(1, b"\x04", timeout=0.1, data_consumer=feed,
+                                                 timeout_overall=0.2)
+                if last.endswith(b"\x04"):
+                    break
+                splitter.idle()
+                stop.check()
+                if stop.given_up():
+                    raise BoardError("the script on %s does not stop on Ctrl-C" % self.device)
+            splitter.flush()
+            err = self.transport.read_until(1, b"\x04", timeout=10)
+            if not err.endswith(b"\x04"):
+                raise BoardError("the board on %s stopped answering after the script" % self.device)
+            self._busy = False
+        except (TransportError, OSError) as e:
+            raise BoardError("the board on %s stopped answering (%s)" % (self.device, e)) from None
+        finally:
+            ser.timeout = old_timeout
+            self.garbled = splitter.garbled
+            self.script_interrupted = stop.sent_at is not None
+        if first and self._t0 is None:
+            # Samples taken after the run continue its clock.
+            t0 = first[0].ticks_ms - int(round(first[0].t * 1000))
+            self._t0 = t0 if t0 >= 0 else first[0].ticks_ms
+        error = err[:-1].decode(errors="replace").replace("\r\n", "\n")
+        if not error.strip():
+            return None
+        last_line = error.strip().splitlines()[-1]
+        if stop.sent_at is not None and last_line.startswith("KeyboardInterrupt"):
+            return None
+        return error
+
+    # -- Ctrl-C and closing -------------------------------------------------
+
+    @contextlib.contextmanager
+    def ctrl_c_guard(self) -> Iterator[None]:
+        """While inside: the first SIGINT sets self.interrupted, a second raises KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeps, returning early when interrupted."""
+        end = time.monotonic() + seconds
+        while not self.interrupted:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.05))
+
+    def close(self) -> None:
+        """Deletes our board-side helper, leaves the raw REPL and closes the port."""
+        if getattr(self, "transport", None) is None:
+            return
+        try:
+            if self._busy:
+                # Left in the middle of a command (a second Ctrl-C, a timeout):
+                # interrupt it and wait for the raw REPL again.
+                self._enter(5)
+                self._busy = False
+            if self._helper:
+                try:
+                    self.exec("del _heaptrack_host_sample", timeout=5)
+                except (BoardError, ScriptError):
+                    # An exchange was cut short: interrupt whatever runs and resync.
+                    self._enter(5)
+                    self.exec("try:\n del _heaptrack_host_sample\nexcept NameError:\n pass", timeout=5)
+            self.transport.exit_raw_repl()
+        except (BoardError, ScriptError, OSError):
+            pass
+        finally:
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        try:
+            self.transport.close()
+        except OSError:
+            pass
+        self.transport = None
+
+
+class _Stopper:
+    """Sends Ctrl-C once should_stop() says so, again every 5 s if the script caught it."""
+
+    def __init__(self, serial, should_stop):
+        self.serial = serial
+        self.should_stop = should_stop
+        self.sent_at = None
+        self.last_sent = None
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if self.sent_at is None:
+            if self.should_stop():
+                self.serial.write(b"\x03")
+                self.sent_at = self.last_sent = now
+        elif now - self.last_sent > 5:
+            self.serial.write(b"\x03")
+            self.last_sent = now
+
+    def given_up(self) -> bool:
+        return self.sent_at is not None and time.monotonic() - self.sent_at > 20
+
+
+class _StreamSplitter:
+    """Splits a running command's output into samples and the script's own output."""
+
+    def __init__(self, on_sample, on_output):
+        self.on_sample = on_sample
+        self.on_output = on_output
+        self.buf = bytearray()
+        self.garbled = 0
+
+    def feed(self, data: bytes) -> None:
+        """Takes bytes as they arrive; complete lines go out at once."""
+        self.buf += data.replace(b"\x04", b"")
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                break
+            line = bytes(self.buf[:nl + 1])
+            del self.buf[:nl + 1]
+            self._line(line.decode(errors="replace"))
+
+    def idle(self) -> None:
+        """The stream paused: pass on output that has no newline yet (a prompt, progress dots),
+        unless it may be the start of a sample or ends inside a character or a \\r\\n."""
+        if not self.buf or b"\x1e" in self.buf or self.buf.endswith(b"\r"):
+            return
+        try:
+            text = bytes(self.buf).decode()
+        except UnicodeDecodeError:
+            return
+        self.buf.clear()
+        self.on_output(text)
+
+    def _line(self, line: str) -> None:
+        at = line.find(SAMPLE_MARKER)
+        if at < 0:
+            if "\x1e" in line:
+                self.garbled += 1
+                line = line.replace("\x1e", "")
+            self.on_output(line.replace("\r\n", "\n"))
+            return
+        if at > 0:
+            self.on_output(line[:at])
+        payload = line[at + len(SAMPLE_MARKER):].strip()
+        try:
+            sample = Sample.from_board(payload)
+        except (ValueError, TypeError, KeyError):
+            self.garbled += 1
+            return
+        self.on_sample(sample)
+
+    def flush(self) -> None:
+        if self.buf:
+            self._line(bytes(self.buf).decode(errors="replace"))
+            self.buf.clear()

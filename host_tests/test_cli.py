@@ -1,0 +1,443 @@
+"""The `heaptrack` command against a board: watch, record, plot, parse, vboard, and its errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from heaptrack_host import plot, report
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "leak_demo.py"
+EXAMPLE = REPO / "host_tests" / "data" / "esp_idf_example_output.txt"
+
+# A task that leaks 256 bytes every 40 ms for a while, then frees it all and ends.
+LEAKER = """\
+import heaptrack, time
+
+def leak(state):
+    held = []
+    for i in range(20):
+        held.append(heaptrack.malloc(256))
+        time.sleep_ms(40)
+    while not state:
+        time.sleep_ms(10)
+    for p in held:
+        heaptrack.free(p)
+
+state = []
+heaptrack.start_task("cli_leaker", leak, (state,))
+time.sleep_ms(1000)
+print("leaker script done")
+state.append(1)
+time.sleep_ms(100)
+"""
+
+# Runs until interrupted, with a task allocating and freeing.
+FOREVER = """\
+import heaptrack, time
+
+def churn():
+    while True:
+        p = heaptrack.malloc(128)
+        time.sleep_ms(10)
+        heaptrack.free(p)
+
+heaptrack.start_task("cli_forever", churn)
+print("forever started")
+while True:
+    time.sleep_ms(10)
+"""
+
+
+def heaptrack(*args, timeout=90, input=None, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="160")
+    env.pop("HEAPTRACK_PORT", None)
+    return subprocess.run([sys.executable, "-m", "heaptrack_host.cli"] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=timeout, input=input, cwd=cwd, env=env,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def ok(proc):
+    assert proc.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def read_recording(path):
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    header, samples, end = lines[0], lines[1:-1], lines[-1]
+    assert header["type"] == "record" and header["version"] == 1
+    assert all(s["type"] == "sample" for s in samples)
+    assert end["type"] == "end" and end["samples"] == len(samples)
+    return header, samples, end
+
+
+@pytest.fixture
+def script(tmp_path):
+    def make(text, name="script.py"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+    return make
+
+
+@pytest.fixture
+def demo_on_board(board):
+    board.put(DEMO, "leak_demo.py")
+    yield
+    board.exec("import heaptrack; heaptrack.free_all()")
+    board.rm("leak_demo.py")
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).parent / "heaptrack"
+    if not exe.exists():
+        pytest.skip("heaptrack-host is not installed in this Python's environment")
+    proc = ok(subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=30))
+    for command in ("watch", "record", "plot", "parse", "vboard"):
+        assert command in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# watch
+
+
+def test_watch_samples_prints_plain_tables(board):
+    board.exec("import heaptrack\nheaptrack.malloc(700)")  # the REPL's task holds a block
+    try:
+        proc = ok(heaptrack("watch", "--port", board.device, "--samples", 3, "--interval", 0.05))
+    finally:
+        board.exec("import heaptrack\nheaptrack.free_all()")
+    out = proc.stdout
+    assert any(line.split()[:2] == ["mp_task", "ALIVE"] for line in out.splitlines()), out
+    assert "\x1b[" not in out  # plain text
+    for n in (1, 2, 3):
+        assert "sample %d of 3 at" % n in out
+    assert out.count("GROWTH/MIN") == 3 and out.count("ESP-IDF heap:") == 3
+    assert "MicroPython GC heap:" in out
+
+
+def test_watch_once(board):
+    out = ok(heaptrack("watch", "--port", board.device, "--once")).stdout
+    assert "sample 1 of 1" in out and "sample 2" not in out
+    assert "GROWTH/MIN" in out or "(no task has allocated ESP-IDF heap memory yet)" in out
+
+
+def test_watch_run_shows_the_leak_and_the_script_output(board, script):
+    proc = ok(heaptrack("watch", "--port", board.device, "--run", script(LEAKER), "--samples", 30,
+                        "--interval", 0.05))
+    out = proc.stdout
+    assert "leaker script done" in out
+    rows = [line for line in out.splitlines() if line.strip().startswith("cli_leaker")]
+    assert rows, out
+    assert any(" LEAK " in row and "grew +" in row for row in rows), "\n".join(rows)
+    # It frees everything before the script ends: the last table shows that.
+    assert rows[-1].split()[1:3] == ["DELETED", "0"], rows[-1]
+
+
+# ---------------------------------------------------------------------------
+# record and plot
+
+
+def test_record_the_demo_then_plot_it(board, demo_on_board, script, tmp_path):
+    run = script("import leak_demo\nleak_demo.main(period_s=0.05, rounds=4)\n")
+    out = tmp_path / "run.jsonl"
+    proc = ok(heaptrack("record", "--port", board.device, "--out", out, "--interval", 0.02, "--run", run))
+    # The script's output goes to stdout, progress and the summary to stderr.
+    assert "Starting task: leaking_task" in proc.stdout
+    assert "PRINTING DETAILED STATISTICS OF EACH TASK" in proc.stdout
+    assert "heaptrack: recording to %s" % out in proc.stderr
+    assert "recorded" in proc.stderr and "suspected leaks: leaking_task" in proc.stderr
+
+    header, samples, end = read_recording(out)
+    assert header["port"] == board.device and header["script"] == str(run) and header["interval"] == 0.02
+    assert end["script_error"] is None
+    assert len(samples) >= 5
+    ts = [s["t"] for s in samples]
+    assert ts == sorted(ts) and ts[0] < 0.05
+    leaking = [s["tasks"]["leaking_task"] for s in samples if "leaking_task" in s["tasks"]]
+    assert leaking[-1]["alive"] is False and leaking[-1]["current"] > 0
+    currents = [v["current"] for v in leaking]
+    assert currents == sorted(currents)
+    last = samples[-1]
+    assert last["tasks"]["no_leak_task"]["current"] == 0 and last["tasks"]["no_leak_task"]["alive"] is False
+    assert last["regions"] and all(r["free"] <= r["total"] for r in last["regions"])
+    assert last["gc"]["total"] > 0
+
+    png = tmp_path / "usage.png"
+    html_page = tmp_path / "usage.html"
+    proc = ok(heaptrack("plot", out, "-o", png, "--html", html_page))
+    assert "suspected leaks: leaking_task" in proc.stdout
+    pixels = read_png(png)
+    assert pixels.shape[:2] == (680, 1100)
+    assert share_of_color(pixels, plot.LEAK_COLOR) > 0.002  # the leaking task, drawn thick in red
+    assert share_of_color(pixels, plot.OTHER_COLORS[0]) > 0.0002  # no_leak_task, in blue
+    assert non_white_share(pixels) > 0.05
+
+    page = html_page.read_text()
+    assert "<svg" in page and "leaking_task" in page and "no_leak_task" in page
+    assert 'class="leak"' in page
+    assert "<script src" not in page and 'href="http' not in page  # self-contained
+
+
+def test_record_duration_without_a_script(board, tmp_path):
+    out = tmp_path / "idle.jsonl"
+    started = time.monotonic()
+    ok(heaptrack("record", "--port", board.device, "-o", out, "--interval", 0.1, "--duration", 0.6))
+    assert time.monotonic() - started < 30
+    _, samples, _ = read_recording(out)
+    assert 4 <= len(samples) <= 9
+    assert samples[-1]["t"] == pytest.approx(0.5, abs=0.25)
+
+
+def test_record_samples_limit_stops_the_script(board, script, tmp_path):
+    out = tmp_path / "limited.jsonl"
+    proc = ok(heaptrack("record", "--port", board.device, "-o", out, "--interval", 0.05, "--samples", 5,
+                        "--run", script(FOREVER)))
+    assert "forever started" in proc.stdout
+    _, samples, end = read_recording(out)
+    assert len(samples) == 5
+    assert end["script_error"] is None
+    # The interrupted script's task was ended by a soft reset.
+    alive = board.mpremote("resume", "exec",
+                           "import heaptrack\nprint([t.name for t in heaptrack.task_stats() if t.alive])").stdout
+    assert "cli_forever" not in alive
+
+
+def test_record_script_error_exits_1(board, script, tmp_path):
+    out = tmp_path / "error.jsonl"
+    proc = heaptrack("record", "--port", board.device, "-o", out, "--interval", 0.05,
+                     "--run", script("import time\ntime.sleep_ms(120)\nraise ValueError('boom on board')\n"))
+    assert proc.returncode == 1, proc.stderr
+    assert "ValueError: boom on board" in proc.stderr
+    assert "the script raised an error on the board" in proc.stderr
+    _, samples, end = read_recording(out)
+    assert samples and "boom on board" in end["script_error"]
+
+
+def synthetic_recording(path, leak):
+    lines = [json.dumps({"type": "record", "version": 1, "machine": "test"})]
+    for i in range(20):
+        tasks = {"steady": {"current": 2000 + (500 if i % 3 == 0 else 0), "peak": 2500, "alive": True}}
+        if leak:
+            tasks["grower"] = {"current": 300 * i, "peak": 300 * i, "alive": True}
+        lines.append(json.dumps({"type": "sample", "t": i * 0.5, "tasks": tasks,
+                                 "regions": [{"name": "RAM", "caps": 1, "total": 30000, "free": 25000 - 300 * i,
+                                              "largest_free": 20000, "minimum_free": 1}],
+                                 "gc": {"total": 1, "used": 1, "free": 0, "largest_free": 0}}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_plot_highlights_only_a_leak(tmp_path):
+    clean, leaky = tmp_path / "clean.jsonl", tmp_path / "leaky.jsonl"
+    synthetic_recording(clean, leak=False)
+    synthetic_recording(leaky, leak=True)
+    out = ok(heaptrack("plot", clean)).stdout
+    assert "no suspected leak" in out and str(tmp_path / "clean.png") in out
+    assert share_of_color(read_png(tmp_path / "clean.png"), plot.LEAK_COLOR) < 0.0002
+    assert "suspected leaks: grower" in ok(heaptrack("plot", leaky, "-o", tmp_path / "leaky.png")).stdout
+    assert share_of_color(read_png(tmp_path / "leaky.png"), plot.LEAK_COLOR) > 0.002
+
+
+def test_plot_html_only(tmp_path):
+    rec = tmp_path / "leaky.jsonl"
+    synthetic_recording(rec, leak=True)
+    ok(heaptrack("plot", rec, "--html", tmp_path / "page.html", "--title", "My device"))
+    assert not (tmp_path / "leaky.png").exists()
+    page = (tmp_path / "page.html").read_text()
+    assert "<title>My device</title>" in page and "grower" in page and "LEAK?" in page
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "holds no samples"),
+    ('{"type": "record"}\n', "holds no samples"),
+    ("not json\n", "line 1: not JSON"),
+    ('{"type": "sample", "t": 0}\n', "line 1: a sample needs"),
+])
+def test_plot_rejects_bad_recordings(tmp_path, content, message):
+    rec = tmp_path / "bad.jsonl"
+    rec.write_text(content)
+    proc = heaptrack("plot", rec)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert heaptrack("plot", tmp_path / "missing.jsonl").returncode == 2
+
+
+def read_png(path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import image
+    return image.imread(str(path))
+
+
+def share_of_color(pixels, color, tolerance=0.06):
+    import numpy as np
+    rgb = np.array([int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    close = np.all(np.abs(pixels[:, :, :3] - rgb) < tolerance, axis=2)
+    return float(close.mean())
+
+
+def non_white_share(pixels):
+    return float((pixels[:, :, :3].min(axis=2) < 0.9).mean())
+
+
+# ---------------------------------------------------------------------------
+# parse
+
+
+def test_parse_esp_idf_example_to_json():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    proc = ok(heaptrack("parse", input=text))
+    assert json.loads(proc.stdout) == report.to_json(report.parse(text))
+    from_file = ok(heaptrack("parse", EXAMPLE, "--indent", 0))
+    assert json.loads(from_file.stdout) == json.loads(proc.stdout)
+
+
+def test_parse_round_trip_from_the_board(board):
+    out = board.exec("import heaptrack\n"
+                     "keep = [heaptrack.malloc(n) for n in (40, 400, 4000)]\n"
+                     "heaptrack.print_overview()\nheaptrack.print_details()\n"
+                     "for p in keep:\n    heaptrack.free(p)\n")
+    proc = ok(heaptrack("parse", "--check", input=out))
+    back = report.Report.from_json(json.loads(proc.stdout))
+    assert back == report.parse(out)
+    (overview,) = back.overviews
+    (details,) = back.details
+    text = out.replace("\r\n", "\n")
+    assert report.render_overview(overview.rows) + report.render_details(details.tasks) in text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("nothing to see\n", "no ESP-IDF heap task report found"),
+    ("└ ALIVE: main, CURRENT MEMORY USAGE 1, PEAK MEMORY USAGE 1, TOTAL HEAP USED 1\n", "line 1:"),
+])
+def test_parse_errors_are_one_line_exit_2(text, message):
+    proc = heaptrack("parse", input=text)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("heaptrack: error: stdin") and proc.stderr.count("\n") == 1
+    assert message in proc.stderr
+
+
+def test_parse_check_finds_wrong_numbers():
+    bad = ("└ ALIVE: main, CURRENT MEMORY USAGE 10, PEAK MEMORY USAGE 10, TOTAL HEAP USED 1:\n"
+           "     └ HEAP: RAM, CAPS: 0x0010580e, SIZE: 100, USAGE: CURRENT 10 (10%), PEAK 10 (10%), ALLOC COUNT: 1\n"
+           "          ├ ALLOC 0x3fc99024, SIZE 9\n")
+    assert heaptrack("parse", input=bad).returncode == 0
+    proc = heaptrack("parse", "--check", input=bad)
+    assert proc.returncode == 2 and "sum of block sizes" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# errors and the virtual board
+
+
+@pytest.mark.parametrize("command", [["watch", "--once"], ["record", "-o", "{tmp}/x.jsonl", "--duration", "1"]])
+@pytest.mark.parametrize("port", ["/dev/heaptrack-no-such-port", "/dev/null"])
+def test_bad_port_is_one_line_exit_2(command, port, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    proc = heaptrack(*args, "--port", port, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == "heaptrack: error: cannot open %s: no such device, or it is busy or not accessible\n" % port
+    assert proc.stdout == ""
+
+
+def test_no_board_found(virtual_only):
+    import serial.tools.list_ports
+    if any(p.vid is not None for p in serial.tools.list_ports.comports()):
+        pytest.skip("a USB serial device is connected")
+    proc = heaptrack("watch", "--once")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("heaptrack: error: no board found") and proc.stderr.count("\n") == 1
+
+
+def test_board_without_heaptrack_module(vboard_factory):
+    plain = vboard_factory()
+    # A module on the board's filesystem shadows the frozen one, as if the firmware had none.
+    (plain.vboard.flash / "heaptrack.py").write_text("raise ImportError(\"no module named 'heaptrack'\")\n")
+    proc = heaptrack("watch", "--port", plain.device, "--once")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "runs MicroPython without the heaptrack module" in proc.stderr
+
+
+def test_missing_script_is_exit_2(board, tmp_path):
+    proc = heaptrack("record", "--port", board.device, "-o", tmp_path / "x.jsonl", "--run", tmp_path / "nope.py")
+    assert proc.returncode == 2 and "cannot read script" in proc.stderr
+
+
+def wait_for_output(proc, text, timeout=30):
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, "no %r in output: %r" % (text, seen)
+        line = proc.stdout.readline()
+        assert line, "exited early: %r" % seen
+        seen += line
+    return seen
+
+
+def board_at_friendly_prompt(device):
+    import serial
+    with serial.Serial(device, 115200, timeout=2) as port:
+        port.reset_input_buffer()
+        port.write(b"\r\n")
+        got = b""
+        deadline = time.monotonic() + 5
+        while b">>> " not in got and time.monotonic() < deadline:
+            got += port.read(64)
+        return b">>> " in got
+
+
+@pytest.mark.parametrize("with_script", [False, True], ids=["watching", "running"])
+def test_ctrl_c_leaves_the_board_as_it_was(board, script, with_script):
+    args = [sys.executable, "-m", "heaptrack_host.cli", "watch", "--port", board.device, "--interval", "0.05"]
+    if with_script:
+        args += ["--run", str(script(FOREVER))]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        wait_for_output(proc, "sample 3 at")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped;" in err and "back at its REPL" in err
+    assert board_at_friendly_prompt(board.device)
+    left = board.mpremote("resume", "exec",
+                          "import heaptrack\n"
+                          "print('_heaptrack_host_sample' in globals(), '_heaptrack_host_run' in globals())\n"
+                          "print([t.name for t in heaptrack.task_stats() if t.alive])").stdout
+    assert left.splitlines()[0] == "False False"
+    assert "cli_forever" not in left and "ht_sampler" not in left
+
+
+def test_vboard_subcommand_serves_a_board(tmp_path, virtual_only, request):
+    firmware = request.config.getoption("--firmware")
+    proc = subprocess.Popen([sys.executable, "-m", "heaptrack_host.cli", "vboard", "--firmware", firmware,
+                             "--flash", str(tmp_path / "flash")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        device = proc.stdout.readline().strip()
+        assert device.startswith("/dev/")
+        out = ok(heaptrack("watch", "--port", device, "--once")).stdout
+        assert "sample 1 of 1" in out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_vboard_option_starts_a_private_board(virtual_only, request, tmp_path):
+    out = tmp_path / "v.jsonl"
+    proc = ok(heaptrack("record", "--vboard", "--firmware", request.config.getoption("--firmware"),
+                        "-o", out, "--samples", 2, "--interval", 0.05))
+    header, samples, _ = read_recording(out)
+    assert header["virtual"] is True and len(samples) == 2
+    assert "recorded 2 samples" in proc.stderr
