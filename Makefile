@@ -7,10 +7,19 @@ VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 PYTHON3 ?= python3
 
-# SANITIZE=1 builds the host firmware with AddressSanitizer and UBSan.
+# SANITIZE=1 builds the host firmware with AddressSanitizer and UBSan, as upstream's
+# CI does (tools/ci.sh): no ASan fake stacks (the GC scans the C stack for roots),
+# MP_ASAN/MP_UBSAN set by hand for gcc < 14 (they scale the thread stack sizes), and
+# not stripped, so reports name functions and lines. UBSan stays recoverable at build
+# time; the virtual board runs the firmware with UBSAN_OPTIONS=halt_on_error=1 and the
+# suppression file native/tests/ubsan-upstream.supp (upstream code only, each entry with
+# its reason; LeakSanitizer stays on and upstream needs no lsan-upstream.supp), and
+# counts any sanitizer report as a crash, which fails the test session
+# (heaptrack_host/vboard.py, SANITIZER_OPTIONS).
 ifeq ($(SANITIZE),1)
 HOST_BUILD := $(BUILD_DIR)/host-sanitize
-HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer --param asan-use-after-return=0
+HOST_SANITIZE_DEFS := -DMP_ASAN=1 -DMP_UBSAN=1
 else
 HOST_BUILD := $(BUILD_DIR)/host
 endif
@@ -49,7 +58,8 @@ $(MPY_CROSS): $(SUBMODULES_STAMP)
 firmware-host: $(MPY_CROSS)
 	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
 		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) \
-		$(if $(HOST_SANITIZE_FLAGS),CFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)" LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)")
+		$(if $(HOST_SANITIZE_FLAGS),STRIP= CFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS)" \
+			LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)")
 
 VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)

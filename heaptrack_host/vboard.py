@@ -30,7 +30,10 @@ raw-paste mode), so only what differs from a board is done here:
   otherwise (REPL line editing, ``micropython.kbd_intr(-1)``). The unix firmware
   arms it by installing a SIGINT handler, so for each 0x03 from the client the
   board checks the firmware's caught-signal mask (``/proc/PID/status``) and
-  either sends SIGINT (dropping the byte) or passes the byte on.
+  either sends SIGINT (dropping the byte) or passes the byte on. While the
+  firmware boots, only once it runs the user's ``boot.py``/``main.py``: the
+  board's own setup (mounting the flash) is never interrupted by a client
+  that connects, Ctrl-C first, while the board restarts.
 * Soft reset: on Ctrl-D at the friendly prompt, on an empty raw-REPL command, or
   on ``sys.exit()`` the unix firmware exits. The board then prints
   ``MPY: soft reboot\\r\\n`` and starts the firmware again in the REPL mode the
@@ -42,11 +45,17 @@ raw-paste mode), so only what differs from a board is done here:
   makes it the current directory, sets ``sys.path`` to ``['', '.frozen', '/lib']``
   and runs ``boot.py`` and (friendly REPL only) ``main.py`` from it, as the esp32
   port does.
-* Crash: a firmware killed by a signal (or dying with ``FATAL: uncaught NLR`` or
-  a sanitizer report) is announced on the terminal, in the log and on stderr,
-  counted (``VirtualBoard.crashes`` and the status file) and restarted. If a
-  raw-REPL command was running, its missing end markers are sent, with the crash
-  message as its error output, so the client fails instead of waiting forever.
+* Crash: a firmware killed by a signal, or whose output has a fatal report
+  (``FATAL: uncaught NLR``, or any AddressSanitizer/LeakSanitizer/UBSan report
+  from a ``make SANITIZE=1`` firmware, which dies of it with status 1 instead
+  of a signal) is announced on the terminal, in the log (with the whole
+  report) and on stderr, counted (``VirtualBoard.crashes`` and the status
+  file) and restarted. If a raw-REPL command was running, its missing end
+  markers are sent, with the crash message as its error output, so the client
+  fails instead of waiting forever. The sanitizers' runtime options are set
+  for the firmware (SANITIZER_OPTIONS): UBSan halts on its first report, and
+  findings in upstream MicroPython are suppressed only as listed, with reasons,
+  in ``native/tests/*-upstream.supp``.
 
 Python API (for tests)::
 
@@ -63,6 +72,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -86,9 +96,41 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_PROMPT = b">>> "
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 
-# Output markers of a firmware that died of an error without a signal.
-FATAL_MARKERS = (b"FATAL: uncaught NLR", b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer",
-                 b"SUMMARY: UndefinedBehaviorSanitizer")
+# Reports in the firmware's output (stderr shares the pipe) that make a run a
+# crash whatever its exit status: a sanitizer finding (a firmware built with
+# `make SANITIZE=1`), or MicroPython's fatal error. Matched on whole lines as
+# they stream past, since a report with its stack traces and shadow-memory
+# dump can be many kilobytes long.
+_FATAL_LINE = re.compile(
+    # at the start of a line, or straight after a raw-REPL "OK", 0x04 or ">"
+    rb"(?:^|(?<=[\x00-\x1f>])|(?<=OK))"
+    rb"(?:==\d+==ERROR: (?P<san>\w+Sanitizer): (?P<what>[^\r\n]*)"  # ASan, LSan, ...
+    # UBSan: "path/file.c:LINE:COL: runtime error: ..."
+    rb"|(?P<loc>[^\x00-\x1f\"'<>]*?\.(?:c|h|cc|cpp|inc):\d+(?::\d+)?|<unknown>): runtime error: (?P<ub>[^\r\n]*)"
+    rb"|(?P<nlr>FATAL: uncaught NLR[^\r\n]*))",
+    re.M)
+# ASan catches deadly signals itself and exits with status 1: "SEGV on unknown address ..."
+_ASAN_SIGNALS = {b"SEGV": "SIGSEGV", b"BUS": "SIGBUS", b"FPE": "SIGFPE", b"ILL": "SIGILL",
+                 b"ABRT": "SIGABRT", b"TRAP": "SIGTRAP"}
+# How much of a report the log keeps.
+REPORT_LOG_MAX = 32 * 1024
+
+# Sanitizer runtime options for the firmware. They only matter for a firmware
+# built with sanitizers; options from the environment come after them (so they
+# win). UBSan is compiled recoverable (a report in suppressed upstream code must
+# not stop the firmware), so halt_on_error=1 makes every other report fatal.
+# The suppression files list upstream MicroPython code only, each entry with
+# its reason; heaptrack's own code is never suppressed.
+SANITIZER_SUPPRESSIONS = REPO / "native" / "tests"
+SANITIZER_OPTIONS = {
+    "UBSAN_OPTIONS": ("halt_on_error=1:print_stacktrace=1:report_error_type=1", "ubsan-upstream.supp"),
+    # detect_stack_use_after_return=0: MicroPython's GC finds roots by scanning the
+    # C stack, which ASan's fake stack frames would hide from it (upstream's CI
+    # builds with --param asan-use-after-return=0 for the same reason).
+    "ASAN_OPTIONS": ("detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=0", None),
+    # Upstream leaks nothing at exit now; should it, lsan-upstream.supp is where it goes.
+    "LSAN_OPTIONS": ("print_suppressions=0", "lsan-upstream.supp"),
+}
 
 # Stop reading firmware output while this much is waiting for the client
 # (flow control, as a USB CDC device gets from its host).
@@ -114,14 +156,18 @@ MOUNT_COMMANDS = {
 }
 
 # Code run by each firmware start, before its REPL: what a board's _boot.py
-# and main loop do. {root!r} and {files!r} are filled in. Flash is the flash
+# and main loop do. {root!r}, {files!r} and {stage!r} are filled in. Until
+# it writes to the stage file, just before running the first of the user's
+# files, the board turns no Ctrl-C into SIGINT: the setup here is not
+# interruptible, boot.py and main.py are. Flash is the flash
 # directory as a board's root filesystem: a VfsPosix rooted there, whose
 # ilistdir also gives sizes as FAT/littlefs do (mpremote fs ls shows them).
 # It delegates rather than subclasses VfsPosix: the VFS layer would call a
 # native subclass's C protocol with the Python instance.
 BOOT_CODE = """\
-def _vboard_boot(root, files):
+def _vboard_boot(root, files, stage):
     import os, sys, vfs
+    stage = open(stage, 'w')
 
     class Flash:
         def __init__(self, root):
@@ -172,10 +218,16 @@ def _vboard_boot(root, files):
         except OSError:
             continue
         try:
+            if stage:
+                stage.write('user code')
+                stage.close()
+                stage = None
             exec(compile(open(f).read(), f, 'exec'), globals())
         except (Exception, KeyboardInterrupt) as e:
             sys.print_exception(e)
-_vboard_boot({root!r}, {files!r})
+    if stage:
+        stage.close()
+_vboard_boot({root!r}, {files!r}, {stage!r})
 del _vboard_boot
 """
 
@@ -458,8 +510,13 @@ class _Firmware:
         self.boot_buf = b""  # raw-mode boot: output held until the raw REPL banner
         self.in_q = bytearray()
         self.started = time.monotonic()
-        self.recent = b""  # last output bytes, for fatal-error markers
+        self.recent = b""  # last output bytes, for the log
         self.sigint_sent = 0.0
+        self.user_code = False  # it runs the user's boot.py/main.py (Ctrl-C interrupts them)
+        self.line = b""  # output after the last \n, for _FATAL_LINE
+        self.fatal = None  # what the first fatal report in its output says
+        self.report = bytearray()  # that report, for the log
+        self.counted = False  # its crash has been counted already
 
     @property
     def pid(self):
@@ -562,6 +619,7 @@ class VirtualBoard:
         if self._thread is None:
             self._teardown()
             return
+        self._log("stopping")
         self._stop = True
         try:
             os.write(self._wake_w, b"x")
@@ -610,11 +668,22 @@ class VirtualBoard:
         env["MICROPYPATH"] = ".frozen:/lib"  # with '' first: sys.path as on a board
         env["LIBC_FATAL_STDERR_"] = "1"
         env.update(self.env)
+        for name, (options, supp) in SANITIZER_OPTIONS.items():
+            if supp and (SANITIZER_SUPPRESSIONS / supp).is_file():
+                options += ':suppressions="%s"' % (SANITIZER_SUPPRESSIONS / supp)
+            if env.get(name):
+                options += ":" + env[name]
+            env[name] = options
         return env
 
     def _spawn(self, mode):
         files = ["boot.py", "main.py"] if mode == "friendly" else ["boot.py"]
-        boot = BOOT_CODE.format(root=str(self.flash), files=files)
+        stage = os.path.join(self._home, "boot-stage")
+        try:
+            os.unlink(stage)  # the last firmware's
+        except FileNotFoundError:
+            pass
+        boot = BOOT_CODE.format(root=str(self.flash), files=files, stage=stage)
         cmd = [str(self.firmware)] + self.firmware_args + ["-i", "-c", boot]
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -695,25 +764,31 @@ class VirtualBoard:
     def _on_firmware_exit(self):
         fw = self._fw
         rc = self._reap(fw)
+        self._scan_fatal(fw, b"\n")  # a last line without its \n
         if self._stop:
+            self._log_report(fw)
             self._close_fw(fw, keep_input=False)
             return
         crashed = None
+        disarming = False
         if rc < 0:
             sig = -rc
-            if sig == signal.SIGINT and time.monotonic() - fw.sigint_sent < 2.0:
+            if fw.fatal:
+                crashed = "%s; %s" % (_signal_name(sig), fw.fatal)
+            elif sig == signal.SIGINT and time.monotonic() - fw.sigint_sent < 2.0:
                 self._log("firmware pid %d ended by the Ctrl-C it was sent while disarming it" % fw.pid)
+                disarming = True
             else:
                 crashed = _signal_name(sig)
-        elif rc != 0:
-            for marker in FATAL_MARKERS:
-                if marker in fw.recent:
-                    crashed = "%s, exit status %d" % (marker.decode(), rc)
-                    break
-        if fw.booting and not crashed:
+        elif fw.fatal and rc != 0:
+            crashed = "%s; exit status %d" % (fw.fatal, rc)
+        elif fw.fatal:  # counted when reported, and survived (a sanitizer in recover mode)
+            self._log_report(fw)
+        if fw.booting and not crashed and not disarming:
             crashed = "exited during boot with status %d" % rc
         if crashed:
-            self._on_crash(fw, rc, crashed)
+            # LeakSanitizer reports as the firmware exits: that was a soft reset
+            self._on_crash(fw, rc, crashed, soft_reset=crashed.startswith("LeakSanitizer"))
             return
         # A normal exit: Ctrl-D, raw-REPL soft reset, sys.exit(). A board soft-resets.
         mode = self._filter.mode
@@ -723,14 +798,65 @@ class VirtualBoard:
         self._to_client(SOFT_REBOOT)
         self._respawn(mode)
 
-    def _on_crash(self, fw, rc, what):
+    def _count_crash(self, fw, what):
         with self._lock:
             self.crashes += 1
             self.last_crash = what
+        fw.counted = True
         msg = "firmware crashed (%s)" % what
         self._log("CRASH #%d: %s; pid %d; last output: %r" % (self.crashes, msg, fw.pid, fw.recent[-300:]))
         sys.stderr.write("vboard: %s: %s\n" % (self.device, msg))
         sys.stderr.flush()
+        self._write_status()
+
+    def _scan_fatal(self, fw, data):
+        """Follows the firmware's output for fatal reports (see _FATAL_LINE).
+
+        The first one is kept in fw.fatal and counted as a crash at once: a report
+        the firmware survives (a recoverable sanitizer finding) is a failure too.
+        """
+        if fw.fatal is not None:
+            if len(fw.report) < REPORT_LOG_MAX:
+                fw.report += data[: REPORT_LOG_MAX - len(fw.report)]
+            return
+        text = fw.line + data
+        end = text.rfind(b"\n") + 1
+        fw.line = text[end:][-4096:]
+        m = _FATAL_LINE.search(text, 0, end)
+        if m is None:
+            return
+        if m.group("san"):
+            what = m.group("what").decode(errors="replace")
+            sig = _ASAN_SIGNALS.get(what.split(" ", 1)[0].encode())
+            if sig and " on unknown address" in what:
+                fw.fatal = "%s, caught by %s" % (sig, m.group("san").decode())
+            else:
+                fw.fatal = "%s: %s" % (m.group("san").decode(), what.split(" on address ", 1)[0])
+        elif m.group("ub") is not None:
+            loc = m.group("loc")
+            if loc[:2] == b"OK" and loc[2:3] in (b".", b"/", b"<"):
+                loc = loc[2:]  # straight after a raw-REPL "OK"
+            fw.fatal = "UndefinedBehaviorSanitizer: %s: %s" % (
+                loc.decode(errors="replace"), m.group("ub").decode(errors="replace"))
+        else:
+            fw.fatal = m.group("nlr").decode(errors="replace")
+        fw.report += text[m.start() :][:REPORT_LOG_MAX]
+        self._count_crash(fw, fw.fatal)
+
+    def _log_report(self, fw):
+        if fw.report:
+            self._log("firmware pid %d report:\n%s" % (fw.pid, bytes(fw.report).decode(errors="replace").rstrip()))
+            fw.report = bytearray()
+
+    def _on_crash(self, fw, rc, what, soft_reset=False):
+        msg = "firmware crashed (%s)" % what
+        if fw.counted:
+            with self._lock:
+                self.last_crash = what
+            self._log("firmware pid %d ended (status %d): %s" % (fw.pid, rc, msg))
+        else:
+            self._count_crash(fw, what)
+        self._log_report(fw)
         loud = b"\r\n*** vboard: " + msg.encode() + b" ***\r\n"
         if fw.booting and self._banner is None:
             # never came up: no restart loop at first start
@@ -746,14 +872,19 @@ class VirtualBoard:
             self._to_client(b"\x04" * (missing - 1) + loud + b"\x04")
         else:
             self._to_client(loud)
+        if soft_reset:
+            self._to_client(SOFT_REBOOT)
         mode = self._filter.mode
-        self._close_fw(fw, keep_input=False)  # a reset loses pending input
-        self._fw = None
-        self._write_status()
+        # a crash loses pending input; a soft reset keeps it for the next firmware (_spawn)
+        self._close_fw(fw, keep_input=soft_reset)
         if fw.booting:
             # crashing while booting: don't spin
+            self._fw = None
+            self._write_status()
             self._restart_at, self._restart_mode = time.monotonic() + 1.0, mode
         else:
+            if not soft_reset:
+                self._fw = None
             self._respawn(mode)
 
     # -- data paths ---------------------------------------------------------
@@ -779,7 +910,7 @@ class VirtualBoard:
                 break
             fw.in_q += data[:j]
             data = data[j + 1 :]
-            if _sigint_caught(fw.pid):
+            if self._ctrl_c_armed(fw):
                 # Ctrl-C armed: KeyboardInterrupt, and the byte is consumed
                 fw.sigint_sent = time.monotonic()
                 try:
@@ -789,9 +920,26 @@ class VirtualBoard:
             else:
                 fw.in_q += b"\x03"
 
+    def _ctrl_c_armed(self, fw):
+        """True if a Ctrl-C now is a KeyboardInterrupt in the firmware (it has SIGINT caught).
+
+        While it boots, only once it runs the user's boot.py/main.py (see BOOT_CODE):
+        a Ctrl-C from a client that connects while the board restarts (mpremote
+        starts with one) must not stop the board's own setup half way.
+        """
+        if fw.booting and not fw.user_code:
+            try:
+                fw.user_code = os.path.getsize(os.path.join(self._home, "boot-stage")) > 0
+            except OSError:
+                pass
+            if not fw.user_code:
+                return False
+        return _sigint_caught(fw.pid)
+
     def _from_firmware(self, data):
         fw = self._fw
         fw.recent = (fw.recent + data)[-1024:]
+        self._scan_fatal(fw, data)
         if self.verbose:
             self._log("from firmware %r" % data)
         if not fw.booting:
@@ -824,11 +972,18 @@ class VirtualBoard:
 
     @staticmethod
     def _find_banner(out):
+        """The banner line the friendly REPL prints before its prompt (with its \\r\\n).
+
+        Found by lines, each ended by \\n: other output before it (boot.py, or a
+        diagnostic on stderr, which ends its lines with a bare \\n) is not part of it.
+        """
         head = out[: out.rfind(FRIENDLY_PROMPT)]
-        lines = [ln for ln in head.split(b"\r\n") if ln.strip()]
+        lines = [ln for ln in head.split(b"\n") if ln.strip()]
         if lines and lines[-1].startswith(b"Type "):
             lines.pop()
-        return (lines[-1] + b"\r\n") if lines else None
+        if not lines or not lines[-1].endswith(b"\r"):
+            return None
+        return lines[-1] + b"\n"
 
     def _booted(self, fw):
         fw.booting = False
@@ -969,16 +1124,44 @@ class VirtualBoard:
             self._log_file = None
 
     def _stop_firmware(self, fw):
-        """Ends the firmware: EOF on its stdin (Ctrl-D at its REPL), then SIGTERM, then SIGKILL."""
-        for fd in (fw.fd_out, fw.fd_in):  # its output is not wanted any more
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        fw.fd_out = fw.fd_in = -1
+        """Ends the firmware: EOF on its stdin (Ctrl-D at its REPL), then SIGTERM, then SIGKILL.
+
+        Its last output is read (not sent on) until it closes it: a report it
+        writes on its way out (LeakSanitizer's, at exit) is a crash too.
+        """
+        if fw.fd_in >= 0:
+            try:
+                os.close(fw.fd_in)
+            except OSError:
+                pass
+        fw.fd_in = -1
+        deadline = time.monotonic() + 1.0
+        poll = select.poll()
+        if fw.fd_out >= 0:
+            poll.register(fw.fd_out, select.POLLIN)
+        while fw.fd_out >= 0 and time.monotonic() < deadline:
+            try:
+                ready = poll.poll(max(0, int((deadline - time.monotonic()) * 1000)))
+                data = os.read(fw.fd_out, 65536) if ready else None
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            if data is None:
+                break
+            if not data:
+                self._scan_fatal(fw, b"\n")
+                break
+            fw.recent = (fw.recent + data)[-1024:]
+            self._scan_fatal(fw, data)
+        if fw.fd_out >= 0:
+            try:
+                os.close(fw.fd_out)
+            except OSError:
+                pass
+        fw.fd_out = -1
         try:
-            fw.proc.wait(1.0)
+            fw.proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, None)):
                 try:
@@ -997,6 +1180,7 @@ class VirtualBoard:
                 pass
             fw.fd_in_r = -1
         self._log("firmware pid %d stopped (status %s)" % (fw.pid, fw.proc.returncode))
+        self._log_report(fw)
 
 
 def _parse_env(items):

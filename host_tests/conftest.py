@@ -9,7 +9,9 @@ Fixtures:
                   the virtual board's firmware crashes fails.
   vboard_factory  vboard_factory(env={...}) -> a separate virtual board (own
                   flash, own firmware environment, e.g. HEAPTRACK_HEAPS), stopped
-                  after the test; tests using it are skipped with --port.
+                  after the test; tests using it are skipped with --port. A
+                  firmware crash on it (a sanitizer report included) fails the
+                  test, unless made with expect_crashes=True.
 """
 import subprocess
 import sys
@@ -140,20 +142,29 @@ def board(session_board):
 
 @pytest.fixture
 def vboard_factory(request, tmp_path):
-    """vboard_factory(env=None) -> Board on a new virtual board, stopped after the test."""
+    """vboard_factory(env=None, expect_crashes=False) -> Board on a new virtual board.
+
+    Stopped after the test (a report the firmware writes as it exits, LeakSanitizer's,
+    is still seen); if its firmware crashed and the test did not expect it, the test fails.
+    """
     if request.config.getoption("--port"):
         pytest.skip("needs a virtual board (running with --port)")
     started = []
 
-    def make(env=None):
+    def make(env=None, expect_crashes=False):
         flash = tmp_path / ("vboard%d" % len(started)) / "flash"
         vb = _start_vboard(request.config, flash, env=env)
-        started.append(vb)
+        started.append((vb, expect_crashes))
         return Board(vb.device, vb)
 
     yield make
-    for vb in started:
+    crashed = []
+    for vb, expected in started:
         vb.stop()
+        if vb.crashes and not expected:
+            crashed.append("%s (last: %s; log: %s)" % (vb.device, vb.last_crash, vb.log_path))
+    if crashed:
+        pytest.fail("virtual board firmware crashed: " + ", ".join(crashed), pytrace=False)
 
 
 @pytest.fixture

@@ -331,25 +331,98 @@ def test_pyboard_py_client(board):
 
 
 def test_crash_is_detected_counted_and_survived(vboard_factory):
-    b = vboard_factory()
+    b = vboard_factory(expect_crashes=True)
     assert b.crashes == 0
     proc = b.mpremote("exec", "import os\nprint('before')\nos.system('kill -SEGV $PPID')\nprint('after')",
                       check=False, timeout=30)
     assert proc.returncode != 0
     assert "before" in proc.stdout
     assert "after" not in proc.stdout
-    assert "firmware crashed (SIGSEGV)" in proc.stdout + proc.stderr
+    # "(SIGSEGV)", or with a firmware built with ASan, which catches the signal and
+    # exits with status 1: "(SIGSEGV, caught by AddressSanitizer; exit status 1)"
+    assert re.search(r"firmware crashed \(SIGSEGV[,)]", proc.stdout + proc.stderr), proc
     assert b.crashes == 1
     status = json.loads(b.vboard.status_path.read_text())
-    assert status["crashes"] == 1
+    assert status["crashes"] == 1 and status["last_crash"].startswith("SIGSEGV")
     assert "SIGSEGV" in b.vboard.log_path.read_text()
     # it was restarted and works
     assert b.exec("print('alive')") == "alive\n"
     assert b.crashes == 1
 
 
+def test_sanitizer_report_is_a_crash(vboard_factory):
+    # What a firmware built with `make SANITIZE=1` writes to stderr (the same pipe) when
+    # a sanitizer finds something; written here by a child process, so the test holds
+    # for any firmware. Its first line counts as a crash at once, even if the firmware
+    # lives on (UBSan in recover mode), and the whole report goes to the log.
+    b = vboard_factory(expect_crashes=True)
+    report = "../../py/vb_fake.c:12:34: runtime error: vb fake report"
+    b.exec("import os\nos.system('echo %s >&2')" % report)
+    assert b.crashes == 1
+    assert b.vboard.last_crash == "UndefinedBehaviorSanitizer: ../../py/vb_fake.c:12:34: vb fake report"
+    assert report in b.vboard.log_path.read_text()
+    # The firmware lived on: the next command's soft reset is a soft reset.
+    assert b.exec("print('alive')") == "alive\n"
+    assert b.crashes == 1
+
+    # An ASan report is long (stack traces, shadow memory), and ASan then exits with
+    # status 1, as sys.exit(1) does: a crash, not a soft reset, however far the exit
+    # is from the report's first line.
+    b = vboard_factory(expect_crashes=True)
+    code = ("import os, sys\n"
+            "os.system('(echo ==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x1234; "
+            "head -c 20000 /dev/zero | tr \"\\\\000\" x; echo; echo ==4242==ABORTING) >&2')\n"
+            "sys.exit(1)")
+    b.mpremote("exec", code, check=False, timeout=30)
+    assert b.crashes == 1
+    assert b.exec("print('alive')") == "alive\n"
+    assert b.crashes == 1
+    assert b.vboard.last_crash == "AddressSanitizer: heap-use-after-free; exit status 1"
+    log = b.vboard.log_path.read_text()
+    assert "==4242==ABORTING" in log and "exited with status 1" not in log
+
+
+def test_sanitizer_report_at_shutdown_is_a_crash(vboard_factory):
+    # LeakSanitizer reports when the firmware exits, also when the board is stopped:
+    # its last output is still read. Here a child of the firmware waits for the end
+    # of the firmware's input (the board stopping), then writes such a report.
+    b = vboard_factory(expect_crashes=True)
+    # (a background job's input is /dev/null unless redirected explicitly)
+    b.exec("import os\nos.system('exec 3<&0; (cat <&3 >/dev/null; "
+           "echo ==4243==ERROR: LeakSanitizer: detected memory leaks >&2) &')")
+    assert b.crashes == 0
+    b.vboard.stop()
+    assert b.crashes == 1
+    assert b.vboard.last_crash == "LeakSanitizer: detected memory leaks"
+    assert json.loads(b.vboard.status_path.read_text())["crashes"] == 1
+
+
+def test_leak_report_at_soft_reset_is_a_crash_and_a_soft_reset(vboard_factory):
+    # LeakSanitizer reports as the firmware exits, then it exits with status 1. The
+    # firmware was exiting for a soft reset: the client gets the crash message and
+    # then the soft reset it asked for. Here a child of the firmware writes the
+    # report once the firmware has exited (a zombie until the board reaps it).
+    b = vboard_factory(expect_crashes=True)
+    r = Raw(b.device)
+    try:
+        r.s.write(b"\r\x03")
+        r.read_until(b">>> ")
+        r.drain()
+        r.s.write(b"import os, sys; os.system(\"(while [ $(cut -d' ' -f3 /proc/$PPID/stat) != Z ]; do sleep 0.01; "
+                  b"done; echo ==4244==ERROR: LeakSanitizer: detected memory leaks >&2) &\"); sys.exit(1)\r")
+        data = r.read_until(b">>> ")
+        assert (b"*** vboard: firmware crashed (LeakSanitizer: detected memory leaks; exit status 1) ***\r\n"
+                b"MPY: soft reboot\r\n") in data
+        assert b"MicroPython " in data
+        r.s.write(b"6*7\r")
+        assert r.read_until(b">>> ").endswith(b"42\r\n>>> ")
+    finally:
+        r.close()
+    assert b.crashes == 1
+
+
 def test_crash_in_friendly_repl_is_announced(vboard_factory):
-    b = vboard_factory()
+    b = vboard_factory(expect_crashes=True)
     r = Raw(b.device)
     try:
         r.s.write(b"\r\x03")
@@ -399,6 +472,33 @@ def test_boot_py_and_main_py_run_as_on_a_board(vboard_factory):
         r.close()
 
 
+def test_ctrl_c_while_restarting_interrupts_boot_py_only(vboard_factory):
+    # A client may send Ctrl-C while the board restarts (mpremote starts with one).
+    # The board's own setup (its flash mounted at /) is not interrupted by it;
+    # boot.py is, as on a board.
+    b = vboard_factory()
+    (b.vboard.flash / "boot.py").write_text("import time\nprint('boot start')\ntime.sleep(5)\nprint('boot end')\n")
+    r = Raw(b.device)
+    try:
+        r.s.write(b"\r\x03")
+        r.read_until(b">>> ")
+        r.drain()
+        r.s.write(b"\x04")
+        r.read_until(b"soft reboot\r\n")
+        data = b""
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            r.s.write(b"\x03")
+            data += r.s.read(4096)  # (read timeout 0.05 s)
+        data += r.drain()
+        assert b"boot start" in data and b"KeyboardInterrupt" in data and b"boot end" not in data
+        r.s.write(b"import os; os.getcwd(), os.listdir('/')\r")
+        assert r.read_until(b">>> ").endswith(b"('/', ['boot.py'])\r\n>>> ")
+    finally:
+        r.close()
+    assert b.crashes == 0
+
+
 def test_env_reaches_the_firmware(vboard_factory):
     b = vboard_factory(env={"VBOARD_TEST_VAR": "hello board"})
     assert b.exec("import os; print(os.getenv('VBOARD_TEST_VAR'))") == "hello board\n"
@@ -443,6 +543,7 @@ def test_start_and_stop_leave_nothing_behind(tmp_path, virtual_only, request):
         pid = vb.firmware_pid
         assert os.path.exists("/proc/%d" % pid)
     assert fds() == before
+    assert vb.crashes == 0
     assert not os.path.exists("/proc/%d" % pid)
 
 
