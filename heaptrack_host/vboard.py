@@ -1219,8 +1219,9 @@ def main(argv=None):
     def on_signal(signum, frame):
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too: closing the terminal must not leave the firmware running.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         vb = VirtualBoard(firmware=args.firmware, flash=args.flash, env=env, log=args.log,
                           verbose=args.verbose).start()
