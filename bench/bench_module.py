@@ -5,7 +5,8 @@
 
 Prints, for each figure, what the board measured:
   - heaptrack.malloc + heaptrack.free pairs from Python, with 10 and with many
-    blocks live (the tracker is O(1): the two should match);
+    blocks live (the tracker is O(1): the two should match), and on the virtual
+    board the same with task tracking off (HEAPTRACK_TRACKING=0);
   - print_details: MicroPython heap used and wall time for 10 vs 10,000 blocks;
   - snapshot(): MicroPython heap used by a snapshot of N blocks.
 The C-level tracked/untracked ratio is bench/bench_tracker.c (make bench).
@@ -97,13 +98,19 @@ def last_literal(out, prefix=""):
     return ast.literal_eval(lines[-1][len(prefix):].strip())
 
 
-def run_all(device, many_live, many_print):
+def run_all(device, many_live, many_print, untracked_device=None):
     baseline, few, many = last_literal(mpremote_exec(device, PAIRS % {"many": many_live}))
     print("malloc+free pair from Python (ns, board clock):")
     print("  %-34s %8d" % ("loop overhead (abs+abs)", baseline))
     print("  %-34s %8d" % ("with 10 blocks live", few))
     print("  %-34s %8d" % ("with %d blocks live" % many_live, many))
     print("  %-34s %8.2f" % ("ratio many/10", many / max(few, 1)))
+    if untracked_device:
+        _, few_off, many_off = last_literal(mpremote_exec(untracked_device, PAIRS % {"many": many_live}))
+        print("  %-34s %8d" % ("untracked, 10 blocks live", few_off))
+        print("  %-34s %8d" % ("untracked, %d blocks live" % many_live, many_off))
+        print("  %-34s %8.2f %8.2f" % ("ratio tracked/untracked (10, many)",
+                                       few / max(few_off, 1), many / max(many_off, 1)))
 
     (small_heap, small_us), (large_heap, large_us) = last_literal(
         mpremote_exec(device, PRINTING % {"many": many_print}), "RESULT")
@@ -128,9 +135,11 @@ def main():
         return
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash",
-                          env={"HEAPTRACK_HEAPS": BIG_LAYOUT}) as vb:
+                          env={"HEAPTRACK_HEAPS": BIG_LAYOUT}) as vb, \
+                VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-untracked",
+                             env={"HEAPTRACK_HEAPS": BIG_LAYOUT, "HEAPTRACK_TRACKING": "0"}) as untracked:
             print("virtual board, firmware %s" % args.firmware)
-            run_all(vb.device, many_live=100000, many_print=10000)
+            run_all(vb.device, many_live=100000, many_print=10000, untracked_device=untracked.device)
 
 
 if __name__ == "__main__":

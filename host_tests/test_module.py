@@ -343,3 +343,23 @@ print(1 + 1)
 """)
     assert "RuntimeError" in out and "HEAPTRACK_HEAPS" in out
     assert out.strip().endswith("2")
+
+
+def test_firmware_without_tracking_says_which_option_to_enable(vboard_factory):
+    # The host's stand-in for a firmware built without CONFIG_HEAP_TASK_TRACKING.
+    untracked = vboard_factory(env={"HEAPTRACK_TRACKING": "0"})
+    out = untracked.exec(PRELUDE + """
+a = heaptrack.malloc(100)
+for f in (heaptrack.task_stats, heaptrack.print_overview, heaptrack.print_details, heaptrack.snapshot):
+    try:
+        f()
+    except RuntimeError as e:
+        print('RuntimeError', e)
+regions = heaptrack.heap_info().regions
+print([heaptrack.TRACK_DELETED, sum(r.total - r.free for r in regions) >= 100, heaptrack.free_all(),
+       err(heaptrack.free, a)])
+""")
+    lines = out.strip().splitlines()
+    assert len([line for line in lines if line.startswith("RuntimeError")]) == 4
+    assert all("CONFIG_HEAP_TASK_TRACKING=y" in line for line in lines[:4])
+    assert ast.literal_eval(lines[-1]) == [False, True, 1, "ValueError"]

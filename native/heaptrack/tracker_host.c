@@ -71,9 +71,10 @@ struct heap_rec {
 
 // A live block (ESP-IDF's alloc_stats_t), stored just before its bytes.
 struct block {
-    heap_rec_t *owner;   // the allocating task's record, whoever frees it
+    heap_rec_t *owner;   // the allocating task's record, whoever frees it; NULL untracked
     uint64_t seq;        // allocation order
     uint32_t size;       // recorded (TLSF) size, not the request
+    uint8_t region;
 };
 
 struct ht_host_task {
@@ -107,6 +108,7 @@ static bool g_exit_key_ok;
 
 static bool g_loaded;
 static bool g_config_bad;
+static bool g_tracking = true;
 static char g_detail[384];
 
 static region_t g_regions[MAX_HEAPS];
@@ -295,7 +297,15 @@ static void load_layout(const char *spec, const char *origin) {
     g_detail[0] = '\0';
 }
 
+// HEAPTRACK_TRACKING=0 models a firmware built without heap task tracking:
+// the heaps still work, statistics are unsupported.
+static void load_tracking(void) {
+    const char *env = getenv(HT_HOST_TRACKING_ENV);
+    g_tracking = env == NULL || strcmp(env, "0") != 0;
+}
+
 static void load_configured_layout(void) {
+    load_tracking();
     const char *env = getenv(HT_HOST_HEAPS_ENV);
     if (env != NULL) {
         load_layout(env, HT_HOST_HEAPS_ENV);
@@ -467,7 +477,10 @@ ht_task_t ht_current_task(void) {
 }
 
 bool ht_track_deleted(void) {
-    return true;
+    lock();
+    bool tracking = g_tracking;
+    unlock();
+    return tracking;
 }
 
 const char *ht_error_detail(void) {
@@ -599,14 +612,25 @@ static int place(size_t size, uint32_t caps, size_t *block_size) {
     return -1;
 }
 
+// task is NULL when tracking is off: the block then only occupies its region.
 static void charge(ht_host_task_t *task, size_t region, block_t *block, size_t size) {
+    block->owner = NULL;
+    block->seq = g_next_seq++;
+    block->size = (uint32_t)size;
+    block->region = (uint8_t)region;
+    region_t *placed = &g_regions[region];
+    placed->used += size;
+    if (placed->used > placed->peak_used) {
+        placed->peak_used = placed->used;
+    }
+    if (task == NULL) {
+        return;
+    }
     if (!task->recorded) {
         record_task(task);
     }
     heap_rec_t *heap = task_heap(task, region);
     block->owner = heap;
-    block->seq = g_next_seq++;
-    block->size = (uint32_t)size;
     heap->current += size;
     heap->alloc_count += 1;
     if (heap->current > heap->peak) {
@@ -616,20 +640,18 @@ static void charge(ht_host_task_t *task, size_t region, block_t *block, size_t s
     if (task->current > task->peak) {
         task->peak = task->current;
     }
-    region_t *placed = &g_regions[region];
-    placed->used += size;
-    if (placed->used > placed->peak_used) {
-        placed->peak_used = placed->used;
-    }
 }
 
 // Frees never lower peaks, and the block leaves its owner's record whoever frees it.
 static void discharge(block_t *block) {
+    g_regions[block->region].used -= block->size;
     heap_rec_t *heap = block->owner;
+    if (heap == NULL) {
+        return;
+    }
     heap->current -= block->size;
     heap->alloc_count -= 1;
     heap->task->current -= block->size;
-    g_regions[heap->region].used -= block->size;
 }
 
 void *ht_malloc(size_t size, uint32_t caps) {
@@ -644,12 +666,18 @@ void *ht_malloc(size_t size, uint32_t caps) {
     // so a refused request touches nothing.
     size_t block_size = 0;
     int region = place(size, caps, &block_size);
-    ht_host_task_t *task = region >= 0 ? current_identity() : NULL;
+    bool placed = region >= 0;
+    ht_host_task_t *task = NULL;
+    if (placed && g_tracking) {
+        task = current_identity();
+        placed = task != NULL;
+    }
     block_t *block = NULL;
-    if (task != NULL && table_reserve()) {
+    if (placed && table_reserve()) {
         block = malloc(BLOCK_HDR_SIZE + size);
     }
     if (block == NULL) {
+        g_detail[0] = '\0';   // nothing to add to "no room"
         unlock();
         return NULL;
     }
@@ -787,6 +815,12 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t handle, bool 
         unlock();
         return HT_ERR_CONFIG;
     }
+    if (!g_tracking) {
+        snprintf(g_detail, sizeof(g_detail), "heap task tracking is off in this firmware "
+            "(%s=0; on ESP32: rebuild with CONFIG_HEAP_TASK_TRACKING=y)", HT_HOST_TRACKING_ENV);
+        unlock();
+        return HT_ERR_UNSUPPORTED;
+    }
     size_t n_tasks = 0, n_heaps = 0, n_blocks = 0;
     for (ht_host_task_t *task = g_tasks; task != NULL; task = task->rec_next) {
         if (all || task->handle == handle) {
@@ -886,6 +920,7 @@ ht_err_t ht_host_reset(const char *spec) {
     // Threads still holding an identity find it stale and make a new one.
     ++g_generation;
     if (spec != NULL) {
+        load_tracking();
         load_layout(spec, "heap layout");
     } else {
         load_configured_layout();

@@ -9,6 +9,10 @@
 // comma-separated NAME:CAPS:SIZE entries, e.g. "RAM:0x0010580e:22308,SPIRAM:0x00001c06:65536".
 #define HT_HOST_HEAPS_ENV "HEAPTRACK_HEAPS"
 
+// Set to 0, the host firmware behaves as one built without heap task tracking:
+// malloc and free work, statistics raise (HT_ERR_UNSUPPORTED).
+#define HT_HOST_TRACKING_ENV "HEAPTRACK_TRACKING"
+
 // Layout used when the variable is unset: ESP32-S3 internal RAM as in ESP-IDF's example.
 #define HT_HOST_DEFAULT_HEAPS "RAM:0x0010580e:22308,RAM:0x0010580e:344400"
 

@@ -1083,6 +1083,29 @@ typedef struct {
 } test_t;
 
 
+static void test_tracking_off(void) {
+    setenv(HT_HOST_TRACKING_ENV, "0", 1);
+    use_layout("RAM:0x0010580e:1024");
+    CHECK(!ht_track_deleted());
+    void *a = ht_malloc(100, HT_CAP_DEFAULT);
+    CHECK(a != NULL && ht_host_heap_used(0) == ht_host_block_size(100, 1024));
+    ht_snapshot_t snap;
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_UNSUPPORTED);
+    CHECK(snap.storage == NULL && snap.task_count == 0);
+    CHECK(strstr(ht_error_detail(), "CONFIG_HEAP_TASK_TRACKING") != NULL);
+    CHECK(ht_malloc(2000, HT_CAP_DEFAULT) == NULL);   // the heap model still holds
+    CHECK(ht_free(a) == HT_OK && ht_host_heap_used(0) == 0);
+    CHECK(ht_free(a) == HT_ERR_NOT_FOUND);
+    size_t count = 99;
+    CHECK(ht_malloc(10, 0) != NULL);
+    CHECK(ht_free_all(&count) == HT_OK && count == 1);
+    unsetenv(HT_HOST_TRACKING_ENV);
+    use_layout("RAM:0x0010580e:1024");
+    CHECK(ht_track_deleted());
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_OK);
+    ht_snapshot_release(&snap);
+}
+
 static void test_region_info(void) {
     use_layout("RAM:0x0010580e:1024,SPIRAM:0x00001406:4096");
     ht_region_info_t r[4];
@@ -1125,6 +1148,7 @@ static const test_t g_tests[] = {
     { "concurrency", test_concurrency },
     { "many_blocks", test_many_blocks },
     { "region_info", test_region_info },
+    { "tracking_off", test_tracking_off },
 };
 
 int main(void) {
