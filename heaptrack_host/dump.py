@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional
 
-from .report import HeapDetail, OverviewRow, TaskDetail
+from .report import HeapDetail, OverviewRow, ReportError, TaskDetail
 
 __all__ = ["DumpError", "Region", "GcHeap", "DumpTask", "Dump", "parse", "parse_all", "FORMAT_VERSION"]
 
@@ -47,20 +47,8 @@ TASK_FIELDS = ("name", "handle", "alive", "current", "peak", "heap_count")
 HEAP_FIELDS = ("task", "name", "caps", "size", "current", "peak", "alloc_count")
 
 
-class DumpError(ValueError):
+class DumpError(ReportError):
     """Malformed or truncated dump; ``lineno`` (1-based) and ``line`` when known."""
-
-    def __init__(self, msg: str, lineno: Optional[int] = None, line: Optional[str] = None):
-        self.msg = msg
-        self.lineno = lineno
-        self.line = line
-        text = msg
-        if lineno is not None:
-            text = "line %d: %s" % (lineno, text)
-        if line is not None:
-            shown = line if len(line) <= 120 else line[:117] + "..."
-            text = "%s: %r" % (text, shown)
-        super().__init__(text)
 
 
 @dataclass

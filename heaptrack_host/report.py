@@ -78,7 +78,8 @@ class ReportError(ValueError):
         if lineno is not None:
             text = "line %d: %s" % (lineno, text)
         if line is not None:
-            text = "%s: %r" % (text, line)
+            shown = line if len(line) <= 120 else line[:117] + "..."
+            text = "%s: %r" % (text, shown)
         super().__init__(text)
 
 

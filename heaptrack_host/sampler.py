@@ -65,11 +65,20 @@ RECORD_VERSION = 1
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
 SAMPLER_TASK = "ht_sampler"
 
-# Board side: defines _heaptrack_host_sample(t0) -> one JSON line. Also checks
-# that the heaptrack module is there (ImportError otherwise).
+# Board side: defines _heaptrack_host_sample(t0) -> one JSON line, and
+# _heaptrack_host_exec(src, name), which runs a script as `mpremote run` would
+# (fresh namespace, __name__ == "__main__"). Also checks that the heaptrack
+# module is there (ImportError otherwise).
 BOARD_HELPER = """\
 import heaptrack as _heaptrack_host_check
 del _heaptrack_host_check
+def _heaptrack_host_exec(src, name):
+    g = {"__name__": "__main__", "__file__": name}
+    try:
+        code = compile(src, name, "exec")
+    except NameError:
+        code = src
+    exec(code, g)
 def _heaptrack_host_sample(t0):
     import heaptrack, json, time
     ms = time.ticks_ms()
@@ -104,12 +113,7 @@ def _heaptrack_host_run(src, name, interval_ms, marker):
             state[1] = True
     heaptrack.start_task(%(task)r, sampler)
     try:
-        g = {"__name__": "__main__", "__file__": name}
-        try:
-            code = compile(src, name, "exec")
-        except NameError:
-            code = src
-        exec(code, g)
+        _heaptrack_host_exec(src, name)
     finally:
         state[0] = True
         deadline = time.ticks_add(time.ticks_ms(), 5000)
@@ -123,20 +127,8 @@ finally:
 """
 
 
-# Board side: runs a script once, in a fresh namespace.
-BOARD_RUN_ONCE = """\
-def _heaptrack_host_once(src, name):
-    g = {"__name__": "__main__", "__file__": name}
-    try:
-        code = compile(src, name, "exec")
-    except NameError:
-        code = src
-    exec(code, g)
-try:
-    _heaptrack_host_once(%(src)r, %(name)r)
-finally:
-    del _heaptrack_host_once
-"""
+# Board side: runs a script once.
+BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
 
 
 class BoardError(Exception):
