@@ -362,3 +362,22 @@ print([heaptrack.TRACK_DELETED, sum(r.total - r.free for r in regions) >= 100, h
     assert len([line for line in lines if line.startswith("RuntimeError")]) == 4
     assert all("CONFIG_HEAP_TASK_TRACKING=y" in line for line in lines[:4])
     assert ast.literal_eval(lines[-1]) == [False, True, 1, "ValueError"]
+
+
+def test_thread_tasks_are_named_as_on_esp32(board):
+    result = run(board, """
+import _thread
+me = heaptrack.current_task()
+a = heaptrack.malloc(64)
+out = []
+def in_thread():
+    out.append((heaptrack.current_task(), heaptrack.malloc(64)))
+_thread.start_new_thread(in_thread, ())
+wait_for(out)
+handle, block = out[0]
+names = [heaptrack.task_stats(me).name, heaptrack.task_stats(handle).name, handle != me]
+heaptrack.free(a)
+heaptrack.free(block)
+print(names)
+""")
+    assert result == ["mp_task", "mp_thread", True]
