@@ -2,18 +2,10 @@
 # "why does this allocation fail while gc.mem_free() is large?".
 import _heaptrack
 
-_WIDTHS = (18, 10, 10, 10, 13, 12)
-_HEADINGS = ("HEAP", "CAPS", "TOTAL", "FREE", "LARGEST FREE", "MINIMUM FREE")
+from .table import Table
 
-
-def _rule(left, middle, right):
-    return left + middle.join("─" * (w + 2) for w in _WIDTHS) + right
-
-
-def _row(cells):
-    return "│ " + " │ ".join(
-        ("%-*s" if i in (1,) else "%*s") % (w, c) for i, (c, w) in enumerate(zip(cells, _WIDTHS))
-    ) + " │"
+_TABLE = Table(("HEAP", "CAPS", "TOTAL", "FREE", "LARGEST FREE", "MINIMUM FREE"),
+               (18, 10, 10, 10, 13, 12), left=(1,))
 
 
 class HeapInfo:
@@ -33,14 +25,11 @@ class HeapInfo:
         return self.largest_free(caps) >= size
 
     def print(self, size=None, caps=_heaptrack.CAP_DEFAULT):
-        print(_rule("┌", "┬", "┐"))
-        print("│ " + " │ ".join("%-*s" % (w, h) for h, w in zip(_HEADINGS, _WIDTHS)) + " │")
-        print(_rule("├", "┼", "┤"))
-        for r in self.regions:
-            print(_row((r.name, "0x%08x" % r.caps, r.total, r.free, r.largest_free, r.minimum_free)))
         gc = self.gc
-        print(_row(("MicroPython GC", "", gc.total, gc.free, gc.largest_free, "")))
-        print(_rule("└", "┴", "┘"))
+        rows = [(r.name, "0x%08x" % r.caps, r.total, r.free, r.largest_free, r.minimum_free)
+                for r in self.regions]
+        rows.append(("MicroPython GC", "", gc.total, gc.free, gc.largest_free, ""))
+        _TABLE.print(rows)
         print(" MicroPython GC heap: %d area%s, %d bytes used, %d bytes of it inside ESP-IDF heaps" % (
             gc.areas, "" if gc.areas == 1 else "s", gc.used, gc.in_esp_heap))
         if size is not None:

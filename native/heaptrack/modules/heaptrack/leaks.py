@@ -5,21 +5,11 @@ import time
 
 import _heaptrack
 
+from .table import Table
+
 # The diff table: ESP-IDF's overview layout with delta columns.
-_WIDTHS = (18, 7, 20, 17, 18)
-_HEADINGS = ("TASK", "STATUS", "CURRENT MEMORY DELTA", "PEAK MEMORY DELTA", "BLOCKS +NEW/-GONE")
-
-
-def _rule(left, middle, right):
-    return left + middle.join("─" * (w + 2) for w in _WIDTHS) + right
-
-
-def _row(cells, align_left=False):
-    out = []
-    for cell, width in zip(cells, _WIDTHS):
-        pad = " " * (width - len(cell))
-        out.append(cell + pad if align_left else pad + cell)
-    return "│ " + " │ ".join(out) + " │"
+_TABLE = Table(("TASK", "STATUS", "CURRENT MEMORY DELTA", "PEAK MEMORY DELTA", "BLOCKS +NEW/-GONE"),
+               (18, 7, 20, 17, 18), left=(1,))
 
 
 def _signed(n):
@@ -166,13 +156,8 @@ class Diff:
         rows = [d for d in self.tasks
                 if (name is None or d.name == name) and (d.changed or not changed_only)]
         print("\n HEAP CHANGES OVER %d MS" % self.elapsed_ms)
-        print(_rule("┌", "┬", "┐"))
-        print(_row(_HEADINGS, align_left=True))
-        print(_rule("├", "┼", "┤"))
-        for d in rows:
-            print(_row((d.name, "%-7s" % d.status, _signed(d.current_delta), _signed(d.peak_delta),
-                        "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone)))))
-        print(_rule("└", "┴", "┘"))
+        _TABLE.print((d.name, d.status, _signed(d.current_delta), _signed(d.peak_delta),
+                       "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone))) for d in rows)
         if not self.blocks:
             return
         shown = [d for d in rows if d.blocks_added or d.blocks_gone]
