@@ -181,24 +181,3 @@ print([r.ok, r.leaks, errors])
 """)
     assert result == [True, [], ["TypeError", "ValueError", "ValueError"]]
 
-
-def test_dump_streams_without_python_heap_per_block(board):
-    many = 10000 if board.virtual else 1000
-    small, large = run(board, """
-import gc
-def cost(n):
-    blocks = [heaptrack.malloc(16) for i in range(n)]
-    me = heaptrack.current_task()
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    heaptrack.dump(me)
-    used = gc.mem_alloc() - before
-    gc.enable()
-    for b in blocks:
-        heaptrack.free(b)
-    return used
-print([cost(10), cost(%d)])
-""" % many, timeout=120)
-    # The begin/region/gc/end lines cost the same for any number of blocks.
-    assert large <= small + 256, (small, large)
