@@ -238,6 +238,16 @@ class VirtualBoardError(RuntimeError):
     pass
 
 
+def _close_quietly(fd):
+    """Closes fd if it is open (not None, not negative); returns -1 for the caller to store."""
+    if fd is not None and fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return -1
+
+
 def _signal_name(num):
     try:
         return signal.Signals(num).name
@@ -742,13 +752,9 @@ class VirtualBoard:
             if not chunk:
                 break
             unread += chunk
-        for fd in (fw.fd_in, fw.fd_in_r, fw.fd_out):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        fw.fd_in = fw.fd_in_r = fw.fd_out = -1
+        fw.fd_in = _close_quietly(fw.fd_in)
+        fw.fd_in_r = _close_quietly(fw.fd_in_r)
+        fw.fd_out = _close_quietly(fw.fd_out)
         fw.in_q[:0] = unread
         if not keep_input:
             fw.in_q.clear()
@@ -1107,13 +1113,8 @@ class VirtualBoard:
             self._sel.close()
             self._sel = None
         for name in ("_master", "_slave", "_wake_r", "_wake_w"):
-            fd = getattr(self, name)
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-                setattr(self, name, None)
+            _close_quietly(getattr(self, name))
+            setattr(self, name, None)
         if self._home:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
@@ -1129,12 +1130,7 @@ class VirtualBoard:
         Its last output is read (not sent on) until it closes it: a report it
         writes on its way out (LeakSanitizer's, at exit) is a crash too.
         """
-        if fw.fd_in >= 0:
-            try:
-                os.close(fw.fd_in)
-            except OSError:
-                pass
-        fw.fd_in = -1
+        fw.fd_in = _close_quietly(fw.fd_in)
         deadline = time.monotonic() + 1.0
         poll = select.poll()
         if fw.fd_out >= 0:
@@ -1154,12 +1150,7 @@ class VirtualBoard:
                 break
             fw.recent = (fw.recent + data)[-1024:]
             self._scan_fatal(fw, data)
-        if fw.fd_out >= 0:
-            try:
-                os.close(fw.fd_out)
-            except OSError:
-                pass
-        fw.fd_out = -1
+        fw.fd_out = _close_quietly(fw.fd_out)
         try:
             fw.proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -1173,12 +1164,7 @@ class VirtualBoard:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        if fw.fd_in_r >= 0:
-            try:
-                os.close(fw.fd_in_r)
-            except OSError:
-                pass
-            fw.fd_in_r = -1
+        fw.fd_in_r = _close_quietly(fw.fd_in_r)
         self._log("firmware pid %d stopped (status %s)" % (fw.pid, fw.proc.returncode))
         self._log_report(fw)
 
