@@ -1,0 +1,99 @@
+# ESP-IDF's heap for the host firmware and the C tests: ESP-IDF's own sources,
+# unmodified, built 32-bit against ESP-IDF's headers, with the host shim
+# (esp_idf/: what the chip and FreeRTOS provide) and heaptrack's ESP-IDF
+# tracker, into one static library.
+#
+#   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
+#
+# OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
+# linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
+# Makefile checks that (mk/esp-idf.mk).
+
+HOST_IDF_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+SHIM := $(HOST_IDF_MK_DIR)/esp_idf
+HEAPTRACK_DIR := $(abspath $(HOST_IDF_MK_DIR)/../../native/heaptrack)
+IDF_SRC ?= $(error IDF_SRC=<ESP-IDF tree> is required)
+OUT ?= $(error OUT=<build dir> is required)
+TRACKING ?= 1
+CC ?= gcc
+C := $(IDF_SRC)/components
+
+# ESP-IDF's files, as components/heap/CMakeLists.txt lists them for esp32s3
+# with heap task tracking, plus esp_mm's alignment helper the heap calls.
+IDF_SOURCES := \
+	heap/heap_caps_base.c \
+	heap/heap_caps.c \
+	heap/heap_caps_init.c \
+	heap/multi_heap.c \
+	heap/tlsf/tlsf.c \
+	heap/port/memory_layout_utils.c \
+	heap/port/esp32s3/memory_layout.c \
+	esp_mm/heap_align_hw.c
+ifeq ($(TRACKING),1)
+IDF_SOURCES += heap/heap_task_info.c
+endif
+
+SHIM_SOURCES := chip.c console.c freertos.c
+
+# The include directories ESP-IDF's build gives these files on esp32s3; the
+# shim's come first (sdkconfig.h, FreeRTOS, the CPU). -isystem: warnings are
+# for our code, not ESP-IDF's.
+IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/include \
+	esp_common/include esp_system/include esp_hw_support/include esp_hw_support/dma/include \
+	esp_rom/include esp_rom/esp32s3/include esp_rom/esp32s3/include/esp32s3 esp_rom/esp32s3 \
+	soc/include soc/esp32s3/include soc/esp32s3/register \
+	hal/include hal/esp32s3/include hal/platform_port/include log/include esp_mm/include
+CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
+	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) $(SAN_FLAGS) \
+	-I$(SHIM)/include $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+
+# tlsf gained tlsf_find_containing_block after ESP-IDF v5.4's pin; with an
+# older checkout (see mk/esp-idf-source.sh) the shim supplies it.
+TLSF_HAS_CONTAINING := $(shell grep -q tlsf_find_containing_block $(C)/heap/tlsf/include/tlsf.h 2>/dev/null && echo 1)
+ifneq ($(TLSF_HAS_CONTAINING),1)
+SHIM_SOURCES += tlsf_compat.c
+$(OUT)/idf/heap/multi_heap.o: CFLAGS_FILE := -include $(SHIM)/tlsf_compat.h
+endif
+
+# The sanitizer build moves the chip's DRAM out of ASan's shadow (chip.c):
+# ESP-IDF's region table is compiled under another name for the shim to shift.
+ifneq ($(findstring address,$(SAN_FLAGS)),)
+$(OUT)/idf/heap/port/esp32s3/memory_layout.o: CFLAGS_FILE := \
+	-Dsoc_memory_regions=esp32s3_memory_regions -Dsoc_memory_region_count=esp32s3_memory_region_count
+endif
+
+IDF_OBJS := $(addprefix $(OUT)/idf/,$(IDF_SOURCES:.c=.o))
+SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
+TRACKER_OBJ := $(OUT)/tracker_idf.o
+LIB := $(OUT)/libesp_idf_host.a
+
+.PHONY: all
+all: $(LIB) $(OUT)/link.flags
+
+$(LIB): $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+# What linking the library takes: ESP-IDF's reserved-region table bounds, and
+# MicroPython's threads turned into tasks (freertos.c).
+$(OUT)/link.flags: $(MAKEFILE_LIST) | $(OUT)
+	echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread" >$@
+
+$(OUT)/idf/%.o: $(C)/%.c $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC $(patsubst $(C)/%,esp-idf/%,$<)"
+	@$(CC) $(CFLAGS_IDF) $(CFLAGS_FILE) -w -c $< -o $@
+
+$(OUT)/shim/%.o: $(SHIM)/%.c $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC $(notdir $<) (host shim)"
+	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
+
+$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_idf.c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC tracker_idf.c"
+	@$(CC) $(CFLAGS_IDF) $(WARN) -I$(HEAPTRACK_DIR) -c $< -o $@
+
+$(OUT):
+	mkdir -p $@

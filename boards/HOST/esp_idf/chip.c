@@ -1,0 +1,210 @@
+// The ESP32-S3 that the virtual board's ESP-IDF heap runs on: its memory, the
+// linker and ROM symbols ESP-IDF's layout code reads, and the start-up steps
+// that build the heaps. Nothing here decides a heap's place, size or caps:
+// ESP-IDF's own heap_caps_init() does, from ESP-IDF's own esp32s3 layout
+// (components/heap/port/esp32s3/memory_layout.c), as on the chip.
+//
+// Memory: the chip's internal data RAM (0x3FC88000-0x3FD00000) and RTC fast
+// memory (0x600FE000-0x60100000) are mapped at their own addresses, so block
+// addresses read as on a board. AddressSanitizer's 32-bit shadow covers
+// 0x28000000-0x3FFFFFFF, so a sanitizer build moves every region there down by
+// HOST_CHIP_SHADOW_SHIFT (see relocate_layout()); all else is the same.
+//
+// Extra heaps for tests, as a board with PSRAM or a runtime heap_caps_add_region
+// has them: HEAPTRACK_IDF_REGIONS="TYPE:ADDRESS:SIZE[,...]" registers each with
+// ESP-IDF's heap_caps_add_region_with_caps(), with the caps of the esp32s3
+// memory type named TYPE (RAM, DRAM, IRAM, SPIRAM, RTCRAM), e.g.
+// "SPIRAM:0x3c000000:1048576" for 1 MiB of PSRAM.
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_CHIP_SHADOW_SHIFT 0x30000000
+// The sanitizer build compiles ESP-IDF's memory_layout.c with its region
+// table renamed to these (HOST_LAYOUT_RENAME in esp_idf.mk); the table under
+// the real name, which the rest of ESP-IDF reads, is the shifted copy below.
+#define soc_memory_regions esp32s3_memory_regions
+#define soc_memory_region_count esp32s3_memory_region_count
+#else
+#define HOST_CHIP_SHADOW_SHIFT 0
+#endif
+
+#include "esp_heap_caps.h"
+#include "esp_heap_caps_init.h"
+#include "heap_memory_layout.h"
+#include "hal/efuse_hal.h"
+#include "esp_private/esp_cache_private.h"
+#include "rom/rom_layout.h"
+#include "soc/soc.h"
+
+#include "host_shim.h"
+
+// What ESP-IDF's linker script defines for an app on ESP32-S3: IRAM code and
+// static data end where the example's first heap starts (0x3FC955C0), the
+// rest of DIRAM is heap. The IRAM/data split does not matter to the heap.
+#define CHIP_HEAP_START 0x3FC955C0u
+#define CHIP_DATA_START 0x3FC90000u
+#define CHIP_STR(x) #x
+#define CHIP_SYMBOL(name, value) \
+    __asm__(".globl " #name "\n.set " #name ", " CHIP_STR(value))
+#define CHIP_SHIFTED_SYMBOL(name, value) CHIP_SYMBOL(name, (value) - HOST_CHIP_SHADOW_SHIFT)
+CHIP_SHIFTED_SYMBOL(_data_start, 0x3FC90000);
+CHIP_SHIFTED_SYMBOL(_heap_start, 0x3FC955C0);
+// IRAM addresses: ESP-IDF reserves their DRAM alias (minus SOC_I_D_OFFSET).
+CHIP_SHIFTED_SYMBOL(_iram_start, 0x40378000);
+CHIP_SHIFTED_SYMBOL(_iram_end, 0x40380000);
+// RTC fast memory: RTC data of the app at its start, ROM's reserved words at its end.
+CHIP_SYMBOL(_rtc_force_fast_end, 0x600FE010);
+CHIP_SYMBOL(_rtc_noinit_end, 0x600FE010);
+CHIP_SYMBOL(_rtc_reserved_start, 0x600FFFE8);
+CHIP_SYMBOL(_rtc_reserved_end, 0x60100000);
+
+// ESP32-S3 ROM's layout table (ets_rom_layout_p): only the start of the DRAM
+// the ROM keeps for itself matters to the heap. Below it, down to the end of
+// the app's DRAM, is the startup-stack heap (22308 bytes) that
+// heap_caps_enable_nonos_stack_heaps() adds.
+static const ets_rom_layout_t s_rom_layout = {
+    .dram0_rtos_reserved_start = (void *)(0x3FCEEE34u - HOST_CHIP_SHADOW_SHIFT),
+};
+const ets_rom_layout_t *const ets_rom_layout_p = &s_rom_layout;
+
+// The memory the chip has. The DRAM range is the union of the esp32s3
+// layout's DIRAM and DRAM regions.
+typedef struct {
+    uintptr_t start;
+    size_t size;
+} chip_memory_t;
+
+static const chip_memory_t s_chip_memory[] = {
+    { 0x3FC88000u - HOST_CHIP_SHADOW_SHIFT, 0x3FD00000u - 0x3FC88000u },
+    { SOC_RTC_DRAM_LOW, 0x2000u },
+};
+
+/******************************************************************************/
+// What other chip parts tell the heap.
+
+// eFuse: flash encryption is off (it only decides DMA alignment for flash).
+bool efuse_hal_flash_encryption_enabled(void) {
+    return false;
+}
+
+// Cache line sizes, for heap_caps_malloc's DMA-capable alignment: internal
+// RAM is not behind a cache; PSRAM is, with ESP32-S3's 32-byte data cache line
+// (CONFIG_ESP32S3_DATA_CACHE_LINE_32B, the default).
+esp_err_t esp_cache_get_alignment(uint32_t heap_caps, size_t *out_alignment) {
+    if (out_alignment == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    *out_alignment = (heap_caps & MALLOC_CAP_SPIRAM) ? 32 : 4;
+    return ESP_OK;
+}
+
+/******************************************************************************/
+// Start-up.
+
+static void chip_fail(const char *what, const char *detail) {
+    fprintf(stderr, "virtual ESP32-S3: %s: %s\n", what, detail);
+    exit(2);
+}
+
+#if HOST_CHIP_SHADOW_SHIFT
+#define HOST_LAYOUT_MAX_REGIONS 16
+static soc_memory_region_t s_shifted_regions[HOST_LAYOUT_MAX_REGIONS] __asm__("soc_memory_regions");
+size_t s_shifted_region_count __asm__("soc_memory_region_count");
+
+// ESP-IDF's esp32s3 regions, those under the sanitizer's shadow moved down.
+static void relocate_layout(void) {
+    if (esp32s3_memory_region_count > HOST_LAYOUT_MAX_REGIONS) {
+        chip_fail("memory", "more layout regions than HOST_LAYOUT_MAX_REGIONS");
+    }
+    for (size_t i = 0; i < esp32s3_memory_region_count; ++i) {
+        soc_memory_region_t r = esp32s3_memory_regions[i];
+        if (r.start >= 0x28000000 && r.start < 0x40000000) {
+            r.start -= HOST_CHIP_SHADOW_SHIFT;
+        }
+        s_shifted_regions[i] = r;
+    }
+    s_shifted_region_count = esp32s3_memory_region_count;
+}
+#else
+static void relocate_layout(void) {
+}
+#endif
+
+static void chip_map(uintptr_t start, size_t size) {
+    void *p = mmap((void *)start, size, PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != (void *)start) {
+        char detail[120];
+        snprintf(detail, sizeof(detail), "cannot map %zu bytes at 0x%08lx (%s)",
+            size, (unsigned long)start, p == MAP_FAILED ? strerror(errno) : "mapped elsewhere");
+        if (p != MAP_FAILED) {
+            munmap(p, size);
+        }
+        chip_fail("memory", detail);
+    }
+}
+
+static const soc_memory_type_desc_t *memory_type(const char *name, size_t len) {
+    for (size_t i = 0; i < soc_memory_type_count; ++i) {
+        if (strlen(soc_memory_types[i].name) == len && strncmp(soc_memory_types[i].name, name, len) == 0) {
+            return &soc_memory_types[i];
+        }
+    }
+    return NULL;
+}
+
+static void add_extra_regions(const char *spec) {
+    const char *p = spec;
+    while (*p != '\0') {
+        const char *colon = strchr(p, ':');
+        char *end;
+        if (colon == NULL) {
+            chip_fail("HEAPTRACK_IDF_REGIONS", "expected TYPE:ADDRESS:SIZE entries separated by commas");
+        }
+        const soc_memory_type_desc_t *type = memory_type(p, (size_t)(colon - p));
+        if (type == NULL) {
+            chip_fail("HEAPTRACK_IDF_REGIONS", "unknown memory type (the esp32s3 types are RAM, DRAM, IRAM, SPIRAM, RTCRAM)");
+        }
+        errno = 0;
+        unsigned long start = strtoul(colon + 1, &end, 0);
+        if (*end != ':' || errno != 0) {
+            chip_fail("HEAPTRACK_IDF_REGIONS", "bad ADDRESS");
+        }
+        unsigned long size = strtoul(end + 1, &end, 0);
+        if ((*end != ',' && *end != '\0') || errno != 0 || size == 0 || start + size < start) {
+            chip_fail("HEAPTRACK_IDF_REGIONS", "bad SIZE");
+        }
+        if (start >= 0x28000000u && start < 0x40000000u) {
+            start -= HOST_CHIP_SHADOW_SHIFT;
+        }
+        chip_map(start, size);
+        esp_err_t err = heap_caps_add_region_with_caps(type->caps, (intptr_t)start, (intptr_t)(start + size));
+        if (err != ESP_OK) {
+            chip_fail("HEAPTRACK_IDF_REGIONS", err == ESP_FAIL ? "the region overlaps a heap" :
+                err == ESP_ERR_NO_MEM ? "no internal heap has room for the new heap's record" :
+                "ESP-IDF refused the region (too small?)");
+        }
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+// What the chip's start-up code does for the heap (esp_system's
+// do_core_init() and FreeRTOS's main task), before MicroPython's main().
+__attribute__((constructor)) static void chip_start(void) {
+    relocate_layout();
+    for (size_t i = 0; i < sizeof(s_chip_memory) / sizeof(s_chip_memory[0]); ++i) {
+        chip_map(s_chip_memory[i].start, s_chip_memory[i].size);
+    }
+    heap_caps_init();
+    host_tasks_start();
+    heap_caps_enable_nonos_stack_heaps();
+    const char *extra = getenv("HEAPTRACK_IDF_REGIONS");
+    if (extra != NULL) {
+        add_extra_regions(extra);
+    }
+}

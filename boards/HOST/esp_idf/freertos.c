@@ -1,0 +1,289 @@
+// FreeRTOS on the host, as far as ESP-IDF's heap, heaptrack and ESP-IDF's heap
+// tests use it. Every thread of the process is a task:
+//
+//   - A task's identity is its TCB, a block of the size of ESP32-S3's TCB_t
+//     allocated from ESP-IDF's heap by the task that creates it, as FreeRTOS
+//     does. Its address is the task's handle, so handles are reused when the
+//     heap hands the same block out again, as on the chip.
+//   - The TCB is freed when the task ends (its thread returns or exits, or
+//     another task deletes it). That free is how ESP-IDF's task tracking learns
+//     that a task was deleted: heap_task_info.c marks DELETED the task whose
+//     handle equals the freed block. It only looks when the block has an owner,
+//     which is why the creator, not the new thread, allocates the TCB.
+//   - The process's first thread is the esp32 port's `mp_task`; its TCB is made
+//     before any task runs, so it is charged to ESP-IDF's Pre-scheduler record.
+//   - Every thread MicroPython starts goes through pthread_create, which the
+//     firmware links wrapped (-Wl,--wrap=pthread_create): the wrapper makes
+//     the new task's TCB in the creating thread, named `mp_thread` as on the
+//     esp32 port unless host_task_set_next_name() named it.
+//
+// Spinlocks (portMUX) are recursive mutexes; FreeRTOS mutexes are mutexes
+// that catch a task taking one twice.
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "freertos/semphr.h"
+#include "esp_heap_caps.h"
+
+#include "host_shim.h"
+
+// sizeof(TCB_t) of ESP-IDF v5.5's FreeRTOS on ESP32-S3 with its default
+// configuration (the "SIZE 344" blocks of the heap_task_tracking example).
+#define TCB_SIZE 344
+// Where FreeRTOS takes TCBs from (pvPortMalloc for internal RAM).
+#define TCB_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+struct tskTaskControlBlock {
+    char name[configMAX_TASK_NAME_LEN];
+    pthread_t thread;
+    bool joinable;               // created by xTaskCreate (vTaskDelete joins it)
+    TaskFunction_t code;         // xTaskCreate's task function, or NULL
+    void *parameters;
+    void *(*start)(void *);      // a wrapped pthread_create's start routine, or NULL
+    void *start_arg;
+    pthread_mutex_t notify_lock; // the task's notification value
+    pthread_cond_t notify_cond;
+    uint32_t notify_value;
+};
+_Static_assert(sizeof(struct tskTaskControlBlock) <= TCB_SIZE, "the host's TCB fits ESP32-S3's");
+
+static __thread TaskHandle_t s_current;
+static __thread char s_next_name[configMAX_TASK_NAME_LEN];
+
+/******************************************************************************/
+// Spinlocks and mutexes.
+
+static void die(const char *what, int err) {
+    fprintf(stderr, "host FreeRTOS: %s failed: %s\n", what, strerror(err));
+    abort();
+}
+
+void vPortMuxInitialize(portMUX_TYPE *mux) {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&mux->mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+void vPortEnterCritical(portMUX_TYPE *mux) {
+    int err = pthread_mutex_lock(&mux->mutex);
+    if (err != 0) {
+        die("portENTER_CRITICAL", err);
+    }
+}
+
+void vPortExitCritical(portMUX_TYPE *mux) {
+    int err = pthread_mutex_unlock(&mux->mutex);
+    if (err != 0) {
+        die("portEXIT_CRITICAL", err);
+    }
+}
+
+// The host has no interrupts: every caller is a task.
+BaseType_t xPortInIsrContext(void) {
+    return pdFALSE;
+}
+
+SemaphoreHandle_t xSemaphoreCreateMutexStatic(StaticSemaphore_t *buffer) {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&buffer->mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return buffer;
+}
+
+BaseType_t xSemaphoreTake(SemaphoreHandle_t semaphore, TickType_t ticks_to_wait) {
+    if (ticks_to_wait != portMAX_DELAY) {
+        // Nothing here waits with a timeout; a caller that did would need it.
+        die("xSemaphoreTake with a timeout", ENOSYS);
+    }
+    int err = pthread_mutex_lock(&semaphore->mutex);
+    if (err != 0) {
+        die("xSemaphoreTake", err);   // EDEADLK: a task took its own mutex again
+    }
+    return pdTRUE;
+}
+
+BaseType_t xSemaphoreGive(SemaphoreHandle_t semaphore) {
+    int err = pthread_mutex_unlock(&semaphore->mutex);
+    if (err != 0) {
+        die("xSemaphoreGive", err);
+    }
+    return pdTRUE;
+}
+
+/******************************************************************************/
+// Tasks.
+
+TaskHandle_t xTaskGetCurrentTaskHandle(void) {
+    return s_current;
+}
+
+char *pcTaskGetName(TaskHandle_t task) {
+    TaskHandle_t t = task != NULL ? task : s_current;
+    return t != NULL ? t->name : NULL;
+}
+
+static TaskHandle_t tcb_new(const char *name) {
+    TaskHandle_t tcb = heap_caps_malloc(TCB_SIZE, TCB_CAPS);
+    if (tcb == NULL) {
+        return NULL;
+    }
+    memset(tcb, 0, TCB_SIZE);
+    strncpy(tcb->name, name, sizeof(tcb->name) - 1);
+    pthread_mutex_init(&tcb->notify_lock, NULL);
+    pthread_cond_init(&tcb->notify_cond, NULL);
+    return tcb;
+}
+
+static void tcb_free(TaskHandle_t tcb) {
+    pthread_cond_destroy(&tcb->notify_cond);
+    pthread_mutex_destroy(&tcb->notify_lock);
+    heap_caps_free(tcb);
+}
+
+// Runs when a task's thread ends however it ends (return, pthread_exit,
+// cancellation): the task is deleted, so its TCB goes back to the heap.
+static void task_end(void *arg) {
+    TaskHandle_t tcb = arg;
+    tcb_free(tcb);
+    s_current = NULL;
+}
+
+static void *task_trampoline(void *arg) {
+    TaskHandle_t tcb = arg;
+    void *volatile result = NULL;   // lives across the cleanup handler's setjmp
+    s_current = tcb;
+    pthread_cleanup_push(task_end, tcb);
+    if (tcb->code != NULL) {
+        tcb->code(tcb->parameters);
+    } else {
+        result = tcb->start(tcb->start_arg);
+    }
+    pthread_cleanup_pop(1);
+    return result;
+}
+
+BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32_t stack_depth,
+    void *parameters, UBaseType_t priority, TaskHandle_t *created, BaseType_t core_id) {
+    (void)stack_depth;
+    (void)priority;
+    (void)core_id;
+    TaskHandle_t tcb = tcb_new(name);
+    if (tcb == NULL) {
+        return pdFAIL;
+    }
+    tcb->code = code;
+    tcb->parameters = parameters;
+    tcb->joinable = true;
+    if (created != NULL) {
+        *created = tcb;
+    }
+    int err = pthread_create(&tcb->thread, NULL, task_trampoline, tcb);
+    if (err != 0) {
+        tcb_free(tcb);
+        return pdFAIL;
+    }
+    return pdPASS;
+}
+
+void vTaskDelete(TaskHandle_t task) {
+    if (task == NULL || task == s_current) {
+        pthread_exit(NULL);   // task_end frees the TCB
+    }
+    // Another task: it stops at its next wait (the tests' tasks wait for a
+    // notification) and is gone, TCB freed, when this returns, as on the chip.
+    pthread_t thread = task->thread;
+    bool joinable = task->joinable;
+    pthread_cancel(thread);
+    if (joinable) {
+        pthread_join(thread, NULL);
+    }
+}
+
+void vTaskDelay(TickType_t ticks) {
+    if (ticks == 0) {
+        sched_yield();
+        return;
+    }
+    uint64_t ns = (uint64_t)ticks * 1000000000u / CONFIG_FREERTOS_HZ;
+    struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+BaseType_t xTaskNotifyGive(TaskHandle_t task) {
+    pthread_mutex_lock(&task->notify_lock);
+    task->notify_value += 1;
+    pthread_cond_signal(&task->notify_cond);
+    pthread_mutex_unlock(&task->notify_lock);
+    return pdPASS;
+}
+
+static void unlock_mutex(void *mutex) {
+    pthread_mutex_unlock(mutex);
+}
+
+uint32_t ulTaskNotifyTake(BaseType_t clear_on_exit, TickType_t ticks_to_wait) {
+    TaskHandle_t self = s_current;
+    if (ticks_to_wait != portMAX_DELAY) {
+        die("ulTaskNotifyTake with a timeout", ENOSYS);
+    }
+    pthread_mutex_lock(&self->notify_lock);
+    pthread_cleanup_push(unlock_mutex, &self->notify_lock);
+    while (self->notify_value == 0) {
+        pthread_cond_wait(&self->notify_cond, &self->notify_lock);   // vTaskDelete cancels here
+    }
+    pthread_cleanup_pop(0);
+    uint32_t value = self->notify_value;
+    self->notify_value = clear_on_exit ? 0 : value - 1;
+    pthread_mutex_unlock(&self->notify_lock);
+    return value;
+}
+
+/******************************************************************************/
+// MicroPython's threads.
+
+void host_task_set_next_name(const char *name) {
+    strncpy(s_next_name, name, sizeof(s_next_name) - 1);
+    s_next_name[sizeof(s_next_name) - 1] = '\0';
+}
+
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg);
+
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
+    TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread");
+    s_next_name[0] = '\0';
+    if (tcb == NULL) {
+        return EAGAIN;   // what FreeRTOS's "could not allocate" becomes for a pthread caller
+    }
+    tcb->start = start;
+    tcb->start_arg = arg;
+    int err = __real_pthread_create(thread, attr, task_trampoline, tcb);
+    if (err != 0) {
+        tcb_free(tcb);
+        return err;
+    }
+    tcb->thread = *thread;
+    return 0;
+}
+
+void host_tasks_start(void) {
+    // Before the scheduler runs: the first task's TCB is Pre-scheduler's.
+    TaskHandle_t main_task = tcb_new("mp_task");
+    if (main_task == NULL) {
+        die("creating mp_task", ENOMEM);
+    }
+    main_task->thread = pthread_self();
+    s_current = main_task;
+}

@@ -1,0 +1,12 @@
+// What the host shim offers beyond the ESP-IDF and FreeRTOS API it stands in
+// for: the few hooks a chip or FreeRTOS has no public call for.
+#pragma once
+
+// The name of the next task a pthread_create of this thread starts (the esp32
+// port passes it to xTaskCreate). Used once; without it a thread is
+// `mp_thread`, as the port names _thread threads.
+void host_task_set_next_name(const char *name);
+
+// Boot: makes the calling (first) thread the task `mp_task`. Called by the
+// chip's start-up code after ESP-IDF's heap exists.
+void host_tasks_start(void);
