@@ -17,30 +17,53 @@ PYTHON3 ?= python3
 # counts any sanitizer report as a crash, which fails the test session
 # (heaptrack_host/vboard.py, SANITIZER_OPTIONS).
 ifeq ($(SANITIZE),1)
-HOST_BUILD := $(BUILD_DIR)/host-sanitize
+HOST_FLAVOUR := host-sanitize
 HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer --param asan-use-after-return=0
 HOST_SANITIZE_DEFS := -DMP_ASAN=1 -DMP_UBSAN=1
 else
-HOST_BUILD := $(BUILD_DIR)/host
+HOST_FLAVOUR := host
 endif
+# HEAPTRACK_TRACKING=0: the same firmware with ESP-IDF's heap task tracking
+# compiled out (CONFIG_HEAP_TASK_TRACKING unset): the benchmarks' baseline and
+# the "firmware without tracking" the tests check. `make test` builds both.
+HEAPTRACK_TRACKING ?= 1
+HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(if $(filter 0,$(HEAPTRACK_TRACKING)),-notracking)
+HOST_IDF_OUT := $(HOST_BUILD)/esp-idf
 FIRMWARE := $(HOST_BUILD)/micropython
+FIRMWARE_UNTRACKED := $(BUILD_DIR)/$(HOST_FLAVOUR)-notracking/micropython
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CC ?= cc
+
+include $(ROOT)/mk/esp-idf.mk
+
+# The host firmware is 32-bit, like the chip: say what to install, once, before building.
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+ifdef PORT
+HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
+endif
+ifneq ($(HOST_BUILD_GOALS),)
+ifneq ($(shell printf 'int main(void){return 0;}' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo ok),ok)
+$(error the host firmware is 32-bit, like an ESP32, and $(CC) -m32 cannot link here: install a 32-bit C toolchain (Debian/Ubuntu: apt-get install gcc-multilib))
+endif
+endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host run test test-c test-host bench venv submodules clean
+.PHONY: help firmware-host firmware-host-untracked host-idf run test test-c test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
-	@echo "  make                  build the host firmware (build/host/micropython)"
+	@echo "  make                  build the host firmware (build/host/micropython): MicroPython's unix"
+	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
+	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests + host_tests on the virtual board"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
-	@echo "  make firmware BOARD=ESP32_S3           ESP32 firmware (needs ESP-IDF v5.5.x)"
+	@echo "  make firmware BOARD=ESP32_S3           ESP32 firmware (needs ESP-IDF $(IDF_TAG))"
 	@echo "  make flash BOARD=ESP32_S3 PORT=DEV     build and flash it"
 	@echo "  make erase BOARD=ESP32_S3 PORT=DEV     erase the board's flash"
-	@echo "  make check-idf IDF_PATH=DIR            compile the ESP-IDF tracker against ESP-IDF headers"
+	@echo "  make check-idf [IDF_PATH=DIR]          compile the ESP-side code against ESP-IDF's headers"
 	@echo "  make clean            remove build/ and .venv/"
 
 # MicroPython itself, and the one lib/ submodule its frozen-manifest build checks for.
@@ -55,9 +78,15 @@ MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 $(MPY_CROSS): $(SUBMODULES_STAMP)
 	$(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS)
 
-firmware-host: $(MPY_CROSS)
+# ESP-IDF's heap (the pinned tag's sources), the host shim and the tracker.
+host-idf: $(IDF_SOURCE_STAMP)
+	@$(MAKE) --no-print-directory -f $(ROOT)/boards/HOST/esp_idf.mk -j$(JOBS) CC="$(CC)" \
+		IDF_SRC=$(HEAPTRACK_IDF_SRC) OUT=$(HOST_IDF_OUT) TRACKING=$(HEAPTRACK_TRACKING) \
+		SAN_FLAGS="$(HOST_SANITIZE_FLAGS)"
+
+firmware-host: $(MPY_CROSS) host-idf
 	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
-		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) \
+		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) HEAPTRACK_IDF_OUT=$(HOST_IDF_OUT) \
 		$(if $(HOST_SANITIZE_FLAGS),STRIP= CFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS)" \
 			LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)")
 
@@ -75,13 +104,16 @@ run: firmware-host venv
 test-c:
 	$(MAKE) -C $(ROOT)/native/tests BUILD=$(BUILD_DIR)/ctest
 
+firmware-host-untracked:
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKING=0
+
 ifdef PORT
 test-host: venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
-test-host: firmware-host venv
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE) $(PYTEST_ARGS)
+test-host: firmware-host firmware-host-untracked venv
+	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE) --firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)
 test: test-c test-host
 endif
 

@@ -45,7 +45,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	hal/include hal/esp32s3/include hal/platform_port/include log/include esp_mm/include
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
 	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) $(SAN_FLAGS) \
-	-I$(SHIM)/include $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
+	-I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
 # tlsf gained tlsf_find_containing_block after ESP-IDF v5.4's pin; with an

@@ -10,3 +10,21 @@ MICROPY_PY_FFI = 0
 
 FROZEN_MANIFEST = $(VARIANT_DIR)/manifest.py
 USER_C_MODULES = $(VARIANT_DIR)/../../native
+
+# 32-bit, as the chip: ESP-IDF's heap and its task tracking are built for
+# 4-byte pointers (a block's owner tag is one TaskHandle_t).
+MICROPY_FORCE_32BIT = 1
+
+# ESP-IDF's heap, the host shim standing in for the chip and FreeRTOS
+# (esp_idf/), and heaptrack's ESP-IDF tracker: one library that
+# esp_idf.mk builds into HEAPTRACK_IDF_OUT first (the top-level Makefile
+# runs both), with the link flags it needs.
+ifeq ($(HEAPTRACK_IDF_OUT),)
+$(error boards/HOST needs HEAPTRACK_IDF_OUT=<dir of libesp_idf_host.a>: build it with the top-level `make`)
+endif
+CFLAGS += -I$(VARIANT_DIR)/esp_idf
+LDFLAGS += $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
+# Relink when the library changes (without making this the default goal).
+heaptrack_default_goal := $(.DEFAULT_GOAL)
+$(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
+.DEFAULT_GOAL := $(heaptrack_default_goal)

@@ -1,19 +1,20 @@
-# The heaptrack module for ports/esp32: the platform-free bindings, renderer
-# and task runner, over the ESP-IDF tracker. (make-based ports use
-# micropython.mk and the hosted tracker instead.)
+# The heaptrack module for ports/esp32: the platform-free bindings and
+# renderer, heap accounting on ESP-IDF's task tracking, and the esp32 task
+# port. (make-based ports, the host firmware, use micropython.mk.)
 include_guard(GLOBAL)
 
 add_library(usermod_heaptrack INTERFACE)
 
-# Every platform-free source: all *.c here except the trackers (tracker_*.c),
-# of which this port takes the ESP-IDF pair.
-file(GLOB HEAPTRACK_COMMON_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.c)
-list(FILTER HEAPTRACK_COMMON_SOURCES EXCLUDE REGEX "/tracker_[^/]*\\.c$")
-
 target_sources(usermod_heaptrack INTERFACE
-    ${HEAPTRACK_COMMON_SOURCES}
+    ${CMAKE_CURRENT_LIST_DIR}/modheaptrack.c
+    ${CMAKE_CURRENT_LIST_DIR}/dump.c
+    ${CMAKE_CURRENT_LIST_DIR}/errors.c
+    ${CMAKE_CURRENT_LIST_DIR}/heapinfo.c
+    ${CMAKE_CURRENT_LIST_DIR}/linebuf.c
+    ${CMAKE_CURRENT_LIST_DIR}/report.c
+    ${CMAKE_CURRENT_LIST_DIR}/task.c
     ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c
-    ${CMAKE_CURRENT_LIST_DIR}/tracker_idf_task.c
+    ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
 )
 
 target_include_directories(usermod_heaptrack INTERFACE

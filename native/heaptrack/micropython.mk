@@ -1,5 +1,6 @@
 # The heaptrack module for make-based ports (the host firmware): bindings,
-# renderer and task runner, over the hosted tracker.
+# renderer and the host task port. Heap accounting (tracker_idf.c) comes with
+# ESP-IDF's heap, which the board links (boards/HOST/esp_idf.mk).
 HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
 
 SRC_USERMOD_C += \
@@ -10,9 +11,6 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
-	$(HEAPTRACK_MOD_DIR)/tracker_host_task.c
-
-SRC_USERMOD_LIB_C += $(HEAPTRACK_MOD_DIR)/tracker_host.c
+	$(HEAPTRACK_MOD_DIR)/task_port_host.c
 
 CFLAGS_USERMOD += -I$(HEAPTRACK_MOD_DIR)
-LDFLAGS_USERMOD += -lpthread

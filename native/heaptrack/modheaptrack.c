@@ -79,7 +79,6 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
     if (mp_obj_is_small_int(args[0])) {
         address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
         if (address == NULL) {
-            tracker_check(ht_ready());
             // The tracker may know more, e.g. that its table of live blocks is full.
             if (*ht_error_detail() != '\0') {
                 mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), ht_error_detail());

@@ -8,7 +8,7 @@
 #include "py/stackctrl.h"
 
 #include "task.h"
-#include "tracker.h"
+#include "task_port.h"
 
 #if !MICROPY_PY_THREAD
 #error "heaptrack needs MICROPY_PY_THREAD"

@@ -1,6 +1,9 @@
-// The tracker interface: the one seam between the heaptrack bindings and the
-// platform. tracker_idf.c implements it on ESP-IDF, tracker_host.c emulates it
-// on the host. Everything above this header is platform-free.
+// Heap accounting: the seam between the heaptrack bindings and ESP-IDF's heap.
+// Pure C, no MicroPython: tracker_idf.c implements it on ESP-IDF's heap task
+// tracking, on every board and on the host (ESP-IDF's heap built for the
+// host, boards/HOST/esp_idf), and the C unit tests drive it directly.
+// Starting tasks needs MicroPython and lives apart, in task_port.h.
+// Everything above these two headers is platform-free.
 //
 // The statistics types mirror ESP-IDF's esp_heap_task_info.h (task_stat_t,
 // heap_stat_t, heap_task_block_t) so that the ESP-IDF tracker is a field-by-field
@@ -30,7 +33,8 @@
 // configMAX_TASK_NAME_LEN on the esp32 port (terminating NUL included).
 #define HT_TASK_NAME_LEN (16)
 
-// A task handle: TaskHandle_t's value on ESP-IDF, a never-reused id on the host.
+// A task handle: TaskHandle_t's value, the address of the task's TCB (reused
+// once the TCB is freed and the heap hands its block out again).
 typedef uintptr_t ht_task_t;
 
 typedef enum {
@@ -39,7 +43,6 @@ typedef enum {
                           // or no room for a snapshot
     HT_ERR_NOT_FOUND,     // unknown task handle, or an address not handed out
     HT_ERR_UNSUPPORTED,   // firmware built without heap task tracking
-    HT_ERR_CONFIG,        // the tracker's configuration is invalid (ht_error_detail)
 } ht_err_t;
 
 // heap_task_block_t
@@ -84,7 +87,7 @@ typedef struct {
 typedef struct {
     const char *name;
     uint32_t caps;
-    uintptr_t start;            // first address; 0 where the region is only a model (host)
+    uintptr_t start;            // first address
     size_t total_size;
     size_t free_size;
     size_t largest_free_block;
@@ -96,13 +99,9 @@ typedef struct {
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count);
 
 // Allocates size bytes with the given caps, charged to the calling task.
-// Returns NULL when no heap with those caps can hold it, or when the tracker
-// is unusable (see ht_ready).
+// Returns NULL when no heap with those caps can hold it (ht_error_detail may
+// say more, e.g. that the tracker's table of blocks is full).
 void *ht_malloc(size_t size, uint32_t caps);
-
-// HT_OK when the tracker can allocate, else why not (HT_ERR_CONFIG, with
-// ht_error_detail). Lets callers tell a full heap from a broken setup.
-ht_err_t ht_ready(void);
 
 // Frees a block that ht_malloc returned. HT_ERR_NOT_FOUND, and nothing touched,
 // for any other address or a block already freed.
@@ -124,17 +123,5 @@ bool ht_track_deleted(void);
 
 // A human-readable sentence about the last failure (never NULL; "" when none).
 const char *ht_error_detail(void);
-
-// Starts a named task running entry(arg) with MicroPython's thread machinery
-// (mp_thread_create on the host, mp_thread_create_ex on ESP32). *stack_size is
-// in bytes, 0 for the port's default, and is updated like mp_thread_create's.
-// arg must be reachable by the GC (the port keeps it as a root). Returns the new
-// task's handle; raises (nlr) if the task cannot be created. The name is copied.
-// The caller must not let another thread be created until entry has begun
-// running (see ht_yield): ESP32's port keeps the entry pointer in one static.
-ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, size_t *stack_size);
-
-// Gives the CPU to other tasks for a moment without touching the GIL.
-void ht_yield(void);
 
 #endif // HEAPTRACK_TRACKER_H

@@ -97,16 +97,6 @@ bool ht_track_deleted(void) {
     #endif
 }
 
-void ht_yield(void) {
-    vTaskDelay(1);
-}
-
-// Every heap on ESP-IDF is usable; a NULL from ht_malloc means no room (or a
-// full registry: ht_error_detail says which).
-ht_err_t ht_ready(void) {
-    return HT_OK;
-}
-
 /******************************************************************************/
 // Heap regions, from public API only: heap_caps_walk_all() visits ESP-IDF's
 // registered heaps in its own order, block by block, which gives each region's

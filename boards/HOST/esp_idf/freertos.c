@@ -57,6 +57,7 @@ _Static_assert(sizeof(struct tskTaskControlBlock) <= TCB_SIZE, "the host's TCB f
 
 static __thread TaskHandle_t s_current;
 static __thread char s_next_name[configMAX_TASK_NAME_LEN];
+static __thread TaskHandle_t s_last_created;
 
 /******************************************************************************/
 // Spinlocks and mutexes.
@@ -163,13 +164,16 @@ static void task_end(void *arg) {
 static void *task_trampoline(void *arg) {
     TaskHandle_t tcb = arg;
     void *volatile result = NULL;   // lives across the cleanup handler's setjmp
+    tcb->thread = pthread_self();
     s_current = tcb;
     pthread_cleanup_push(task_end, tcb);
     if (tcb->code != NULL) {
         tcb->code(tcb->parameters);
-    } else {
-        result = tcb->start(tcb->start_arg);
+        // As ESP-IDF's task wrapper does: a FreeRTOS task must delete itself.
+        fprintf(stderr, "FreeRTOS: FreeRTOS Task \"%s\" should not return, Aborting now!\n", tcb->name);
+        abort();
     }
+    result = tcb->start(tcb->start_arg);
     pthread_cleanup_pop(1);
     return result;
 }
@@ -189,6 +193,7 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32
     if (created != NULL) {
         *created = tcb;
     }
+    // Its TCB lives until vTaskDelete, so writing tcb->thread here is safe.
     int err = pthread_create(&tcb->thread, NULL, task_trampoline, tcb);
     if (err != 0) {
         tcb_free(tcb);
@@ -269,13 +274,20 @@ int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     }
     tcb->start = start;
     tcb->start_arg = arg;
+    // The thread may end, freeing tcb, before pthread_create returns: tcb is
+    // not touched after it, and the thread records its own id.
+    s_last_created = tcb;
     int err = __real_pthread_create(thread, attr, task_trampoline, tcb);
     if (err != 0) {
+        s_last_created = NULL;
         tcb_free(tcb);
         return err;
     }
-    tcb->thread = *thread;
     return 0;
+}
+
+TaskHandle_t host_task_last_created(void) {
+    return s_last_created;
 }
 
 void host_tasks_start(void) {

@@ -1,6 +1,6 @@
-// ht_task_create on the esp32 port: a named FreeRTOS task started through the
-// port's own thread machinery, so the new task is registered with the GC and
-// the GIL exactly like a _thread thread.
+// The task port (task_port.h) on the esp32 port: a named FreeRTOS task started
+// through the port's own thread machinery, so the new task is registered with
+// the GC and the GIL exactly like a _thread thread.
 //
 // Waiting until the task runs is the caller's job (tracker.h): the port keeps
 // the entry pointer in a single static until the new task has read it.
@@ -11,8 +11,10 @@
 #include "py/mpthread.h"
 
 #include "esp_task.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 
-#include "tracker.h"
+#include "task_port.h"
 
 #if !MICROPY_PY_THREAD
 #error "heaptrack needs MICROPY_PY_THREAD on the esp32 port"
@@ -36,4 +38,8 @@ ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, si
     task_name[len] = '\0';
     // Raises OSError if FreeRTOS cannot create the task.
     return (ht_task_t)mp_thread_create_ex(entry, arg, stack_size, HT_TASK_PRIORITY, task_name);
+}
+
+void ht_yield(void) {
+    vTaskDelay(1);
 }

@@ -7,6 +7,9 @@
 // `mp_thread`, as the port names _thread threads.
 void host_task_set_next_name(const char *name);
 
+// The handle of the task the last pthread_create of this thread started.
+struct tskTaskControlBlock *host_task_last_created(void);
+
 // Boot: makes the calling (first) thread the task `mp_task`. Called by the
 // chip's start-up code after ESP-IDF's heap exists.
 void host_tasks_start(void);
