@@ -59,7 +59,7 @@ raw-paste mode), so only what differs from a board is done here:
 
 Python API (for tests)::
 
-    with VirtualBoard(firmware=..., flash=..., env={"HEAPTRACK_HEAPS": "..."}) as vb:
+    with VirtualBoard(firmware=..., flash=..., env={"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:1048576"}) as vb:
         vb.device      # /dev/pts/N
         vb.crashes     # number of firmware crashes so far
         vb.log_path    # event log
@@ -538,9 +538,11 @@ class VirtualBoard:
 
     firmware: the unix-port firmware binary (default build/host/micropython).
     flash:    directory that is the board's filesystem (default build/vboard-flash).
-    env:      extra environment variables for the firmware (e.g. HEAPTRACK_HEAPS).
+    env:      extra environment variables for the firmware (e.g. HEAPTRACK_IDF_REGIONS).
     log:      event log file (default: <flash>.log); the status file is next to it
-              (<log without .log>.status.json) and holds the crash count as JSON.
+              (<log without .log>.status.json) and holds the crash count as JSON, and
+              so is the chip's console (<log without .log>.console.log): ESP-IDF's
+              log output, which a board writes to its UART, not to the USB REPL.
     verbose:  also log every byte exchanged.
     """
 
@@ -552,6 +554,7 @@ class VirtualBoard:
         self.log_path = Path(log).resolve() if log else self.flash.with_name(self.flash.name + ".log")
         stem = self.log_path.name[:-4] if self.log_path.name.endswith(".log") else self.log_path.name
         self.status_path = self.log_path.with_name(stem + ".status.json")
+        self.console_path = self.log_path.with_name(stem + ".console.log")
         self.verbose = verbose
         self.boot_timeout = boot_timeout
         self.firmware_args = list(firmware_args)
@@ -677,6 +680,7 @@ class VirtualBoard:
         env["HOME"] = self._home  # readline history goes here, not to the user's home
         env["MICROPYPATH"] = ".frozen:/lib"  # with '' first: sys.path as on a board
         env["LIBC_FATAL_STDERR_"] = "1"
+        env["HEAPTRACK_IDF_CONSOLE"] = str(self.console_path)
         env.update(self.env)
         for name, (options, supp) in SANITIZER_OPTIONS.items():
             if supp and (SANITIZER_SUPPRESSIONS / supp).is_file():

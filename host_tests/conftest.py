@@ -8,7 +8,9 @@ Fixtures:
   board           the session's board (see Board below); a test during which
                   the virtual board's firmware crashes fails.
   vboard_factory  vboard_factory(env={...}) -> a separate virtual board (own
-                  flash, own firmware environment, e.g. HEAPTRACK_HEAPS), stopped
+                  flash, own firmware environment, e.g. HEAPTRACK_IDF_REGIONS;
+                  untracked=True: the firmware built without heap task
+                  tracking, `make HEAPTRACK_TRACKING=0`), stopped
                   after the test; tests using it are skipped with --port. A
                   firmware crash on it (a sanitizer report included) fails the
                   test, unless made with expect_crashes=True.
@@ -32,6 +34,9 @@ def pytest_addoption(parser):
                     help="run on the real board at DEV (e.g. /dev/ttyACM0) instead of a virtual board")
     group.addoption("--firmware", default=str(DEFAULT_FIRMWARE), metavar="PATH",
                     help="host firmware for virtual boards (default: %(default)s)")
+    group.addoption("--firmware-untracked", default=None, metavar="PATH",
+                    help="host firmware built without heap task tracking (make HEAPTRACK_TRACKING=0), "
+                         "for the tests of such a firmware")
     group.addoption("--vboard-verbose", action="store_true",
                     help="virtual boards log every byte they exchange")
 
@@ -110,8 +115,8 @@ def _short(cmd):
     return s if len(s) < 300 else s[:300] + "..."
 
 
-def _start_vboard(config, flash, env=None):
-    return VirtualBoard(firmware=config.getoption("--firmware"), flash=flash, env=env,
+def _start_vboard(config, flash, env=None, firmware=None):
+    return VirtualBoard(firmware=firmware or config.getoption("--firmware"), flash=flash, env=env,
                         verbose=config.getoption("--vboard-verbose")).start()
 
 
@@ -142,7 +147,7 @@ def board(session_board):
 
 @pytest.fixture
 def vboard_factory(request, tmp_path):
-    """vboard_factory(env=None, expect_crashes=False) -> Board on a new virtual board.
+    """vboard_factory(env=None, expect_crashes=False, untracked=False) -> Board on a new virtual board.
 
     Stopped after the test (a report the firmware writes as it exits, LeakSanitizer's,
     is still seen); if its firmware crashed and the test did not expect it, the test fails.
@@ -151,9 +156,14 @@ def vboard_factory(request, tmp_path):
         pytest.skip("needs a virtual board (running with --port)")
     started = []
 
-    def make(env=None, expect_crashes=False):
+    def make(env=None, expect_crashes=False, untracked=False):
+        firmware = None
+        if untracked:
+            firmware = request.config.getoption("--firmware-untracked")
+            if not firmware:
+                pytest.skip("needs --firmware-untracked (a firmware built with HEAPTRACK_TRACKING=0)")
         flash = tmp_path / ("vboard%d" % len(started)) / "flash"
-        vb = _start_vboard(request.config, flash, env=env)
+        vb = _start_vboard(request.config, flash, env=env, firmware=firmware)
         started.append((vb, expect_crashes))
         return Board(vb.device, vb)
 

@@ -127,13 +127,14 @@ print(res)
     assert gc[0] == gc[1] + gc[2] and gc[3] <= gc[2] and gc[4] >= 1
     assert can_small and not can_huge and largest_ok
     if board.virtual:
-        # The host model: every byte a region has given out belongs to some task.
+        # Every byte a task holds is in use in its region; a region also holds
+        # TLSF's control data and ESP-IDF's tracking records, charged to no task.
         by_region = {}
         for (name, caps, size), current in used_by_tasks:
             by_region[(name, caps, size)] = by_region.get((name, caps, size), 0) + current
         for name, caps, total, free, _, _ in regions:
-            assert total - free == by_region.get((name, caps, total), 0)
-        assert gc[5] == 0                  # the host GC heap is not in the modelled heaps
+            assert total - free >= by_region.get((name, caps, total), 0)
+        assert gc[5] == 0                  # the host's GC heap is not in ESP-IDF's heap (yet)
 
 
 def test_print_heap_info_answers_whether_a_block_fits(board):

@@ -172,11 +172,10 @@ while not freer_out:
     time.sleep_ms(5)
 t2 = heaptrack.task_stats(h, blocks=True)
 names = [t.name for t in heaptrack.task_stats()]
-freer_tracked = err(heaptrack.task_stats, f)
 print([heaptrack.TRACK_DELETED, t1.alive, t1.current, [len(hp.blocks) for hp in t1.heaps],
-       t2.current, [hp.blocks for hp in t2.heaps], t2.peak == t1.peak, 'leaker' in names, freer_tracked])
+       t2.current, [hp.blocks for hp in t2.heaps], t2.peak == t1.peak, 'leaker' in names, 'freer' in names])
 """)
-    track_deleted, alive, current, nblocks, current2, blocks2, same_peak, listed, freer_tracked = result
+    track_deleted, alive, current, nblocks, current2, blocks2, same_peak, listed, freer_listed = result
     if not track_deleted:
         pytest.skip("firmware built without CONFIG_HEAP_TRACK_DELETED_TASKS")
     assert alive is False
@@ -184,7 +183,8 @@ print([heaptrack.TRACK_DELETED, t1.alive, t1.current, [len(hp.blocks) for hp in 
     assert current2 == 0 and all(b == () for b in blocks2)
     assert same_peak and listed
     # A task that only frees never allocated, so ESP-IDF has no record of it.
-    assert freer_tracked == "ValueError"
+    # (Its handle may be the leaker's: its TCB can reuse the leaker's block.)
+    assert not freer_listed
 
 
 def test_invariants_hold_under_concurrent_tasks(board):
@@ -284,8 +284,9 @@ heaptrack.free_all()
 @pytest.mark.parametrize("call, slack", [("heaptrack.print_details(me)", 64), ("heaptrack.dump(me)", 256)])
 def test_printing_streams_without_python_heap_per_block(board, call, slack):
     """Many blocks print with no more MicroPython heap than 10 blocks."""
-    # 10,000 on the virtual board; a real board's heaptrack keeps at most 1024 blocks.
-    many = 10000 if board.virtual else 1000
+    # heaptrack keeps at most 1024 blocks outstanding (HT_IDF_MAX_BLOCKS), on
+    # the virtual board as on a real one.
+    many = 1000
     result = run(board, """
 import gc
 def cost(n):
@@ -306,50 +307,50 @@ print([cost(10), cost(%d)])
     assert large <= small + slack, (small, large)
 
 
-TINY_LAYOUT = "RAM:0x0010580e:1024,SPIRAM:0x00001406:4096"
+# A board with 1 MiB of PSRAM (at ESP32-S3's external RAM address): the biggest
+# heap, so ESP-IDF keeps its tracking records there and internal RAM can be
+# filled without starving them.
+PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:1048576"}
 
 
-def test_tiny_heaps_raise_memory_error_and_the_board_stays_usable(vboard_factory):
-    tiny = vboard_factory(env={"HEAPTRACK_HEAPS": TINY_LAYOUT})
-    result = run(tiny, """
+def test_full_heaps_raise_memory_error_and_the_board_stays_usable(vboard_factory):
+    psram = vboard_factory(env=PSRAM)
+    result = run(psram, """
 me = heaptrack.current_task()
-a = heaptrack.malloc(900)
-b = heaptrack.malloc(900)
+held = []
+while True:
+    try:
+        held.append(heaptrack.malloc(4096, heaptrack.CAP_INTERNAL))
+    except MemoryError:
+        break
 before = heaptrack.task_stats(me, blocks=True)
-errors = [err(heaptrack.malloc, 900, heaptrack.CAP_INTERNAL), err(heaptrack.malloc, 5000),
-          err(heaptrack.malloc, 4000, heaptrack.CAP_SPIRAM)]
+errors = [err(heaptrack.malloc, 40000, heaptrack.CAP_INTERNAL), err(heaptrack.malloc, 2000000),
+          err(heaptrack.malloc, 2000000, heaptrack.CAP_SPIRAM)]
 after = heaptrack.task_stats(me, blocks=True)
 s = heaptrack.malloc(100, heaptrack.CAP_SPIRAM)
-heaps = [(h.name, h.size, h.alloc_count) for h in heaptrack.task_stats(me).heaps]
+heaps = sorted(set((h.name, h.size) for h in heaptrack.task_stats(me).heaps))
 freed = heaptrack.free_all()
-again = heaptrack.malloc(900, heaptrack.CAP_INTERNAL)
+again = heaptrack.malloc(4096, heaptrack.CAP_INTERNAL)
 heaptrack.free(again)
-print([errors, before == after, heaps, freed])
+print([errors, before == after, heaps, freed == len(held) + 1, len(held) > 50])
 """)
-    errors, unchanged, heaps, freed = result
+    errors, unchanged, heaps, all_freed, filled = result
     assert errors == ["MemoryError"] * 3
     assert unchanged
-    # First fit by caps and room: the second block no longer fits RAM and lands in SPIRAM.
-    assert heaps == [("RAM", 1024, 1), ("SPIRAM", 4096, 2)]
-    assert freed == 3
+    assert ("SPIRAM", 1048576) in heaps
+    assert all_freed and filled
 
 
-def test_bad_heap_layout_is_a_clear_error(vboard_factory):
-    broken = vboard_factory(env={"HEAPTRACK_HEAPS": "RAM:zero:12"})
-    out = broken.exec(PRELUDE + """
-try:
-    heaptrack.malloc(10)
-except RuntimeError as e:
-    print('RuntimeError', e)
-print(1 + 1)
-""")
-    assert "RuntimeError" in out and "HEAPTRACK_HEAPS" in out
-    assert out.strip().endswith("2")
+def test_bad_extra_region_is_a_clear_error(vboard_factory):
+    from heaptrack_host.vboard import VirtualBoardError
+    with pytest.raises(VirtualBoardError) as e:
+        vboard_factory(env={"HEAPTRACK_IDF_REGIONS": "FLASH:0x3c000000:12"})
+    assert "HEAPTRACK_IDF_REGIONS" in str(e.value) and "unknown memory type" in str(e.value)
 
 
 def test_firmware_without_tracking_says_which_option_to_enable(vboard_factory):
-    # The host's stand-in for a firmware built without CONFIG_HEAP_TASK_TRACKING.
-    untracked = vboard_factory(env={"HEAPTRACK_TRACKING": "0"})
+    # Built with CONFIG_HEAP_TASK_TRACKING off (make HEAPTRACK_TRACKING=0).
+    untracked = vboard_factory(untracked=True)
     out = untracked.exec(PRELUDE + """
 a = heaptrack.malloc(100)
 for f in (heaptrack.task_stats, heaptrack.print_overview, heaptrack.print_details, heaptrack.snapshot):

@@ -176,13 +176,12 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
         r->free_size = minus_owner(r->free_size);
         r->largest_free_block = minus_owner(r->largest_free_block);
         // ESP-IDF keeps low-water marks per heap but shows them only summed
-        // over every heap having a set of caps. That sum is this region's own
-        // when no other heap has all its caps; otherwise the smaller of the
-        // sum and the current free size is the best bound there is.
+        // over every heap having a set of caps, and counts free bytes as TLSF
+        // does (a few bytes per free block more than the walk sees). The sum
+        // is this region's own when no other heap has all its caps; either
+        // way the low-water mark cannot exceed the free size seen now.
         size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
-        if (caps == 0 || heap_caps_get_total_size(caps) != r->total_size) {
-            minimum = minimum < r->free_size ? minimum : r->free_size;
-        }
+        minimum = minimum < r->free_size ? minimum : r->free_size;
         r->minimum_free_size = minimum;
     }
     *count = w.count;
