@@ -4,6 +4,7 @@
 # tracker, into one static library.
 #
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
+#       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (tracker_idf.c's build-time knobs)
 #
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
@@ -15,6 +16,7 @@ HEAPTRACK_DIR := $(abspath $(HOST_IDF_MK_DIR)/../../native/heaptrack)
 IDF_SRC ?= $(error IDF_SRC=<ESP-IDF tree> is required)
 OUT ?= $(error OUT=<build dir> is required)
 TRACKING ?= 1
+TRACKER_DEFS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
 
@@ -61,6 +63,7 @@ endif
 ifneq ($(findstring address,$(SAN_FLAGS)),)
 $(OUT)/idf/heap/port/esp32s3/memory_layout.o: CFLAGS_FILE := \
 	-Dsoc_memory_regions=esp32s3_memory_regions -Dsoc_memory_region_count=esp32s3_memory_region_count
+$(OUT)/idf/heap/port/memory_layout_utils.o: CFLAGS_FILE := -include $(SHIM)/asan_layout.h
 endif
 
 IDF_OBJS := $(addprefix $(OUT)/idf/,$(IDF_SOURCES:.c=.o))
@@ -93,7 +96,7 @@ $(OUT)/shim/%.o: $(SHIM)/%.c $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/
 $(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_idf.c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC tracker_idf.c"
-	@$(CC) $(CFLAGS_IDF) $(WARN) -I$(HEAPTRACK_DIR) -c $< -o $@
+	@$(CC) $(CFLAGS_IDF) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@
 
 $(OUT):
 	mkdir -p $@

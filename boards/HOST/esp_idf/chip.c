@@ -113,7 +113,8 @@ static void chip_fail(const char *what, const char *detail) {
 
 #if HOST_CHIP_SHADOW_SHIFT
 #define HOST_LAYOUT_MAX_REGIONS 16
-static soc_memory_region_t s_shifted_regions[HOST_LAYOUT_MAX_REGIONS] __asm__("soc_memory_regions");
+// Global: ESP-IDF and the tracker read the table under these names.
+soc_memory_region_t s_shifted_regions[HOST_LAYOUT_MAX_REGIONS] __asm__("soc_memory_regions");
 size_t s_shifted_region_count __asm__("soc_memory_region_count");
 
 // ESP-IDF's esp32s3 regions, those under the sanitizer's shadow moved down.
