@@ -40,6 +40,14 @@
 
 #include "tracker.h"
 
+// ESP-IDF v5.5.1 and v5.5.2 can reset a classic ESP32 at boot with heap task
+// tracking on: find_biggest_heap() may pick a startup-stack heap that is not
+// registered yet (espressif/esp-idf#17232, fixed in v5.5.3).
+#include "esp_idf_version.h"
+#if ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(5, 5, 3)
+#error "heaptrack needs ESP-IDF v5.5.3 or later: older heap task tracking can reset an ESP32 at boot (espressif/esp-idf#17232)"
+#endif
+
 #ifndef HT_IDF_MAX_BLOCKS
 #define HT_IDF_MAX_BLOCKS 1024
 #endif
