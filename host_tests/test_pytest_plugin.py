@@ -94,9 +94,9 @@ def test_leaky_script_fails_with_a_table_clean_one_passes(sample_project, board,
     result.stdout.fnmatch_lines([
         "*heaptrack: memory kept growing in leaky_worker over 3 runs of leaky.py (after 1 warm-up run)*",
         "*TASK*BEFORE*RUN 1*RUN 2*RUN 3*VERDICT*",
-        "*leaky_worker*+512*+512*+512*LEAK: +1536 B in 3 runs*",
+        "*leaky_worker*+5??*+5??*+5??*LEAK: +1??? B in 3 runs*",
         "*blocks leaky_worker allocated in run 3 and still holds:*",
-        "*ALLOC 0x*, SIZE 512*",
+        "*ALLOC 0x*, SIZE 5??*",
         "*FAILED test_board.py::test_leaky - *LeakError*",
     ])
     result.stdout.fnmatch_lines(["*<code> raised on the board in its warm-up run:*",
