@@ -31,40 +31,37 @@ def _allocate_and_free(name, period_ms, leak):
         time.sleep_ms(period_ms)
 
 
-def _is_tracked(handle):
+# Handles are TCB addresses, which FreeRTOS reuses: a deleted task's record
+# can carry the handle of a new task, so a record is this task's only if it is
+# alive and has its name.
+def _is_running(name, handle):
     try:
-        heaptrack.task_stats(handle)
-        return True
+        stat = heaptrack.task_stats(handle)
     except ValueError:
         return False
+    return stat.alive and stat.name == name
 
 
-def _is_deleted(handle):
-    try:
-        return not heaptrack.task_stats(handle).alive
-    except ValueError:
-        # Without CONFIG_HEAP_TRACK_DELETED_TASKS a deleted task's record goes away.
-        return True
-
-
-def _wait_until(condition, handle, timeout_ms):
+def _wait_until(condition, name, handle, timeout_ms):
     deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
-    while not condition(handle):
+    while not condition(name, handle):
         if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
-            raise RuntimeError("task 0x%x did not get there in time" % handle)
+            raise RuntimeError("task %s (0x%x) did not get there in time" % (name, handle))
         time.sleep_ms(5)
 
 
 def _start_task(name, period_ms, leak):
     handle = heaptrack.start_task(name, _allocate_and_free, (name, period_ms, leak))
-    _wait_until(_is_tracked, handle, 10 * period_ms + 5000)
+    # A task is tracked from its first allocation.
+    _wait_until(_is_running, name, handle, 10 * period_ms + 5000)
     return handle
 
 
 def _delete_task(name, handle, period_ms):
     print("Deleting task:", name)
     _stop_requested.add(name)
-    _wait_until(_is_deleted, handle, 10 * period_ms + 5000)
+    # Without CONFIG_HEAP_TRACK_DELETED_TASKS a deleted task's record goes away.
+    _wait_until(lambda n, h: not _is_running(n, h), name, handle, 10 * period_ms + 5000)
 
 
 def _print_round(no_leak, leaking):
