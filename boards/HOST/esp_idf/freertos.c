@@ -178,6 +178,10 @@ static void *task_trampoline(void *arg) {
     return result;
 }
 
+// The C library's pthread_create: programs link the shim with
+// -Wl,--wrap=pthread_create (link.flags), which makes any other thread a task.
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg);
+
 BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32_t stack_depth,
     void *parameters, UBaseType_t priority, TaskHandle_t *created, BaseType_t core_id) {
     (void)stack_depth;
@@ -194,7 +198,8 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32
         *created = tcb;
     }
     // Its TCB lives until vTaskDelete, so writing tcb->thread here is safe.
-    int err = pthread_create(&tcb->thread, NULL, task_trampoline, tcb);
+    // Not the wrapped pthread_create: that would make a second TCB.
+    int err = __real_pthread_create(&tcb->thread, NULL, task_trampoline, tcb);
     if (err != 0) {
         tcb_free(tcb);
         return pdFAIL;
@@ -263,8 +268,6 @@ void host_task_set_next_name(const char *name) {
     strncpy(s_next_name, name, sizeof(s_next_name) - 1);
     s_next_name[sizeof(s_next_name) - 1] = '\0';
 }
-
-int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg);
 
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
     TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread");
