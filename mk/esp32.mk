@@ -10,9 +10,11 @@
 #
 # The firmware is built by micropython/ports/esp32 (idf.py) from the board
 # directory boards/<board>, into build/esp32-<board>[-<variant>]. It needs
-# ESP-IDF v5.5.x: exported in this shell (idf.py on PATH), or DOCKER=1 to run
-# the build in the espressif/idf:v5.5.1 image. flash and erase use esptool on
-# the host (the project's venv has it), so they also work after a DOCKER=1 build.
+# ESP-IDF v5.5.4 (v5.5.3 or later: v5.5.1 and v5.5.2 have a heap task tracking
+# bug that can reset a classic ESP32 at boot, espressif/esp-idf#17232): exported
+# in this shell (idf.py on PATH), or DOCKER=1 to run the build in the
+# espressif/idf:v5.5.4 image. flash and erase use esptool on the host (the
+# project's venv has it), so they also work after a DOCKER=1 build.
 
 ESP32_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ROOT ?= $(abspath $(ESP32_MK_DIR)/..)
@@ -44,9 +46,24 @@ esp32-help:
 ################################################################################
 # Boards and the firmware build.
 
+# The ESP-IDF heaptrack is built and checked with. The top-level Makefile sets
+# IDF_TAG and HEAPTRACK_IDF_SRC (mk/esp-idf.mk); these are for this file alone.
+IDF_TAG ?= v5.5.4
+HEAPTRACK_IDF_SRC ?= $(BUILD_DIR)/esp-idf
 ESP_IDF_SERIES := 5.5
-ESP32_DOCKER_IMAGE ?= espressif/idf:v5.5.1
+ESP32_DOCKER_IMAGE ?= espressif/idf:$(IDF_TAG)
 BAUD ?= 460800
+ESP32_HASH := \#
+
+# Whether ESP-IDF version $v ("v5.5.4", "5.5.4", "v5.5.4-dirty", "v5.5-rc1")
+# will do: prints nothing if so, else why not, on one line. Shell code.
+ESP32_IDF_VERDICT = set -- $$(echo "$$v" | sed 's/^v//; s/[^0-9.].*//; s/\./ /g'); \
+	if [ "$${1:-0}.$${2:-0}" != $(ESP_IDF_SERIES) ]; then \
+		echo "ESP-IDF $$v is not v$(ESP_IDF_SERIES).x, the series MicroPython here builds with"; \
+	elif [ "$${3:-0}" -lt 3 ]; then \
+		echo "ESP-IDF $$v is older than v5.5.3: its heap task tracking can reset a classic ESP32 at boot (espressif/esp-idf$(ESP32_HASH)17232, fixed in v5.5.3)"; \
+	fi
+ESP32_IDF_INSTALL = install $(IDF_TAG) with 'git clone -b $(IDF_TAG) --recursive https://github.com/espressif/esp-idf.git && ./esp-idf/install.sh' and run '. ./esp-idf/export.sh' in this shell, or add DOCKER=1 to build in the $(ESP32_DOCKER_IMAGE) image
 
 ESP32_BOARDS := $(sort $(patsubst $(ROOT)/boards/%/mpconfigboard.cmake,%,$(wildcard $(ROOT)/boards/*/mpconfigboard.cmake)))
 esp32_variants = $(sort $(patsubst $(ROOT)/boards/$(1)/mpconfigvariant_%.cmake,%,$(wildcard $(ROOT)/boards/$(1)/mpconfigvariant_*.cmake)))
@@ -91,15 +108,20 @@ endif
 endif
 ifeq ($(DOCKER),1)
 ifeq ($(shell command -v docker),)
-$(error DOCKER=1 needs docker (https://docs.docker.com/engine/install/); or install ESP-IDF v5.5.1 and build without DOCKER=1)
+$(error DOCKER=1 needs docker (https://docs.docker.com/engine/install/); or install ESP-IDF $(IDF_TAG) and build without DOCKER=1)
 endif
 ifneq ($(shell docker info >/dev/null 2>&1 && echo ok),ok)
 $(error DOCKER=1: the docker daemon is not reachable (is it running, and may this user use it?))
 endif
 else
-ESP32_IDF_VERSION := $(shell idf.py --version 2>/dev/null)
-ifeq ($(filter v$(ESP_IDF_SERIES) v$(ESP_IDF_SERIES).% v$(ESP_IDF_SERIES)-%,$(lastword $(ESP32_IDF_VERSION))),)
-$(error ESP32 firmware needs ESP-IDF v$(ESP_IDF_SERIES).x ($(if $(ESP32_IDF_VERSION),found $(ESP32_IDF_VERSION),no idf.py on PATH)): install it with 'git clone -b v5.5.1 --recursive https://github.com/espressif/esp-idf.git && ./esp-idf/install.sh' and run '. ./esp-idf/export.sh' in this shell, or add DOCKER=1 to build in the $(ESP32_DOCKER_IMAGE) image)
+# "ESP-IDF v5.5.4" -> v5.5.4
+ESP32_IDF_VERSION := $(lastword $(shell idf.py --version 2>/dev/null))
+ifeq ($(ESP32_IDF_VERSION),)
+$(error ESP32 firmware needs ESP-IDF $(IDF_TAG) (v5.5.3 or later), and there is no idf.py on PATH: $(ESP32_IDF_INSTALL))
+endif
+ESP32_IDF_PROBLEM := $(shell v='$(ESP32_IDF_VERSION)'; $(ESP32_IDF_VERDICT))
+ifneq ($(ESP32_IDF_PROBLEM),)
+$(error $(ESP32_IDF_PROBLEM) (idf.py on PATH): $(ESP32_IDF_INSTALL))
 endif
 endif
 endif
@@ -176,7 +198,7 @@ ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unkn
 
 ifneq ($(filter check-idf,$(MAKECMDGOALS)),)
 ifeq ($(IDF_PATH),)
-$(error make check-idf needs IDF_PATH=<ESP-IDF v$(ESP_IDF_SERIES).x tree> (e.g. from 'git clone -b v5.5.1 https://github.com/espressif/esp-idf.git'))
+$(error make check-idf needs IDF_PATH=<ESP-IDF v$(ESP_IDF_SERIES).x tree> (e.g. from 'git clone -b $(IDF_TAG) https://github.com/espressif/esp-idf.git'))
 endif
 ifeq ($(wildcard $(IDF_PATH)/components/heap/include/esp_heap_task_info.h),)
 $(error IDF_PATH=$(IDF_PATH) is not an ESP-IDF v$(ESP_IDF_SERIES).x tree (no components/heap/include/esp_heap_task_info.h))
