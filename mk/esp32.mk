@@ -3,7 +3,7 @@
 #   make -f mk/esp32.mk firmware BOARD=ESP32_S3
 #
 #   make firmware  BOARD=<board> [BOARD_VARIANT=<variant>] [DOCKER=1]
-#   make flash     BOARD=<board> [BOARD_VARIANT=<variant>] PORT=<serial device> [BAUD=460800]
+#   make flash     BOARD=<board> [BOARD_VARIANT=<variant>] [PORT=<serial device>] [BAUD=460800]
 #   make deploy    the same as flash
 #   make erase     [BOARD=<board>] PORT=<serial device>
 #   make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>
@@ -13,7 +13,7 @@
 # ESP-IDF v5.5.4 (v5.5.3 or later: v5.5.1 and v5.5.2 have a heap task tracking
 # bug that can reset a classic ESP32 at boot, espressif/esp-idf#17232): exported
 # in this shell (idf.py on PATH), or DOCKER=1 to run the build in the
-# espressif/idf:v5.5.4 image. flash and erase use esptool on the host (the
+# espressif/idf:v5.5.4 image. flash and erase use esptool v5 on the host (the
 # project's venv has it), so they also work after a DOCKER=1 build.
 
 ESP32_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -38,7 +38,7 @@ endif
 
 esp32-help:
 	@echo "make firmware BOARD=<board> [BOARD_VARIANT=<variant>] [DOCKER=1]"
-	@echo "make flash BOARD=<board> PORT=<serial device>   (build, then flash)"
+	@echo "make flash BOARD=<board> [PORT=<serial device>]   (build, then flash; esptool finds the board without PORT)"
 	@echo "make erase [BOARD=<board>] PORT=<serial device>"
 	@echo "make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>"
 	@echo "boards: $(ESP32_BOARD_LIST)"
@@ -84,8 +84,10 @@ ESP32_BUILD_GOALS := $(filter firmware flash deploy,$(MAKECMDGOALS))
 ESP32_PORT_GOALS := $(filter flash deploy erase,$(MAKECMDGOALS))
 
 ifneq ($(ESP32_PORT_GOALS),)
+ifneq ($(filter erase,$(ESP32_PORT_GOALS)),)
 ifeq ($(PORT),)
-$(error make $(firstword $(ESP32_PORT_GOALS)) needs PORT=<serial device of the board>, e.g. PORT=/dev/ttyACM0 or PORT=/dev/ttyUSB0)
+$(error make erase wipes the whole flash, so it takes no guesses: give PORT=<serial device of the board>, e.g. PORT=/dev/ttyACM0 or PORT=/dev/ttyUSB0)
+endif
 endif
 ifneq ($(BOARD),)
 ifeq ($(filter $(BOARD),$(ESP32_BOARDS)),)
@@ -152,10 +154,10 @@ firmware:
 		$(ESP32_RUN) $(ESP32_PORT_MAKE) submodules
 	$(ESP32_Q)$(ESP32_RUN) make -C $(MPY_DIR)/mpy-cross BUILD=$(ESP32_MPY_CROSS_BUILD) -j$(JOBS)
 	$(ESP32_Q)$(ESP32_RUN) $(ESP32_PORT_MAKE)
-	@echo "firmware: $(ESP32_BUILD)/firmware.bin; to write it: make flash BOARD=$(BOARD)$(if $(BOARD_VARIANT), BOARD_VARIANT=$(BOARD_VARIANT)) PORT=<device>"
+	@echo "firmware: $(ESP32_BUILD)/firmware.bin; to write it: make flash BOARD=$(BOARD)$(if $(BOARD_VARIANT), BOARD_VARIANT=$(BOARD_VARIANT)) [PORT=<device>]"
 
 ################################################################################
-# Flashing, with esptool on the host.
+# Flashing, with esptool v5 on the host.
 
 ifdef VENV_STAMP
 # The top-level Makefile's venv (pyproject.toml) provides esptool.
@@ -163,16 +165,33 @@ ESP32_ESPTOOL_DEPS := $(VENV_STAMP)
 endif
 ESPTOOL ?= $(PYTHON) -m esptool
 
-# idf.py writes flash_args (offsets and images, paths relative to the build dir).
+# The commands below use esptool v5's names (write-flash, --before default-reset);
+# esptool 4 knows only the old ones. Shell code.
+ESP32_ESPTOOL_V5 = v=$$($(ESPTOOL) version 2>/dev/null | tail -n 1); case "$$v" in [5-9].*|[1-9][0-9]*) ;; \
+	*) echo "make $@ uses esptool v5's commands, and $(ESPTOOL) is $${v:-not there}: $(PYTHON) -m pip install --upgrade 'esptool>=5'"; exit 1;; esac
+
+# idf.py writes flash_args (options, then offsets and images, paths relative to
+# the build directory) with ESP-IDF v5.5's option names (--flash_mode), which
+# esptool v5 takes with a deprecation warning: flash_args.esptool5 spells them
+# its way (--flash-mode). Without PORT, esptool looks for the board itself, as
+# it does when given no port: the first serial port with a chip of the
+# firmware's type answering.
+ESP32_CHIP_OF_BUILD = $$(sed -n 's/^CONFIG_IDF_TARGET="\(.*\)"$$/\1/p' $(ESP32_BUILD)/sdkconfig)
 flash: firmware $(ESP32_ESPTOOL_DEPS)
-	cd $(ESP32_BUILD) && $(ESPTOOL) --chip "$$(sed -n 's/^CONFIG_IDF_TARGET="\(.*\)"$$/\1/p' sdkconfig)" \
-		-p $(PORT) -b $(BAUD) --before default_reset --after hard_reset write_flash @flash_args
+	$(ESP32_Q)$(ESP32_ESPTOOL_V5)
+	$(ESP32_Q)sed -e ':a' -e 's/\(^\|[[:space:]]\)\(--[a-z0-9-]*\)_/\1\2-/' -e 'ta' \
+		$(ESP32_BUILD)/flash_args >$(ESP32_BUILD)/flash_args.esptool5
+	$(if $(PORT),,@echo "flash: no PORT given: esptool tries each serial port for an $(ESP32_CHIP_OF_BUILD) (PORT=<device> to choose)")
+	@cd $(ESP32_BUILD) && $(ESPTOOL) --chip $(ESP32_CHIP_OF_BUILD) $(if $(PORT),--port $(PORT)) --baud $(BAUD) \
+		--before default-reset --after hard-reset write-flash @flash_args.esptool5 \
+		$(if $(PORT),,|| { echo "flash: without PORT, esptool writes to the first serial port where an $(ESP32_CHIP_OF_BUILD) answers: plug the board in (some need BOOT held while plugging in), check that this user may open it (Linux: the dialout group), or name it with PORT=<device>"; exit 1; })
 
 deploy: flash
 
 erase: $(ESP32_ESPTOOL_DEPS)
+	$(ESP32_Q)$(ESP32_ESPTOOL_V5)
 	$(ESPTOOL) --chip $(if $(BOARD),$$(sed -n 's/.*"mcu": *"\([^"]*\)".*/\1/p' $(ESP32_BOARD_DIR)/board.json),auto) \
-		-p $(PORT) erase_flash
+		--port $(PORT) erase-flash
 
 ################################################################################
 # check-idf: compile the module's ESP-IDF code for ESP32-C3 with Debian's
