@@ -93,6 +93,13 @@ $(OUT)/shim/%.o: $(SHIM)/%.c $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/
 	@echo "CC $(notdir $<) (host shim)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
 
+# Every object depends on the flags it was compiled with: a build with other
+# knobs into the same OUT recompiles.
+FLAGS_STAMP := $(OUT)/flags.$(shell echo '$(CFLAGS_IDF) $(TRACKER_DEFS)' | cksum | cut -d' ' -f1)
+$(FLAGS_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
+$(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
+
 $(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_idf.c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC tracker_idf.c"
