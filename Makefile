@@ -121,9 +121,9 @@ test-host: firmware-host firmware-host-untracked venv
 test: test-c test-host
 endif
 
-bench: firmware-host venv
+bench: firmware-host firmware-host-untracked venv
 	$(MAKE) -C $(ROOT)/native/tests bench BUILD=$(BUILD_DIR)/bench
-	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE)
+	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE) --firmware-untracked $(FIRMWARE_UNTRACKED)
 
 clean:
 	rm -rf $(BUILD_DIR) $(VENV)

@@ -4,12 +4,15 @@
     python bench/bench_module.py --port DEV      # a real board
 
 Prints, for each figure, what the board measured:
-  - heaptrack.malloc + heaptrack.free pairs from Python, with 10 and with many
-    blocks live (the tracker is O(1): the two should match), and on the virtual
-    board the same with task tracking off (HEAPTRACK_TRACKING=0);
+  - ns per heaptrack.malloc + heaptrack.free pair from Python with 10, 1,000 and
+    10,000 blocks of the calling task live, and on the virtual board the same on
+    the firmware built without heap task tracking (make HEAPTRACK_TRACKING=0),
+    with the ratios. ESP-IDF's tracking walks the calling task's own blocks on
+    every free, so with tracking on the cost grows with the live blocks;
   - print_details: MicroPython heap used and wall time for 10 vs 10,000 blocks;
   - snapshot(): MicroPython heap used by a snapshot of N blocks.
-The C-level tracked/untracked ratio is bench/bench_tracker.c (make bench).
+The same pairs in C, through heap_caps_* and through the tracker layer, are
+bench/bench_tracker.c (make bench runs both).
 """
 import argparse
 import ast
@@ -23,8 +26,11 @@ sys.path.insert(0, str(REPO))
 
 from heaptrack_host.vboard import DEFAULT_FIRMWARE, VirtualBoard  # noqa: E402
 
-# Room for 100,000 live blocks on the virtual board.
-BIG_LAYOUT = "RAM:0x0010580e:16777216"
+# Room for 10,000 live blocks and their tracking records: 8 MiB of PSRAM, at
+# ESP32-S3's external RAM address (the biggest heap, where ESP-IDF keeps the
+# records).
+PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:8388608"}
+LIVE = (10, 1000, 10000)
 
 PAIRS = """
 import heaptrack, time, gc
@@ -45,7 +51,7 @@ def baseline(n=20000):
     for i in range(n):
         g(f(16))
     return time.ticks_diff(time.ticks_us(), t0) * 1000 // n
-print([baseline(), pairs(10), pairs(%(many)d)])
+print([baseline()] + [pairs(live, %(n)d) for live in %(live)r])
 """
 
 PRINTING = """
@@ -98,19 +104,24 @@ def last_literal(out, prefix=""):
     return ast.literal_eval(lines[-1][len(prefix):].strip())
 
 
-def run_all(device, many_live, many_print, untracked_device=None):
-    baseline, few, many = last_literal(mpremote_exec(device, PAIRS % {"many": many_live}))
-    print("malloc+free pair from Python (ns, board clock):")
-    print("  %-34s %8d" % ("loop overhead (abs+abs)", baseline))
-    print("  %-34s %8d" % ("with 10 blocks live", few))
-    print("  %-34s %8d" % ("with %d blocks live" % many_live, many))
-    print("  %-34s %8.2f" % ("ratio many/10", many / max(few, 1)))
+def pair_costs(device, live, n):
+    figures = last_literal(mpremote_exec(device, PAIRS % {"live": live, "n": n}))
+    return figures[0], figures[1:]
+
+
+def run_all(device, live, many_print, untracked_device=None, n=20000):
+    baseline, tracked = pair_costs(device, live, n)
+    print("heaptrack.malloc+free pair from Python (ns, board clock; loop overhead %d ns):" % baseline)
     if untracked_device:
-        _, few_off, many_off = last_literal(mpremote_exec(untracked_device, PAIRS % {"many": many_live}))
-        print("  %-34s %8d" % ("untracked, 10 blocks live", few_off))
-        print("  %-34s %8d" % ("untracked, %d blocks live" % many_live, many_off))
-        print("  %-34s %8.2f %8.2f" % ("ratio tracked/untracked (10, many)",
-                                       few / max(few_off, 1), many / max(many_off, 1)))
+        _, untracked = pair_costs(untracked_device, live, n)
+        print("  %-22s %12s %12s %8s" % ("live blocks of task", "tracking on", "off", "on/off"))
+        for k, on, off in zip(live, tracked, untracked):
+            print("  %-22d %12d %12d %8.2f" % (k, on, off, on / max(off, 1)))
+    else:
+        print("  %-22s %12s" % ("live blocks of task", "ns"))
+        for k, on in zip(live, tracked):
+            print("  %-22d %12d" % (k, on))
+    print("  %-22s %12.2f" % ("ratio %d/%d live" % (live[-1], live[0]), tracked[-1] / max(tracked[0], 1)))
 
     (small_heap, small_us), (large_heap, large_us) = last_literal(
         mpremote_exec(device, PRINTING % {"many": many_print}), "RESULT")
@@ -128,18 +139,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", help="a real board's serial device")
     parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE))
+    parser.add_argument("--firmware-untracked", help="the host firmware built with HEAPTRACK_TRACKING=0")
     args = parser.parse_args()
     if args.port:
-        # A board's heaps hold far fewer blocks than the host model.
-        run_all(args.port, many_live=1000, many_print=1000)
+        # A board's heaptrack keeps at most 1024 blocks outstanding.
+        run_all(args.port, live=(10, 1000), many_print=1000, n=2000)
         return
     with tempfile.TemporaryDirectory() as flash:
-        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash",
-                          env={"HEAPTRACK_HEAPS": BIG_LAYOUT}) as vb, \
-                VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-untracked",
-                             env={"HEAPTRACK_HEAPS": BIG_LAYOUT, "HEAPTRACK_TRACKING": "0"}) as untracked:
+        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
             print("virtual board, firmware %s" % args.firmware)
-            run_all(vb.device, many_live=100000, many_print=10000, untracked_device=untracked.device)
+            if args.firmware_untracked:
+                with VirtualBoard(firmware=args.firmware_untracked, flash=Path(flash) / "flash-untracked",
+                                  env=PSRAM) as untracked:
+                    run_all(vb.device, LIVE, many_print=10000, untracked_device=untracked.device)
+            else:
+                run_all(vb.device, LIVE, many_print=10000)
 
 
 if __name__ == "__main__":
