@@ -6,7 +6,7 @@
 #   make flash     BOARD=<board> [BOARD_VARIANT=<variant>] [PORT=<serial device>] [BAUD=460800]
 #   make deploy    the same as flash
 #   make erase     [BOARD=<board>] PORT=<serial device>
-#   make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>
+#   make check-idf [IDF_PATH=<ESP-IDF v5.5.3 or later tree>]
 #
 # The firmware is built by micropython/ports/esp32 (idf.py) from the board
 # directory boards/<board>, into build/esp32-<board>[-<variant>]. It needs
@@ -40,7 +40,7 @@ esp32-help:
 	@echo "make firmware BOARD=<board> [BOARD_VARIANT=<variant>] [DOCKER=1]"
 	@echo "make flash BOARD=<board> [PORT=<serial device>]   (build, then flash; esptool finds the board without PORT)"
 	@echo "make erase [BOARD=<board>] PORT=<serial device>"
-	@echo "make check-idf IDF_PATH=<ESP-IDF v5.5.x tree>"
+	@echo "make check-idf [IDF_PATH=<ESP-IDF tree>]   (default: ESP-IDF $(IDF_TAG)'s sources, fetched into $(HEAPTRACK_IDF_SRC))"
 	@echo "boards: $(ESP32_BOARD_LIST)"
 
 ################################################################################
@@ -194,38 +194,25 @@ erase: $(ESP32_ESPTOOL_DEPS)
 		--port $(PORT) erase-flash
 
 ################################################################################
-# check-idf: compile the module's ESP-IDF code for ESP32-C3 with Debian's
-# riscv64-unknown-elf-gcc and picolibc, against a real ESP-IDF tree and an
-# sdkconfig.h made by ESP-IDF's own kconfgen from the same sdkconfig fragments
-# as boards/ESP32_C3 (upstream's ESP32_GENERIC_C3 ones plus ours). Proof, with
-# no Espressif toolchain, that the device code matches ESP-IDF's API.
+# check-idf: compile every ESP-side source of the module against ESP-IDF's
+# headers and ESP-IDF's own kconfgen's sdkconfig.h, for every heaptrack board's
+# chip, with Debian's riscv64-unknown-elf-gcc and picolibc: a full compile for
+# the RISC-V chips, a syntax pass for the Xtensa ones (mk/check-idf.mk has the
+# matrix and how). Proof, with no Espressif toolchain, that the device code
+# matches ESP-IDF's API; and a check of the host firmware's hand-written
+# sdkconfig.h against kconfgen's.
 #
-#   tracker_idf.c       once with heap task tracking on, once off (the fallback);
-#   tracker_idf_task.c  with the esp32 port's headers and boards/ESP32_C3's
-#                       mpconfigboard.h; MicroPython's two generated tables it
-#                       includes (qstrs, root pointers) are empty stand-ins, as
-#                       it uses neither.
-# The platform-free sources need MicroPython's generated qstrs: the host build
-# compiles those.
+# The ESP-IDF tree: IDF_PATH if given (v5.5.3 or later), else HEAPTRACK_IDF_SRC,
+# which by default is build/esp-idf, a sparse checkout of $(IDF_TAG) that
+# mk/esp-idf-source.sh makes (just the directories this and the host build read).
 
 ESP32_CHECK_DIR := $(BUILD_DIR)/check-idf
+ESP32_CHECK_IDF = $(or $(IDF_PATH),$(HEAPTRACK_IDF_SRC))
 ESP32_CHECK_CC ?= riscv64-unknown-elf-gcc
-ESP32_CHECK_TARGET := esp32c3
-ESP32_CHECK_BOARD := ESP32_C3
 ESP32_CHECK_KCONFIG_PIN := esp-idf-kconfig~=2.5.0
 ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 
 ifneq ($(filter check-idf,$(MAKECMDGOALS)),)
-ifeq ($(IDF_PATH),)
-$(error make check-idf needs IDF_PATH=<ESP-IDF v$(ESP_IDF_SERIES).x tree> (e.g. from 'git clone -b $(IDF_TAG) https://github.com/espressif/esp-idf.git'))
-endif
-ifeq ($(wildcard $(IDF_PATH)/components/heap/include/esp_heap_task_info.h),)
-$(error IDF_PATH=$(IDF_PATH) is not an ESP-IDF v$(ESP_IDF_SERIES).x tree (no components/heap/include/esp_heap_task_info.h))
-endif
-ESP32_CHECK_IDF_VERSION := $(shell sed -n 's/^set(IDF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' $(IDF_PATH)/tools/cmake/version.cmake | paste -sd. -)
-ifeq ($(filter $(ESP_IDF_SERIES).%,$(ESP32_CHECK_IDF_VERSION)),)
-$(error IDF_PATH=$(IDF_PATH) is ESP-IDF $(ESP32_CHECK_IDF_VERSION); check-idf needs v$(ESP_IDF_SERIES).x)
-endif
 ifeq ($(shell command -v $(ESP32_CHECK_CC)),)
 $(error check-idf needs $(ESP32_CHECK_CC) and picolibc: $(ESP32_CHECK_APT))
 endif
@@ -233,52 +220,6 @@ ifeq ($(notdir $(shell $(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name
 $(error check-idf needs picolibc for $(ESP32_CHECK_CC): $(ESP32_CHECK_APT))
 endif
 endif
-
-# The sdkconfig fragments of boards/ESP32_C3, in the order its build uses them.
-ESP32_CHECK_UPSTREAM = $(shell sed -n 's/^set(HEAPTRACK_UPSTREAM_BOARD \(.*\))/\1/p' $(ROOT)/boards/$(ESP32_CHECK_BOARD)/mpconfigboard.cmake)
-esp32_rparen := )
-ESP32_CHECK_FRAGMENTS = $(addprefix $(MPY_DIR)/ports/esp32/,$(shell sed -n 's/^[[:space:]]*\(boards\/[^[:space:]$(esp32_rparen)]*\).*/\1/p' \
-	$(MPY_DIR)/ports/esp32/boards/$(ESP32_CHECK_UPSTREAM)/mpconfigboard.cmake))
-# Debian ships picolibc, not Espressif's newlib build: select ESP-IDF's own
-# picolibc option so that its libc wrapper headers match (the heap and FreeRTOS
-# APIs do not depend on the C library).
-ESP32_CHECK_LIBC := $(ESP32_CHECK_DIR)/sdkconfig.picolibc
-
-esp32_semi = $(subst $() ,;,$(strip $(1)))
-esp32_defaults = $(foreach f,$(1),--defaults $(f) $(addprefix --defaults ,$(wildcard $(f).$(ESP32_CHECK_TARGET))))
-
-# What ESP-IDF's build passes to kconfgen (tools/kconfig_new/config.env.in),
-# with every component's Kconfig instead of just the built ones.
-define ESP32_CHECK_ENV
-{
-    "COMPONENT_KCONFIGS": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/Kconfig))",
-    "COMPONENT_KCONFIGS_PROJBUILD": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/Kconfig.projbuild))",
-    "COMPONENT_SDKCONFIG_RENAMES": "$(call esp32_semi,$(wildcard $(IDF_PATH)/components/*/sdkconfig.rename $(IDF_PATH)/components/*/sdkconfig.rename.$(ESP32_CHECK_TARGET)))",
-    "IDF_TARGET": "$(ESP32_CHECK_TARGET)",
-    "IDF_TOOLCHAIN": "gcc",
-    "IDF_VERSION": "$(ESP32_CHECK_IDF_VERSION)",
-    "IDF_ENV_FPGA": "",
-    "IDF_PATH": "$(IDF_PATH)",
-    "COMPONENT_KCONFIGS_SOURCE_FILE": "$(ESP32_CHECK_DIR)/kconfigs.in",
-    "COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE": "$(ESP32_CHECK_DIR)/kconfigs_projbuild.in"
-}
-endef
-
-# ESP-IDF's include directories for these files on a RISC-V chip; -isystem, so
-# that -Wextra judges our code and not theirs.
-ESP32_CHECK_IDF_INC := heap/include \
-	freertos/FreeRTOS-Kernel/include freertos/FreeRTOS-Kernel/portable/riscv/include/freertos \
-	freertos/config/include freertos/config/include/freertos freertos/config/riscv/include \
-	freertos/esp_additions/include \
-	esp_common/include esp_system/include esp_hw_support/include esp_rom/include log/include \
-	soc/include soc/$(ESP32_CHECK_TARGET)/include soc/$(ESP32_CHECK_TARGET)/register \
-	hal/include hal/$(ESP32_CHECK_TARGET)/include riscv/include newlib/platform_include
-ESP32_CHECK_MP_INC := $(MPY_DIR) $(MPY_DIR)/ports/esp32 $(ROOT)/boards/$(ESP32_CHECK_BOARD) $(ESP32_CHECK_DIR)/stub
-
-ESP32_CHECK_CFLAGS := --specs=picolibc.specs -march=rv32imc_zicsr_zifencei -mabi=ilp32 -std=gnu17 -Os \
-	-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Werror \
-	-DESP_PLATFORM -D_GNU_SOURCE -I$(ROOT)/native/heaptrack \
-	$(addprefix -isystem $(IDF_PATH)/components/,$(ESP32_CHECK_IDF_INC))
 
 # kconfgen: from the project's Python if it has esp-idf-kconfig, else from a
 # venv of its own under build/check-idf (made once, from PyPI).
@@ -288,41 +229,19 @@ ESP32_CHECK_KCONFGEN_PY = $$(if $(PYTHON) -c 'import kconfgen' >/dev/null 2>&1; 
 	{ echo "check-idf: cannot install $(ESP32_CHECK_KCONFIG_PIN) into $(ESP32_CHECK_DIR)/venv" >&2; exit 1; }; \
 	echo $(ESP32_CHECK_DIR)/venv/bin/python; fi)
 
-# kconfgen <output dir> <fragments>: one shell command, run where $$py is set.
-esp32_kconfgen = { mkdir -p $(1) && $$py -m kconfgen --list-separator=semicolon --kconfig $(IDF_PATH)/Kconfig \
-	--sdkconfig-rename $(IDF_PATH)/sdkconfig.rename --config $(1)/sdkconfig \
-	$(call esp32_defaults,$(2)) --env IDF_MINIMAL_BUILD=n --env-file $(ESP32_CHECK_DIR)/config.env \
-	--output header $(1)/sdkconfig.h >$(1)/kconfgen.log 2>&1 || { cat $(1)/kconfgen.log; exit 1; }; }
-
-check-idf: | $(ESP32_CHECK_DIR)/stub/genhdr
-	$(file >$(ESP32_CHECK_DIR)/config.env,$(ESP32_CHECK_ENV))
-	$(file >$(ESP32_CHECK_LIBC),CONFIG_IDF_EXPERIMENTAL_FEATURES=y$(newline)CONFIG_LIBC_PICOLIBC=y)
-	@echo "check-idf: ESP-IDF $(ESP32_CHECK_IDF_VERSION) ($(IDF_PATH)), $(ESP32_CHECK_TARGET), $$($(ESP32_CHECK_CC) -dumpversion | sed 's/^/$(ESP32_CHECK_CC) /') + picolibc"
-	$(ESP32_Q)py=$(ESP32_CHECK_KCONFGEN_PY) && \
-	$$py $(IDF_PATH)/tools/kconfig_new/prepare_kconfig_files.py --list-separator=semicolon \
-		--env-file $(ESP32_CHECK_DIR)/config.env && \
-	echo "check-idf: sdkconfig.h by kconfgen (esp-idf-kconfig $$($$py -c 'import importlib.metadata as m; print(m.version("esp-idf-kconfig"))')) from $(ESP32_CHECK_UPSTREAM)'s fragments + boards/sdkconfig.heaptrack" && \
-	$(call esp32_kconfgen,$(ESP32_CHECK_DIR)/on,$(ESP32_CHECK_FRAGMENTS) $(ROOT)/boards/sdkconfig.heaptrack $(ESP32_CHECK_LIBC)) && \
-	$(call esp32_kconfgen,$(ESP32_CHECK_DIR)/off,$(ESP32_CHECK_FRAGMENTS) $(ESP32_CHECK_LIBC))
-	$(ESP32_Q)grep -q '^#define CONFIG_HEAP_TASK_TRACKING 1' $(ESP32_CHECK_DIR)/on/sdkconfig.h && \
-		! grep -q '^#define CONFIG_HEAP_TASK_TRACKING ' $(ESP32_CHECK_DIR)/off/sdkconfig.h || \
-		{ echo "check-idf: the generated sdkconfig.h files do not switch CONFIG_HEAP_TASK_TRACKING"; exit 1; }
-	@echo "  CC tracker_idf.c       (CONFIG_HEAP_TASK_TRACKING=y, CONFIG_HEAP_TRACK_DELETED_TASKS=y)"
-	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/on \
-		-c $(ROOT)/native/heaptrack/tracker_idf.c -o $(ESP32_CHECK_DIR)/on/tracker_idf.o
-	@echo "  CC tracker_idf.c       (heap task tracking off: the fallback)"
-	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/off \
-		-c $(ROOT)/native/heaptrack/tracker_idf.c -o $(ESP32_CHECK_DIR)/off/tracker_idf.o
-	@echo "  CC tracker_idf_task.c  (with the esp32 port's headers, boards/$(ESP32_CHECK_BOARD))"
-	$(ESP32_Q)$(ESP32_CHECK_CC) $(ESP32_CHECK_CFLAGS) -I$(ESP32_CHECK_DIR)/on $(addprefix -isystem ,$(ESP32_CHECK_MP_INC)) \
-		-c $(ROOT)/native/heaptrack/tracker_idf_task.c -o $(ESP32_CHECK_DIR)/on/tracker_idf_task.o
-	@echo "check-idf: OK"
-
-$(ESP32_CHECK_DIR)/stub/genhdr:
-	$(ESP32_Q)mkdir -p $@
-	$(ESP32_Q)touch $@/qstrdefs.generated.h $@/root_pointers.h
-
-define newline
-
-
-endef
+check-idf:
+	$(ESP32_Q)test -f $(MPY_DIR)/py/mpconfig.h || git -C $(ROOT) submodule update --init micropython
+	$(ESP32_Q)idf='$(ESP32_CHECK_IDF)'; \
+	if [ -z '$(IDF_PATH)' ] && [ "$$idf" = '$(BUILD_DIR)/esp-idf' ]; then \
+		how="sparse checkout: $$($(ROOT)/mk/esp-idf-source.sh "$$idf" $(IDF_TAG))" || exit 1; \
+	else how=$(if $(IDF_PATH),IDF_PATH,HEAPTRACK_IDF_SRC); fi; \
+	test -f "$$idf/components/heap/include/esp_heap_task_info.h" -a -f "$$idf/tools/cmake/version.cmake" || \
+		{ echo "check-idf: $$idf is not an ESP-IDF v$(ESP_IDF_SERIES) tree (no components/heap/include/esp_heap_task_info.h)"; exit 1; }; \
+	v=v$$(sed -n 's/^set(IDF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' "$$idf/tools/cmake/version.cmake" | paste -sd. -); \
+	problem=$$($(ESP32_IDF_VERDICT)); \
+	test -z "$$problem" || { echo "check-idf: $$problem, at $$idf ($$how); 'make check-idf IDF_PATH=' checks $(IDF_TAG)"; exit 1; }; \
+	echo "check-idf: ESP-IDF $$v at $$idf ($$how)"; \
+	py=$(ESP32_CHECK_KCONFGEN_PY) || exit 1; \
+	echo "check-idf: $(ESP32_CHECK_CC) $$($(ESP32_CHECK_CC) -dumpversion) + picolibc; sdkconfig.h by kconfgen (esp-idf-kconfig $$($$py -c 'import importlib.metadata as m; print(m.version("esp-idf-kconfig"))'))"; \
+	$(MAKE) --no-print-directory -f $(ESP32_MK_DIR)/check-idf.mk -j$(JOBS) ROOT=$(ROOT) BUILD_DIR=$(BUILD_DIR) \
+		MPY_DIR=$(MPY_DIR) PYTHON3=$(PYTHON3) CHECK_CC=$(ESP32_CHECK_CC) CHECK_IDF="$$idf" KCONFGEN_PY="$$py" V=$(V)

@@ -1,0 +1,305 @@
+# The compile matrix behind `make check-idf` (mk/esp32.mk): every ESP-side
+# source of the heaptrack module, compiled against one ESP-IDF tree for the chip
+# of every heaptrack board, with that board's sdkconfig. mk/esp32.mk runs it once
+# it has found the tree and a Python with ESP-IDF's kconfgen:
+#
+#   make -f mk/check-idf.mk CHECK_IDF=<ESP-IDF tree> KCONFGEN_PY=<python> [V=1]
+#
+# The sources: every native/heaptrack/*.c but the host's (named *host*), and
+# whatever native/heaptrack/micropython.cmake (what ports/esp32 compiles) names.
+#
+# Per board (boards/<BOARD>/board.json "mcu" names its chip), in
+# build/check-idf/<BOARD>/:
+#   sdkconfig.h      by kconfgen from the board's sdkconfig fragments:
+#                    upstream's generic board's, concatenated as ports/esp32 does,
+#                    then boards/sdkconfig.heaptrack, then sdkconfig.picolibc (below);
+#   off/sdkconfig.h  the same without boards/sdkconfig.heaptrack: tracking off;
+#   genhdr/          MicroPython's generated headers for these sources (qstrs,
+#                    compressed error texts, root pointers), made as ports/esp32's
+#                    build makes them: MicroPython's py/make*.py scripts over the
+#                    sources preprocessed with this chip's flags;
+#   cflags           the compiler's flags (a gcc @file; the include directories
+#                    are those ESP-IDF's components give for this chip).
+# RISC-V chips: each source compiled (-c), -Wall -Wextra as errors
+# (-Wno-unused-parameter, as ESP-IDF and MicroPython build: callbacks), and
+# tracker_idf.c once more with tracking off.
+# Xtensa chips: the same, -fsyntax-only: the RISC-V compiler stands in, with its
+# __riscv* macros undefined and those xtensa-esp-elf-gcc predefines (__XTENSA__,
+# __xtensa__, __XTENSA_EL__, __XTENSA_WINDOWED_ABI__) defined, so ESP-IDF's
+# headers take their Xtensa paths (xtensa/<chip>/include's core-isa.h, the Xtensa
+# FreeRTOS port). ILP32 and little-endian, like Xtensa. What needs the real
+# compiler, and so is not checked: inline assembly, Xtensa builtins, code
+# generation, and warnings that only come with optimisation (-Wmaybe-uninitialized).
+#
+# The C library: Debian has picolibc, not Espressif's newlib build, so every
+# sdkconfig here also selects ESP-IDF's picolibc option (sdkconfig.picolibc), and
+# ESP-IDF's libc wrapper headers match the library. Nothing the heap and
+# FreeRTOS APIs declare depends on it.
+#
+# mp_thread_create_ex: ports/esp32/mpthreadport.c defines it and no header
+# declares it, so the task port declares it itself. Each file that names it is
+# compiled with the definition's own signature, cut from mpthreadport.c, as a
+# declaration before it (mp_thread_create_ex.h): a declaration that drifts from
+# upstream's is a "conflicting types" error.
+#
+# And build/check-idf/host-esp32s3/: ESP-IDF's esp32s3 defaults + only
+# boards/sdkconfig.heaptrack, against which every CONFIG_ value of the host
+# firmware's hand-written sdkconfig.h (HEAPTRACK_IDF_TRACKING=1) is checked.
+
+CHECK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ROOT ?= $(abspath $(CHECK_MK_DIR)/..)
+BUILD_DIR ?= $(ROOT)/build
+MPY_DIR ?= $(ROOT)/micropython
+PYTHON3 ?= python3
+CHECK_IDF ?= $(error CHECK_IDF=<ESP-IDF tree> is required)
+KCONFGEN_PY ?= $(error KCONFGEN_PY=<python with esp-idf-kconfig> is required)
+CHECK_CC ?= riscv64-unknown-elf-gcc
+HOST_SDKCONFIG ?= $(ROOT)/boards/HOST/esp_idf/include/sdkconfig.h
+
+CHECK := $(BUILD_DIR)/check-idf
+HT := $(ROOT)/native/heaptrack
+C := $(CHECK_IDF)/components
+PORT_DIR := $(MPY_DIR)/ports/esp32
+
+HASH := \#
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all FORCE
+all:
+
+################################################################################
+# What is compiled, and for which chips.
+
+SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c),$(wildcard $(HT)/*.c)) \
+	$(addprefix $(HT)/,$(shell sed -n 's/.*CMAKE_CURRENT_LIST_DIR}\/\([A-Za-z0-9_]*\.c\).*/\1/p' $(HT)/micropython.cmake)))
+ifeq ($(SOURCES),)
+$(error check-idf: no sources in $(HT))
+endif
+# The files that declare mp_thread_create_ex (see above).
+DECLARING := $(shell grep -l mp_thread_create_ex $(SOURCES))
+
+BOARDS := $(patsubst $(ROOT)/boards/%/board.json,%,$(wildcard $(ROOT)/boards/*/board.json))
+board_chip = $(shell sed -n 's/.*"mcu": *"\([^"]*\)".*/\1/p' $(ROOT)/boards/$(1)/board.json)
+board_upstream = $(shell sed -n 's/^set(HEAPTRACK_UPSTREAM_BOARD \([A-Za-z0-9_]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake)
+# The fragments of upstream's board $(1), in order (paths relative to ports/esp32).
+upstream_fragments = $(addprefix $(PORT_DIR)/,$(shell sed -n 's/^[[:space:]]*\(boards\/[^[:space:]()]*\).*/\1/p' \
+	$(PORT_DIR)/boards/$(1)/mpconfigboard.cmake))
+
+# -march/-mabi per RISC-V chip, as ESP-IDF's components/soc/project_include.cmake
+# sets them for gcc, less Espressif's own extensions (P4's xesppie), which
+# Debian's gcc does not know.
+ARCH_esp32c2 := -march=rv32imc_zicsr_zifencei -mabi=ilp32
+ARCH_esp32c3 := -march=rv32imc_zicsr_zifencei -mabi=ilp32
+ARCH_esp32c5 := -march=rv32imac_zicsr_zifencei -mabi=ilp32
+ARCH_esp32c6 := -march=rv32imac_zicsr_zifencei -mabi=ilp32
+ARCH_esp32p4 := -march=rv32imafc_zicsr_zifencei -mabi=ilp32f
+XTENSA_CHIPS := esp32 esp32s2 esp32s3
+# The RISC-V compiler posing as Xtensa (see above).
+XTENSA_POSE := -march=rv32imac_zicsr_zifencei -mabi=ilp32 \
+	$(shell $(CHECK_CC) -march=rv32imac_zicsr_zifencei -mabi=ilp32 -dM -E - </dev/null | sed -n 's/^$(HASH)define \(__riscv[A-Za-z0-9_]*\).*/-U\1/p') \
+	-D__XTENSA__ -D__xtensa__ -D__XTENSA_EL__ -D__XTENSA_WINDOWED_ABI__
+
+chip_arch = $(if $(filter $(1),$(XTENSA_CHIPS)),xtensa,$(if $(ARCH_$(1)),riscv,$(error check-idf: board $(2) is for $(1), a chip this file has no -march for (see components/soc/project_include.cmake))))
+
+################################################################################
+# sdkconfig.h by kconfgen.
+
+CHECK_IDF_VERSION := $(shell sed -n 's/^set(IDF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' $(CHECK_IDF)/tools/cmake/version.cmake | paste -sd. -)
+LIBC_FRAGMENT := $(CHECK)/sdkconfig.picolibc
+
+semi = $(subst $() ,;,$(strip $(1)))
+
+# What ESP-IDF's build passes to kconfgen (tools/kconfig_new/config.env.in),
+# with every component's Kconfig instead of just the built ones.
+# $(1) output dir, $(2) target.
+define kconfig_env
+{
+    "COMPONENT_KCONFIGS": "$(call semi,$(wildcard $(C)/*/Kconfig))",
+    "COMPONENT_KCONFIGS_PROJBUILD": "$(call semi,$(wildcard $(C)/*/Kconfig.projbuild))",
+    "COMPONENT_SDKCONFIG_RENAMES": "$(call semi,$(wildcard $(C)/*/sdkconfig.rename $(C)/*/sdkconfig.rename.$(2)))",
+    "IDF_TARGET": "$(2)",
+    "IDF_TOOLCHAIN": "gcc",
+    "IDF_VERSION": "$(CHECK_IDF_VERSION)",
+    "IDF_ENV_FPGA": "",
+    "IDF_PATH": "$(CHECK_IDF)",
+    "COMPONENT_KCONFIGS_SOURCE_FILE": "$(1)/kconfigs.in",
+    "COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE": "$(1)/kconfigs_projbuild.in"
+}
+endef
+
+# Writes $(1) with text $(2) only when that changes it, so that what depends
+# on it is remade exactly when needed.
+define write_if_changed
+$(file >$(1).new,$(2))
+$(Q)cmp -s $(1).new $(1) && rm -f $(1).new || mv -f $(1).new $(1)
+endef
+
+# $(1) output dir, $(2) target, $(3) sdkconfig fragments, concatenated in order.
+define kconfig_rules
+$(1)/config.env: FORCE | $(1)
+	$$(call write_if_changed,$$@,$$(call kconfig_env,$(1),$(2)))
+
+$(1)/sdkconfig.h: $(1)/config.env $(3) $(CHECK_IDF)/tools/cmake/version.cmake
+	$(Q)cat $(3) >$(1)/sdkconfig.defaults
+	$(Q)rm -f $(1)/sdkconfig
+	$(Q){ $(KCONFGEN_PY) $(CHECK_IDF)/tools/kconfig_new/prepare_kconfig_files.py --list-separator=semicolon \
+		--env-file $(1)/config.env && \
+	$(KCONFGEN_PY) -m kconfgen --list-separator=semicolon --kconfig $(CHECK_IDF)/Kconfig \
+		--sdkconfig-rename $(CHECK_IDF)/sdkconfig.rename --config $(1)/sdkconfig \
+		--defaults $(1)/sdkconfig.defaults --env IDF_MINIMAL_BUILD=n --env-file $(1)/config.env \
+		--output header $$@.tmp; } >$(1)/kconfgen.log 2>&1 || { cat $(1)/kconfgen.log; exit 1; }
+	$(Q)mv -f $$@.tmp $$@
+
+$(1):
+	$(Q)mkdir -p $$@
+endef
+
+$(LIBC_FRAGMENT): FORCE | $(CHECK)
+	$(call write_if_changed,$@,CONFIG_IDF_EXPERIMENTAL_FEATURES=y$(newline)CONFIG_LIBC_PICOLIBC=y)
+
+$(CHECK):
+	$(Q)mkdir -p $@
+
+define newline
+
+
+endef
+
+################################################################################
+# The flags.
+
+# ESP-IDF's public include directories for these sources, per component as
+# its CMakeLists.txt lists them for chip $(1), architecture $(2). -isystem:
+# -Wextra judges our code, not ESP-IDF's. The soc register directory is
+# chosen in the cflags recipe (P4: by chip revision).
+idf_includes = heap/include \
+	freertos/config/include freertos/config/include/freertos freertos/config/$(2)/include \
+	freertos/FreeRTOS-Kernel/include freertos/FreeRTOS-Kernel/portable/$(2)/include \
+	freertos/FreeRTOS-Kernel/portable/$(2)/include/freertos freertos/esp_additions/include \
+	esp_common/include esp_system/include \
+	esp_hw_support/include esp_hw_support/include/soc esp_hw_support/include/soc/$(1) esp_hw_support/dma/include \
+	esp_rom/include esp_rom/$(1)/include esp_rom/$(1)/include/$(1) log/include \
+	soc/include soc/$(1) soc/$(1)/include \
+	hal/platform_port/include hal/$(1)/include hal/include newlib/platform_include \
+	$(if $(filter xtensa,$(2)),xtensa/$(1)/include xtensa/include xtensa/deprecated_include,riscv/include)
+
+# What ESP-IDF (tools/cmake/build.cmake, components/soc) and ports/esp32
+# (esp32_common.cmake, py/mkrules.cmake, extmod.cmake) define for every file of
+# the MicroPython component, less what only their libraries' sources read.
+DEFINES := -DESP_PLATFORM -D_GNU_SOURCE -DSOC_MMU_PAGE_SIZE=CONFIG_MMU_PAGE_SIZE -DSOC_XTAL_FREQ_MHZ=CONFIG_XTAL_FREQ \
+	-DMICROPY_ROM_TEXT_COMPRESSION=(1) -DMICROPY_VFS_FAT=1 -DMICROPY_VFS_LFS2=1 -DMICROPY_PY_BTREE=1
+WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Werror
+
+# $(1) board dir, $(2) chip, $(3) arch, $(4) board, $(5) dir of its sdkconfig.h
+cflags_text = --specs=picolibc.specs $(if $(filter xtensa,$(3)),$(XTENSA_POSE),$(ARCH_$(2))) \
+	-std=gnu17 -Os $(WARNINGS) $(DEFINES) \
+	-I$(HT) -I$(5) -I$(1) -I$(MPY_DIR) -I$(PORT_DIR) -I$(ROOT)/boards/$(4) \
+	$(addprefix -isystem $(C)/,$(call idf_includes,$(2),$(3)))
+
+# soc/<chip>/register, or for the P4 its hw_ver1 (chip revisions before v3,
+# CONFIG_ESP32P4_SELECTS_REV_LESS_V3) or hw_ver3 (components/soc/CMakeLists.txt).
+# Shell code; $(1) chip, $(2) sdkconfig.h.
+soc_register_dir = if [ -d $(C)/soc/$(1)/register/hw_ver3 ]; then \
+	if grep -q '^$(HASH)define CONFIG_ESP32P4_SELECTS_REV_LESS_V3 1' $(2); then echo soc/$(1)/register/hw_ver1; \
+	else echo soc/$(1)/register/hw_ver3; fi; else echo soc/$(1)/register; fi
+
+# The header that declares mp_thread_create_ex as mpthreadport.c defines it.
+DECL_HEADER := $(CHECK)/mp_thread_create_ex.h
+$(DECL_HEADER): $(PORT_DIR)/mpthreadport.c | $(CHECK)
+	$(Q)def=$$(sed -n 's/^\(mp_uint_t mp_thread_create_ex(.*)\) {$$/\1;/p' $<); \
+	test -n "$$def" || { echo "check-idf: no one-line definition of mp_thread_create_ex in $<: update mk/check-idf.mk"; exit 1; }; \
+	printf '%s\n' "// mp_thread_create_ex as $(patsubst $(MPY_DIR)/%,micropython/%,$<) defines it (made by mk/check-idf.mk)." \
+		'#include "py/mpconfig.h"' '#include <stddef.h>' "$$def" >$@
+
+################################################################################
+# Per board.
+
+# $(1) board, $(2) chip, $(3) arch
+define board_rules
+$(call kconfig_rules,$(CHECK)/$(1),$(2),$(call upstream_fragments,$(call board_upstream,$(1))) \
+	$(ROOT)/boards/sdkconfig.heaptrack $(LIBC_FRAGMENT))
+$(call kconfig_rules,$(CHECK)/$(1)/off,$(2),$(call upstream_fragments,$(call board_upstream,$(1))) $(LIBC_FRAGMENT))
+
+$(CHECK)/$(1)/cflags: $(CHECK)/$(1)/sdkconfig.h FORCE
+	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
+	$(Q)grep -q '^#define CONFIG_IDF_TARGET_ARCH_$(call uc,$(3)) 1' $$< || \
+		{ echo "check-idf: $(2) is not $(3) by its sdkconfig.h: fix mk/check-idf.mk's chip tables"; exit 1; }
+$(CHECK)/$(1)/off/cflags: $(CHECK)/$(1)/off/sdkconfig.h FORCE
+	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)/off) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
+
+# MicroPython's generated headers, as py/mkrules.cmake makes them.
+$(CHECK)/$(1)/genhdr/qstrdefs.generated.h $(CHECK)/$(1)/genhdr/compressed.data.h $(CHECK)/$(1)/genhdr/root_pointers.h &: \
+		$(CHECK)/$(1)/cflags $(SOURCES) $(MPY_DIR)/py/qstrdefs.h $(MPY_DIR)/py/makeqstrdefs.py $(MPY_DIR)/py/makeqstrdata.py
+	$(Q)rm -rf $(CHECK)/$(1)/genhdr && mkdir -p $(CHECK)/$(1)/genhdr
+	$(Q)cd $(CHECK)/$(1)/genhdr && \
+	$(PYTHON3) $(MPY_DIR)/py/makeqstrdefs.py pp $(CHECK_CC) -E output qstr.i.last \
+		cflags @$(CHECK)/$(1)/cflags -DNO_QSTR sources $(SOURCES) && \
+	for mode in qstr compress root_pointer; do \
+		$(PYTHON3) $(MPY_DIR)/py/makeqstrdefs.py split $$$$mode qstr.i.last $$$$mode _ >/dev/null && \
+		$(PYTHON3) $(MPY_DIR)/py/makeqstrdefs.py cat $$$$mode _ $$$$mode $$$$mode.collected >/dev/null || exit 1; \
+	done && \
+	cat $(MPY_DIR)/py/qstrdefs.h $(PORT_DIR)/qstrdefsport.h qstr.collected | sed 's/^Q(.*)/"&"/' | \
+		$(CHECK_CC) -E @$(CHECK)/$(1)/cflags - | sed 's/^\"\(Q(.*)\)\"/\1/' >qstrdefs.preprocessed.h && \
+	$(PYTHON3) $(MPY_DIR)/py/makeqstrdata.py qstrdefs.preprocessed.h >qstrdefs.generated.h && \
+	$(PYTHON3) $(MPY_DIR)/py/makecompresseddata.py compress.collected >compressed.data.h && \
+	$(PYTHON3) $(MPY_DIR)/py/make_root_pointers.py root_pointer.collected >root_pointers.h
+
+$(CHECK)/$(1)/%.ok: $(HT)/%.c $(CHECK)/$(1)/cflags $(CHECK)/$(1)/genhdr/qstrdefs.generated.h $(DECL_HEADER)
+	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/cflags $$(if $$(filter $$<,$(DECLARING)),-include $(DECL_HEADER)) \
+		-MD -MP -MF $$(@:.ok=.d) -MT $$@ $(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+	$(Q)touch $$@
+$(CHECK)/$(1)/off/tracker_idf.ok: $(HT)/tracker_idf.c $(CHECK)/$(1)/off/cflags
+	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/off/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
+		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+	$(Q)touch $$@
+
+-include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d
+
+$(CHECK)/$(1)/done: $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.ok,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.ok
+	$(Q)touch $$@
+endef
+
+uc = $(shell echo '$(1)' | tr a-z A-Z)
+
+BOARD_CHIPS := $(foreach b,$(BOARDS),$(b):$(call board_chip,$(b)))
+$(foreach bc,$(BOARD_CHIPS),$(eval $(call board_rules,$(word 1,$(subst :, ,$(bc))),$(word 2,$(subst :, ,$(bc))),$(call chip_arch,$(word 2,$(subst :, ,$(bc))),$(word 1,$(subst :, ,$(bc)))))))
+
+RISCV_BOARDS := $(foreach bc,$(BOARD_CHIPS),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),,$(word 1,$(subst :, ,$(bc)))))
+XTENSA_BOARDS := $(filter-out $(RISCV_BOARDS),$(BOARDS))
+
+################################################################################
+# The host firmware's hand-written sdkconfig.h against kconfgen's.
+
+HOST_CHECK := $(CHECK)/host-esp32s3
+ifeq ($(wildcard $(HOST_SDKCONFIG)),)
+$(error check-idf: no $(HOST_SDKCONFIG), the host firmware's hand-written sdkconfig.h (HOST_SDKCONFIG=<file> if it moved))
+endif
+$(eval $(call kconfig_rules,$(HOST_CHECK),esp32s3,$(ROOT)/boards/sdkconfig.heaptrack))
+
+# Every CONFIG_ macro the hand-written file defines (HEAPTRACK_IDF_TRACKING=1),
+# by the preprocessor, with the value kconfgen's file gives it.
+$(HOST_CHECK)/done: $(HOST_SDKCONFIG) $(HOST_CHECK)/sdkconfig.h
+	$(Q)$(CHECK_CC) -E -dM -DHEAPTRACK_IDF_TRACKING=1 $(HOST_SDKCONFIG) | grep '^#define CONFIG_' | sort >$(HOST_CHECK)/hand.defs
+	$(Q)$(CHECK_CC) -E -dM $(HOST_CHECK)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(HOST_CHECK)/kconfgen.defs
+	$(Q)awk 'NR == FNR { v = $$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); gen[$$2] = v; next } \
+		{ v = $$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); n++; \
+		  if (!($$2 in gen)) { print "  " $$2 " " v ": kconfgen leaves it unset"; bad++ } \
+		  else if (gen[$$2] != v) { print "  " $$2 " " v ": kconfgen has " gen[$$2]; bad++ } } \
+		END { if (bad) { print "check-idf: " bad " of the " n " CONFIG_ values in $(patsubst $(ROOT)/%,%,$(HOST_SDKCONFIG)) differ from ESP-IDF $(CHECK_IDF_VERSION)'\''s esp32s3 defaults + boards/sdkconfig.heaptrack (kconfgen: $(patsubst $(ROOT)/%,%,$(HOST_CHECK))/sdkconfig.h)"; exit 1 } \
+		      print "  esp32s3  HOST      " n " CONFIG_ values of $(patsubst $(ROOT)/%,%,$(HOST_SDKCONFIG)) = kconfgen'\''s (ESP-IDF'\''s defaults + boards/sdkconfig.heaptrack)" }' \
+		$(HOST_CHECK)/kconfgen.defs $(HOST_CHECK)/hand.defs >$@.tmp || { cat $@.tmp; rm -f $@.tmp; exit 1; }
+	$(Q)mv -f $@.tmp $@
+
+################################################################################
+
+all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECK)/done
+	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off"
+	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
+		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled');)
+	@cat $(HOST_CHECK)/done
+	@echo "check-idf: OK"
