@@ -61,7 +61,7 @@ help:
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
 	@echo "  make firmware BOARD=ESP32_S3           ESP32 firmware (needs ESP-IDF $(IDF_TAG))"
-	@echo "  make flash BOARD=ESP32_S3 PORT=DEV     build and flash it"
+	@echo "  make flash BOARD=ESP32_S3 [PORT=DEV]   build and flash it (esptool finds the board)"
 	@echo "  make erase BOARD=ESP32_S3 PORT=DEV     erase the board's flash"
 	@echo "  make check-idf [IDF_PATH=DIR]          compile the ESP-side code against ESP-IDF's headers"
 	@echo "  make clean            remove build/ and .venv/"

@@ -20,7 +20,9 @@
 #error "heaptrack needs MICROPY_PY_THREAD on the esp32 port"
 #endif
 
-// Defined by ports/esp32/mpthreadport.c; no header declares it.
+// Defined by ports/esp32/mpthreadport.c; no header declares it (upstream would
+// export it by declaring it in ports/esp32/mpthreadport.h). This is the one
+// declaration: `make check-idf` compiles it against mpthreadport.c's definition.
 mp_uint_t mp_thread_create_ex(void *(*entry)(void *), void *arg, size_t *stack_size, int priority, char *name);
 
 // The priority the port gives _thread threads (its MP_THREAD_PRIORITY).
