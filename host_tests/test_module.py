@@ -385,3 +385,31 @@ heaptrack.free(block)
 print(names)
 """)
     assert result == ["mp_task", "mp_thread", True]
+
+
+def test_overview_of_10000_blocks_needs_no_block_arrays(vboard_factory):
+    # ESP-IDF keeps its records and the statistics arrays in the biggest heap
+    # (here 1 MiB of PSRAM). With 10,000 live blocks, a block array needs
+    # 120 KB there; leave less free: overviews still work, details cannot.
+    psram = vboard_factory(env=PSRAM)
+    result = run(psram, """
+held = [heaptrack.malloc(16, heaptrack.CAP_SPIRAM) for i in range(10000)]
+filler = []
+size = 65536
+while size >= 4096:
+    try:
+        filler.append(heaptrack.malloc(size, heaptrack.CAP_SPIRAM))
+    except MemoryError:
+        size //= 2
+for i in range(3):
+    heaptrack.free(filler.pop())     # room for the task and heap arrays
+spiram = [r for r in heaptrack.heap_info().regions if r.total == 1048576][0]
+heaptrack.print_overview()
+stats = heaptrack.task_stats()
+details = err(heaptrack.print_details)
+me = [t for t in stats if t.handle == heaptrack.current_task()][0]
+print([spiram.largest_free < 120000, me.heaps[0].blocks is None, sum(h.alloc_count for h in me.heaps) >= 10000,
+       details])
+heaptrack.free_all()
+""", timeout=120)
+    assert result == [True, True, True, "MemoryError"]

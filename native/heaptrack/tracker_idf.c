@@ -478,6 +478,14 @@ static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
     }
 }
 
+// ESP-IDF sizes and allocates the task, heap and block arrays in that order
+// and gives up at the first it cannot allocate. An overview needs no blocks:
+// when only the block array (12 bytes per live block in the system) failed,
+// the task and heap arrays are all it needs.
+static bool task_arrays_made(const heap_all_tasks_stat_t *a) {
+    return (a->task_count == 0 || a->stat_arr != NULL) && (a->heap_count == 0 || a->heap_stat_start != NULL);
+}
+
 // One complete copy of ESP-IDF's records into *out (its arrays, unconverted).
 static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
     // A fill that came back exactly full without the Pre-scheduler record at
@@ -489,7 +497,7 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
     for (int attempt = 0; attempt < HT_IDF_SNAPSHOT_TRIES; ++attempt) {
         heap_all_tasks_stat_t a;
         memset(&a, 0, sizeof(a));
-        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK) {
+        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK && !(!with_blocks && task_arrays_made(&a))) {
             arrays_free(&a);
             if (have_pending) {
                 arrays_free(&pending);
@@ -508,12 +516,14 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
             }
             arrays_free(&pending);
         }
-        if (!with_blocks && a.alloc_stat_start != NULL) {
-            heap_all_tasks_stat_t blocks_only = {
-                .alloc_count = a.alloc_count,
-                .alloc_stat_start = a.alloc_stat_start,
-            };
-            heap_caps_free_all_task_stat_arrays(&blocks_only);
+        if (!with_blocks) {
+            if (a.alloc_stat_start != NULL) {
+                heap_all_tasks_stat_t blocks_only = {
+                    .alloc_count = a.alloc_count,
+                    .alloc_stat_start = a.alloc_stat_start,
+                };
+                heap_caps_free_all_task_stat_arrays(&blocks_only);
+            }
             a.alloc_stat_start = NULL;
             a.alloc_count = 0;
         }
