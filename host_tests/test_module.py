@@ -413,3 +413,21 @@ print([spiram.largest_free < 120000, me.heaps[0].blocks is None, sum(h.alloc_cou
 heaptrack.free_all()
 """, timeout=120)
     assert result == [True, True, True, "MemoryError"]
+
+
+def test_cap_exec_is_refused_where_it_comes_back_at_another_address(board):
+    result = run(board, """
+try:
+    heaptrack.free(heaptrack.malloc(64, heaptrack.CAP_EXEC))
+    r = 'allocated'
+except ValueError as e:
+    r = 'refused' if 'CAP_EXEC' in str(e) and 'instruction-bus' in str(e) else str(e)
+except MemoryError:
+    r = 'no exec heap'
+print([r])
+""")
+    # ESP32, S2, S3, C2, C3 (the virtual board is an S3) refuse it; C5, C6, P4 give it out.
+    if board.virtual:
+        assert result[0] == "refused"
+    else:
+        assert result[0] in ("refused", "allocated", "no exec heap")

@@ -72,6 +72,10 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
         if (!word_value(args[1], &caps) || (caps & ~(mp_uint_t)HT_CAP_ALLOWED)) {
             mp_raise_ValueError(MP_ERROR_TEXT("caps has bits that are not heaptrack.CAP_* values"));
         }
+        const char *reason;
+        if (caps & ht_caps_refused(&reason)) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s"), reason);
+        }
     }
     // A size wider than a small int fits no heap: the same MemoryError as any
     // other request that no heap with those caps can hold.

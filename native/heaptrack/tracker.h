@@ -121,6 +121,13 @@ ht_task_t ht_current_task(void);
 // True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS).
 bool ht_track_deleted(void);
 
+// The caps bits heaptrack.malloc refuses on this chip (0 for none), and in
+// *reason why (a sentence). On chips whose data and instruction buses see
+// internal RAM at different addresses, heap_caps_malloc(MALLOC_CAP_EXEC) hands
+// out the instruction-bus alias while ESP-IDF's statistics record the data
+// address, so such a block could not be matched in reports.
+uint32_t ht_caps_refused(const char **reason);
+
 // A human-readable sentence about the last failure (never NULL; "" when none).
 const char *ht_error_detail(void);
 

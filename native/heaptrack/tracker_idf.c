@@ -32,6 +32,7 @@
 #include "esp_err.h"
 #include "esp_heap_caps.h"
 #include "heap_memory_layout.h"
+#include "soc/soc.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #if CONFIG_HEAP_TASK_TRACKING
@@ -104,6 +105,21 @@ bool ht_track_deleted(void) {
     return false;
     #endif
 }
+
+#if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
+static const char *const detail_exec_alias =
+    "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "
+    "instruction-bus address, and its task statistics record the data-bus address";
+uint32_t ht_caps_refused(const char **reason) {
+    *reason = detail_exec_alias;
+    return HT_CAP_EXEC;
+}
+#else
+uint32_t ht_caps_refused(const char **reason) {
+    *reason = "";
+    return 0;
+}
+#endif
 
 /******************************************************************************/
 // Heap regions, from public API only: heap_caps_walk_all() visits ESP-IDF's
