@@ -105,8 +105,8 @@ $(VENV_STAMP): $(ROOT)/pyproject.toml
 run: firmware-host venv
 	$(PYTHON) -m heaptrack_host.vboard --firmware $(FIRMWARE) --run $(ROOT)/examples/leak_demo.py
 
-test-c:
-	$(MAKE) -C $(ROOT)/native/tests BUILD=$(BUILD_DIR)/ctest
+test-c: $(IDF_SOURCE_STAMP)
+	$(MAKE) -C $(ROOT)/native/tests -j$(JOBS) BUILD=$(BUILD_DIR)/ctest IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
 
 firmware-host-untracked:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKING=0
@@ -122,7 +122,7 @@ test: test-c test-host
 endif
 
 bench: firmware-host firmware-host-untracked venv
-	$(MAKE) -C $(ROOT)/native/tests bench BUILD=$(BUILD_DIR)/bench
+	$(MAKE) -C $(ROOT)/native/tests bench -j$(JOBS) BUILD=$(BUILD_DIR)/bench IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
 	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE) --firmware-untracked $(FIRMWARE_UNTRACKED)
 
 clean:
