@@ -22,14 +22,17 @@ endif
 HEAPTRACK_IDF_SRC ?= $(IDF_CHECKOUT)
 
 # The files the manifest covers: what boards/HOST/esp_idf.mk compiles, the
-# heap's own headers, and the ESP-IDF test cases the C tests run.
+# heap's own headers, the heap's test cases and ESP-IDF's Unity glue that the C
+# tests build (Unity itself is named by its commit).
 IDF_MANIFEST_PATHS := components/heap/heap_caps_base.c components/heap/heap_caps.c \
 	components/heap/heap_caps_init.c components/heap/multi_heap.c components/heap/heap_task_info.c \
 	components/heap/port/memory_layout_utils.c components/heap/port/esp32s3/memory_layout.c \
 	components/esp_mm/heap_align_hw.c components/heap/include components/heap/private_include \
 	components/heap/heap_private.h components/heap/multi_heap_internal.h \
 	components/heap/multi_heap_platform.h components/heap/multi_heap_config.h \
-	components/heap/test_apps/heap_tests/main/test_task_tracking.c
+	components/heap/test_apps/heap_tests/main \
+	components/unity/unity_runner.c components/unity/unity_compat.c components/unity/unity_port_linux.c \
+	components/unity/include
 
 IDF_SOURCE_STAMP := $(BUILD_DIR)/.esp-idf-$(IDF_TAG).verified
 
