@@ -155,28 +155,39 @@ static void tcb_free(TaskHandle_t tcb) {
 }
 
 // Runs when a task's thread ends however it ends (return, pthread_exit,
-// cancellation): the task is deleted, so its TCB goes back to the heap.
+// cancellation): the task is deleted, so its TCB goes back to the heap. A
+// thread-specific key's destructor rather than pthread_cleanup_push: a
+// cancellation then unwinds through no setjmp buffer of ours, which
+// AddressSanitizer on i386 mistakes for a stack overflow.
+static pthread_key_t s_task_key;
+static pthread_once_t s_task_key_once = PTHREAD_ONCE_INIT;
+
 static void task_end(void *arg) {
     TaskHandle_t tcb = arg;
     tcb_free(tcb);
     s_current = NULL;
 }
 
+static void task_key_create(void) {
+    int err = pthread_key_create(&s_task_key, task_end);
+    if (err != 0) {
+        die("pthread_key_create", err);
+    }
+}
+
 static void *task_trampoline(void *arg) {
     TaskHandle_t tcb = arg;
-    void *volatile result = NULL;   // lives across the cleanup handler's setjmp
     tcb->thread = pthread_self();
     s_current = tcb;
-    pthread_cleanup_push(task_end, tcb);
+    pthread_once(&s_task_key_once, task_key_create);
+    pthread_setspecific(s_task_key, tcb);
     if (tcb->code != NULL) {
         tcb->code(tcb->parameters);
         // As ESP-IDF's task wrapper does: a FreeRTOS task must delete itself.
         fprintf(stderr, "FreeRTOS: FreeRTOS Task \"%s\" should not return, Aborting now!\n", tcb->name);
         abort();
     }
-    result = tcb->start(tcb->start_arg);
-    pthread_cleanup_pop(1);
-    return result;
+    return tcb->start(tcb->start_arg);
 }
 
 // The C library's pthread_create: programs link the shim with
