@@ -7,3 +7,12 @@
 #define MICROPY_HW_MCU_NAME "host"
 
 #include "ports/unix/variants/mpconfigvariant_common.h"
+
+// machine.reset(): a hard reset, the firmware process ends with a status that
+// tells the virtual board to start a new one (boards/HOST/board_reset.c).
+// Upstream's unix port has no reset; this adds it to the machine module.
+#ifndef __ASSEMBLER__
+extern const struct _mp_obj_fun_builtin_fixed_t host_machine_reset_obj;
+#endif
+#define MICROPY_PY_MACHINE_EXTRA_GLOBALS \
+    { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&host_machine_reset_obj) },

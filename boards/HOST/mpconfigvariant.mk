@@ -28,3 +28,11 @@ LDFLAGS += $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
 heaptrack_default_goal := $(.DEFAULT_GOAL)
 $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
 .DEFAULT_GOAL := $(heaptrack_default_goal)
+
+# Soft reset inside the firmware process, as on an ESP32 (ESP-IDF's heap and its
+# statistics survive it), machine.reset() as a hard reset: boards/HOST/board_reset.c
+# (compiled as every $(VARIANT_DIR)/*.c is) wraps these upstream functions at link
+# time; the file says why each one.
+LDFLAGS += -Wl,--wrap=main,--wrap=mp_thread_init,--wrap=mp_thread_deinit,--wrap=mp_thread_create \
+	-Wl,--wrap=mp_thread_mutex_lock,--wrap=gc_init,--wrap=pyexec_friendly_repl,--wrap=pyexec_raw_repl \
+	-Wl,--wrap=mp_hal_set_interrupt_char
