@@ -28,29 +28,38 @@ raw-paste mode), so only what differs from a board is done here:
 * Ctrl-C: a board turns an incoming 0x03 into KeyboardInterrupt while the
   interrupt character is armed (code running), and queues it as a plain byte
   otherwise (REPL line editing, ``micropython.kbd_intr(-1)``). The unix firmware
-  arms it by installing a SIGINT handler, so for each 0x03 from the client the
-  board checks the firmware's caught-signal mask (``/proc/PID/status``) and
-  either sends SIGINT (dropping the byte) or passes the byte on. While the
-  firmware boots, only once it runs the user's ``boot.py``/``main.py``: the
-  board's own setup (mounting the flash) is never interrupted by a client
-  that connects, Ctrl-C first, while the board restarts.
+  arms it by installing a SIGINT handler (and ignores SIGINT otherwise), so for
+  each 0x03 from the client the board checks the firmware's caught-signal mask
+  (``/proc/PID/status``) and either sends SIGINT (dropping the byte) or passes
+  the byte on. The firmware arms it for the user's code only: not while it runs
+  the board's own setup (mounting the flash, the code given with ``-c``, which
+  it treats as a board treats its ``_boot.py``), so a client that connects,
+  Ctrl-C first, while the board restarts does not stop that setup half way;
+  ``boot.py`` and ``main.py`` are interruptible.
 * Soft reset: on Ctrl-D at the friendly prompt, on an empty raw-REPL command, or
-  on ``sys.exit()`` the unix firmware exits. The board then prints
-  ``MPY: soft reboot\\r\\n`` and starts the firmware again in the REPL mode the
-  client was in: in raw mode it sends Ctrl-A to the new firmware and hides the
-  friendly banner, so the client sees exactly ``raw REPL; CTRL-B to exit\\r\\n>``.
-  Input the old firmware had not read yet is kept for the new one, as a board's
-  receive buffer survives a soft reset.
-* Boot: each start mounts the flash directory as the root filesystem (``/``),
-  makes it the current directory, sets ``sys.path`` to ``['', '.frozen', '/lib']``
-  and runs ``boot.py`` and (friendly REPL only) ``main.py`` from it, as the esp32
-  port does.
+  on ``sys.exit()`` / ``machine.soft_reset()`` the firmware restarts MicroPython
+  inside its process, as an ESP32 does (boards/HOST/board_reset.c): it prints
+  ``MPY: soft reboot``, runs the setup code and ``boot.py`` again (and
+  ``main.py`` in the friendly REPL) and returns to the REPL mode the client was
+  in. Its process, and with it ESP-IDF's heap and its statistics, lives on;
+  the threads of the old boot end. The board counts soft resets by that line.
+* Hard reset: ``machine.reset()`` (``mpremote reset``) ends the firmware process
+  with status HARD_RESET_STATUS; the board starts a new one, in its power-on
+  state (a new process: a fresh heap, no statistics), and counts it. A client
+  whose raw-REPL command was running gets its missing end markers, with a
+  notice as its error output. Stopping and starting the virtual board is a
+  hard reset too.
+* Boot: each boot mounts the flash directory as the root filesystem (``/``),
+  makes it the current directory and sets ``sys.path`` to
+  ``['', '.frozen', '/lib']``; the firmware then runs ``boot.py`` and
+  (friendly REPL only) ``main.py`` from it, as the esp32 port does.
 * Crash: a firmware killed by a signal, or whose output has a fatal report
   (``FATAL: uncaught NLR``, or any AddressSanitizer/LeakSanitizer/UBSan report
   from a ``make SANITIZE=1`` firmware, which dies of it with status 1 instead
-  of a signal) is announced on the terminal, in the log (with the whole
-  report) and on stderr, counted (``VirtualBoard.crashes`` and the status
-  file) and restarted. If a raw-REPL command was running, its missing end
+  of a signal), or that exits in any other way than a hard reset, is announced
+  on the terminal, in the log (with the whole report) and on stderr, counted
+  (``VirtualBoard.crashes`` and the status file) and restarted (a new process,
+  as after a hard reset). If a raw-REPL command was running, its missing end
   markers are sent, with the crash message as its error output, so the client
   fails instead of waiting forever. The sanitizers' runtime options are set
   for the firmware (SANITIZER_OPTIONS): UBSan halts on its first report, and
@@ -60,15 +69,17 @@ raw-paste mode), so only what differs from a board is done here:
 Python API (for tests)::
 
     with VirtualBoard(firmware=..., flash=..., env={"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:1048576"}) as vb:
-        vb.device      # /dev/pts/N
-        vb.crashes     # number of firmware crashes so far
-        vb.log_path    # event log
+        vb.device        # /dev/pts/N
+        vb.crashes       # number of firmware crashes so far
+        vb.soft_resets   # soft resets (the firmware process lives on)
+        vb.hard_resets   # hard resets (machine.reset(): a new firmware process)
+        vb.firmware_pid  # the firmware process
+        vb.log_path      # event log
 """
 
 import argparse
 import datetime
 import errno
-import fcntl
 import json
 import os
 import re
@@ -76,11 +87,9 @@ import select
 import selectors
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 import tty
@@ -94,7 +103,14 @@ DEFAULT_FLASH = REPO / "build" / "vboard-flash"
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_PROMPT = b">>> "
-SOFT_REBOOT = b"MPY: soft reboot\r\n"
+# The firmware's soft reboot line, as it writes it (boards/HOST/board_reset.c): at
+# the start of a line, or straight after the 0x04 that ends a raw-REPL command's
+# output (sys.exit() in a raw-REPL command).
+SOFT_REBOOT_LINE = b"MPY: soft reboot\n"
+_SOFT_REBOOT = re.compile(rb"(?<=[\x00-\x1f])MPY: soft reboot\n")
+# The firmware's exit status for machine.reset(), a hard reset (boards/HOST/board_reset.c,
+# HARD_RESET_STATUS): the board starts a new firmware process.
+HARD_RESET_STATUS = 100
 
 # Reports in the firmware's output (stderr shares the pipe) that make a run a
 # crash whatever its exit status: a sanitizer finding (a firmware built with
@@ -155,19 +171,17 @@ MOUNT_COMMANDS = {
     13: ("s",),  # rmdir(path)
 }
 
-# Code run by each firmware start, before its REPL: what a board's _boot.py
-# and main loop do. {root!r}, {files!r} and {stage!r} are filled in. Until
-# it writes to the stage file, just before running the first of the user's
-# files, the board turns no Ctrl-C into SIGINT: the setup here is not
-# interruptible, boot.py and main.py are. Flash is the flash
-# directory as a board's root filesystem: a VfsPosix rooted there, whose
-# ilistdir also gives sizes as FAT/littlefs do (mpremote fs ls shows them).
-# It delegates rather than subclasses VfsPosix: the VFS layer would call a
-# native subclass's C protocol with the Python instance.
+# Code run by each boot (the firmware's command-line code, run again at every
+# soft reset), before the firmware runs boot.py and main.py and its REPL: what
+# a board's _boot.py does. {root!r} is filled in. The firmware arms no Ctrl-C
+# while it runs (boards/HOST/board_reset.c), so it cannot be interrupted half
+# way. Flash is the flash directory as a board's root filesystem: a VfsPosix
+# rooted there, whose ilistdir also gives sizes as FAT/littlefs do (mpremote fs
+# ls shows them). It delegates rather than subclasses VfsPosix: the VFS layer
+# would call a native subclass's C protocol with the Python instance.
 BOOT_CODE = """\
-def _vboard_boot(root, files, stage):
+def _vboard_boot(root):
     import os, sys, vfs
-    stage = open(stage, 'w')
 
     class Flash:
         def __init__(self, root):
@@ -212,22 +226,7 @@ def _vboard_boot(root, files, stage):
         print('vboard: flash not mounted at /:', repr(e))
     while sys.argv:
         sys.argv.pop()
-    for f in files:
-        try:
-            os.stat(f)
-        except OSError:
-            continue
-        try:
-            if stage:
-                stage.write('user code')
-                stage.close()
-                stage = None
-            exec(compile(open(f).read(), f, 'exec'), globals())
-        except (Exception, KeyboardInterrupt) as e:
-            sys.print_exception(e)
-    if stage:
-        stage.close()
-_vboard_boot({root!r}, {files!r}, {stage!r})
+_vboard_boot({root!r})
 del _vboard_boot
 """
 
@@ -508,21 +507,18 @@ class _ReplProtocol:
 
 
 class _Firmware:
-    """One run of the firmware process and its pipes."""
+    """One firmware process (from power-on to its end: its soft resets included) and its pipes."""
 
-    def __init__(self, proc, fd_in, fd_in_r, fd_out, mode):
+    def __init__(self, proc, fd_in, fd_out):
         self.proc = proc
         self.fd_in = fd_in  # write end of its stdin
-        self.fd_in_r = fd_in_r  # our copy of the read end: unread input survives a soft reset
         self.fd_out = fd_out  # read end of its stdout+stderr
-        self.mode = mode  # REPL mode it is being brought to
-        self.booting = True
-        self.boot_buf = b""  # raw-mode boot: output held until the raw REPL banner
+        self.booting = True  # from power-on or a soft reset until its REPL is ready
+        self.boot_started = time.monotonic()
+        self.boot_buf = b""  # output of the boot so far (up to its REPL prompt)
         self.in_q = bytearray()
-        self.started = time.monotonic()
         self.recent = b""  # last output bytes, for the log
-        self.sigint_sent = 0.0
-        self.user_code = False  # it runs the user's boot.py/main.py (Ctrl-C interrupts them)
+        self.soft_tail = b"\n"  # output before the next, for _SOFT_REBOOT
         self.line = b""  # output after the last \n, for _FATAL_LINE
         self.fatal = None  # what the first fatal report in its output says
         self.report = bytearray()  # that report, for the log
@@ -561,6 +557,7 @@ class VirtualBoard:
         self.device = None
         self.crashes = 0
         self.soft_resets = 0
+        self.hard_resets = 0
         self.last_crash = None
         self._lock = threading.Lock()
         self._thread = None
@@ -576,7 +573,6 @@ class VirtualBoard:
         self._filter = _ReplProtocol()
         self._banner = None
         self._restart_at = None
-        self._restart_mode = "friendly"
         self._sel = None
 
     # -- public API ---------------------------------------------------------
@@ -613,7 +609,7 @@ class VirtualBoard:
             self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
             self._log("start: device %s, firmware %s, flash %s, env %s"
                       % (self.device, self.firmware, self.flash, self.env))
-            self._spawn("friendly")
+            self._spawn()
         except BaseException:
             self._teardown()
             raise
@@ -652,6 +648,7 @@ class VirtualBoard:
             "crashes": self.crashes,
             "last_crash": self.last_crash,
             "soft_resets": self.soft_resets,
+            "hard_resets": self.hard_resets,
             "running": self._thread is not None and not self._stop,
         }
 
@@ -690,18 +687,12 @@ class VirtualBoard:
             env[name] = options
         return env
 
-    def _spawn(self, mode):
-        files = ["boot.py", "main.py"] if mode == "friendly" else ["boot.py"]
-        stage = os.path.join(self._home, "boot-stage")
-        try:
-            os.unlink(stage)  # the last firmware's
-        except FileNotFoundError:
-            pass
-        boot = BOOT_CODE.format(root=str(self.flash), files=files, stage=stage)
+    def _spawn(self):
+        """Starts a firmware process: power-on, in the friendly REPL."""
+        boot = BOOT_CODE.format(root=str(self.flash))
         cmd = [str(self.firmware)] + self.firmware_args + ["-i", "-c", boot]
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
-        old = self._fw
         try:
             proc = subprocess.Popen(cmd, stdin=in_r, stdout=out_w, stderr=out_w, cwd=str(self.flash),
                                     env=self._firmware_env(), start_new_session=True, close_fds=True)
@@ -709,59 +700,40 @@ class VirtualBoard:
             for fd in (in_r, in_w, out_r, out_w):
                 os.close(fd)
             raise
+        # The board holds the only write end of its stdin: the firmware ends when
+        # it is closed (its input ends), never at a soft reset.
+        os.close(in_r)
         os.close(out_w)
-        # (in_r stays blocking: the firmware shares its file description)
         os.set_blocking(in_w, False)
         os.set_blocking(out_r, False)
-        fw = _Firmware(proc, in_w, in_r, out_r, mode)
-        if mode == "raw":
-            fw.in_q += b"\x01"  # to the raw REPL straight after the banner
-        if old is not None and old.in_q:
-            fw.in_q += old.in_q  # input the old firmware never read
-            old.in_q.clear()
+        fw = _Firmware(proc, in_w, out_r)
         self._fw = fw
         self._filter.new_firmware()
         self._sel.register(out_r, selectors.EVENT_READ, "fw_out")
         self._update_interest()
-        self._log("firmware started: pid %d, %s REPL" % (proc.pid, mode))
+        self._log("firmware started: pid %d" % proc.pid)
         self._write_status()
 
-    def _respawn(self, mode):
-        """Starts the firmware again; if it cannot be started (being rebuilt?), retries each second."""
+    def _respawn(self):
+        """Starts a new firmware process; if it cannot be started (being rebuilt?), retries each second."""
         try:
-            self._spawn(mode)
+            self._spawn()
         except OSError as e:
             msg = "cannot start the firmware (%s); retrying" % e
             self._log(msg)
-            if self._fw is not None:
-                self._close_fw(self._fw, keep_input=False)
-                self._fw = None
             self._to_client(b"\r\n*** vboard: " + msg.encode() + b" ***\r\n")
-            self._restart_at, self._restart_mode = time.monotonic() + 1.0, mode
+            self._restart_at = time.monotonic() + 1.0
 
-    def _close_fw(self, fw, keep_input):
-        """Forgets a dead firmware's pipes; keep_input moves its unread input to fw.in_q."""
+    def _close_fw(self, fw):
+        """Forgets a dead firmware's pipes and its pending input (lost, as on a resetting board)."""
         for fd in (fw.fd_in, fw.fd_out):
             try:
                 self._sel.unregister(fd)
             except (KeyError, ValueError):
                 pass
-        unread = bytearray()
-        while keep_input and fw.fd_in_r >= 0:
-            try:
-                avail = struct.unpack("i", fcntl.ioctl(fw.fd_in_r, termios.FIONREAD, b"\0\0\0\0"))[0]
-                chunk = os.read(fw.fd_in_r, avail) if avail > 0 else b""
-            except OSError:
-                break
-            if not chunk:
-                break
-            unread += chunk
         fw.fd_in = _close_quietly(fw.fd_in)
-        fw.fd_in_r = _close_quietly(fw.fd_in_r)
         fw.fd_out = _close_quietly(fw.fd_out)
-        fw.in_q[:0] = unread
-        if not keep_input:
-            fw.in_q.clear()
+        fw.in_q.clear()
 
     def _reap(self, fw, timeout=5.0):
         try:
@@ -772,41 +744,52 @@ class VirtualBoard:
             return fw.proc.wait()
 
     def _on_firmware_exit(self):
+        """The firmware process ended: a hard reset, or a crash (it never exits at a soft reset)."""
         fw = self._fw
         rc = self._reap(fw)
         self._scan_fatal(fw, b"\n")  # a last line without its \n
         if self._stop:
             self._log_report(fw)
-            self._close_fw(fw, keep_input=False)
+            self._close_fw(fw)
             return
-        crashed = None
-        disarming = False
+        if rc == HARD_RESET_STATUS:
+            self._on_hard_reset(fw)
+            return
         if rc < 0:
-            sig = -rc
+            crashed = _signal_name(-rc)
             if fw.fatal:
-                crashed = "%s; %s" % (_signal_name(sig), fw.fatal)
-            elif sig == signal.SIGINT and time.monotonic() - fw.sigint_sent < 2.0:
-                self._log("firmware pid %d ended by the Ctrl-C it was sent while disarming it" % fw.pid)
-                disarming = True
-            else:
-                crashed = _signal_name(sig)
-        elif fw.fatal and rc != 0:
+                crashed = "%s; %s" % (crashed, fw.fatal)
+        elif fw.fatal:
             crashed = "%s; exit status %d" % (fw.fatal, rc)
-        elif fw.fatal:  # counted when reported, and survived (a sanitizer in recover mode)
-            self._log_report(fw)
-        if fw.booting and not crashed and not disarming:
+        elif fw.booting:
             crashed = "exited during boot with status %d" % rc
-        if crashed:
-            # LeakSanitizer reports as the firmware exits: that was a soft reset
-            self._on_crash(fw, rc, crashed, soft_reset=crashed.startswith("LeakSanitizer"))
-            return
-        # A normal exit: Ctrl-D, raw-REPL soft reset, sys.exit(). A board soft-resets.
-        mode = self._filter.mode
-        self.soft_resets += 1
-        self._log("soft reset (firmware pid %d exited with status %d) -> %s REPL" % (fw.pid, rc, mode))
-        self._close_fw(fw, keep_input=True)
-        self._to_client(SOFT_REBOOT)
-        self._respawn(mode)
+        else:
+            crashed = "exited with status %d" % rc
+        self._on_crash(fw, rc, crashed)
+
+    def _on_hard_reset(self, fw):
+        with self._lock:
+            self.hard_resets += 1
+        self._log("hard reset #%d (firmware pid %d exited with status %d)"
+                  % (self.hard_resets, fw.pid, HARD_RESET_STATUS))
+        self._log_report(fw)  # a report it survived was counted as a crash already
+        self._end_command(b"\r\n*** vboard: hard reset ***\r\n")
+        self._close_fw(fw)
+        self._fw = None
+        self._write_status()
+        if fw.booting:
+            # reset while booting (boot.py calls machine.reset()?): don't spin
+            self._restart_at = time.monotonic() + 1.0
+        else:
+            self._respawn()
+
+    def _end_command(self, notice):
+        """Sends notice; a running raw-REPL command gets its missing end markers, notice as its error output."""
+        missing = self._filter.eofs_missing()
+        if missing:
+            self._to_client(b"\x04" * (missing - 1) + notice + b"\x04")
+        else:
+            self._to_client(notice)
 
     def _count_crash(self, fw, what):
         with self._lock:
@@ -858,7 +841,7 @@ class VirtualBoard:
             self._log("firmware pid %d report:\n%s" % (fw.pid, bytes(fw.report).decode(errors="replace").rstrip()))
             fw.report = bytearray()
 
-    def _on_crash(self, fw, rc, what, soft_reset=False):
+    def _on_crash(self, fw, rc, what):
         msg = "firmware crashed (%s)" % what
         if fw.counted:
             with self._lock:
@@ -867,35 +850,21 @@ class VirtualBoard:
         else:
             self._count_crash(fw, what)
         self._log_report(fw)
-        loud = b"\r\n*** vboard: " + msg.encode() + b" ***\r\n"
+        self._close_fw(fw)
+        self._fw = None
         if fw.booting and self._banner is None:
             # never came up: no restart loop at first start
             self._start_error = "%s; output: %r" % (msg, fw.recent[-500:])
-            self._close_fw(fw, keep_input=False)
-            self._fw = None
             self._write_status()
             self._ready.set()
             return
-        missing = self._filter.eofs_missing()
-        if missing:
-            # end the client's raw-REPL command: its output, then the crash as its error
-            self._to_client(b"\x04" * (missing - 1) + loud + b"\x04")
-        else:
-            self._to_client(loud)
-        if soft_reset:
-            self._to_client(SOFT_REBOOT)
-        mode = self._filter.mode
-        # a crash loses pending input; a soft reset keeps it for the next firmware (_spawn)
-        self._close_fw(fw, keep_input=soft_reset)
+        self._end_command(b"\r\n*** vboard: " + msg.encode() + b" ***\r\n")
+        self._write_status()
         if fw.booting:
             # crashing while booting: don't spin
-            self._fw = None
-            self._write_status()
-            self._restart_at, self._restart_mode = time.monotonic() + 1.0, mode
+            self._restart_at = time.monotonic() + 1.0
         else:
-            if not soft_reset:
-                self._fw = None
-            self._respawn(mode)
+            self._respawn()
 
     # -- data paths ---------------------------------------------------------
 
@@ -920,9 +889,10 @@ class VirtualBoard:
                 break
             fw.in_q += data[:j]
             data = data[j + 1 :]
-            if self._ctrl_c_armed(fw):
-                # Ctrl-C armed: KeyboardInterrupt, and the byte is consumed
-                fw.sigint_sent = time.monotonic()
+            if _sigint_caught(fw.pid):
+                # Ctrl-C armed: KeyboardInterrupt, and the byte is consumed. (The
+                # firmware arms it for the user's code only, not for the board's
+                # setup: see boards/HOST/board_reset.c.)
                 try:
                     os.kill(fw.pid, signal.SIGINT)
                 except ProcessLookupError:
@@ -930,55 +900,45 @@ class VirtualBoard:
             else:
                 fw.in_q += b"\x03"
 
-    def _ctrl_c_armed(self, fw):
-        """True if a Ctrl-C now is a KeyboardInterrupt in the firmware (it has SIGINT caught).
-
-        While it boots, only once it runs the user's boot.py/main.py (see BOOT_CODE):
-        a Ctrl-C from a client that connects while the board restarts (mpremote
-        starts with one) must not stop the board's own setup half way.
-        """
-        if fw.booting and not fw.user_code:
-            try:
-                fw.user_code = os.path.getsize(os.path.join(self._home, "boot-stage")) > 0
-            except OSError:
-                pass
-            if not fw.user_code:
-                return False
-        return _sigint_caught(fw.pid)
-
     def _from_firmware(self, data):
         fw = self._fw
         fw.recent = (fw.recent + data)[-1024:]
         self._scan_fatal(fw, data)
         if self.verbose:
             self._log("from firmware %r" % data)
-        if not fw.booting:
-            self._to_client(self._filter.feed(data))
-            return
-        if fw.mode == "raw":
-            fw.boot_buf += data
-            p = fw.boot_buf.find(RAW_BANNER)
-            if p < 0:
-                return
-            held = fw.boot_buf
-            fw.boot_buf = b""
-            # Show what came before the friendly banner (boot.py output), hide the
-            # banner and the friendly prompt the Ctrl-A was typed at.
-            b = held.rfind(self._banner, 0, p) if self._banner else -1
-            shown = held[:b] if b >= 0 else b""
-            self._to_client(self._filter.feed(shown))
-            self._filter.feed(held[len(shown) : p])  # state only
-            self._to_client(self._filter.feed(held[p:]))
-            self._booted(fw)
-            return
-        fw.boot_buf = (fw.boot_buf + data)[-8192:]
         self._to_client(self._filter.feed(data))
-        if FRIENDLY_PROMPT in fw.boot_buf:
-            if self._banner is None:
+        boot = self._scan_soft_reboot(fw, data)
+        if boot is not None:
+            fw.booting = True
+            fw.boot_started = time.monotonic()
+            fw.boot_buf = b""
+            data = data[boot:]
+        elif not fw.booting:
+            return
+        # booting: until its REPL is ready
+        fw.boot_buf = (fw.boot_buf + data)[-8192:]
+        if FRIENDLY_PROMPT in fw.boot_buf or RAW_BANNER in fw.boot_buf:
+            if self._banner is None and FRIENDLY_PROMPT in fw.boot_buf:
                 self._banner = self._find_banner(fw.boot_buf)
                 self._filter.banner = self._banner
             fw.boot_buf = b""
             self._booted(fw)
+
+    def _scan_soft_reboot(self, fw, data):
+        """Counts the soft reboot lines that end in data; returns where the last one ends, or None."""
+        buf = fw.soft_tail + data
+        tail = len(fw.soft_tail)
+        end = None
+        for m in _SOFT_REBOOT.finditer(buf):
+            if m.end() > tail:  # (not counted with the last data)
+                end = m.end() - tail
+                with self._lock:
+                    self.soft_resets += 1
+                self._log("soft reset #%d (firmware pid %d)" % (self.soft_resets, fw.pid))
+        fw.soft_tail = buf[-len(SOFT_REBOOT_LINE):]
+        if end is not None:
+            self._write_status()
+        return end
 
     @staticmethod
     def _find_banner(out):
@@ -998,7 +958,7 @@ class VirtualBoard:
     def _booted(self, fw):
         fw.booting = False
         self._log("firmware pid %d ready (%s REPL, %.0f ms)"
-                  % (fw.pid, fw.mode, (time.monotonic() - fw.started) * 1000))
+                  % (fw.pid, self._filter.mode, (time.monotonic() - fw.boot_started) * 1000))
         self._ready.set()
 
     def _update_interest(self):
@@ -1046,7 +1006,7 @@ class VirtualBoard:
                         break
                 if self._restart_at is not None and time.monotonic() >= self._restart_at:
                     self._restart_at = None
-                    self._respawn(self._restart_mode)
+                    self._respawn()
                 if self._stop:
                     break
                 self._update_interest()
@@ -1123,19 +1083,21 @@ class VirtualBoard:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
         if self._log_file:
-            self._log("stopped; %d crash(es), %d soft reset(s)" % (self.crashes, self.soft_resets))
+            self._log("stopped; %d crash(es), %d soft reset(s), %d hard reset(s)"
+                      % (self.crashes, self.soft_resets, self.hard_resets))
             self._write_status()
             self._log_file.close()
             self._log_file = None
 
     def _stop_firmware(self, fw):
-        """Ends the firmware: EOF on its stdin (Ctrl-D at its REPL), then SIGTERM, then SIGKILL.
+        """Ends the firmware: EOF on its stdin (it exits when its input ends), then SIGTERM, then SIGKILL.
 
         Its last output is read (not sent on) until it closes it: a report it
-        writes on its way out (LeakSanitizer's, at exit) is a crash too.
+        writes on its way out (LeakSanitizer's, at exit) is a crash too. It gets
+        3 s: as at a soft reset, it first stops its other threads (up to 2 s).
         """
         fw.fd_in = _close_quietly(fw.fd_in)
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 3.0
         poll = select.poll()
         if fw.fd_out >= 0:
             poll.register(fw.fd_out, select.POLLIN)
@@ -1168,7 +1130,6 @@ class VirtualBoard:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        fw.fd_in_r = _close_quietly(fw.fd_in_r)
         self._log("firmware pid %d stopped (status %s)" % (fw.pid, fw.proc.returncode))
         self._log_report(fw)
 
