@@ -17,6 +17,7 @@ Fixtures:
 """
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,29 @@ class Board:
 
     def rm(self, remote):
         self.mpremote("fs", "rm", ":" + remote.lstrip(":"))
+
+    def hard_reset(self, timeout=30):
+        """A hard reset (`mpremote reset`: machine.reset()), as from power-on: ESP-IDF's
+        heap and statistics start afresh (a soft reset keeps them). Returns once the
+        board answers again."""
+        old_pid = self.vboard.firmware_pid if self.vboard else None
+        self.mpremote("reset")
+        deadline = time.monotonic() + timeout
+        # The board resets 100 ms after mpremote leaves; a client that connects
+        # sooner would interrupt that (mpremote starts with Ctrl-C).
+        if self.vboard:
+            while self.vboard.firmware_pid in (None, old_pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        else:
+            time.sleep(1.0)  # a USB board drops off the bus and comes back
+        while True:
+            try:
+                self.exec("pass", timeout=10)
+                return
+            except BoardError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def _text(b):

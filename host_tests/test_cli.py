@@ -90,6 +90,9 @@ def script(tmp_path):
 
 @pytest.fixture
 def demo_on_board(board):
+    # From power-on: a soft reset keeps the statistics of earlier demo runs' tasks,
+    # which have the same names.
+    board.hard_reset()
     board.put(DEMO, "leak_demo.py")
     yield
     board.exec("import heaptrack; heaptrack.free_all()")
