@@ -7,6 +7,8 @@ pseudo-terminal, one per session, its flash a fresh temporary directory);
 Fixtures:
   board           the session's board (see Board below); a test during which
                   the virtual board's firmware crashes fails.
+  from_power_on   hard-resets the board before the test: no records of earlier
+                  tests' tasks (a soft reset keeps them, as on an ESP32).
   vboard_factory  vboard_factory(env={...}) -> a separate virtual board (own
                   flash, own firmware environment, e.g. HEAPTRACK_IDF_REGIONS;
                   untracked=True: the firmware built without heap task
@@ -167,6 +169,18 @@ def board(session_board):
     if after != before:
         pytest.fail("the virtual board's firmware crashed during this test (%s); log: %s"
                     % (session_board.vboard.last_crash, session_board.vboard.log_path), pytrace=False)
+
+
+@pytest.fixture
+def from_power_on(board):
+    """Hard-resets the board before the test (@pytest.mark.usefixtures("from_power_on")).
+
+    A soft reset keeps ESP-IDF's statistics, deleted tasks' records included, as on
+    an ESP32, and a task's handle is its TCB's address, which a later task reuses:
+    a test that looks a finished task up by its handle could find an earlier task's
+    record. From power-on there is none.
+    """
+    board.hard_reset()
 
 
 @pytest.fixture

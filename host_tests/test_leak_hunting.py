@@ -1,11 +1,14 @@
 """Leak hunting beyond ESP-IDF's reports: snapshots and diffs, heap_info, check_leaks."""
 from pathlib import Path
 
+import pytest
+
 from board_code import PRELUDE, run
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "leak_demo.py"
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_diff_of_a_known_workload_is_exact(board):
     result = run(board, """
 old = heaptrack.snapshot()
@@ -42,6 +45,7 @@ print(res)
     assert "diffed" in died_holding or died_holding == []
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_diff_reports_tasks_that_died_holding_memory(board):
     result = run(board, """
 go = []

@@ -103,6 +103,7 @@ print([err(heaptrack.task_stats, 'x'), err(heaptrack.task_stats, 1.0),
                       "ValueError", "ValueError", "TypeError", "TypeError"]
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_named_task_runs_with_args_and_its_blocks_are_charged_to_it(board):
     result = run(board, """
 out = {}
@@ -138,6 +139,7 @@ print(res)
     assert all(b == () for b in blocks_after)
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_task_that_raises_is_reported_and_deleted(board):
     out = board.exec(PRELUDE + """
 def boom():
@@ -153,6 +155,7 @@ print([t.alive, t.current > 0, heaptrack.free_all() >= 1])
     assert ast.literal_eval(out.strip().splitlines()[-1]) == [False, True, True]
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_deleted_task_keeps_leak_until_another_task_frees_it(board):
     result = run(board, """
 kept = []
@@ -187,6 +190,7 @@ print([heaptrack.TRACK_DELETED, t1.alive, t1.current, [len(hp.blocks) for hp in 
     assert not freer_listed
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_invariants_hold_under_concurrent_tasks(board):
     result = run(board, """
 import random
@@ -233,6 +237,7 @@ print([all_handles == sorted(all_handles, reverse=True), all(h in all_handles fo
     assert result == [True, True]
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_print_overview_and_details_match_esp_idf_format(board):
     out = board.exec(PRELUDE + """
 def work():

@@ -247,6 +247,7 @@ def test_soft_reset_in_friendly_repl(board, raw):
     assert raw.read_until(b">>> ").endswith(b"False\r\n>>> ")
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_soft_reset_keeps_heap_statistics(board):
     # As on an ESP32, ESP-IDF's heap and its task statistics survive a soft reset
     # (each `mpremote exec` starts with one): the next command sees the same ones.
@@ -299,6 +300,7 @@ print(h)
 """
 
 
+@pytest.mark.usefixtures("from_power_on")
 def test_soft_reset_ends_threads(board):
     # The threads of a boot end at its soft reset, as an ESP32 deletes their
     # tasks, whether they sleep, spin or wait for a lock: nothing they would do
