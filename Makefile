@@ -64,10 +64,14 @@ help:
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
-	@echo "  make firmware BOARD=ESP32_S3           ESP32 firmware (needs ESP-IDF $(IDF_TAG))"
+	@echo "  make firmware BOARD=ESP32_S3 [BOARD_VARIANT=V] [DOCKER=1]"
+	@echo "                        ESP32 firmware (needs ESP-IDF $(IDF_TAG), or DOCKER=1: its Docker image)"
 	@echo "  make flash BOARD=ESP32_S3 [PORT=DEV]   build and flash it (esptool finds the board)"
 	@echo "  make erase BOARD=ESP32_S3 PORT=DEV     erase the board's flash"
 	@echo "  make check-idf [IDF_PATH=DIR]          compile the ESP-side code against ESP-IDF's headers"
+	@echo "  boards: $(ESP32_BOARD_LIST)"
+	@echo "  make venv             .venv with the host tools (mpheaptrack, pytest plugin), mpremote, esptool,"
+	@echo "                        pytest (make run/test/bench make it too; plain make does not)"
 	@echo "  make clean            remove build/ and .venv/"
 
 # MicroPython itself, and the one lib/ submodule its frozen-manifest build checks for.

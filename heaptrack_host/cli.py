@@ -1,10 +1,13 @@
-"""The ``heaptrack`` command: watch, record and plot a board's heap use per task.
+"""The ``mpheaptrack`` command: watch, record and plot a board's heap use per task.
 
-    heaptrack watch  [--port P | --vboard] [--interval S] [--run script.py] [--samples N | --once]
-    heaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
-    heaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
-    heaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
-    heaptrack vboard [vboard options]            (the virtual board: heaptrack_host.vboard)
+    mpheaptrack watch  [--port P | --vboard] [--interval S] [--run script.py] [--samples N | --once]
+    mpheaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
+    mpheaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
+    mpheaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
+    mpheaptrack vboard [vboard options]            (the virtual board: heaptrack_host.vboard)
+
+The same as ``python -m heaptrack_host``. Not called ``heaptrack``: that name is
+KDE's heap profiler, installed as /usr/bin/heaptrack by Debian and others.
 
 Exit status: 0 done; 1 the script run on the board raised; 2 the job could not
 be done (no board, board without heaptrack firmware, wrong port, bad input),
@@ -41,7 +44,7 @@ from .sampler import BoardError, Sample, ScriptError, TaskSeries, open_board, re
 
 __all__ = ["main"]
 
-PROG = "heaptrack"
+PROG = "mpheaptrack"
 WATCH_HISTORY = 3600  # samples per task that watch keeps for its trend and sparkline
 
 
@@ -246,8 +249,8 @@ def cmd_watch(args) -> int:
         def status(final=False):
             n = collector.count
             t = collector.last.t if collector.last else 0.0
-            text = "heaptrack watch: %s, sample %d%s at %.1f s, every %g s" % (
-                label, n, " of %d" % limit if limit else "", t, args.interval)
+            text = "%s watch: %s, sample %d%s at %.1f s, every %g s" % (
+                PROG, label, n, " of %d" % limit if limit else "", t, args.interval)
             if args.run:
                 text += ", running %s" % args.run
             if not plain and not final:
@@ -486,10 +489,12 @@ def cmd_parse(args) -> int:
 # main
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    from . import __version__
     ap = argparse.ArgumentParser(
-        prog=PROG, description="Watch, record and plot ESP-IDF heap use per task on a heaptrack board.",
+        prog=prog, description="Watch, record and plot ESP-IDF heap use per task on a heaptrack board.",
         epilog="Exit status: 0 done, 1 the script run on the board raised, 2 the job could not be done.")
+    ap.add_argument("--version", action="version", version="%(prog)s (heaptrack-host) " + __version__)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -521,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="plot a recording (PNG, or an interactive HTML page)",
                        description="Plot each task's current usage over time from a recording; "
                        "suspected leaks are drawn thick in red.")
-    p.add_argument("record", metavar="RECORDING", help="a file written by `heaptrack record`")
+    p.add_argument("record", metavar="RECORDING", help="a file written by `mpheaptrack record`")
     p.add_argument("-o", "--out", metavar="PNG", help="image to write (default: RECORDING with .png, "
                    "unless only --html is given)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained interactive page")
@@ -537,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--indent", type=int, default=1, help="JSON indent (default: %(default)s)")
     p.set_defaults(func=cmd_parse)
 
-    sub.add_parser("vboard", help="run a virtual board (see `heaptrack vboard --help`)", add_help=False)
+    sub.add_parser("vboard", help="run a virtual board (see `mpheaptrack vboard --help`)", add_help=False)
     return ap
 
 
@@ -545,13 +550,12 @@ def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, prog: str = PROG) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "vboard":
         from . import vboard
-        sys.argv[0] = "%s vboard" % PROG
-        return vboard.main(argv[1:])
-    args = build_parser().parse_args(argv)
+        return vboard.main(argv[1:], prog="%s vboard" % prog)
+    args = build_parser(prog).parse_args(argv)
     # Killed politely (SIGTERM, a closed terminal): unwind as on Ctrl-C, so the
     # board is left at its REPL and a virtual board we started is stopped.
     for signum in (signal.SIGTERM, signal.SIGHUP):

@@ -1144,9 +1144,9 @@ def _parse_env(items):
     return env
 
 
-def main(argv=None):
+def main(argv=None, prog=None):
     ap = argparse.ArgumentParser(
-        prog="python -m heaptrack_host.vboard" if sys.argv[0].endswith("vboard.py") else None,
+        prog=prog or ("python -m heaptrack_host.vboard" if sys.argv[0].endswith("vboard.py") else None),
         description="Run the heaptrack host firmware as a virtual board on a pseudo-terminal. "
         "Prints the device path, then serves until SIGINT/SIGTERM.")
     ap.add_argument("--firmware", default=str(DEFAULT_FIRMWARE),

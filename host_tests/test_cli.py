@@ -100,7 +100,7 @@ def demo_on_board(board):
 
 
 def test_console_script_is_installed():
-    exe = Path(sys.executable).parent / "heaptrack"
+    exe = Path(sys.executable).parent / "mpheaptrack"
     if not exe.exists():
         pytest.skip("heaptrack-host is not installed in this Python's environment")
     proc = ok(subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=30))
@@ -156,7 +156,7 @@ def test_record_the_demo_then_plot_it(board, demo_on_board, script, tmp_path):
     # The script's output goes to stdout, progress and the summary to stderr.
     assert "Starting task: leaking_task" in proc.stdout
     assert "PRINTING DETAILED STATISTICS OF EACH TASK" in proc.stdout
-    assert "heaptrack: recording to %s" % out in proc.stderr
+    assert "mpheaptrack: recording to %s" % out in proc.stderr
     assert "recorded" in proc.stderr and "suspected leaks: leaking_task" in proc.stderr
 
     header, samples, end = read_recording(out)
@@ -327,7 +327,7 @@ def test_parse_round_trip_from_the_board(board):
 def test_parse_errors_are_one_line_exit_2(text, message):
     proc = heaptrack("parse", input=text)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("heaptrack: error: stdin") and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("mpheaptrack: error: stdin") and proc.stderr.count("\n") == 1
     assert message in proc.stderr
 
 
@@ -350,7 +350,7 @@ def test_bad_port_is_one_line_exit_2(command, port, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
     proc = heaptrack(*args, "--port", port, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr == "heaptrack: error: cannot open %s: no such device, or it is busy or not accessible\n" % port
+    assert proc.stderr == "mpheaptrack: error: cannot open %s: no such device, or it is busy or not accessible\n" % port
     assert proc.stdout == ""
 
 
@@ -360,7 +360,7 @@ def test_no_board_found(virtual_only):
         pytest.skip("a USB serial device is connected")
     proc = heaptrack("watch", "--once")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("heaptrack: error: no board found") and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("mpheaptrack: error: no board found") and proc.stderr.count("\n") == 1
 
 
 def test_board_without_heaptrack_module(vboard_factory):
