@@ -11,8 +11,14 @@
 // machine.reset(): a hard reset, the firmware process ends with a status that
 // tells the virtual board to start a new one (boards/HOST/board_reset.c).
 // Upstream's unix port has no reset; this adds it to the machine module.
+// machine.disable_irq()/enable_irq(): a FreeRTOS critical section, as on the
+// esp32 port (boards/HOST/board_irq.c).
 #ifndef __ASSEMBLER__
 extern const struct _mp_obj_fun_builtin_fixed_t host_machine_reset_obj;
+extern const struct _mp_obj_fun_builtin_fixed_t host_machine_disable_irq_obj;
+extern const struct _mp_obj_fun_builtin_fixed_t host_machine_enable_irq_obj;
 #endif
 #define MICROPY_PY_MACHINE_EXTRA_GLOBALS \
-    { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&host_machine_reset_obj) },
+    { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&host_machine_reset_obj) }, \
+    { MP_ROM_QSTR(MP_QSTR_disable_irq), MP_ROM_PTR(&host_machine_disable_irq_obj) }, \
+    { MP_ROM_QSTR(MP_QSTR_enable_irq), MP_ROM_PTR(&host_machine_enable_irq_obj) },

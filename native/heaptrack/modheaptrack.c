@@ -81,6 +81,7 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
     // other request that no heap with those caps can hold.
     void *address = NULL;
     if (mp_obj_is_small_int(args[0])) {
+        tracker_check(ht_context_check());   // a RuntimeError, not "no memory"
         address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
         if (address == NULL) {
             // The tracker may know more, e.g. that its table of live blocks is full.

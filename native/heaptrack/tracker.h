@@ -43,6 +43,8 @@ typedef enum {
                           // or no room for a snapshot
     HT_ERR_NOT_FOUND,     // unknown task handle, or an address not handed out
     HT_ERR_UNSUPPORTED,   // firmware built without heap task tracking
+    HT_ERR_CONTEXT,       // called from an interrupt handler or with interrupts
+                          // masked, where ESP-IDF's tracking cannot run
 } ht_err_t;
 
 // heap_task_block_t
@@ -114,6 +116,14 @@ ht_err_t ht_free_all(size_t *count);
 // (HT_ERR_NOT_FOUND if it has no record). with_blocks adds the live blocks.
 ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks);
 void ht_snapshot_release(ht_snapshot_t *snap);
+
+// HT_OK when the caller may use the tracker, else HT_ERR_CONTEXT (with
+// ht_error_detail): with heap task tracking, every heap_caps_malloc, free and
+// statistics copy takes a FreeRTOS mutex, which an interrupt handler or code
+// between machine.disable_irq() and enable_irq() must not (ESP-IDF asserts).
+// ht_malloc, ht_free, ht_free_all, ht_snapshot_take and ht_region_info check
+// it themselves and change nothing when it fails.
+ht_err_t ht_context_check(void);
 
 // The calling task's handle.
 ht_task_t ht_current_task(void);

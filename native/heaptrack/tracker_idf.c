@@ -86,12 +86,29 @@ static const char *const detail_snapshot_slots =
     "too many statistics snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
 #endif
 
+#if CONFIG_HEAP_TASK_TRACKING
+static const char *const detail_context =
+    "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
+    "(machine.disable_irq()): ESP-IDF's heap task tracking takes a FreeRTOS mutex "
+    "on every allocation, free and report";
+#endif
+
 // Only ever points at one of the constant sentences above, so a plain
 // pointer store is enough even when tasks race.
 static const char *volatile s_detail = "";
 
 const char *ht_error_detail(void) {
     return s_detail;
+}
+
+ht_err_t ht_context_check(void) {
+    #if CONFIG_HEAP_TASK_TRACKING
+    if (xPortInIsrContext() || !xPortCanYield()) {
+        s_detail = detail_context;
+        return HT_ERR_CONTEXT;
+    }
+    #endif
+    return HT_OK;
 }
 
 ht_task_t ht_current_task(void) {
@@ -184,6 +201,11 @@ static size_t minus_owner(size_t bytes) {
 }
 
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        *count = 0;
+        return err;
+    }
     region_walk_t w = { .regions = regions, .max = max };
     heap_caps_walk_all(region_walker, &w);
     for (size_t i = 0; i < w.count && i < max; ++i) {
@@ -281,6 +303,9 @@ static void slot_remove(size_t i) {
 }
 
 void *ht_malloc(size_t size, uint32_t caps) {
+    if (ht_context_check() != HT_OK) {
+        return NULL;
+    }
     // Reserve a slot first: finding the registry full only after allocating
     // would leave a trace in the caller's peak usage.
     bool full;
@@ -310,6 +335,10 @@ void *ht_malloc(size_t size, uint32_t caps) {
 }
 
 ht_err_t ht_free(void *address) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
     uintptr_t a = (uintptr_t)address;
     if (a == 0 || (a & HT_CLAIMED) != 0) {
         return HT_ERR_NOT_FOUND;
@@ -333,6 +362,13 @@ ht_err_t ht_free(void *address) {
 #define HT_FREE_BATCH (16)
 
 ht_err_t ht_free_all(size_t *count) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        if (count != NULL) {
+            *count = 0;
+        }
+        return err;
+    }
     // Claim every block outstanding now in one pass: blocks allocated while we
     // free are not ours to free, and a concurrent ht_free of a claimed block
     // sees it as gone.
@@ -600,6 +636,10 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->tasks = NULL;
     snap->storage = NULL;
 
+    ht_err_t context = ht_context_check();
+    if (context != HT_OK) {
+        return context;
+    }
     ht_idf_snapshot_t *s = snapshot_slot_acquire();
     if (s == NULL) {
         s_detail = detail_snapshot_slots;

@@ -57,6 +57,8 @@ struct tskTaskControlBlock {
 _Static_assert(sizeof(struct tskTaskControlBlock) <= TCB_SIZE, "the host's TCB fits ESP32-S3's");
 
 static __thread TaskHandle_t s_current;
+// Critical sections this thread is in (FreeRTOS's per-core uxCriticalNesting).
+static __thread unsigned s_critical_nesting;
 static __thread char s_next_name[configMAX_TASK_NAME_LEN];
 static __thread TaskHandle_t s_last_created;
 
@@ -81,18 +83,36 @@ void vPortEnterCritical(portMUX_TYPE *mux) {
     if (err != 0) {
         die("portENTER_CRITICAL", err);
     }
+    s_critical_nesting += 1;
 }
 
 void vPortExitCritical(portMUX_TYPE *mux) {
+    s_critical_nesting -= 1;
     int err = pthread_mutex_unlock(&mux->mutex);
     if (err != 0) {
         die("portEXIT_CRITICAL", err);
     }
 }
 
-// The host has no interrupts: every caller is a task.
+// The host has no interrupt handlers: every caller is a task.
 BaseType_t xPortInIsrContext(void) {
     return pdFALSE;
+}
+
+bool xPortCanYield(void) {
+    return s_critical_nesting == 0;
+}
+
+// MicroPython's atomic section on the esp32 port (MICROPY_BEGIN_ATOMIC_SECTION,
+// which machine.disable_irq() enters): a critical section on one spinlock.
+static portMUX_TYPE s_mp_atomic_mux = portMUX_INITIALIZER_UNLOCKED;
+
+void host_atomic_section_enter(void) {
+    vPortEnterCritical(&s_mp_atomic_mux);
+}
+
+void host_atomic_section_exit(void) {
+    vPortExitCritical(&s_mp_atomic_mux);
 }
 
 SemaphoreHandle_t xSemaphoreCreateMutexStatic(StaticSemaphore_t *buffer) {
@@ -105,6 +125,11 @@ SemaphoreHandle_t xSemaphoreCreateMutexStatic(StaticSemaphore_t *buffer) {
 }
 
 BaseType_t xSemaphoreTake(SemaphoreHandle_t semaphore, TickType_t ticks_to_wait) {
+    if (!xPortCanYield()) {
+        // FreeRTOS asserts when a task may block with interrupts masked.
+        fprintf(stderr, "assert failed: xQueueSemaphoreTake: a task may block inside a critical section\n");
+        abort();
+    }
     if (ticks_to_wait != portMAX_DELAY) {
         // Nothing here waits with a timeout; a caller that did would need it.
         die("xSemaphoreTake with a timeout", ENOSYS);

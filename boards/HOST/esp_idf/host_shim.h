@@ -10,6 +10,11 @@ void host_task_set_next_name(const char *name);
 // The handle of the task the last pthread_create of this thread started.
 struct tskTaskControlBlock *host_task_last_created(void);
 
+// Enter and leave MicroPython's atomic section as the esp32 port does
+// (portENTER_CRITICAL on one spinlock): machine.disable_irq()/enable_irq().
+void host_atomic_section_enter(void);
+void host_atomic_section_exit(void);
+
 // Boot: makes the calling (first) thread the task `mp_task`. Called by the
 // chip's start-up code after ESP-IDF's heap exists.
 void host_tasks_start(void);

@@ -43,6 +43,9 @@ void vPortMuxInitialize(portMUX_TYPE *mux);
 void vPortEnterCritical(portMUX_TYPE *mux);
 void vPortExitCritical(portMUX_TYPE *mux);
 BaseType_t xPortInIsrContext(void);
+// False inside a critical section (interrupts masked on this core): a task
+// must not block there.
+bool xPortCanYield(void);
 
 #define portMUX_INITIALIZE(mux) vPortMuxInitialize(mux)
 #define portENTER_CRITICAL(mux) vPortEnterCritical(mux)
