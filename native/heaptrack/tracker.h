@@ -125,6 +125,13 @@ void ht_snapshot_release(ht_snapshot_t *snap);
 // it themselves and change nothing when it fails.
 ht_err_t ht_context_check(void);
 
+// MicroPython has (re)started, after a soft reset: every task that ran Python
+// code before it was deleted, possibly in the middle of a heaptrack call (a
+// report releases the GIL while it prints). Reclaims what such a task held:
+// snapshots it had not released, registry slots it had reserved. Call before
+// any task uses the tracker (the module's first import does).
+void ht_vm_restart(void);
+
 // The calling task's handle.
 ht_task_t ht_current_task(void);
 

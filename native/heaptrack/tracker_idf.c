@@ -631,6 +631,14 @@ static void snapshot_slot_release(ht_idf_snapshot_t *s) {
     taskEXIT_CRITICAL(&s_lock);
 }
 
+static void snapshots_reclaim(void) {
+    for (size_t i = 0; i < HT_IDF_MAX_SNAPSHOTS; ++i) {
+        if (s_snapshots[i].in_use) {
+            snapshot_slot_release(&s_snapshots[i]);
+        }
+    }
+}
+
 ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
     snap->task_count = 0;
     snap->tasks = NULL;
@@ -691,6 +699,9 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 
 #else // !CONFIG_HEAP_TASK_TRACKING
 
+static void snapshots_reclaim(void) {
+}
+
 static const char *const detail_no_tracking =
     "this firmware was built without ESP-IDF heap task tracking: "
     "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig";
@@ -714,3 +725,13 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 }
 
 #endif // CONFIG_HEAP_TASK_TRACKING
+
+/******************************************************************************/
+
+void ht_vm_restart(void) {
+    // The tasks of the previous VM are gone; nobody else holds these.
+    snapshots_reclaim();
+    taskENTER_CRITICAL(&s_lock);
+    s_reserved = 0;
+    taskEXIT_CRITICAL(&s_lock);
+}
