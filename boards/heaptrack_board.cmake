@@ -9,6 +9,11 @@
 #   set(HEAPTRACK_UPSTREAM_BOARD ESP32_GENERIC_S3)
 #   set(HEAPTRACK_BOARD_NAME "heaptrack ESP32S3 module")
 #   include(${CMAKE_CURRENT_LIST_DIR}/../heaptrack_board.cmake)
+# and may first set
+#   HEAPTRACK_EXTRA_SDKCONFIG  fragments after ours (e.g. boards/sdkconfig.heaptrack_iram)
+#   HEAPTRACK_MAX_BLOCKS       heaptrack.malloc blocks outstanding at once (the
+#                              tracker's HT_IDF_MAX_BLOCKS, 8 bytes of RAM each;
+#                              default 1024)
 # and each of its mpconfigvariant_<V>.cmake (named like upstream's) does:
 #   heaptrack_variant(<V> "<board name for that variant>")
 #
@@ -40,8 +45,8 @@ endmacro()
 # names the board. boards/heaptrack_board.h turns HEAPTRACK_BOARD_NAME into
 # MICROPY_HW_BOARD_NAME.
 macro(heaptrack_finish name)
-    list(REMOVE_ITEM SDKCONFIG_DEFAULTS ${HEAPTRACK_SDKCONFIG})
-    list(APPEND SDKCONFIG_DEFAULTS ${HEAPTRACK_SDKCONFIG})
+    list(REMOVE_ITEM SDKCONFIG_DEFAULTS ${HEAPTRACK_SDKCONFIG} ${HEAPTRACK_EXTRA_SDKCONFIG})
+    list(APPEND SDKCONFIG_DEFAULTS ${HEAPTRACK_SDKCONFIG} ${HEAPTRACK_EXTRA_SDKCONFIG})
     if(DEFINED _heaptrack_name_def)
         list(REMOVE_ITEM MICROPY_DEF_BOARD ${_heaptrack_name_def})
     endif()
@@ -57,6 +62,9 @@ endmacro()
 
 heaptrack_include_upstream(mpconfigboard.cmake)
 heaptrack_finish("${HEAPTRACK_BOARD_NAME}")
+if(DEFINED HEAPTRACK_MAX_BLOCKS)
+    list(APPEND MICROPY_DEF_BOARD HT_IDF_MAX_BLOCKS=${HEAPTRACK_MAX_BLOCKS})
+endif()
 
 # The frozen manifest: upstream's plus heaptrack.py. FROZEN_MANIFEST= on the
 # make command line still overrides it (ports/esp32/CMakeLists.txt).

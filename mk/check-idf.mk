@@ -219,14 +219,22 @@ $(DECL_HEADER): $(PORT_DIR)/mpthreadport.c | $(CHECK)
 ################################################################################
 # Per board.
 
+# What a board's mpconfigboard.cmake adds on top of upstream's board
+# (boards/heaptrack_board.cmake): sdkconfig fragments after ours, the size of
+# the tracker's block table. $(1) board.
+board_extra_sdkconfig = $(patsubst $${CMAKE_CURRENT_LIST_DIR}/../%,$(ROOT)/boards/%,$(shell sed -n \
+	's/^set(HEAPTRACK_EXTRA_SDKCONFIG \(.*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
+board_defines = $(addprefix -DHT_IDF_MAX_BLOCKS=,$(shell sed -n \
+	's/^set(HEAPTRACK_MAX_BLOCKS \([0-9]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
+
 # $(1) board, $(2) chip, $(3) arch
 define board_rules
 $(call kconfig_rules,$(CHECK)/$(1),$(2),$(call upstream_fragments,$(call board_upstream,$(1))) \
-	$(ROOT)/boards/sdkconfig.heaptrack $(LIBC_FRAGMENT))
+	$(ROOT)/boards/sdkconfig.heaptrack $(call board_extra_sdkconfig,$(1)) $(LIBC_FRAGMENT))
 $(call kconfig_rules,$(CHECK)/$(1)/off,$(2),$(call upstream_fragments,$(call board_upstream,$(1))) $(LIBC_FRAGMENT))
 
 $(CHECK)/$(1)/cflags: $(CHECK)/$(1)/sdkconfig.h FORCE
-	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
+	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)) $(call board_defines,$(1)) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
 	$(Q)grep -q '^#define CONFIG_IDF_TARGET_ARCH_$(call uc,$(3)) 1' $$< || \
 		{ echo "check-idf: $(2) is not $(3) by its sdkconfig.h: fix mk/check-idf.mk's chip tables"; exit 1; }
 $(CHECK)/$(1)/off/cflags: $(CHECK)/$(1)/off/sdkconfig.h FORCE
