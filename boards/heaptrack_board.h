@@ -10,3 +10,9 @@
 #else
 #define MICROPY_HW_BOARD_NAME "heaptrack " MICROPY_HW_MCU_NAME " module"
 #endif
+
+// The banner names heaptrack's version (HEAPTRACK_VERSION: native/micropython.cmake
+// defines it for the MicroPython component).
+#ifdef HEAPTRACK_VERSION
+#define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
+#endif

@@ -95,9 +95,9 @@ heaptrack.free_all()
 """)
     lines = out.splitlines()
     assert lines[0] == "True"
-    assert lines[2].startswith(" HEAP CHANGES OVER ") and lines[2].endswith(" MS")
-    assert lines[3] == "┌────────────────────┬─────────┬──────────────────────┬───────────────────┬────────────────────┐"
-    assert lines[4] == "│ TASK               │ STATUS  │ CURRENT MEMORY DELTA │ PEAK MEMORY DELTA │ BLOCKS +NEW/-GONE  │"
+    assert lines[1].startswith(" HEAP CHANGES OVER ") and lines[1].endswith(" MS")
+    assert lines[2] == "┌────────────────────┬─────────┬──────────────────────┬───────────────────┬────────────────────┐"
+    assert lines[3] == "│ TASK               │ STATUS  │ CURRENT MEMORY DELTA │ PEAK MEMORY DELTA │ BLOCKS +NEW/-GONE  │"
     assert any(line.startswith("│           big_grow │ NEW     │                +5") for line in lines)
     assert any("├ + ALLOC 0x" in line for line in lines)
     second = [i for i, line in enumerate(lines) if line.startswith(" HEAP CHANGES OVER ")][1]

@@ -5,6 +5,8 @@
 // The virtual board reports itself like a board does.
 #define MICROPY_HW_BOARD_NAME "heaptrack virtual board"
 #define MICROPY_HW_MCU_NAME "host"
+// The banner names heaptrack's version (HEAPTRACK_VERSION: native/heaptrack/micropython.mk).
+#define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
 
 #include "ports/unix/variants/mpconfigvariant_common.h"
 

@@ -1,9 +1,9 @@
-// JSON lines straight from a snapshot, like the report printers: no Python
+// JSON lines straight from the statistics, like the report printers: no Python
 // object per task or block, so dumping 10,000 blocks costs no MicroPython heap.
 #include "dump.h"
 
 // Task and heap names are user text: quote them as JSON strings.
-static void print_json_string(const mp_print_t *print, const char *s) {
+void dump_json_string(const mp_print_t *print, const char *s) {
     mp_print_str(print, "\"");
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
@@ -18,8 +18,8 @@ static void print_json_string(const mp_print_t *print, const char *s) {
     mp_print_str(print, "\"");
 }
 
-// mp_printf has no portable format for a pointer-wide decimal.
-static void print_word(const mp_print_t *print, uintptr_t value) {
+// A decimal of any width (mp_printf has no portable format for size_t).
+static void print_number(const mp_print_t *print, unsigned long long value) {
     char digits[24];
     char *p = digits + sizeof(digits);
     *--p = '\0';
@@ -30,39 +30,80 @@ static void print_word(const mp_print_t *print, uintptr_t value) {
     mp_print_str(print, p);
 }
 
+// ,"key":value
+static void field(const mp_print_t *print, const char *key, unsigned long long value) {
+    mp_printf(print, ",\"%s\":", key);
+    print_number(print, value);
+}
+
 static void dump_heap(const mp_print_t *print, ht_task_t task, const ht_heap_stat_t *heap) {
-    mp_print_str(print, "{\"type\":\"heap\",\"task\":");
-    print_word(print, task);
+    mp_print_str(print, "{\"type\":\"heap\"");
+    field(print, "task", task);
     mp_print_str(print, ",\"name\":");
-    print_json_string(print, heap->name);
-    mp_printf(print, ",\"caps\":%u,\"size\":%u,\"current\":%u,\"peak\":%u,\"alloc_count\":%u",
-        (unsigned)heap->caps, (unsigned)heap->size, (unsigned)heap->current_usage,
-        (unsigned)heap->peak_usage, (unsigned)heap->alloc_count);
+    dump_json_string(print, heap->name);
+    field(print, "caps", heap->caps);
+    field(print, "size", heap->size);
+    field(print, "current", heap->current_usage);
+    field(print, "peak", heap->peak_usage);
+    field(print, "alloc_count", heap->alloc_count);
     if (heap->blocks != NULL) {
         mp_print_str(print, ",\"blocks\":[");
         for (size_t i = 0; i < heap->alloc_count; i++) {
             mp_print_str(print, i == 0 ? "[" : ",[");
-            print_word(print, (uintptr_t)heap->blocks[i].address);
-            mp_printf(print, ",%u]", (unsigned)heap->blocks[i].size);
+            print_number(print, (uintptr_t)heap->blocks[i].address);
+            mp_print_str(print, ",");
+            print_number(print, heap->blocks[i].size);
+            mp_print_str(print, "]");
         }
         mp_print_str(print, "]");
     }
     mp_print_str(print, "}\n");
 }
 
+void dump_task(const mp_print_t *print, const ht_task_stat_t *task) {
+    mp_print_str(print, "{\"type\":\"task\",\"name\":");
+    dump_json_string(print, task->name);
+    field(print, "handle", task->handle);
+    mp_printf(print, ",\"alive\":%s", task->is_alive ? "true" : "false");
+    field(print, "current", task->overall_current_usage);
+    field(print, "peak", task->overall_peak_usage);
+    field(print, "heap_count", task->heap_count);
+    mp_print_str(print, "}\n");
+    for (size_t h = 0; h < task->heap_count; h++) {
+        dump_heap(print, task->handle, &task->heap_stat[h]);
+    }
+}
+
 void dump_tasks(const mp_print_t *print, const ht_snapshot_t *snap) {
     for (size_t i = 0; i < snap->task_count; i++) {
-        const ht_task_stat_t *task = &snap->tasks[i];
-        mp_print_str(print, "{\"type\":\"task\",\"name\":");
-        print_json_string(print, task->name);
-        mp_print_str(print, ",\"handle\":");
-        print_word(print, task->handle);
-        mp_printf(print, ",\"alive\":%s,\"current\":%u,\"peak\":%u,\"heap_count\":%u}\n",
-            task->is_alive ? "true" : "false",
-            (unsigned)task->overall_current_usage, (unsigned)task->overall_peak_usage,
-            (unsigned)task->heap_count);
-        for (size_t h = 0; h < task->heap_count; h++) {
-            dump_heap(print, task->handle, &task->heap_stat[h]);
-        }
+        dump_task(print, &snap->tasks[i]);
     }
+}
+
+void dump_all(const mp_print_t *print, const ht_snapshot_t *snap, mp_uint_t ticks_ms,
+    const ht_region_info_t *regions, size_t region_count, const heapinfo_gc_t *gc) {
+    mp_printf(print, "{\"type\":\"begin\",\"version\":%d", DUMP_FORMAT_VERSION);
+    field(print, "ticks_ms", ticks_ms);
+    mp_printf(print, ",\"track_deleted\":%s}\n", ht_track_deleted() ? "true" : "false");
+    for (size_t i = 0; i < region_count; i++) {
+        const ht_region_info_t *r = &regions[i];
+        mp_print_str(print, "{\"type\":\"region\",\"name\":");
+        dump_json_string(print, r->name);
+        field(print, "caps", r->caps);
+        field(print, "total", r->total_size);
+        field(print, "free", r->free_size);
+        field(print, "largest_free", r->largest_free_block);
+        field(print, "minimum_free", r->minimum_free_size);
+        mp_print_str(print, "}\n");
+    }
+    mp_print_str(print, "{\"type\":\"gc\"");
+    field(print, "total", gc->total);
+    field(print, "used", gc->used);
+    field(print, "free", gc->free);
+    field(print, "largest_free", gc->largest_free);
+    field(print, "areas", gc->areas);
+    field(print, "in_esp_heap", gc->in_esp_heap);
+    mp_print_str(print, "}\n");
+    dump_tasks(print, snap);
+    mp_print_str(print, "{\"type\":\"end\"}\n");
 }

@@ -1,4 +1,5 @@
-// Tracker failures as Python exceptions.
+// Tracker failures as Python exceptions, and the checks every binding makes on
+// its int arguments.
 #ifndef HEAPTRACK_ERRORS_H
 #define HEAPTRACK_ERRORS_H
 
@@ -12,5 +13,12 @@ static inline void tracker_check(ht_err_t err) {
         tracker_raise(err);
     }
 }
+
+// True, with *out set, when arg is a non-negative int that fits a machine word.
+bool arg_word(mp_obj_t arg, mp_uint_t *out);
+
+// A non-negative int that fits a machine word, else TypeError (not an int) or
+// ValueError (negative, or too big), naming `what`.
+mp_uint_t arg_word_or_raise(mp_obj_t arg, qstr what);
 
 #endif // HEAPTRACK_ERRORS_H

@@ -10,9 +10,6 @@
 #include "heapinfo.h"
 #include "tracker.h"
 
-// Enough for every ESP32 chip's region list.
-#define MAX_REGIONS (16)
-
 static const qstr region_fields[] = {
     MP_QSTR_name, MP_QSTR_caps, MP_QSTR_total, MP_QSTR_free, MP_QSTR_largest_free,
     MP_QSTR_minimum_free,
@@ -24,15 +21,15 @@ static const qstr gc_fields[] = {
 };
 
 // The region table lives on the C stack: no heap is touched while reading it.
-static size_t read_regions(ht_region_info_t *regions) {
+size_t heapinfo_read_regions(ht_region_info_t *regions) {
     size_t count = 0;
-    tracker_check(ht_region_info(regions, MAX_REGIONS, &count));
-    return count < MAX_REGIONS ? count : MAX_REGIONS;
+    tracker_check(ht_region_info(regions, HEAPINFO_MAX_REGIONS, &count));
+    return count < HEAPINFO_MAX_REGIONS ? count : HEAPINFO_MAX_REGIONS;
 }
 
 static mp_obj_t heapinfo_regions(void) {
-    ht_region_info_t regions[MAX_REGIONS];
-    size_t count = read_regions(regions);
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    size_t count = heapinfo_read_regions(regions);
     mp_obj_t list = mp_obj_new_list(0, NULL);
     for (size_t i = 0; i < count; i++) {
         const ht_region_info_t *r = &regions[i];
@@ -55,15 +52,15 @@ static bool inside(const ht_region_info_t *region, const byte *address) {
     return region->start != 0 && a >= region->start && a - region->start < region->total_size;
 }
 
-static mp_obj_t heapinfo_gc(void) {
-    ht_region_info_t regions[MAX_REGIONS];
-    size_t region_count = read_regions(regions);
-
+void heapinfo_read_gc(heapinfo_gc_t *gc, const ht_region_info_t *regions, size_t region_count) {
     gc_info_t info;
     gc_info(&info);
-
-    size_t areas = 0;
-    size_t in_esp_heap = 0;
+    gc->total = info.total;
+    gc->used = info.used;
+    gc->free = info.free;
+    gc->largest_free = info.max_free * MICROPY_BYTES_PER_GC_BLOCK;
+    gc->areas = 0;
+    gc->in_esp_heap = 0;
     for (mp_state_mem_area_t *area = &MP_STATE_MEM(area); area != NULL;
          #if MICROPY_GC_SPLIT_HEAP
          area = area->next
@@ -71,21 +68,28 @@ static mp_obj_t heapinfo_gc(void) {
          area = NULL
          #endif
          ) {
-        areas++;
+        gc->areas++;
         for (size_t i = 0; i < region_count; i++) {
             if (inside(&regions[i], area->gc_alloc_table_start)) {
-                in_esp_heap += area->gc_pool_end - area->gc_alloc_table_start;
+                gc->in_esp_heap += area->gc_pool_end - area->gc_alloc_table_start;
                 break;
             }
         }
     }
+}
+
+static mp_obj_t heapinfo_gc(void) {
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    size_t region_count = heapinfo_read_regions(regions);
+    heapinfo_gc_t gc;
+    heapinfo_read_gc(&gc, regions, region_count);
     mp_obj_t items[] = {
-        mp_obj_new_int_from_uint(info.total),
-        mp_obj_new_int_from_uint(info.used),
-        mp_obj_new_int_from_uint(info.free),
-        mp_obj_new_int_from_uint(info.max_free * MICROPY_BYTES_PER_GC_BLOCK),
-        mp_obj_new_int_from_uint(areas),
-        mp_obj_new_int_from_uint(in_esp_heap),
+        mp_obj_new_int_from_uint(gc.total),
+        mp_obj_new_int_from_uint(gc.used),
+        mp_obj_new_int_from_uint(gc.free),
+        mp_obj_new_int_from_uint(gc.largest_free),
+        mp_obj_new_int_from_uint(gc.areas),
+        mp_obj_new_int_from_uint(gc.in_esp_heap),
     };
     return mp_obj_new_attrtuple(gc_fields, MP_ARRAY_SIZE(items), items);
 }

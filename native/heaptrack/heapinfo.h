@@ -3,6 +3,28 @@
 #define HEAPTRACK_HEAPINFO_H
 
 #include "py/obj.h"
+#include "tracker.h"
+
+// Enough for every ESP32 chip's region list.
+#define HEAPINFO_MAX_REGIONS (16)
+
+// The MicroPython GC heap's figures.
+typedef struct {
+    size_t total;
+    size_t used;
+    size_t free;
+    size_t largest_free;
+    size_t areas;
+    size_t in_esp_heap;   // bytes of the GC areas that lie inside ESP-IDF heaps
+} heapinfo_gc_t;
+
+// Reads up to HEAPINFO_MAX_REGIONS regions into regions (raises on failure);
+// returns how many.
+size_t heapinfo_read_regions(ht_region_info_t *regions);
+
+// Reads the GC heap's figures; regions (from heapinfo_read_regions) tell which
+// GC areas lie inside ESP-IDF heaps.
+void heapinfo_read_gc(heapinfo_gc_t *gc, const ht_region_info_t *regions, size_t region_count);
 
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_regions_obj);
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_gc_obj);

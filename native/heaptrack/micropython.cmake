@@ -12,6 +12,7 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/heapinfo.c
     ${CMAKE_CURRENT_LIST_DIR}/linebuf.c
     ${CMAKE_CURRENT_LIST_DIR}/report.c
+    ${CMAKE_CURRENT_LIST_DIR}/stats.c
     ${CMAKE_CURRENT_LIST_DIR}/task.c
     ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c
     ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
@@ -20,5 +21,15 @@ target_sources(usermod_heaptrack INTERFACE
 target_include_directories(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}
 )
+
+# heaptrack's version has one source, the host package's __version__ line:
+# heaptrack.__version__ and the firmware banner print it.
+file(STRINGS ${CMAKE_CURRENT_LIST_DIR}/../../heaptrack_host/__init__.py _heaptrack_version_line
+    REGEX "^__version__ = \"[^\"]*\"$")
+string(REGEX REPLACE "^__version__ = \"([^\"]*)\"$" "\\1" HEAPTRACK_VERSION "${_heaptrack_version_line}")
+if(NOT HEAPTRACK_VERSION)
+    message(FATAL_ERROR "heaptrack: no __version__ = \"...\" line in heaptrack_host/__init__.py")
+endif()
+target_compile_definitions(usermod_heaptrack INTERFACE HEAPTRACK_VERSION="${HEAPTRACK_VERSION}")
 
 target_link_libraries(usermod INTERFACE usermod_heaptrack)

@@ -10,7 +10,16 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
+	$(HEAPTRACK_MOD_DIR)/stats.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
 	$(HEAPTRACK_MOD_DIR)/task_port_host.c
 
 CFLAGS_USERMOD += -I$(HEAPTRACK_MOD_DIR)
+
+# heaptrack's version has one source, the host package's __version__ line:
+# heaptrack.__version__ and the firmware banner print it.
+HEAPTRACK_VERSION := $(shell sed -n 's/^__version__ = "\([^"]*\)"$$/\1/p' $(HEAPTRACK_MOD_DIR)/../../heaptrack_host/__init__.py)
+ifeq ($(HEAPTRACK_VERSION),)
+$(error heaptrack: no __version__ = "..." line in heaptrack_host/__init__.py)
+endif
+CFLAGS_USERMOD += -DHEAPTRACK_VERSION='"$(HEAPTRACK_VERSION)"'

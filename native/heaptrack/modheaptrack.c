@@ -1,34 +1,20 @@
 // _heaptrack: ESP-IDF heap task tracking for Python. The frozen heaptrack
 // package (modules/heaptrack) re-exports it; users import heaptrack.
-#include "py/runtime.h"
+#include "py/mphal.h"
 #include "py/objint.h"
-#include "py/objtuple.h"
+#include "py/objstr.h"
+#include "py/runtime.h"
+#include "py/smallint.h"
+#include "py/stream.h"
 
 #include "dump.h"
 #include "errors.h"
 #include "heapinfo.h"
 #include "linebuf.h"
 #include "report.h"
+#include "stats.h"
 #include "task.h"
 #include "tracker.h"
-
-// True, with *out set, when arg is a non-negative int that fits a machine word.
-static bool word_value(mp_obj_t arg, mp_uint_t *out) {
-    if (mp_obj_int_sign(arg) < 0) {
-        return false;
-    }
-    if (mp_obj_is_small_int(arg)) {
-        *out = MP_OBJ_SMALL_INT_VALUE(arg);
-        return true;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        *out = mp_obj_int_get_uint_checked(arg);
-        nlr_pop();
-        return true;
-    }
-    return false;
-}
 
 // A task argument: None for all tasks, else an int handle.
 static bool task_arg(mp_obj_t arg, ht_task_t *task) {
@@ -39,7 +25,7 @@ static bool task_arg(mp_obj_t arg, ht_task_t *task) {
         mp_raise_TypeError(MP_ERROR_TEXT("task must be an int handle or None"));
     }
     mp_uint_t value;
-    if (!word_value(arg, &value)) {
+    if (!arg_word(arg, &value)) {
         tracker_raise(HT_ERR_NOT_FOUND);
     }
     *task = (ht_task_t)value;
@@ -57,7 +43,15 @@ static mp_obj_t heaptrack_current_task(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_current_task_obj, heaptrack_current_task);
 
-static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
+// malloc(size, caps=CAP_DEFAULT)
+static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_size, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_caps, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    };
+    mp_arg_val_t parsed[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, parsed);
+    const mp_obj_t args[] = { parsed[0].u_obj, parsed[1].u_obj };
     if (!mp_obj_is_int(args[0])) {
         mp_raise_TypeError(MP_ERROR_TEXT("size must be an int"));
     }
@@ -65,11 +59,11 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
         mp_raise_ValueError(MP_ERROR_TEXT("size must be > 0"));
     }
     mp_uint_t caps = HT_CAP_DEFAULT;
-    if (n_args > 1) {
+    if (args[1] != MP_OBJ_NULL) {
         if (!mp_obj_is_int(args[1])) {
             mp_raise_TypeError(MP_ERROR_TEXT("caps must be an int"));
         }
-        if (!word_value(args[1], &caps) || (caps & ~(mp_uint_t)HT_CAP_ALLOWED)) {
+        if (!arg_word(args[1], &caps) || (caps & ~(mp_uint_t)HT_CAP_ALLOWED)) {
             mp_raise_ValueError(MP_ERROR_TEXT("caps has bits that are not heaptrack.CAP_* values"));
         }
         const char *reason;
@@ -96,15 +90,22 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *args) {
     }
     return mp_obj_new_int_from_uint((uintptr_t)address);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_malloc_obj, 1, 2, heaptrack_malloc);
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_malloc_obj, 0, heaptrack_malloc);
 
-static mp_obj_t heaptrack_free(mp_obj_t address_in) {
+// free(addr)
+static mp_obj_t heaptrack_free(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_addr, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    };
+    mp_arg_val_t parsed[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, parsed);
+    mp_obj_t address_in = parsed[0].u_obj;
     if (!mp_obj_is_int(address_in)) {
         mp_raise_TypeError(MP_ERROR_TEXT("address must be an int"));
     }
     mp_uint_t address;
     ht_err_t err = HT_ERR_NOT_FOUND;
-    if (word_value(address_in, &address)) {
+    if (arg_word(address_in, &address)) {
         err = ht_free((void *)(uintptr_t)address);
     }
     if (err == HT_ERR_NOT_FOUND) {
@@ -113,7 +114,7 @@ static mp_obj_t heaptrack_free(mp_obj_t address_in) {
     tracker_check(err);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(heaptrack_free_obj, heaptrack_free);
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_free_obj, 0, heaptrack_free);
 
 static mp_obj_t heaptrack_free_all(void) {
     size_t count = 0;
@@ -126,57 +127,6 @@ static mp_obj_t heaptrack_track_deleted(void) {
     return mp_obj_new_bool(ht_track_deleted());
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_track_deleted_obj, heaptrack_track_deleted);
-
-// TaskStat and HeapStat are attrtuples: indexable, named, and cheap.
-static const qstr heap_stat_fields[] = {
-    MP_QSTR_name, MP_QSTR_caps, MP_QSTR_size, MP_QSTR_current, MP_QSTR_peak,
-    MP_QSTR_alloc_count, MP_QSTR_blocks,
-};
-static const qstr task_stat_fields[] = {
-    MP_QSTR_name, MP_QSTR_handle, MP_QSTR_alive, MP_QSTR_current, MP_QSTR_peak, MP_QSTR_heaps,
-};
-
-static mp_obj_t new_heap_stat(const ht_heap_stat_t *heap) {
-    mp_obj_t blocks = mp_const_none;
-    if (heap->blocks != NULL) {
-        blocks = mp_obj_new_tuple(heap->alloc_count, NULL);
-        mp_obj_t *items = ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(blocks))->items;
-        for (size_t i = 0; i < heap->alloc_count; i++) {
-            mp_obj_t pair[2] = {
-                mp_obj_new_int_from_uint((uintptr_t)heap->blocks[i].address),
-                mp_obj_new_int_from_uint(heap->blocks[i].size),
-            };
-            items[i] = mp_obj_new_tuple(2, pair);
-        }
-    }
-    mp_obj_t items[] = {
-        mp_obj_new_str_from_cstr(heap->name),
-        mp_obj_new_int_from_uint(heap->caps),
-        mp_obj_new_int_from_uint(heap->size),
-        mp_obj_new_int_from_uint(heap->current_usage),
-        mp_obj_new_int_from_uint(heap->peak_usage),
-        mp_obj_new_int_from_uint(heap->alloc_count),
-        blocks,
-    };
-    return mp_obj_new_attrtuple(heap_stat_fields, MP_ARRAY_SIZE(items), items);
-}
-
-static mp_obj_t new_task_stat(const ht_task_stat_t *task) {
-    mp_obj_t heaps = mp_obj_new_tuple(task->heap_count, NULL);
-    mp_obj_t *heap_items = ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(heaps))->items;
-    for (size_t i = 0; i < task->heap_count; i++) {
-        heap_items[i] = new_heap_stat(&task->heap_stat[i]);
-    }
-    mp_obj_t items[] = {
-        mp_obj_new_str_from_cstr(task->name),
-        mp_obj_new_int_from_uint(task->handle),
-        mp_obj_new_bool(task->is_alive),
-        mp_obj_new_int_from_uint(task->overall_current_usage),
-        mp_obj_new_int_from_uint(task->overall_peak_usage),
-        heaps,
-    };
-    return mp_obj_new_attrtuple(task_stat_fields, MP_ARRAY_SIZE(items), items);
-}
 
 // Runs fn over a snapshot and releases the snapshot however fn leaves.
 static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
@@ -198,12 +148,12 @@ static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
 
 static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all) {
     if (!all) {
-        return new_task_stat(&snap->tasks[0]);
+        return stats_new_task(&snap->tasks[0]);
     }
     mp_obj_t list = mp_obj_new_list(snap->task_count, NULL);
     mp_obj_t *items = ((mp_obj_list_t *)MP_OBJ_TO_PTR(list))->items;
     for (size_t i = 0; i < snap->task_count; i++) {
-        items[i] = new_task_stat(&snap->tasks[i]);
+        items[i] = stats_new_task(&snap->tasks[i]);
     }
     return list;
 }
@@ -238,24 +188,120 @@ static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all) {
     return print_lines(snap, report_print_details);
 }
 
-static mp_obj_t heaptrack_print_overview(size_t n_args, const mp_obj_t *args) {
-    return with_snapshot(n_args > 0 ? args[0] : mp_const_none, false, print_overview_of);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_print_overview_obj, 0, 1, heaptrack_print_overview);
-
-static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *args) {
-    return with_snapshot(n_args > 0 ? args[0] : mp_const_none, true, print_details_of);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_print_details_obj, 0, 1, heaptrack_print_details);
-
-static mp_obj_t dump_tasks_of(const ht_snapshot_t *snap, bool all) {
-    return print_lines(snap, dump_tasks);
+// The task argument of print_overview(task=None) and print_details(task=None).
+static mp_obj_t task_kw(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_task, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    mp_arg_val_t parsed[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, parsed);
+    return parsed[0].u_obj;
 }
 
-static mp_obj_t heaptrack_dump_tasks(mp_obj_t task_in, mp_obj_t blocks_in) {
-    return with_snapshot(task_in, mp_obj_is_true(blocks_in), dump_tasks_of);
+static mp_obj_t heaptrack_print_overview(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), false, print_overview_of);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_dump_tasks_obj, heaptrack_dump_tasks);
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_overview_obj, 0, heaptrack_print_overview);
+
+static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), true, print_details_of);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_details_obj, 0, heaptrack_print_details);
+
+// dump(task=None, blocks=True): everything is read (and a bad task refused)
+// before the first line goes out, so a failed dump prints nothing.
+static mp_obj_t dump_all_of(const ht_snapshot_t *snap, bool all) {
+    (void)all;
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    size_t region_count = heapinfo_read_regions(regions);
+    heapinfo_gc_t gc;
+    heapinfo_read_gc(&gc, regions, region_count);
+    mp_uint_t ticks = mp_hal_ticks_ms() & (MICROPY_PY_TIME_TICKS_PERIOD - 1);
+    linebuf_t lb;
+    linebuf_init(&lb, &mp_plat_print);
+    dump_all(&lb.print, snap, ticks, regions, region_count, &gc);
+    linebuf_flush(&lb);
+    return mp_const_none;
+}
+
+static mp_obj_t heaptrack_dump(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_task, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_blocks, MP_ARG_OBJ, {.u_obj = mp_const_true} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    return with_snapshot(args[0].u_obj, mp_obj_is_true(args[1].u_obj), dump_all_of);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_dump_obj, 0, heaptrack_dump);
+
+// The items of a list or tuple of TaskStat (TypeError for anything else).
+static mp_obj_t *task_list(mp_obj_t tasks_in, size_t *count) {
+    mp_obj_t *tasks;
+    mp_obj_get_array(tasks_in, count, &tasks);
+    for (size_t i = 0; i < *count; i++) {
+        stats_task_get(tasks[i]);
+    }
+    return tasks;
+}
+
+// Writes to a stream object through mp_print.
+static void stream_strn(void *data, const char *str, size_t len) {
+    mp_stream_write(MP_OBJ_FROM_PTR(data), str, len, MP_STREAM_RW_WRITE);
+}
+
+// _write_tasks(stream, tasks): the task and heap lines of dump() for each
+// TaskStat, written to a file (Snapshot.dump).
+static mp_obj_t heaptrack_write_tasks(mp_obj_t stream_in, mp_obj_t tasks_in) {
+    mp_get_stream_raise(stream_in, MP_STREAM_OP_WRITE);
+    size_t count;
+    mp_obj_t *tasks = task_list(tasks_in, &count);
+    mp_print_t out = { MP_OBJ_TO_PTR(stream_in), stream_strn };
+    linebuf_t lb;
+    linebuf_init(&lb, &out);
+    for (size_t i = 0; i < count; i++) {
+        dump_task(&lb.print, stats_task_get(tasks[i]));
+    }
+    linebuf_flush(&lb);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_write_tasks_obj, heaptrack_write_tasks);
+
+// _render(header, tasks, as_str): the header line, then ESP-IDF's detail tree
+// of the TaskStats with each task's handle; returned as a str, or streamed to
+// the REPL a line at a time when as_str is false.
+static mp_obj_t heaptrack_render(mp_obj_t header_in, mp_obj_t tasks_in, mp_obj_t as_str_in) {
+    size_t count;
+    mp_obj_t *tasks = task_list(tasks_in, &count);
+    const char *header = mp_obj_str_get_str(header_in);
+    vstr_t vstr;
+    mp_print_t to_vstr;
+    linebuf_t lb;
+    const mp_print_t *print;
+    bool as_str = mp_obj_is_true(as_str_in);
+    if (as_str) {
+        vstr_init_print(&vstr, 128, &to_vstr);
+        print = &to_vstr;
+    } else {
+        linebuf_init(&lb, &mp_plat_print);
+        print = &lb.print;
+    }
+    mp_printf(print, "%s\n", header);
+    for (size_t i = 0; i < count; i++) {
+        report_print_task(print, stats_task_get(tasks[i]), i + 1 == count, true);
+    }
+    if (as_str) {
+        if (vstr.len > 0 && vstr.buf[vstr.len - 1] == '\n') {
+            vstr.len--;   // str() ends without a line end, as print() adds one
+        }
+        return mp_obj_new_str_from_utf8_vstr(&vstr);
+    }
+    linebuf_flush(&lb);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(heaptrack_render_obj, heaptrack_render);
+
+static MP_DEFINE_STR_OBJ(heaptrack_version_obj, HEAPTRACK_VERSION);
 
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 
@@ -270,7 +316,12 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_print_overview), MP_ROM_PTR(&heaptrack_print_overview_obj) },
     { MP_ROM_QSTR(MP_QSTR_print_details), MP_ROM_PTR(&heaptrack_print_details_obj) },
     { MP_ROM_QSTR(MP_QSTR_track_deleted), MP_ROM_PTR(&heaptrack_track_deleted_obj) },
-    { MP_ROM_QSTR(MP_QSTR_dump_tasks), MP_ROM_PTR(&heaptrack_dump_tasks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_dump), MP_ROM_PTR(&heaptrack_dump_obj) },
+    { MP_ROM_QSTR(MP_QSTR__write_tasks), MP_ROM_PTR(&heaptrack_write_tasks_obj) },
+    { MP_ROM_QSTR(MP_QSTR__render), MP_ROM_PTR(&heaptrack_render_obj) },
+    { MP_ROM_QSTR(MP_QSTR_TaskStat), MP_ROM_PTR(&stats_task_type) },
+    { MP_ROM_QSTR(MP_QSTR_HeapStat), MP_ROM_PTR(&stats_heap_type) },
+    { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&heaptrack_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_region_info), MP_ROM_PTR(&heapinfo_regions_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_info), MP_ROM_PTR(&heapinfo_gc_obj) },
 

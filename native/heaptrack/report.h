@@ -1,4 +1,4 @@
-// Renders tracker snapshots in ESP-IDF's heap_caps_print_* format.
+// Renders tracker statistics in ESP-IDF's heap_caps_print_* format.
 #ifndef HEAPTRACK_REPORT_H
 #define HEAPTRACK_REPORT_H
 
@@ -11,5 +11,11 @@ void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap);
 // The tree of heap_caps_print_all_task_stat; blocks are printed when the
 // snapshot holds them.
 void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap);
+
+// One task's part of that tree (is_last_task: drawn as the tree's last
+// branch); with_handle adds " (0x<handle>)" after the name, which ESP-IDF's
+// report does not print.
+void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool is_last_task,
+    bool with_handle);
 
 #endif // HEAPTRACK_REPORT_H

@@ -64,12 +64,23 @@ static void *task_entry(void *arg) {
     return NULL;
 }
 
+// A name as ESP-IDF stores it: configMAX_TASK_NAME_LEN bytes with the NUL, so
+// 1 to 15 bytes of UTF-8 (not characters); and printable, since a control
+// character (\n, \r, \t, ...) would break every report line it is printed in.
 static const char *checked_name(mp_obj_t name_in) {
     size_t len;
     const char *name = mp_obj_str_get_data(name_in, &len);
-    if (len == 0 || len >= HT_TASK_NAME_LEN || strlen(name) != len) {
+    if (len == 0 || len >= HT_TASK_NAME_LEN) {
         mp_raise_msg_varg(&mp_type_ValueError,
-            MP_ERROR_TEXT("task name must be 1 to %d characters"), HT_TASK_NAME_LEN - 1);
+            MP_ERROR_TEXT("task name must be 1 to %d bytes of UTF-8, not %d: ESP-IDF keeps configMAX_TASK_NAME_LEN = %d bytes, the NUL included"),
+            HT_TASK_NAME_LEN - 1, (int)len, HT_TASK_NAME_LEN);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) {
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("task name must not contain control characters (byte 0x%02x): reports print it on one line"), c);
+        }
     }
     return name;
 }

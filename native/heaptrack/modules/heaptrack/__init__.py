@@ -1,7 +1,10 @@
 # heaptrack: which task holds ESP-IDF heap memory, how much, at what peak, in
 # which heap, and which blocks it leaked. The C module _heaptrack does the work;
-# this module re-exports it and adds what reads better in Python.
+# this package re-exports it and adds what reads better in Python. Its
+# namespace is the public API only (the typed stubs in heaptrack_host/stubs
+# list the same names).
 from _heaptrack import (
+    __version__,
     start_task,
     current_task,
     malloc,
@@ -10,6 +13,9 @@ from _heaptrack import (
     task_stats,
     print_overview,
     print_details,
+    dump,
+    TaskStat,
+    HeapStat,
     CAP_EXEC,
     CAP_32BIT,
     CAP_8BIT,
@@ -19,11 +25,13 @@ from _heaptrack import (
     CAP_DEFAULT,
 )
 import _heaptrack
-from .leaks import Snapshot, Diff, LeakCheck, snapshot, check_leaks
+from .leaks import Snapshot, Statistic, Diff, TaskDiff, HeapDiff, LeakCheck, snapshot, check_leaks
 from .heapinfo import HeapInfo, heap_info, print_heap_info
-from .dump import dump
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()
 
-del _heaptrack
+# Importing the submodules bound them here; they are not API.
+for _name in ("_heaptrack", "leaks", "heapinfo", "table"):
+    globals().pop(_name, None)
+del _name

@@ -24,18 +24,31 @@ class HeapInfo:
     def can_allocate(self, size, caps=_heaptrack.CAP_DEFAULT):
         return self.largest_free(caps) >= size
 
-    def print(self, size=None, caps=_heaptrack.CAP_DEFAULT):
+    def _lines(self):
         gc = self.gc
         rows = [(r.name, "0x%08x" % r.caps, r.total, r.free, r.largest_free, r.minimum_free)
                 for r in self.regions]
         rows.append(("MicroPython GC", "", gc.total, gc.free, gc.largest_free, ""))
-        _TABLE.print(rows)
-        print(" MicroPython GC heap: %d area%s, %d bytes used, %d bytes of it inside ESP-IDF heaps" % (
+        lines = _TABLE.lines(rows)
+        lines.append(" MicroPython GC heap: %d area%s, %d bytes used, %d bytes of it inside ESP-IDF heaps" % (
             gc.areas, "" if gc.areas == 1 else "s", gc.used, gc.in_esp_heap))
+        return lines
+
+    def fits(self, size, caps=_heaptrack.CAP_DEFAULT):
+        """One line: whether a block of size bytes with caps can be had now."""
+        largest = self.largest_free(caps)
+        return " A %d-byte block with caps 0x%08x %s (largest free: %d)" % (
+            size, caps, "fits" if largest >= size else "does NOT fit", largest)
+
+    def __str__(self):
+        return "\n".join(self._lines())
+
+    __repr__ = __str__
+
+    def print(self, size=None, caps=_heaptrack.CAP_DEFAULT):
+        print(self)
         if size is not None:
-            largest = self.largest_free(caps)
-            print(" A %d-byte block with caps 0x%08x %s (largest free: %d)" % (
-                size, caps, "fits" if largest >= size else "does NOT fit", largest))
+            print(self.fits(size, caps))
 
 
 def heap_info():

@@ -1,6 +1,12 @@
 # Leak hunting on top of heaptrack's statistics: snapshots, their differences,
 # and a repeated-workload leak check. Modelled on CPython's tracemalloc
-# (take_snapshot / compare_to) where that fits.
+# (take_snapshot / compare_to / statistics / dump / load), whose habits it keeps:
+# objects format themselves in __str__, and print() is a thin wrapper.
+#
+# Memory: a snapshot is one TaskStat per task (a single small object each, see
+# native/heaptrack/stats.h); a Diff keeps pairs of them and makes its TaskDiffs
+# when asked, so comparing snapshots of 1,000 tasks fits a small GC heap.
+import json
 import time
 
 import _heaptrack
@@ -11,34 +17,54 @@ from .table import Table
 _TABLE = Table(("TASK", "STATUS", "CURRENT MEMORY DELTA", "PEAK MEMORY DELTA", "BLOCKS +NEW/-GONE"),
                (18, 7, 20, 17, 18), left=(1,))
 
+_FILE_VERSION = 1
+
 
 def _signed(n):
     return "%+d" % n if n else "0"
 
 
-def _keyed(items, key):
-    # Keys repeat when ESP-IDF reuses a deleted task's handle, or two heap
-    # regions look alike; the occurrence number tells them apart.
-    seen = {}
-    out = {}
-    for item in items:
-        k = key(item)
-        n = seen.get(k, 0)
-        seen[k] = n + 1
-        out[(k, n)] = item
-    return out
+def _find(items, name_or_handle, what):
+    for t in items:
+        if t.handle == name_or_handle or t.name == name_or_handle:
+            return t
+    raise ValueError("no task %r in %s" % (name_or_handle, what))
 
 
-def _task_key(t):
-    return (t.handle, t.name)
+class Statistic:
+    """One entry of Snapshot.statistics(key_type): `size` bytes in `count` blocks held
+    under `key`, which is (task name, task handle) for 'task', (heap name, caps, heap
+    size) for 'heap', and (address, task name, task handle) for 'block'."""
 
+    def __init__(self, key_type, key, size, count):
+        self.key_type = key_type
+        self.key = key
+        self.size = size
+        self.count = count
 
-def _heap_key(h):
-    return (h.name, h.caps, h.size)
+    def __str__(self):
+        k = self.key
+        if self.key_type == "task":
+            where = "%s (0x%08x)" % k
+        elif self.key_type == "heap":
+            where = "%s (CAPS 0x%08x, SIZE %d)" % k
+        else:
+            where = "0x%08x in %s (0x%08x)" % k
+        return "%s: size=%d B, count=%d" % (where, self.size, self.count)
+
+    def __repr__(self):
+        return "<Statistic %s>" % self
+
+    def __eq__(self, other):
+        return (isinstance(other, Statistic) and self.key_type == other.key_type
+                and self.key == other.key and self.size == other.size and self.count == other.count)
 
 
 class Snapshot:
-    """Every tracked task's statistics at one moment, taken as one consistent copy."""
+    """Every tracked task's statistics at one moment, taken as one consistent copy.
+
+    tasks: [TaskStat] in ESP-IDF's order; ticks_ms: time.ticks_ms() when taken;
+    blocks: whether the TaskStats hold their blocks."""
 
     def __init__(self, tasks, ticks_ms, blocks):
         self.tasks = tasks
@@ -46,26 +72,121 @@ class Snapshot:
         self.blocks = blocks
 
     def task(self, name_or_handle):
-        for t in self.tasks:
-            if t.handle == name_or_handle or t.name == name_or_handle:
-                return t
-        raise ValueError("no task %r in snapshot" % (name_or_handle,))
+        """The TaskStat with that handle (int) or name (str); ValueError if none."""
+        return _find(self.tasks, name_or_handle, "snapshot")
 
-    def statistics(self):
-        """Tasks by current usage, largest first (tracemalloc's statistics())."""
-        return sorted(self.tasks, key=lambda t: t.current, reverse=True)
+    def statistics(self, key_type="task"):
+        """What is held, grouped by key_type ('task', 'heap' or 'block'), biggest
+        first as tracemalloc sorts: by size, then count. Only what holds memory
+        is listed. 'block' needs a snapshot taken with blocks."""
+        groups = {}
+        order = []
+        if key_type == "task":
+            for t in self.tasks:
+                count = sum(h.alloc_count for h in t.heaps)
+                if t.current or count:
+                    order.append(Statistic("task", (t.name, t.handle), t.current, count))
+        elif key_type == "heap":
+            for t in self.tasks:
+                for h in t.heaps:
+                    if not (h.current or h.alloc_count):
+                        continue
+                    k = (h.name, h.caps, h.size)
+                    s = groups.get(k)
+                    if s is None:
+                        s = groups[k] = Statistic("heap", k, 0, 0)
+                        order.append(s)
+                    s.size += h.current
+                    s.count += h.alloc_count
+        elif key_type == "block":
+            if not self.blocks:
+                raise ValueError("statistics('block') needs a snapshot taken with blocks=True")
+            for t in self.tasks:
+                for h in t.heaps:
+                    for address, size in h.blocks or ():
+                        order.append(Statistic("block", (address, t.name, t.handle), size, 1))
+        else:
+            raise ValueError("key_type must be 'task', 'heap' or 'block'")
+        order.sort(key=lambda s: (s.size, s.count), reverse=True)
+        return order
 
     def compare_to(self, old):
+        """What changed since the older snapshot `old`: a Diff."""
         if not isinstance(old, Snapshot):
             raise TypeError("compare_to needs a Snapshot")
         return Diff(old, self)
 
+    def dump(self, filename):
+        """Writes the snapshot to a file (on the board's filesystem) as JSON lines:
+        a header, then heaptrack.dump()'s task and heap lines. Snapshot.load reads it
+        back, after a reset too."""
+        with open(filename, "w") as f:
+            f.write(json.dumps({"type": "snapshot", "version": _FILE_VERSION, "ticks_ms": self.ticks_ms,
+                                "blocks": self.blocks, "tasks": len(self.tasks)}) + "\n")
+            _heaptrack._write_tasks(f, self.tasks)
+            f.write('{"type": "end"}\n')
+
+    @staticmethod
+    def load(filename):
+        """The Snapshot that Snapshot.dump wrote to filename. ValueError if the file
+        is not one, or is cut short."""
+        tasks = []
+        task = heaps = None
+        header = None
+        with open(filename) as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    rec = json.loads(line)
+                    kind = rec["type"]
+                    if header is None:
+                        if kind != "snapshot" or rec["version"] != _FILE_VERSION:
+                            raise ValueError("not a heaptrack snapshot file (version %d)" % _FILE_VERSION)
+                        header = rec
+                    elif kind == "task" and task is None:
+                        task, heaps = rec, []
+                    elif kind == "heap" and task is not None and rec["task"] == task["handle"]:
+                        heaps.append((rec["name"], rec["caps"], rec["size"], rec["current"], rec["peak"],
+                                      rec["alloc_count"], rec.get("blocks")))
+                    elif kind == "end" and task is None:
+                        if len(tasks) != header["tasks"]:
+                            raise ValueError("%d tasks, the header says %d" % (len(tasks), header["tasks"]))
+                        return Snapshot(tasks, header["ticks_ms"], header["blocks"])
+                    else:
+                        raise ValueError("unexpected %r line" % kind)
+                    if task is not None and len(heaps) == task["heap_count"]:
+                        tasks.append(_heaptrack.TaskStat(task["name"], task["handle"], task["alive"],
+                                                         task["current"], task["peak"], heaps))
+                        task = heaps = None
+                except (KeyError, TypeError, ValueError) as e:
+                    raise ValueError("%s, line %d: %s" % (filename, lineno, e))
+        raise ValueError("%s: cut short (no end line)" % filename)
+
+    def _header(self):
+        alive = sum(1 for t in self.tasks if t.alive)
+        return "Snapshot at %d ms: %d tasks (%d alive), %d bytes held%s" % (
+            self.ticks_ms, len(self.tasks), alive, sum(t.current for t in self.tasks),
+            ", with blocks" if self.blocks else "")
+
+    def __str__(self):
+        # ESP-IDF's detail tree, each task with its handle.
+        return _heaptrack._render(self._header(), self.tasks, True)
+
+    __repr__ = __str__
+
+    def print(self):
+        """Prints str(self), a line at a time: any number of blocks, no string built."""
+        _heaptrack._render(self._header(), self.tasks, False)
+
 
 def snapshot(blocks=True):
+    """Every task's statistics now (with their live blocks unless blocks=False)."""
     return Snapshot(_heaptrack.task_stats(None, blocks=bool(blocks)), time.ticks_ms(), bool(blocks))
 
 
 class HeapDiff:
+    """One heap of a TaskDiff: name, caps, size of the heap; current/peak/count deltas;
+    blocks_added and blocks_gone as [(address, size)], oldest first."""
+
     def __init__(self, old, new):
         ref = new or old
         self.name = ref.name
@@ -82,10 +203,38 @@ class HeapDiff:
         self.blocks_added = [b for b in new_blocks if b not in old_set]
         self.blocks_gone = [b for b in old_blocks if b not in new_set]
 
+    def _lines(self, rail="", last=True):
+        heap_rail = " " if last else "│"
+        out = ["%s%s HEAP: %s, CAPS: 0x%08x, SIZE: %d, CURRENT %s" % (
+            rail, "└" if last else "├", self.name, self.caps, self.size, _signed(self.current_delta))]
+        for address, size in self.blocks_added:
+            out.append("%s%s    ├ + ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
+        for address, size in self.blocks_gone:
+            out.append("%s%s    ├ - ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
+        return out
+
+    def __str__(self):
+        return "\n".join(self._lines())
+
+    def __repr__(self):
+        return "<HeapDiff %s CAPS 0x%08x SIZE %d: current %s, blocks +%d/-%d>" % (
+            self.name, self.caps, self.size, _signed(self.current_delta), len(self.blocks_added),
+            len(self.blocks_gone))
+
+
+def _heap_key(h):
+    return (h.name, h.caps, h.size)
+
 
 class TaskDiff:
+    """One task across two snapshots. status: NEW (not in the old one), GONE (not in
+    the new one), DIED (alive then, deleted now), else ALIVE or DELETED; current (bytes
+    now) and its delta, peak delta; heaps: [HeapDiff]; old, new: the TaskStats."""
+
     def __init__(self, old, new):
         ref = new or old
+        self.old = old
+        self.new = new
         self.name = ref.name
         self.handle = ref.handle
         self.alive = new.alive if new else False
@@ -96,14 +245,22 @@ class TaskDiff:
         elif old.alive and not new.alive:
             self.status = "DIED"
         else:
-            self.status = "ALIVE  " if new.alive else "DELETED"
+            self.status = "ALIVE" if new.alive else "DELETED"
         self.current = new.current if new else 0
         self.current_delta = self.current - (old.current if old else 0)
         self.peak_delta = (new.peak if new else 0) - (old.peak if old else 0)
-        old_heaps = _keyed(old.heaps if old else (), _heap_key)
-        new_heaps = _keyed(new.heaps if new else (), _heap_key)
-        self.heaps = [HeapDiff(old_heaps.get(k), new_heaps.get(k)) for k in new_heaps]
-        self.heaps += [HeapDiff(h, None) for k, h in old_heaps.items() if k not in new_heaps]
+
+    @property
+    def heaps(self):
+        old = self.old.heaps if self.old else ()
+        new = self.new.heaps if self.new else ()
+        out = []
+        for h in new:
+            match = [o for o in old if _heap_key(o) == _heap_key(h)]
+            out.append(HeapDiff(match[0] if match else None, h))
+            if match:
+                old = tuple(o for o in old if o is not match[0])
+        return out + [HeapDiff(o, None) for o in old]
 
     @property
     def blocks_added(self):
@@ -115,76 +272,142 @@ class TaskDiff:
 
     @property
     def changed(self):
-        return bool(self.current_delta or self.peak_delta or self.status in ("NEW", "GONE", "DIED")
-                    or any(h.blocks_added or h.blocks_gone for h in self.heaps))
+        return self.old is None or self.new is None or not (self.old == self.new)
+
+    def _lines(self, rail="", last=True):
+        heaps = [h for h in self.heaps if h.blocks_added or h.blocks_gone or h.current_delta]
+        out = ["%s%s %s: %s (0x%08x), CURRENT %s (%d), PEAK %s" % (
+            rail, "└" if last else "├", self.status, self.name, self.handle, _signed(self.current_delta),
+            self.current, _signed(self.peak_delta))]
+        sub = rail + ("     " if last else "│    ")
+        for j, h in enumerate(heaps):
+            out.extend(h._lines(sub, j == len(heaps) - 1))
+        return out
+
+    def __str__(self):
+        return "\n".join(self._lines())
+
+    def __repr__(self):
+        return "<TaskDiff %s (0x%08x) %s: current %s (%d), peak %s, blocks +%d/-%d>" % (
+            self.name, self.handle, self.status, _signed(self.current_delta), self.current,
+            _signed(self.peak_delta), len(self.blocks_added), len(self.blocks_gone))
+
+
+def _pairs(old_tasks, new_tasks):
+    # Both lists are in ESP-IDF's order, by decreasing handle: walk them together.
+    # A handle repeats when ESP-IDF reuses a deleted task's TCB; within one
+    # handle, records pair by name, in order.
+    def ordered(tasks):
+        for i in range(1, len(tasks)):
+            if tasks[i - 1].handle < tasks[i].handle:
+                return sorted(tasks, key=lambda t: t.handle, reverse=True)
+        return tasks
+
+    a = ordered(old_tasks)
+    b = ordered(new_tasks)
+    pairs = []
+    i = j = 0
+    while i < len(a) or j < len(b):
+        ha = a[i].handle if i < len(a) else -1
+        hb = b[j].handle if j < len(b) else -1
+        if ha > hb:
+            pairs.append((a[i], None))
+            i += 1
+        elif hb > ha:
+            pairs.append((None, b[j]))
+            j += 1
+        else:
+            i2, j2 = i, j
+            while i2 < len(a) and a[i2].handle == ha:
+                i2 += 1
+            while j2 < len(b) and b[j2].handle == hb:
+                j2 += 1
+            olds = a[i:i2]
+            for n in b[j:j2]:
+                match = [o for o in olds if o.name == n.name]
+                pairs.append((match[0] if match else None, n))
+                if match:
+                    olds = [o for o in olds if o is not match[0]]
+            pairs.extend((o, None) for o in olds)
+            i, j = i2, j2
+    return pairs
+
+
+def _delta(pair):
+    old, new = pair
+    return (new.current if new else 0) - (old.current if old else 0)
 
 
 class Diff:
-    """What changed between two snapshots, per task and per heap, largest growth first."""
+    """What changed between two snapshots, per task, largest growth first.
+
+    tasks: [TaskDiff] (made when read); appeared, died, died_holding: the TaskDiffs
+    of tasks that are new, that ended between the snapshots, and that ended holding
+    memory; elapsed_ms between the snapshots; blocks: whether both held blocks."""
 
     def __init__(self, old, new):
         self.elapsed_ms = time.ticks_diff(new.ticks_ms, old.ticks_ms)
         self.blocks = old.blocks and new.blocks
-        old_tasks = _keyed(old.tasks, _task_key)
-        new_tasks = _keyed(new.tasks, _task_key)
-        tasks = [TaskDiff(old_tasks.get(k), t) for k, t in new_tasks.items()]
-        tasks += [TaskDiff(t, None) for k, t in old_tasks.items() if k not in new_tasks]
-        tasks.sort(key=lambda d: d.current_delta, reverse=True)
-        self.tasks = tasks
+        pairs = _pairs(old.tasks, new.tasks)
+        pairs.sort(key=_delta, reverse=True)
+        self._pairs = pairs
+
+    @property
+    def tasks(self):
+        return [TaskDiff(o, n) for o, n in self._pairs]
 
     @property
     def appeared(self):
-        return [d for d in self.tasks if d.status == "NEW"]
+        return [TaskDiff(o, n) for o, n in self._pairs if o is None]
 
     @property
     def died(self):
-        return [d for d in self.tasks if d.status == "DIED"]
+        return [TaskDiff(o, n) for o, n in self._pairs if o and n and o.alive and not n.alive]
 
     @property
     def died_holding(self):
         """Tasks that ended between the snapshots while still holding memory."""
-        return [d for d in self.tasks if d.status == "DIED" and d.current > 0]
+        return [d for d in self.died if d.current > 0]
 
     def task(self, name_or_handle):
-        for d in self.tasks:
-            if d.handle == name_or_handle or d.name == name_or_handle:
-                return d
-        raise ValueError("no task %r in diff" % (name_or_handle,))
+        """The TaskDiff of the task with that handle (int) or name (str); ValueError if none."""
+        return _find(self.tasks, name_or_handle, "diff")
+
+    def _lines(self, name=None, changed_only=True):
+        rows = []
+        for o, n in self._pairs:
+            d = TaskDiff(o, n)
+            if (name is None or d.name == name) and (d.changed or not changed_only):
+                rows.append(d)
+        out = [" HEAP CHANGES OVER %d MS" % self.elapsed_ms]
+        out.extend(_TABLE.lines((d.name, d.status, _signed(d.current_delta), _signed(d.peak_delta),
+                                 "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone))) for d in rows))
+        if self.blocks:
+            shown = [d for d in rows if d.blocks_added or d.blocks_gone]
+            for i, d in enumerate(shown):
+                out.extend(d._lines("", i == len(shown) - 1))
+        return out
+
+    def __str__(self):
+        return "\n".join(self._lines())
+
+    __repr__ = __str__
 
     def print(self, name=None, changed_only=True):
-        """Prints the diff as an ESP-IDF-style table, then the blocks that came and went."""
-        rows = [d for d in self.tasks
-                if (name is None or d.name == name) and (d.changed or not changed_only)]
-        print("\n HEAP CHANGES OVER %d MS" % self.elapsed_ms)
-        _TABLE.print((d.name, d.status, _signed(d.current_delta), _signed(d.peak_delta),
-                       "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone))) for d in rows)
-        if not self.blocks:
-            return
-        shown = [d for d in rows if d.blocks_added or d.blocks_gone]
-        for i, d in enumerate(shown):
-            last_task = i == len(shown) - 1
-            rail = " " if last_task else "│"
-            print("%s %s: %s, CURRENT %s" % ("└" if last_task else "├", d.status.strip(), d.name,
-                                               _signed(d.current_delta)))
-            heaps = [h for h in d.heaps if h.blocks_added or h.blocks_gone]
-            for j, h in enumerate(heaps):
-                last_heap = j == len(heaps) - 1
-                print("%s    %s HEAP: %s, CAPS: 0x%08x, SIZE: %d, CURRENT %s" % (
-                    rail, "└" if last_heap else "├", h.name, h.caps, h.size, _signed(h.current_delta)))
-                heap_rail = " " if last_heap else "│"
-                for address, size in h.blocks_added:
-                    print("%s    %s    ├ + ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
-                for address, size in h.blocks_gone:
-                    print("%s    %s    ├ - ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
+        """Prints str(self): the table of tasks that changed (only `name`'s rows if
+        given; every task with changed_only=False), then the blocks that came and went."""
+        print("\n".join(self._lines(name, changed_only)))
 
 
 class LeakCheck:
-    """check_leaks' verdict: which task names grew in every measured round."""
+    """check_leaks' verdict. leaks: the task names that grew in every measured round,
+    biggest first; growth: name -> [bytes grown per round]; survivors: name ->
+    [(address, size)] added in the first round and still held at the end; ok: no leaks."""
 
     def __init__(self, rounds, growth, survivors, tolerance):
         self.rounds = rounds
-        self.growth = growth          # name -> [bytes grown in each measured round]
-        self.survivors = survivors    # name -> [(address, size)] added in round 1, still held
+        self.growth = growth
+        self.survivors = survivors
         self.tolerance = tolerance
         self.leaks = sorted((n for n, g in growth.items() if all(x > tolerance for x in g)),
                             key=lambda n: -sum(growth[n]))
@@ -193,16 +416,25 @@ class LeakCheck:
     def ok(self):
         return not self.leaks
 
-    def print(self):
+    def _lines(self):
         if self.ok:
-            print("no task grew in every one of %d rounds" % self.rounds)
-            return
+            return ["no task grew in every one of %d rounds" % self.rounds]
+        out = []
         for name in self.leaks:
-            print("LEAK: %s grew %s bytes over %d rounds (%s); %d blocks from the first round still held" % (
+            out.append("LEAK: %s grew %s bytes over %d rounds (%s); %d blocks from the first round still held" % (
                 name, sum(self.growth[name]), self.rounds,
                 ", ".join("+%d" % g for g in self.growth[name]), len(self.survivors[name])))
             for address, size in self.survivors[name]:
-                print("    ALLOC 0x%x, SIZE %d" % (address, size))
+                out.append("    ALLOC 0x%x, SIZE %d" % (address, size))
+        return out
+
+    def __str__(self):
+        return "\n".join(self._lines())
+
+    __repr__ = __str__
+
+    def print(self):
+        print(self)
 
 
 def _by_name(snap):

@@ -19,10 +19,12 @@ class Table:
             out.append(text + pad if i in self.left else pad + text)
         return "│ " + " │ ".join(out) + " │"
 
-    def print(self, rows):
-        print(self._rule("┌", "┬", "┐"))
-        print("│ " + " │ ".join(h + " " * (w - len(h)) for h, w in zip(self.headings, self.widths)) + " │")
-        print(self._rule("├", "┼", "┤"))
+    def lines(self, rows):
+        """The table's lines (without line ends)."""
+        out = [self._rule("┌", "┬", "┐"),
+               "│ " + " │ ".join(h + " " * (w - len(h)) for h, w in zip(self.headings, self.widths)) + " │",
+               self._rule("├", "┼", "┤")]
         for cells in rows:
-            print(self.row(cells))
-        print(self._rule("└", "┴", "┘"))
+            out.append(self.row(cells))
+        out.append(self._rule("└", "┴", "┘"))
+        return out
