@@ -10,7 +10,10 @@ Prints, for each figure, what the board measured:
     with the ratios. ESP-IDF's tracking walks the calling task's own blocks on
     every free, so with tracking on the cost grows with the live blocks;
   - print_details: MicroPython heap used and wall time for 10 vs 10,000 blocks;
-  - snapshot(): MicroPython heap used by a snapshot of N blocks.
+  - snapshot(): MicroPython heap used by a snapshot of N blocks;
+  - per task: MicroPython heap that task_stats() and snapshot() take for each
+    task record (1,000 deleted tasks), and whether a board with a 200 KB GC heap
+    can snapshot 1,000 tasks, and compare two such snapshots.
 The same pairs in C, through heap_caps_* and through the tracker layer, are
 bench/bench_tracker.c (make bench runs both).
 """
@@ -31,6 +34,8 @@ from heaptrack_host.vboard import DEFAULT_FIRMWARE, VirtualBoard  # noqa: E402
 # records).
 PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:8388608"}
 LIVE = (10, 1000, 10000)
+# The GC heap of a board without PSRAM, roughly.
+SMALL_GC_HEAP = ["-X", "heapsize=200K"]
 
 PAIRS = """
 import heaptrack, time, gc
@@ -91,6 +96,54 @@ print([[n, cost(n)] for n in (10, 100, 1000)])
 """
 
 
+# Records of n tasks (each started, one allocation, deleted: ESP-IDF keeps it).
+MAKE_TASKS = """
+import heaptrack, gc, time
+ended = []
+def one():
+    heaptrack.free(heaptrack.malloc(16))
+    ended.append(1)
+def done():
+    return len([t for t in heaptrack.task_stats() if t.name.startswith('bt') and not t.alive])
+# In batches: a task's TCB stays in ESP-IDF's heap until it ends.
+for i in range(%(n)d):
+    heaptrack.start_task('bt%%d' %% i, one)
+    while len(ended) < i - 10:
+        time.sleep_ms(1)
+t0 = time.ticks_ms()
+while done() < %(n)d and time.ticks_diff(time.ticks_ms(), t0) < 60000:
+    time.sleep_ms(20)
+"""
+
+PER_TASK = MAKE_TASKS + """
+def cost(f):
+    gc.collect()
+    before = gc.mem_alloc()
+    r = f()
+    used = gc.mem_alloc() - before
+    n = len(r if isinstance(r, list) else r.tasks)
+    del r
+    return [n, used // n]
+print([cost(heaptrack.task_stats), cost(heaptrack.snapshot)])
+"""
+
+SMALL_HEAP = MAKE_TASKS + """
+res = []
+gc.collect()
+try:
+    old = heaptrack.snapshot()
+    res.append(len(old.tasks))
+    gc.collect()
+    new = heaptrack.snapshot()
+    text = str(new.compare_to(old))
+    res.append('ok')
+except MemoryError:
+    res.append('MemoryError')
+gc.collect()
+print(res + [gc.mem_free() + gc.mem_alloc()])
+"""
+
+
 def mpremote_exec(device, code, timeout=600):
     proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", device, "exec", code],
                           capture_output=True, text=True, timeout=timeout)
@@ -135,6 +188,18 @@ def run_all(device, live, many_print, untracked_device=None, n=20000):
         print("  %-34s %8d bytes (%d per block)" % ("%d blocks" % n, used, used // n))
 
 
+def run_tasks(device, small_heap_device=None, n=1000):
+    """MicroPython heap per task record, and snapshots of n tasks on a small GC heap."""
+    (stats_n, stats_per), (snap_n, snap_per) = last_literal(mpremote_exec(device, PER_TASK % {"n": n}))
+    print("MicroPython heap per task record (%d tasks, one heap each):" % stats_n)
+    print("  %-34s %8d bytes" % ("task_stats()", stats_per))
+    print("  %-34s %8d bytes" % ("snapshot()", snap_per))
+    if small_heap_device:
+        tasks, verdict, heap = last_literal(mpremote_exec(small_heap_device, SMALL_HEAP % {"n": n}))
+        print("  %-34s %s (%d tasks, GC heap %d bytes)" % (
+            "snapshot, again, compare_to, str", verdict, tasks, heap))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", help="a real board's serial device")
@@ -144,6 +209,7 @@ def main():
     if args.port:
         # A board's heaptrack keeps at most 1024 blocks outstanding.
         run_all(args.port, live=(10, 1000), many_print=1000, n=2000)
+        run_tasks(args.port, n=200)
         return
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
@@ -154,6 +220,11 @@ def main():
                     run_all(vb.device, LIVE, many_print=10000, untracked_device=untracked.device)
             else:
                 run_all(vb.device, LIVE, many_print=10000)
+        # A fresh board for the task records, and one with a chip's GC heap.
+        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-tasks") as vb, \
+                VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-small",
+                             firmware_args=SMALL_GC_HEAP) as small:
+            run_tasks(vb.device, small.device)
 
 
 if __name__ == "__main__":

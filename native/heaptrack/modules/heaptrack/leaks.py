@@ -293,28 +293,30 @@ class TaskDiff:
             _signed(self.peak_delta), len(self.blocks_added), len(self.blocks_gone))
 
 
-def _pairs(old_tasks, new_tasks):
-    # Both lists are in ESP-IDF's order, by decreasing handle: walk them together.
-    # A handle repeats when ESP-IDF reuses a deleted task's TCB; within one
-    # handle, records pair by name, in order.
-    def ordered(tasks):
-        for i in range(1, len(tasks)):
-            if tasks[i - 1].handle < tasks[i].handle:
-                return sorted(tasks, key=lambda t: t.handle, reverse=True)
-        return tasks
+def _ordered(tasks):
+    # ESP-IDF lists tasks by decreasing handle; anything else is sorted so.
+    for i in range(1, len(tasks)):
+        if tasks[i - 1].handle < tasks[i].handle:
+            return sorted(tasks, key=lambda t: t.handle, reverse=True)
+    return tasks
 
-    a = ordered(old_tasks)
-    b = ordered(new_tasks)
+
+def _pairs(a, b):
+    # Pairs old and new records of a task as codes (i + 1) * (len(b) + 1) + (j + 1),
+    # 0 for "none": small ints, so 1,000 tasks cost 4 KB, not a tuple each. Both
+    # lists are walked together by decreasing handle; a handle repeats when ESP-IDF
+    # reuses a deleted task's TCB, and within one handle records pair by name.
+    m = len(b) + 1
     pairs = []
     i = j = 0
     while i < len(a) or j < len(b):
         ha = a[i].handle if i < len(a) else -1
         hb = b[j].handle if j < len(b) else -1
         if ha > hb:
-            pairs.append((a[i], None))
+            pairs.append((i + 1) * m)
             i += 1
         elif hb > ha:
-            pairs.append((None, b[j]))
+            pairs.append(j + 1)
             j += 1
         else:
             i2, j2 = i, j
@@ -322,20 +324,17 @@ def _pairs(old_tasks, new_tasks):
                 i2 += 1
             while j2 < len(b) and b[j2].handle == hb:
                 j2 += 1
-            olds = a[i:i2]
-            for n in b[j:j2]:
-                match = [o for o in olds if o.name == n.name]
-                pairs.append((match[0] if match else None, n))
+            olds = list(range(i, i2))
+            for jj in range(j, j2):
+                match = [ii for ii in olds if a[ii].name == b[jj].name]
                 if match:
-                    olds = [o for o in olds if o is not match[0]]
-            pairs.extend((o, None) for o in olds)
+                    olds.remove(match[0])
+                    pairs.append((match[0] + 1) * m + jj + 1)
+                else:
+                    pairs.append(jj + 1)
+            pairs.extend((ii + 1) * m for ii in olds)
             i, j = i2, j2
     return pairs
-
-
-def _delta(pair):
-    old, new = pair
-    return (new.current if new else 0) - (old.current if old else 0)
 
 
 class Diff:
@@ -348,21 +347,37 @@ class Diff:
     def __init__(self, old, new):
         self.elapsed_ms = time.ticks_diff(new.ticks_ms, old.ticks_ms)
         self.blocks = old.blocks and new.blocks
-        pairs = _pairs(old.tasks, new.tasks)
-        pairs.sort(key=_delta, reverse=True)
+        self._old = _ordered(old.tasks)
+        self._new = _ordered(new.tasks)
+        pairs = _pairs(self._old, self._new)
+        pairs.sort(key=lambda p: self._delta(p), reverse=True)
         self._pairs = pairs
+
+    def _pair(self, code):
+        i, j = divmod(code, len(self._new) + 1)
+        return (self._old[i - 1] if i else None), (self._new[j - 1] if j else None)
+
+    def _delta(self, code):
+        old, new = self._pair(code)
+        return (new.current if new else 0) - (old.current if old else 0)
+
+    def _diffs(self, keep=None):
+        for code in self._pairs:
+            old, new = self._pair(code)
+            if keep is None or keep(old, new):
+                yield TaskDiff(old, new)
 
     @property
     def tasks(self):
-        return [TaskDiff(o, n) for o, n in self._pairs]
+        return list(self._diffs())
 
     @property
     def appeared(self):
-        return [TaskDiff(o, n) for o, n in self._pairs if o is None]
+        return list(self._diffs(lambda o, n: o is None))
 
     @property
     def died(self):
-        return [TaskDiff(o, n) for o, n in self._pairs if o and n and o.alive and not n.alive]
+        return list(self._diffs(lambda o, n: o and n and o.alive and not n.alive))
 
     @property
     def died_holding(self):
@@ -371,14 +386,11 @@ class Diff:
 
     def task(self, name_or_handle):
         """The TaskDiff of the task with that handle (int) or name (str); ValueError if none."""
-        return _find(self.tasks, name_or_handle, "diff")
+        return _find(self._diffs(), name_or_handle, "diff")
 
     def _lines(self, name=None, changed_only=True):
-        rows = []
-        for o, n in self._pairs:
-            d = TaskDiff(o, n)
-            if (name is None or d.name == name) and (d.changed or not changed_only):
-                rows.append(d)
+        rows = [d for d in self._diffs(lambda o, n: name is None or (n or o).name == name)
+                if d.changed or not changed_only]
         out = [" HEAP CHANGES OVER %d MS" % self.elapsed_ms]
         out.extend(_TABLE.lines((d.name, d.status, _signed(d.current_delta), _signed(d.peak_delta),
                                  "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone))) for d in rows))
