@@ -10,10 +10,11 @@ to configure. In a test::
 pseudo-terminal, one per test session, started the first time a test asks for
 it) unless ``--heaptrack-port DEV`` names a real board. Options:
 
-    --heaptrack-port DEV        a real board with heaptrack firmware
-    --heaptrack-firmware PATH   host firmware for the virtual board
-                                (default: $HEAPTRACK_FIRMWARE, else build/host/micropython
-                                of the heaptrack checkout this package comes from)
+    --heaptrack-port=DEV        a real board with heaptrack firmware
+    --heaptrack-firmware=PATH   host firmware for the virtual board (default:
+                                $HEAPTRACK_FIRMWARE, else the heaptrack checkout's
+                                build/host/micropython when run from one, else the
+                                firmware installed with the package: heaptrack_host.paths)
 
 ``assert_no_leak(script, runs=5, warmup=1, tolerance=0)`` runs the script
 ``warmup`` times, then ``runs`` times, on one interpreter (no reset in
@@ -31,7 +32,6 @@ unless a test uses ``heaptrack_board``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -47,8 +47,8 @@ def pytest_addoption(parser):
                     help="real board (with heaptrack firmware) for the heaptrack_board fixture; "
                     "default: a virtual board")
     group.addoption("--heaptrack-firmware", default=None, metavar="PATH",
-                    help="host firmware for the virtual board (default: $HEAPTRACK_FIRMWARE, "
-                    "else heaptrack's build/host/micropython)")
+                    help="host firmware for the virtual board (default: $HEAPTRACK_FIRMWARE, else the "
+                    "heaptrack checkout's build/host/micropython, else the one installed with heaptrack-host)")
 
 
 class LeakError(AssertionError):
@@ -205,9 +205,12 @@ def assert_no_leak(board: HeaptrackBoard, script=None, **kwargs) -> LeakReport:
 
 
 def _firmware(config) -> Path:
-    from .vboard import DEFAULT_FIRMWARE
-    return Path(config.getoption("--heaptrack-firmware") or os.environ.get("HEAPTRACK_FIRMWARE")
-                or DEFAULT_FIRMWARE)
+    """The host firmware (paths.find_firmware); pytest.fail naming the options if there is none."""
+    from . import paths
+    try:
+        return paths.find_firmware(config.getoption("--heaptrack-firmware"), option="--heaptrack-firmware=PATH")
+    except paths.FirmwareNotFound as e:
+        pytest.fail("heaptrack: %s; or use --heaptrack-port=DEV for a real board" % e, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -218,10 +221,6 @@ def _heaptrack_session_board(request, tmp_path_factory):
         return
     from .vboard import VirtualBoard, VirtualBoardError
     firmware = _firmware(request.config)
-    if not os.access(firmware, os.X_OK):
-        pytest.fail("heaptrack: no host firmware at %s: build it (make in the heaptrack checkout), pass "
-                    "--heaptrack-firmware PATH, or use --heaptrack-port DEV for a real board" % firmware,
-                    pytrace=False)
     try:
         vb = VirtualBoard(firmware=firmware, flash=tmp_path_factory.mktemp("heaptrack-vboard") / "flash").start()
     except VirtualBoardError as e:

@@ -116,7 +116,7 @@ def test_missing_firmware_is_a_clear_error(pytester):
     pytester.makepyfile(test_needs_board="def test_it(heaptrack_board):\n    pass\n")
     result = pytester.runpytest_subprocess("--heaptrack-firmware=/nonexistent/micropython")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*heaptrack: no host firmware at /nonexistent/micropython*"])
+    result.stdout.fnmatch_lines(["*heaptrack: no host firmware at /nonexistent/micropython (given with --heaptrack-firmware)*"])
 
 
 def test_options_are_prefixed(pytester):

@@ -721,3 +721,94 @@ def test_crlf_script_runs_as_on_a_board(board, tmp_path):
     # the traceback's line number is the file's
     assert 'line %d, in <module>' % len(lines) in proc.stdout
     assert "ValueError: end" in proc.stdout
+
+
+# -- hostile output, dying clients and parents, boot.py that never returns ---------------
+
+
+def test_mount_bytes_in_output_without_a_mount(board, raw):
+    # 0x18 and a mount command byte in a program's output, no `mpremote mount` running:
+    # plain output, and the board's line endings and raw-REPL framing go on as before.
+    raw.enter()
+    out, err = raw.exec("import sys\nsys.stdout.buffer.write(b'\\x18\\x08\\x03\\xff\\xff\\xff\\x7f')\nprint('after')")
+    assert err == b"" and out == b"\x18\x08\x03\xff\xff\xff\x7fafter\r\n"
+    out, err = raw.exec("print('next')")
+    assert (out, err) == (b"next\r\n", b"")
+    raw.s.write(b"\r\x02")
+    raw.read_until(b">>> ")
+    raw.s.write(b"print(6 * 7)\r")
+    assert raw.read_until(b">>> ").endswith(b"42\r\n>>> ")
+
+
+def test_status_file_says_running_while_serving(vboard_factory):
+    b = vboard_factory()
+    status = json.loads(b.vboard.status_path.read_text())
+    assert status["running"] is True and status["device"] == b.device
+    assert os.readlink(status["tty"]) == b.device
+    b.vboard.stop()
+    status = json.loads(b.vboard.status_path.read_text())
+    assert status["running"] is False and not os.path.lexists(status["tty"])
+
+
+def test_df(board):
+    out = board.mpremote("df").stdout.splitlines()
+    assert out[0].split() == ["filesystem", "size", "used", "avail", "use%", "mounted", "on"]
+    root = [line.split() for line in out[1:] if line.split()[-1:] == ["/"]]
+    assert root and len(root[0]) == 6 and all(v.isdigit() for v in root[0][1:5]), out
+
+
+def test_stale_output_of_a_dead_client_is_dropped(vboard_factory):
+    b = vboard_factory()
+    flood = subprocess.Popen(b.mpremote_cmd("exec", "while True:\n print('x' * 100)"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    flood.kill()  # the client dies; the board goes on printing
+    flood.wait()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert b.exec("print('fresh')", timeout=30) == "fresh\n"
+    assert time.monotonic() - started < 5
+    assert "dropped" in b.vboard.log_path.read_text()
+
+
+def test_boot_py_that_never_returns_is_reported_and_the_board_stays_usable(vboard_factory, capfd):
+    b = vboard_factory()
+    (b.vboard.flash / "boot.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    # mpremote's soft reset runs boot.py, which never returns; mpremote would wait for it
+    # forever on a pseudo-terminal: the board interrupts it and says so in the output.
+    started = time.monotonic()
+    out = b.exec("print('usable')", timeout=60)
+    assert out.splitlines()[0].startswith("*** vboard: boot.py did not return within 10 s: interrupted")
+    assert out.splitlines()[-1] == "usable"
+    assert 10 <= time.monotonic() - started < 30
+    err = capfd.readouterr().err
+    assert "boot.py has not returned after 3 s" in err and "boot.py did not return within 10 s" in err
+    (b.vboard.flash / "boot.py").unlink()
+    assert b.exec("print('again')") == "again\n"
+
+
+def test_firmware_dies_with_a_killed_board(tmp_path, virtual_only, request):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heaptrack_host.vboard", "--firmware", request.config.getoption("--firmware"),
+         "--flash", str(tmp_path / "flash")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().startswith("/dev/")
+        fw_pid = json.loads((tmp_path / "flash.status.json").read_text())["firmware_pid"]
+        proc.kill()  # SIGKILL: no chance to stop its firmware
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _running(fw_pid):
+            time.sleep(0.05)
+        assert not _running(fw_pid), "the firmware outlived its virtual board"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _running(pid):
+    """True while pid runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

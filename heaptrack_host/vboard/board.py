@@ -1,85 +1,12 @@
-"""The virtual board: the host firmware behind a pseudo-terminal.
+"""The virtual board's board process: the firmware behind a pseudo-terminal, driven by one thread.
 
-    python -m heaptrack_host.vboard [--firmware PATH] [--flash DIR] [--env NAME=VALUE]...
-
-prints the device path (``/dev/pts/N``) as its first line and serves until
-SIGINT/SIGTERM, so that unmodified tools talk to the firmware as they talk to a
-USB board::
-
-    mpremote connect /dev/pts/N exec "print(1 + 1)"
-
-How it works
-------------
-The firmware is MicroPython's unix port (our ``boards/HOST`` variant). It is run
-as a child process with ``-i`` (REPL even though stdin is no tty) on pipes that
-this program owns; the client's pseudo-terminal is never handed to it. The unix
-port's REPL is the same ``pyexec`` code a board runs (friendly REPL, raw REPL,
-raw-paste mode), so only what differs from a board is done here:
-
-* Output: the unix firmware writes bare ``\\n`` and relies on a terminal to add
-  ``\\r``; a board's REPL sends ``\\r\\n``. Lone ``\\n`` becomes ``\\r\\n``, except
-  inside the binary records of mpremote's ``mount`` protocol (``0x18`` + command
-  byte + fixed fields), which pass through untouched.
-* Input: the unix REPL turns each received ``\\n`` into ``\\r``, so code with
-  CRLF line ends would reach its lexer with two line breaks per line. While a
-  raw-REPL client sends code, ``\\r\\n`` is passed on as ``\\r`` (in raw-paste
-  mode the board then answers the client's flow-control windows itself).
-  Program input (sys.stdin, the mount protocol) is passed on unchanged.
-* Ctrl-C: a board turns an incoming 0x03 into KeyboardInterrupt while the
-  interrupt character is armed (code running), and queues it as a plain byte
-  otherwise (REPL line editing, ``micropython.kbd_intr(-1)``). The unix firmware
-  arms it by installing a SIGINT handler (and ignores SIGINT otherwise), so for
-  each 0x03 from the client the board checks the firmware's caught-signal mask
-  (``/proc/PID/status``) and either sends SIGINT (dropping the byte) or passes
-  the byte on. The firmware arms it for the user's code only: not while it runs
-  the board's own setup (mounting the flash, the code given with ``-c``, which
-  it treats as a board treats its ``_boot.py``), so a client that connects,
-  Ctrl-C first, while the board restarts does not stop that setup half way;
-  ``boot.py`` and ``main.py`` are interruptible.
-* Soft reset: on Ctrl-D at the friendly prompt, on an empty raw-REPL command, or
-  on ``sys.exit()`` / ``machine.soft_reset()`` the firmware restarts MicroPython
-  inside its process, as an ESP32 does (boards/HOST/board_reset.c): it prints
-  ``MPY: soft reboot``, runs the setup code and ``boot.py`` again (and
-  ``main.py`` in the friendly REPL) and returns to the REPL mode the client was
-  in. Its process, and with it ESP-IDF's heap and its statistics, lives on;
-  the threads of the old boot end. The board counts soft resets by that line.
-* Hard reset: ``machine.reset()`` (``mpremote reset``) ends the firmware process
-  with status HARD_RESET_STATUS; the board starts a new one, in its power-on
-  state (a new process: a fresh heap, no statistics), and counts it. A client
-  whose raw-REPL command was running gets its missing end markers, with a
-  notice as its error output. Stopping and starting the virtual board is a
-  hard reset too.
-* Boot: each boot mounts the flash directory as the root filesystem (``/``),
-  makes it the current directory and sets ``sys.path`` to
-  ``['', '.frozen', '/lib']``; the firmware then runs ``boot.py`` and
-  (friendly REPL only) ``main.py`` from it, as the esp32 port does.
-* Crash: a firmware killed by a signal, or whose output has a fatal report
-  (``FATAL: uncaught NLR``, or any AddressSanitizer/LeakSanitizer/UBSan report
-  from a ``make SANITIZE=1`` firmware, which dies of it with status 1 instead
-  of a signal), or that exits in any other way than a hard reset, is announced
-  on the terminal, in the log (with the whole report) and on stderr, counted
-  (``VirtualBoard.crashes`` and the status file) and restarted (a new process,
-  as after a hard reset). If a raw-REPL command was running, its missing end
-  markers are sent, with the crash message as its error output, so the client
-  fails instead of waiting forever. The sanitizers' runtime options are set
-  for the firmware (SANITIZER_OPTIONS): UBSan halts on its first report, and
-  findings in upstream MicroPython are suppressed only as listed, with reasons,
-  in ``native/tests/*-upstream.supp``.
-
-Python API (for tests)::
-
-    with VirtualBoard(firmware=..., flash=..., env={"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:1048576"}) as vb:
-        vb.device        # /dev/pts/N
-        vb.crashes       # number of firmware crashes so far
-        vb.soft_resets   # soft resets (the firmware process lives on)
-        vb.hard_resets   # hard resets (machine.reset(): a new firmware process)
-        vb.firmware_pid  # the firmware process
-        vb.log_path      # event log
+See the package's docstring for what it does; protocol.py translates the REPL's
+bytes, crash.py recognises crashes, main.py is the command line.
 """
 
-import argparse
 import datetime
 import errno
+import fcntl
 import json
 import os
 import re
@@ -90,19 +17,39 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import tty
 from pathlib import Path
 
-__all__ = ["VirtualBoard", "VirtualBoardError", "main"]
+from .. import paths
+from .crash import FatalReports, sanitizer_env, signal_name
+from .protocol import FRIENDLY_PROMPT, RAW_BANNER, ReplProtocol
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_FIRMWARE = REPO / "build" / "host" / "micropython"
-DEFAULT_FLASH = REPO / "build" / "vboard-flash"
+__all__ = ["VirtualBoard", "VirtualBoardError", "HARD_RESET_STATUS", "BOOT_CODE"]
 
-RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
-FRIENDLY_PROMPT = b">>> "
+# prctl(PR_SET_PDEATHSIG, SIGKILL) in the firmware's process: it dies with the
+# thread that started it (the board's I/O thread), so a virtual board killed
+# with SIGKILL leaves no firmware behind. Linux only; elsewhere nothing.
+_PR_SET_PDEATHSIG = 1
+try:
+    import ctypes
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _prctl = _libc.prctl
+except (ImportError, OSError, AttributeError):  # pragma: no cover - not Linux
+    _prctl = None
+
+
+def _die_with_parent(parent_pid):
+    def preexec():
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl
+            os._exit(1)
+    return preexec
+
 # The firmware's soft reboot line, as it writes it (boards/HOST/board_reset.c): at
 # the start of a line, or straight after the 0x04 that ends a raw-REPL command's
 # output (sys.exit() in a raw-REPL command).
@@ -112,64 +59,20 @@ _SOFT_REBOOT = re.compile(rb"(?<=[\x00-\x1f])MPY: soft reboot\n")
 # HARD_RESET_STATUS): the board starts a new firmware process.
 HARD_RESET_STATUS = 100
 
-# Reports in the firmware's output (stderr shares the pipe) that make a run a
-# crash whatever its exit status: a sanitizer finding (a firmware built with
-# `make SANITIZE=1`), or MicroPython's fatal error. Matched on whole lines as
-# they stream past, since a report with its stack traces and shadow-memory
-# dump can be many kilobytes long.
-_FATAL_LINE = re.compile(
-    # at the start of a line, or straight after a raw-REPL "OK", 0x04 or ">"
-    rb"(?:^|(?<=[\x00-\x1f>])|(?<=OK))"
-    rb"(?:==\d+==ERROR: (?P<san>\w+Sanitizer): (?P<what>[^\r\n]*)"  # ASan, LSan, ...
-    # UBSan: "path/file.c:LINE:COL: runtime error: ..."
-    rb"|(?P<loc>[^\x00-\x1f\"'<>]*?\.(?:c|h|cc|cpp|inc):\d+(?::\d+)?|<unknown>): runtime error: (?P<ub>[^\r\n]*)"
-    rb"|(?P<nlr>FATAL: uncaught NLR[^\r\n]*))",
-    re.M)
-# ASan catches deadly signals itself and exits with status 1: "SEGV on unknown address ..."
-_ASAN_SIGNALS = {b"SEGV": "SIGSEGV", b"BUS": "SIGBUS", b"FPE": "SIGFPE", b"ILL": "SIGILL",
-                 b"ABRT": "SIGABRT", b"TRAP": "SIGTRAP"}
-# How much of a report the log keeps.
-REPORT_LOG_MAX = 32 * 1024
-
-# Sanitizer runtime options for the firmware. They only matter for a firmware
-# built with sanitizers; options from the environment come after them (so they
-# win). UBSan is compiled recoverable (a report in suppressed upstream code must
-# not stop the firmware), so halt_on_error=1 makes every other report fatal.
-# The suppression files list upstream MicroPython code only, each entry with
-# its reason; heaptrack's own code is never suppressed.
-SANITIZER_SUPPRESSIONS = REPO / "native" / "tests"
-SANITIZER_OPTIONS = {
-    "UBSAN_OPTIONS": ("halt_on_error=1:print_stacktrace=1:report_error_type=1", "ubsan-upstream.supp"),
-    # detect_stack_use_after_return=0: MicroPython's GC finds roots by scanning the
-    # C stack, which ASan's fake stack frames would hide from it (upstream's CI
-    # builds with --param asan-use-after-return=0 for the same reason).
-    "ASAN_OPTIONS": ("detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=0", None),
-    # Upstream leaks nothing at exit now; should it, lsan-upstream.supp is where it goes.
-    "LSAN_OPTIONS": ("print_suppressions=0", "lsan-upstream.supp"),
-}
-
 # Stop reading firmware output while this much is waiting for the client
 # (flow control, as a USB CDC device gets from its host).
-OUT_HIGH_WATER = 256 * 1024
-
-# mpremote's mount protocol: after 0x18 and a command byte the device writes
-# these fields (1 = s8, 4 = s32, "s" = s32 length + bytes), then reads the
-# reply. See mpremote/transport_serial.py (RemoteCommand, PyboardCommand).
-MOUNT_COMMANDS = {
-    1: ("s",),  # stat(path)
-    2: ("s",),  # ilistdir_start(path)
-    3: (),  # ilistdir_next
-    4: ("s", "s"),  # open(path, mode)
-    5: (1,),  # close(fd)
-    6: (1, 4),  # read(fd, n)
-    7: (1,),  # readline(fd)
-    8: (1, "s"),  # write(fd, data)
-    9: (1, 4, 1),  # seek(fd, n, whence)
-    10: ("s",),  # remove(path)
-    11: ("s", "s"),  # rename(old, new)
-    12: ("s",),  # mkdir(path)
-    13: ("s",),  # rmdir(path)
-}
+# 16 KiB, with the firmware's pipe made as small (_PIPE_SIZE): a board's USB
+# buffers hold about that much, so output produced before a client's Ctrl-C is
+# not replayed to it for seconds (mpremote reads the REPL's replies byte by byte).
+OUT_HIGH_WATER = 16 * 1024
+# A boot (the setup code, boot.py, main.py in the friendly REPL) that has not reached
+# the REPL after this many seconds is announced (_boot_notice).
+BOOT_NOTICE_AFTER = 3.0
+# ... and one that a raw-REPL client waits for (mpremote after its soft reset) is
+# interrupted after this many (_interrupt_boot).
+BOOT_INTERRUPT_AFTER = 10.0
+_PIPE_SIZE = 16 * 1024
+_F_SETPIPE_SZ = 1031  # Linux fcntl
 
 # Code run by each boot (the firmware's command-line code, run again at every
 # soft reset), before the firmware runs boot.py and main.py and its REPL: what
@@ -177,7 +80,7 @@ MOUNT_COMMANDS = {
 # while it runs (boards/HOST/board_reset.c), so it cannot be interrupted half
 # way. Flash is the flash directory as a board's root filesystem: a VfsPosix
 # rooted there, whose ilistdir also gives sizes as FAT/littlefs do (mpremote fs
-# ls shows them). It delegates rather than subclasses VfsPosix: the VFS layer
+# ls shows them) and whose statvfs is a board's 2 MiB partition (mpremote df). It delegates rather than subclasses VfsPosix: the VFS layer
 # would call a native subclass's C protocol with the Python instance.
 BOOT_CODE = """\
 def _vboard_boot(root):
@@ -216,7 +119,21 @@ def _vboard_boot(root):
         def stat(self, path):
             return self.p.stat(path)
         def statvfs(self, path):
-            return self.p.statvfs(path)
+            # As a board's 2 MiB littlefs partition of 4 KiB blocks, with the blocks
+            # its files take (the host disk's figures would mean nothing here).
+            free = max(0, 512 - self._blocks(''))
+            return (4096, 4096, 512, free, free, 0, 0, 0, 0, 255)
+        def _blocks(self, path):
+            n = 1
+            for e in self.p.ilistdir(path):
+                sub = path + '/' + e[0] if path else e[0]
+                try:
+                    n += self._blocks(sub) if e[1] == 0x4000 else (self.p.stat(sub)[6] + 4095) // 4096
+                except Exception:
+                    pass
+            return n
+        def __repr__(self):
+            return '<VfsFlash>'
 
     try:
         os.umount('/')
@@ -229,8 +146,6 @@ def _vboard_boot(root):
 _vboard_boot({root!r})
 del _vboard_boot
 """
-
-_LONE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class VirtualBoardError(RuntimeError):
@@ -247,13 +162,6 @@ def _close_quietly(fd):
     return -1
 
 
-def _signal_name(num):
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return "signal %d" % num
-
-
 def _sigint_caught(pid):
     """True if process pid has a SIGINT handler installed (its Ctrl-C is armed)."""
     try:
@@ -266,245 +174,6 @@ def _sigint_caught(pid):
     return False
 
 
-class _ReplProtocol:
-    """What sits between the unix firmware's REPL and the client, in both directions.
-
-    feed(firmware_output) -> bytes for the client: a board's line endings, and the
-    REPL state followed on the way (mode "friendly"/"raw", raw-REPL command
-    progress, raw-paste sessions).
-
-    client_input(data) -> (bytes for the firmware, bytes for the client). The unix
-    firmware's REPL input turns every \\n into \\r, so code with CRLF line ends
-    (a CRLF file sent with `mpremote run`) would reach its lexer as \\r\\r: two
-    line breaks, where a board's lexer sees one. While a raw-REPL client sends
-    code, \\r\\n goes to the firmware as \\r. In raw-paste mode that would
-    upset the firmware's flow-control count (it acks each window of bytes *it*
-    read), so in a paste session the board answers the client's windows itself
-    (its buffer, a pipe and a queue, cannot overflow) and drops the firmware's acks.
-    Program input (the mount protocol, sys.stdin) is never changed.
-    """
-
-    # raw-REPL states
-    (_IDLE, _PROMPT_WAIT, _AT_PROMPT, _GOT_O, _GOT_R, _PASTE_W, _PASTE_CREDIT, _PASTE_DATA,
-     _EXEC) = range(9)
-
-    def __init__(self, banner=None):
-        self.banner = banner  # the firmware's banner line, ends with \r\n
-        self.mode = "friendly"
-        self._prev_cr = False
-        self._tail = b""
-        self._rstate = self._IDLE
-        self._eofs_left = 0
-        self._wbuf = b""
-        # client side of a raw-paste session
-        self._paste_in = False
-        self._paste_window = 0
-        self._paste_count = 0
-        self._in_cr = False
-        # mount protocol record being passed through
-        self._pending_18 = False
-        self._fields = []
-        self._need = 0
-        self._lenbuf = None
-
-    def new_firmware(self):
-        """A new firmware process starts: nothing is half-sent any more."""
-        self._pending_18 = False
-        self._fields = []
-        self._need = 0
-        self._lenbuf = None
-        self._prev_cr = False
-        self._paste_in = False
-        self._in_cr = False
-
-    def eofs_missing(self):
-        """In raw mode while a command runs: how many of its 0x04 end markers are still due."""
-        if self.mode != "raw":
-            return 0
-        if self._rstate in (self._PASTE_W, self._PASTE_CREDIT, self._PASTE_DATA):
-            return 3
-        if self._rstate == self._EXEC:
-            return self._eofs_left
-        return 0
-
-    # -- client -> firmware ----------------------------------------------------
-
-    def client_input(self, data):
-        if self._paste_in:
-            ends = [j for j in (data.find(b"\x04"), data.find(b"\x03")) if j >= 0]
-            j = min(ends) if ends else len(data)
-            self._paste_count += j
-            acks = b"\x01" * (self._paste_count // self._paste_window)
-            self._paste_count %= self._paste_window
-            to_fw = self._crlf(data[:j])
-            if ends:  # end of the code (or abort): what follows is the program's input
-                self._paste_in = False
-                to_fw += data[j:]
-            return to_fw, acks
-        if self.mode == "raw" and self._rstate in (self._PROMPT_WAIT, self._AT_PROMPT):
-            return self._crlf(data), b""  # raw-REPL command being typed
-        self._in_cr = False
-        return data, b""
-
-    def _crlf(self, data):
-        if self._in_cr and data[:1] == b"\n":
-            data = data[1:]
-        if data:
-            self._in_cr = data[-1:] == b"\r"
-        return data.replace(b"\r\n", b"\r")
-
-    # -- firmware -> client ----------------------------------------------------
-
-    def feed(self, data):
-        out = bytearray()
-        i, n = 0, len(data)
-        while i < n:
-            if self._pending_18:
-                self._pending_18 = False
-                fields = MOUNT_COMMANDS.get(data[i])
-                if fields is None:
-                    self._text(b"\x18", out)  # not a record; the byte is reread as text
-                    continue
-                out += b"\x18" + data[i : i + 1]
-                i += 1
-                self._fields = list(fields)
-                self._next_field()
-            elif self._need:
-                k = min(self._need, n - i)
-                chunk = data[i : i + k]
-                out += chunk
-                i += k
-                self._need -= k
-                if self._lenbuf is not None:
-                    self._lenbuf += chunk
-                    if not self._need:
-                        self._need = max(0, int.from_bytes(self._lenbuf, "little", signed=True))
-                        self._lenbuf = None
-                        if not self._need:
-                            self._next_field()
-                elif not self._need:
-                    self._next_field()
-            else:
-                j = data.find(b"\x18", i)
-                if j < 0:
-                    self._text(data[i:], out)
-                    break
-                self._text(data[i:j], out)
-                self._pending_18 = True
-                i = j + 1
-        return bytes(out)
-
-    def _next_field(self):
-        self._prev_cr = False
-        self._lenbuf = None
-        self._need = 0
-        if self._fields:
-            f = self._fields.pop(0)
-            if f == "s":
-                self._lenbuf = bytearray()
-                self._need = 4
-            else:
-                self._need = f
-
-    def _text(self, seg, out):
-        seg = self._track(seg)
-        if not seg:
-            return
-        last_cr = seg[-1:] == b"\r"
-        if self._prev_cr and seg[:1] == b"\n":
-            out += b"\n"
-            seg = seg[1:]
-        out += _LONE_LF.sub(b"\r\n", seg)
-        self._prev_cr = last_cr
-
-    def _track(self, seg):
-        """Follows the REPL state through seg; returns seg without the firmware's paste acks."""
-        buf = self._tail + seg
-        best = None
-        for marker, mode in ((RAW_BANNER, "raw"), (self.banner, "friendly")):
-            if not marker:
-                continue
-            p = buf.rfind(marker)
-            if p >= 0:
-                end = p + len(marker)
-                if end > len(self._tail) and (best is None or end > best[0]):
-                    best = (end, mode)
-        keep = max(len(RAW_BANNER), len(self.banner or b"")) - 1
-        self._tail = buf[-keep:]
-        if best is not None:
-            end, self.mode = best
-            self._rstate = self._PROMPT_WAIT if self.mode == "raw" else self._IDLE
-            self._paste_in = False
-            end -= len(buf) - len(seg)  # now an index into seg
-            head, seg = seg[:end], seg[end:]
-        else:
-            head = b""
-        if self.mode == "raw" and seg:
-            seg = self._raw_track(seg)
-        return head + seg
-
-    def _raw_track(self, seg):
-        kept = []
-        i, n = 0, len(seg)
-        start = 0
-        while i < n:
-            st = self._rstate
-            if st == self._EXEC:
-                j = seg.find(b"\x04", i)
-                if j < 0:
-                    break
-                i = j + 1
-                self._eofs_left -= 1
-                if not self._eofs_left:
-                    self._rstate = self._PROMPT_WAIT
-            elif st == self._PROMPT_WAIT:
-                j = seg.find(b">", i)
-                if j < 0:
-                    break
-                i = j + 1
-                self._rstate = self._AT_PROMPT
-            elif st == self._PASTE_DATA:
-                # only window acks (dropped: the board sends its own) and the end 0x04
-                c = seg[i]
-                if c == 0x01:
-                    kept.append(seg[start:i])
-                    start = i + 1
-                elif c == 0x04:
-                    self._rstate, self._eofs_left = self._EXEC, 2
-                i += 1
-            else:
-                c = seg[i]
-                i += 1
-                if st == self._AT_PROMPT:
-                    self._rstate = {0x4F: self._GOT_O, 0x52: self._GOT_R}.get(c, self._PROMPT_WAIT)
-                elif st == self._GOT_O:
-                    if c == 0x4B:  # "OK": a command was received
-                        self._rstate, self._eofs_left = self._EXEC, 2
-                    else:
-                        self._rstate = self._PROMPT_WAIT
-                elif st == self._GOT_R:
-                    if c == 0x01:  # "R\x01": raw-paste accepted; the window size follows
-                        self._rstate, self._wbuf = self._PASTE_W, b""
-                    elif c == 0x00:  # raw-paste refused; the client falls back to "OK"
-                        self._rstate = self._AT_PROMPT
-                    else:
-                        self._rstate = self._PROMPT_WAIT
-                elif st == self._PASTE_W:
-                    self._wbuf += bytes([c])
-                    if len(self._wbuf) == 2:
-                        self._rstate = self._PASTE_CREDIT
-                elif st == self._PASTE_CREDIT:
-                    # the firmware's first credit (passed on); from here the board does flow control
-                    self._rstate = self._PASTE_DATA
-                    self._paste_in = True
-                    self._paste_window = max(1, int.from_bytes(self._wbuf, "little"))
-                    self._paste_count = 0
-                    self._in_cr = False
-                else:
-                    self._rstate = self._PROMPT_WAIT
-        kept.append(seg[start:])
-        return b"".join(kept)
-
 
 class _Firmware:
     """One firmware process (from power-on to its end: its soft resets included) and its pipes."""
@@ -515,18 +184,22 @@ class _Firmware:
         self.fd_out = fd_out  # read end of its stdout+stderr
         self.booting = True  # from power-on or a soft reset until its REPL is ready
         self.boot_started = time.monotonic()
+        self.boot_noticed = False  # the "boot.py has not returned" notice was given for this boot
+        self.boot_interrupted = False  # ... and the board interrupted it for a waiting raw-REPL client
         self.boot_buf = b""  # output of the boot so far (up to its REPL prompt)
         self.in_q = bytearray()
         self.recent = b""  # last output bytes, for the log
         self.soft_tail = b"\n"  # output before the next, for _SOFT_REBOOT
-        self.line = b""  # output after the last \n, for _FATAL_LINE
-        self.fatal = None  # what the first fatal report in its output says
-        self.report = bytearray()  # that report, for the log
+        self.reports = FatalReports()  # fatal reports in its output (crash.py)
         self.counted = False  # its crash has been counted already
 
     @property
     def pid(self):
         return self.proc.pid
+
+    @property
+    def fatal(self):
+        return self.reports.fatal
 
 
 class VirtualBoard:
@@ -544,13 +217,16 @@ class VirtualBoard:
 
     def __init__(self, firmware=None, flash=None, env=None, log=None, *, verbose=False,
                  boot_timeout=10.0, firmware_args=()):
-        self.firmware = Path(firmware or DEFAULT_FIRMWARE).resolve()
-        self.flash = Path(flash or DEFAULT_FLASH).resolve()
+        self.firmware = Path(firmware).resolve() if firmware else None  # found by start()
+        self.flash = Path(flash or paths.default_flash()).resolve()
         self.env = dict(env or {})
         self.log_path = Path(log).resolve() if log else self.flash.with_name(self.flash.name + ".log")
         stem = self.log_path.name[:-4] if self.log_path.name.endswith(".log") else self.log_path.name
         self.status_path = self.log_path.with_name(stem + ".status.json")
         self.console_path = self.log_path.with_name(stem + ".console.log")
+        # A symlink to the device while the board runs: a path that stays the same
+        # from one start to the next (`--port vboard` reads the default board's).
+        self.tty_path = self.log_path.with_name(stem + ".tty")
         self.verbose = verbose
         self.boot_timeout = boot_timeout
         self.firmware_args = list(firmware_args)
@@ -570,10 +246,13 @@ class VirtualBoard:
         self._ready = threading.Event()
         self._start_error = None
         self._out_q = bytearray()
-        self._filter = _ReplProtocol()
+        self._filter = ReplProtocol()
         self._banner = None
         self._restart_at = None
         self._sel = None
+        self._client = False  # a client holds the device open
+        self._hup_poll = None
+        self.dropped = 0  # bytes of output dropped while no client had the device open
 
     # -- public API ---------------------------------------------------------
 
@@ -591,8 +270,10 @@ class VirtualBoard:
     def start(self):
         if self._thread:
             raise VirtualBoardError("already started")
-        if not os.access(self.firmware, os.X_OK):
-            raise VirtualBoardError("firmware not found: %s (build it with `make`)" % self.firmware)
+        try:
+            self.firmware = paths.find_firmware(self.firmware)
+        except paths.FirmwareNotFound as e:
+            raise VirtualBoardError(str(e)) from None
         self.flash.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "w", buffering=1)
@@ -602,14 +283,18 @@ class VirtualBoard:
             tty.setraw(self._slave)  # like a USB CDC device: no echo, no CR/LF mapping, no signals
             os.set_blocking(self._master, False)
             self.device = os.ttyname(self._slave)
+            # Only clients hold the device open: when the last one closes it, the
+            # master reads EIO (poll: POLLHUP) and the board drops its output, as a
+            # USB board drops what no host reads (see _client_gone).
+            self._slave = _close_quietly(self._slave)
+            self._hup_poll = select.poll()
+            self._hup_poll.register(self._master, select.POLLIN)
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             self._sel = selectors.DefaultSelector()
-            self._sel.register(self._master, selectors.EVENT_READ, "client")
             self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
             self._log("start: device %s, firmware %s, flash %s, env %s"
                       % (self.device, self.firmware, self.flash, self.env))
-            self._spawn()
         except BaseException:
             self._teardown()
             raise
@@ -622,7 +307,26 @@ class VirtualBoard:
             err = self._start_error
             self.stop()
             raise VirtualBoardError("virtual board did not start: %s (log: %s)" % (err, self.log_path))
+        self._link_tty()
+        self._write_status()  # serving: "running": true
         return self
+
+    def _link_tty(self):
+        try:
+            tmp = self.tty_path.with_name(self.tty_path.name + ".tmp")
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.symlink(self.device, tmp)
+            os.replace(tmp, self.tty_path)
+        except OSError as e:
+            self._log("cannot link %s to the device: %s" % (self.tty_path, e))
+
+    def _unlink_tty(self):
+        try:
+            if self.device and os.readlink(self.tty_path) == self.device:
+                os.unlink(self.tty_path)
+        except OSError:
+            pass
 
     def stop(self):
         if self._thread is None:
@@ -645,11 +349,13 @@ class VirtualBoard:
             "firmware_pid": self.firmware_pid,
             "flash": str(self.flash),
             "log": str(self.log_path),
+            "tty": str(self.tty_path),
             "crashes": self.crashes,
             "last_crash": self.last_crash,
             "soft_resets": self.soft_resets,
             "hard_resets": self.hard_resets,
-            "running": self._thread is not None and not self._stop,
+            "running": self._thread is not None and not self._stop and self._ready.is_set()
+            and not self._start_error,
         }
 
     # -- logging and status -------------------------------------------------
@@ -679,13 +385,7 @@ class VirtualBoard:
         env["LIBC_FATAL_STDERR_"] = "1"
         env["HEAPTRACK_IDF_CONSOLE"] = str(self.console_path)
         env.update(self.env)
-        for name, (options, supp) in SANITIZER_OPTIONS.items():
-            if supp and (SANITIZER_SUPPRESSIONS / supp).is_file():
-                options += ':suppressions="%s"' % (SANITIZER_SUPPRESSIONS / supp)
-            if env.get(name):
-                options += ":" + env[name]
-            env[name] = options
-        return env
+        return sanitizer_env(env)
 
     def _spawn(self):
         """Starts a firmware process: power-on, in the friendly REPL."""
@@ -695,7 +395,8 @@ class VirtualBoard:
         out_r, out_w = os.pipe()
         try:
             proc = subprocess.Popen(cmd, stdin=in_r, stdout=out_w, stderr=out_w, cwd=str(self.flash),
-                                    env=self._firmware_env(), start_new_session=True, close_fds=True)
+                                    env=self._firmware_env(), start_new_session=True, close_fds=True,
+                                    preexec_fn=_die_with_parent(os.getpid()))
         except OSError:
             for fd in (in_r, in_w, out_r, out_w):
                 os.close(fd)
@@ -704,6 +405,10 @@ class VirtualBoard:
         # it is closed (its input ends), never at a soft reset.
         os.close(in_r)
         os.close(out_w)
+        try:
+            fcntl.fcntl(out_r, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass
         os.set_blocking(in_w, False)
         os.set_blocking(out_r, False)
         fw = _Firmware(proc, in_w, out_r)
@@ -756,7 +461,7 @@ class VirtualBoard:
             self._on_hard_reset(fw)
             return
         if rc < 0:
-            crashed = _signal_name(-rc)
+            crashed = signal_name(-rc)
             if fw.fatal:
                 crashed = "%s; %s" % (crashed, fw.fatal)
         elif fw.fatal:
@@ -803,43 +508,20 @@ class VirtualBoard:
         self._write_status()
 
     def _scan_fatal(self, fw, data):
-        """Follows the firmware's output for fatal reports (see _FATAL_LINE).
+        """Follows the firmware's output for fatal reports (crash.FatalReports).
 
-        The first one is kept in fw.fatal and counted as a crash at once: a report
-        the firmware survives (a recoverable sanitizer finding) is a failure too.
+        The first one is counted as a crash at once: a report the firmware
+        survives (a recoverable sanitizer finding) is a failure too.
         """
-        if fw.fatal is not None:
-            if len(fw.report) < REPORT_LOG_MAX:
-                fw.report += data[: REPORT_LOG_MAX - len(fw.report)]
-            return
-        text = fw.line + data
-        end = text.rfind(b"\n") + 1
-        fw.line = text[end:][-4096:]
-        m = _FATAL_LINE.search(text, 0, end)
-        if m is None:
-            return
-        if m.group("san"):
-            what = m.group("what").decode(errors="replace")
-            sig = _ASAN_SIGNALS.get(what.split(" ", 1)[0].encode())
-            if sig and " on unknown address" in what:
-                fw.fatal = "%s, caught by %s" % (sig, m.group("san").decode())
-            else:
-                fw.fatal = "%s: %s" % (m.group("san").decode(), what.split(" on address ", 1)[0])
-        elif m.group("ub") is not None:
-            loc = m.group("loc")
-            if loc[:2] == b"OK" and loc[2:3] in (b".", b"/", b"<"):
-                loc = loc[2:]  # straight after a raw-REPL "OK"
-            fw.fatal = "UndefinedBehaviorSanitizer: %s: %s" % (
-                loc.decode(errors="replace"), m.group("ub").decode(errors="replace"))
-        else:
-            fw.fatal = m.group("nlr").decode(errors="replace")
-        fw.report += text[m.start() :][:REPORT_LOG_MAX]
-        self._count_crash(fw, fw.fatal)
+        found = fw.reports.feed(data)
+        if found is not None:
+            self._count_crash(fw, found)
 
     def _log_report(self, fw):
-        if fw.report:
-            self._log("firmware pid %d report:\n%s" % (fw.pid, bytes(fw.report).decode(errors="replace").rstrip()))
-            fw.report = bytearray()
+        report = fw.reports.report
+        if report:
+            self._log("firmware pid %d report:\n%s" % (fw.pid, bytes(report).decode(errors="replace").rstrip()))
+            fw.reports.report = bytearray()
 
     def _on_crash(self, fw, rc, what):
         msg = "firmware crashed (%s)" % what
@@ -852,7 +534,7 @@ class VirtualBoard:
         self._log_report(fw)
         self._close_fw(fw)
         self._fw = None
-        if fw.booting and self._banner is None:
+        if fw.booting and self._banner is None and not self._ready.is_set():
             # never came up: no restart loop at first start
             self._start_error = "%s; output: %r" % (msg, fw.recent[-500:])
             self._write_status()
@@ -870,9 +552,40 @@ class VirtualBoard:
 
     def _to_client(self, data):
         if data:
+            if not self._client:
+                self.dropped += len(data)
+                if self.verbose:
+                    self._log("no client, dropped %r" % bytes(data))
+                return
             self._out_q += data
             if self.verbose:
                 self._log("to client %r" % bytes(data))
+
+    def _check_client(self):
+        """Follows whether a client holds the device open (no POLLHUP on the master)."""
+        try:
+            events = dict(self._hup_poll.poll(0)).get(self._master, 0)
+        except (OSError, ValueError):
+            return
+        if events & select.POLLHUP:
+            if self._client:
+                self._client_gone()
+        elif not self._client:
+            self._client = True
+            self._log("client connected")
+
+    def _client_gone(self):
+        """The last client closed the device: what it did not read is dropped, in our queue and
+        the terminal's, and so is output until a client opens it again (a USB board drops what
+        no host reads). The next client starts without a flood of stale output."""
+        self._client = False
+        stale = len(self._out_q)
+        self._out_q.clear()
+        try:
+            termios.tcflush(self._master, termios.TCOFLUSH)
+        except (OSError, termios.error):
+            pass
+        self._log("client disconnected%s" % (" (%d bytes of output it did not read dropped)" % stale if stale else ""))
 
     def _from_client(self, data):
         if self.verbose:
@@ -909,8 +622,11 @@ class VirtualBoard:
         self._to_client(self._filter.feed(data))
         boot = self._scan_soft_reboot(fw, data)
         if boot is not None:
+            self._filter.soft_reboot()
             fw.booting = True
             fw.boot_started = time.monotonic()
+            fw.boot_noticed = False
+            fw.boot_interrupted = False
             fw.boot_buf = b""
             data = data[boot:]
         elif not fw.booting:
@@ -955,6 +671,41 @@ class VirtualBoard:
             return None
         return lines[-1] + b"\n"
 
+    def _boot_notice(self, fw):
+        """The board's setup, boot.py (or main.py) has run for BOOT_NOTICE_AFTER seconds without
+        reaching the REPL: say so, on the wire (mpremote shows it when it gives up waiting), on
+        stderr and in the log. The board stays usable: Ctrl-C interrupts boot.py."""
+        fw.boot_noticed = True
+        running = [n for n in ("boot.py", "main.py") if (self.flash / n).exists()]
+        what = " or ".join(running) or "the boot"
+        msg = ("%s has not returned after %.0f s; Ctrl-C interrupts it (a raw-REPL client such as "
+               "mpremote waiting for it gets it interrupted after %.0f s)"
+               % (what, BOOT_NOTICE_AFTER, BOOT_INTERRUPT_AFTER))
+        self._log(msg)
+        sys.stderr.write("vboard: %s: %s\n" % (self.device, msg))
+        sys.stderr.flush()
+        self._to_client(b"\r\n*** vboard: " + msg.encode() + b" ***\r\n")
+
+    def _interrupt_boot(self, fw):
+        """A raw-REPL client (mpremote after its soft reset) has waited BOOT_INTERRUPT_AFTER seconds
+        for a boot.py that does not return. mpremote, on a pseudo-terminal, would wait forever (on a
+        USB board it gives up after 10 s): the board interrupts boot.py as Ctrl-C would, and says so
+        at the start of the client's command output, on stderr and in the log."""
+        fw.boot_interrupted = True
+        if not _sigint_caught(fw.pid):
+            self._log("boot.py runs with Ctrl-C disabled: not interrupted")
+            return
+        msg = ("boot.py did not return within %.0f s: interrupted (Ctrl-C), so that this command runs; "
+               "fix or remove boot.py" % BOOT_INTERRUPT_AFTER)
+        self._log(msg)
+        sys.stderr.write("vboard: %s: %s\n" % (self.device, msg))
+        sys.stderr.flush()
+        self._filter.command_notice = b"*** vboard: " + msg.encode() + b" ***\r\n"
+        try:
+            os.kill(fw.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
     def _booted(self, fw):
         fw.booting = False
         self._log("firmware pid %d ready (%s REPL, %.0f ms)"
@@ -963,12 +714,18 @@ class VirtualBoard:
 
     def _update_interest(self):
         fw = self._fw
-        want_out = bool(self._out_q)
-        self._sel.modify(self._master, selectors.EVENT_READ | (selectors.EVENT_WRITE if want_out else 0),
-                         "client")
+        self._check_client()
+        keys = self._sel.get_map()
+        if self._client:
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out_q else 0)
+            if self._master in keys:
+                self._sel.modify(self._master, want, "client")
+            else:
+                self._sel.register(self._master, want, "client")
+        elif self._master in keys:
+            self._sel.unregister(self._master)
         if fw is None:
             return
-        keys = self._sel.get_map()
         if fw.in_q:
             if fw.fd_in not in keys:
                 self._sel.register(fw.fd_in, selectors.EVENT_WRITE, "fw_in")
@@ -983,15 +740,36 @@ class VirtualBoard:
     def _run(self):
         boot_deadline = time.monotonic() + self.boot_timeout
         try:
+            # Every firmware process is started by this thread: it dies with it (_die_with_parent).
+            try:
+                self._spawn()
+            except OSError as e:
+                self._start_error = "cannot start the firmware %s: %s" % (self.firmware, e)
+                self._ready.set()
+                return
             while not self._stop:
                 timeout = None
                 now = time.monotonic()
                 if self._restart_at is not None:
                     timeout = max(0.0, self._restart_at - now)
+                fw = self._fw
+                if fw is not None and fw.booting and not fw.boot_interrupted:
+                    booted_for = now - fw.boot_started
+                    if not fw.boot_noticed and booted_for > BOOT_NOTICE_AFTER:
+                        self._boot_notice(fw)
+                        self._update_interest()
+                    elif booted_for > BOOT_INTERRUPT_AFTER and self._client and self._filter.mode == "raw":
+                        self._interrupt_boot(fw)
+                    next_check = BOOT_NOTICE_AFTER if not fw.boot_noticed else BOOT_INTERRUPT_AFTER
+                    if booted_for < next_check:
+                        timeout = min(timeout if timeout is not None else 1.0, next_check - booted_for + 0.01)
+                    elif not fw.boot_interrupted:
+                        timeout = min(timeout if timeout is not None else 0.5, 0.5)
                 if not self._ready.is_set():
-                    if now > boot_deadline and self._fw and (self.flash / "main.py").exists():
-                        self._log("no REPL prompt within %.0f s: main.py still running" % self.boot_timeout)
-                        self._fw.booting = False
+                    if now > boot_deadline and self._fw and any(
+                            (self.flash / name).exists() for name in ("boot.py", "main.py")):
+                        self._log("no REPL prompt within %.0f s: boot.py or main.py still running; serving"
+                                  % self.boot_timeout)
                         self._ready.set()
                     elif now > boot_deadline:
                         fw = self._fw
@@ -1000,6 +778,8 @@ class VirtualBoard:
                         self._ready.set()
                         break
                     timeout = 0.1 if timeout is None else min(timeout, 0.1)
+                if not self._client:  # look for a client now and then
+                    timeout = 0.02 if timeout is None else min(timeout, 0.02)
                 for key, events in self._sel.select(timeout):
                     self._handle(key.data, events)
                     if self._stop:
@@ -1035,7 +815,8 @@ class VirtualBoard:
                 except OSError as e:
                     if e.errno != errno.EIO:
                         raise
-                    data = None
+                    self._client_gone()  # the last client closed the device
+                    return
                 if data:
                     self._from_client(data)
             if events & selectors.EVENT_WRITE and self._out_q:
@@ -1063,6 +844,7 @@ class VirtualBoard:
                 self._on_firmware_exit()
 
     def _teardown(self):
+        self._unlink_tty()
         fw, self._fw = self._fw, None
         if fw is not None:
             self._stop_firmware(fw)
@@ -1133,76 +915,3 @@ class VirtualBoard:
         self._log("firmware pid %d stopped (status %s)" % (fw.pid, fw.proc.returncode))
         self._log_report(fw)
 
-
-def _parse_env(items):
-    env = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise argparse.ArgumentTypeError("--env wants NAME=VALUE, got %r" % item)
-        env[name] = value
-    return env
-
-
-def main(argv=None, prog=None):
-    ap = argparse.ArgumentParser(
-        prog=prog or ("python -m heaptrack_host.vboard" if sys.argv[0].endswith("vboard.py") else None),
-        description="Run the heaptrack host firmware as a virtual board on a pseudo-terminal. "
-        "Prints the device path, then serves until SIGINT/SIGTERM.")
-    ap.add_argument("--firmware", default=str(DEFAULT_FIRMWARE),
-                    help="host firmware binary (default: %(default)s)")
-    ap.add_argument("--flash", default=str(DEFAULT_FLASH),
-                    help="directory holding the board's filesystem (default: %(default)s)")
-    ap.add_argument("--log", default=None, help="event log file (default: <flash>.log)")
-    ap.add_argument("--env", action="append", metavar="NAME=VALUE", default=[],
-                    help="environment variable for the firmware (repeatable)")
-    ap.add_argument("--run", metavar="SCRIPT",
-                    help="run SCRIPT on the board with `mpremote run`, then stop (exit status: mpremote's)")
-    ap.add_argument("-v", "--verbose", action="store_true", help="log every byte exchanged")
-    args = ap.parse_args(argv)
-    try:
-        env = _parse_env(args.env)
-    except argparse.ArgumentTypeError as e:
-        ap.error(str(e))
-
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    # SIGHUP too: closing the terminal must not leave the firmware running.
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    try:
-        vb = VirtualBoard(firmware=args.firmware, flash=args.flash, env=env, log=args.log,
-                          verbose=args.verbose).start()
-    except VirtualBoardError as e:
-        print("vboard: %s" % e, file=sys.stderr)
-        return 1
-    try:
-        print(vb.device, flush=True)
-        if args.run:
-            print("vboard: running %s on %s" % (args.run, vb.device), file=sys.stderr, flush=True)
-            proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", vb.device, "run", args.run])
-            while proc.poll() is None:
-                if stop.wait(0.1):
-                    proc.terminate()
-            rc = proc.wait()
-        else:
-            print("vboard: serving %s (firmware %s, flash %s, log %s); Ctrl-C to stop"
-                  % (vb.device, vb.firmware, vb.flash, vb.log_path), file=sys.stderr, flush=True)
-            while not stop.wait(0.5):
-                if vb._thread is None or not vb._thread.is_alive():
-                    print("vboard: stopped unexpectedly (log: %s)" % vb.log_path, file=sys.stderr)
-                    return 1
-            rc = 0
-    finally:
-        vb.stop()
-    if vb.crashes:
-        print("vboard: %d firmware crash(es), see %s" % (vb.crashes, vb.log_path), file=sys.stderr)
-        rc = rc or 3
-    return rc
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Where the host tools find the host firmware, and where a virtual board keeps its state.
+
+The host firmware (``build/host/micropython`` of a heaptrack checkout, built by
+``make``) is looked for, first found wins:
+
+1. an explicit path: ``--firmware PATH`` (``mpheaptrack``, ``python -m
+   heaptrack_host.vboard``) or ``--heaptrack-firmware=PATH`` (the pytest plugin);
+2. ``$HEAPTRACK_FIRMWARE``;
+3. the heaptrack checkout this package runs from (a source tree, or ``pip install -e``):
+   its ``build/host/micropython``;
+4. the firmware bundled with the installed package: ``pip install CHECKOUT`` of a
+   checkout where ``make`` has built the firmware copies it into the package
+   (``heaptrack_host/firmware/``, see setup.py).
+
+A virtual board's state (its flash directory, log, status file and the
+``vboard.tty`` link to its device) lives in the checkout's ``build/`` when run
+from a checkout, else in ``$XDG_STATE_HOME/heaptrack`` (``~/.local/state/heaptrack``),
+never inside site-packages.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["FirmwareNotFound", "checkout", "find_firmware", "state_dir", "default_flash", "tty_link",
+           "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
+
+PACKAGE = Path(__file__).resolve().parent
+BUNDLED_FIRMWARE = PACKAGE / "firmware" / "micropython"
+ENV_FIRMWARE = "HEAPTRACK_FIRMWARE"
+
+
+class FirmwareNotFound(RuntimeError):
+    """No host firmware; str() says where it was looked for and what to do (one line)."""
+
+
+def checkout() -> Optional[Path]:
+    """The heaptrack checkout this package runs from, or None when it is installed elsewhere."""
+    root = PACKAGE.parent
+    if (root / "Makefile").is_file() and (root / "boards" / "HOST").is_dir() and (root / "native").is_dir():
+        return root
+    return None
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def find_firmware(explicit=None, *, option: str = "--firmware PATH") -> Path:
+    """The host firmware to run (see the module's docstring); FirmwareNotFound if there is none.
+
+    option: how the caller's users name a firmware, for the error message
+    ("--heaptrack-firmware=PATH" in pytest, "--firmware PATH" on the command line).
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not _executable(path):
+            raise FirmwareNotFound("no host firmware at %s (given with %s): build it with `make` in a heaptrack "
+                                   "checkout (build/host/micropython)" % (path, option.split()[0].split("=")[0]))
+        return path.resolve()
+    env = os.environ.get(ENV_FIRMWARE)
+    if env:
+        path = Path(env).expanduser()
+        if not _executable(path):
+            raise FirmwareNotFound("no host firmware at %s (from $%s): build it with `make` in a heaptrack "
+                                   "checkout (build/host/micropython)" % (path, ENV_FIRMWARE))
+        return path.resolve()
+    looked = []
+    root = checkout()
+    if root is not None:
+        path = root / "build" / "host" / "micropython"
+        if _executable(path):
+            return path
+        looked.append(str(path))
+    if _executable(BUNDLED_FIRMWARE):
+        return BUNDLED_FIRMWARE
+    if root is not None:
+        what = "no host firmware at %s: build it with `make` in %s" % (looked[0], root)
+    else:
+        what = ("no host firmware: this heaptrack-host was installed without one; `make` in a heaptrack "
+                "checkout, then `pip install CHECKOUT` bundles it")
+    raise FirmwareNotFound("%s, or pass %s (or set $%s)" % (what, option, ENV_FIRMWARE))
+
+
+def state_dir() -> Path:
+    """Where virtual boards keep their flash, logs and status (created on use)."""
+    root = checkout()
+    if root is not None:
+        return root / "build"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "heaptrack"
+
+
+def default_flash() -> Path:
+    return state_dir() / "vboard-flash"
+
+
+def tty_link() -> Path:
+    """The symlink to the device of the last virtual board started with its default flash
+    (``--port vboard`` reads it)."""
+    return state_dir() / "vboard.tty"
+
+
+def sanitizer_suppressions() -> Path:
+    """The directory of the sanitizer suppression files (native/tests/*-upstream.supp)."""
+    root = checkout()
+    if root is not None:
+        return root / "native" / "tests"
+    return PACKAGE / "firmware"
