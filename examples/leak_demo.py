@@ -14,7 +14,7 @@ import heaptrack
 
 # Names of tasks asked to end; a task honours the request at its next wake-up,
 # since MicroPython has no safe way to kill a thread.
-_stop_requested = set()
+_stop_requested = set()  # type: set[str]
 
 
 def _allocate_and_free(name, period_ms, leak):

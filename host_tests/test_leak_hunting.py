@@ -1,4 +1,5 @@
 """Leak hunting beyond ESP-IDF's reports: snapshots and diffs, heap_info, check_leaks."""
+import ast
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,117 @@ print([r.ok, r.leaks, errors])
 """)
     assert result == [True, [], ["TypeError", "ValueError", "ValueError"]]
 
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_snapshot_diff_taskdiff_and_leakcheck_read_at_the_repl(board):
+    """repr (what the REPL shows) and str are readable text, caps/handles/addresses in hex."""
+    out = board.exec(PRELUDE + """
+old = heaptrack.snapshot()
+kept = []
+def leaky():
+    kept.append(heaptrack.malloc(700))
+h = heaptrack.start_task('repr_task', leaky)
+wait_deleted(h)
+new = heaptrack.snapshot()
+d = new.compare_to(old)
+td = d.task(h)
+r = heaptrack.check_leaks(leaky, rounds=2, warmup=0)
+for label, obj in (('SNAPSHOT', new), ('DIFF', d), ('TASKDIFF', td), ('TASKDIFF_STR', str(td)), ('LEAKCHECK', r),
+                   ('HEAPINFO', heaptrack.heap_info()), ('STATISTIC', new.statistics('task')[0])):
+    print('=== ' + label)
+    print(repr(obj) if not isinstance(obj, str) else obj)
+print('=== VALUES')
+print([kept[0], h])
+heaptrack.free_all()
+""")
+    parts = {}
+    for chunk in out.replace("\r\n", "\n").split("=== ")[1:]:
+        name, _, body = chunk.partition("\n")
+        parts[name] = body
+    block, handle = ast.literal_eval(parts["VALUES"].strip())
+    snap = parts["SNAPSHOT"]
+    assert snap.startswith("Snapshot at ") and " tasks (" in snap and "with blocks" in snap.splitlines()[0]
+    assert "DELETED: repr_task (0x%08x), CURRENT MEMORY USAGE " % handle in snap
+    assert "CAPS: 0x" in snap and "ALLOC 0x%x, SIZE " % block in snap
+    diff = parts["DIFF"]
+    assert diff.startswith(" HEAP CHANGES OVER ")
+    assert "│          repr_task │ NEW     │" in diff
+    assert "NEW: repr_task (0x%08x), CURRENT +" % handle in diff
+    assert "HEAP: RAM, CAPS: 0x" in diff and "├ + ALLOC 0x%x, SIZE " % block in diff
+    assert parts["TASKDIFF"].startswith("<TaskDiff repr_task (0x%08x) NEW: current +" % handle)
+    assert "+ ALLOC 0x%x" % block in parts["TASKDIFF_STR"]
+    leak = parts["LEAKCHECK"]
+    assert leak.startswith("LEAK: ") and "ALLOC 0x" in leak
+    assert "│ HEAP " in parts["HEAPINFO"] and "0x0010580e" in parts["HEAPINFO"]
+    assert parts["STATISTIC"].startswith("<Statistic ") and "size=" in parts["STATISTIC"]
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_statistics_group_biggest_first(board):
+    result = run(board, """
+held = []
+def hold(sizes):
+    for s in sizes:
+        held.append(heaptrack.malloc(s))
+h = heaptrack.start_task('stats_task', hold, ([3000, 100],))
+wait_deleted(h)
+snap = heaptrack.snapshot()
+tasks = snap.statistics('task')
+heaps = snap.statistics('heap')
+blocks = snap.statistics('block')
+mine = [s for s in tasks if s.key == ('stats_task', h)][0]
+mine_blocks = [s for s in blocks if s.key[1:] == ('stats_task', h)]
+no_blocks = heaptrack.snapshot(blocks=False)
+res = [[s.size for s in tasks] == sorted([s.size for s in tasks], reverse=True),
+       [s.size for s in blocks] == sorted([s.size for s in blocks], reverse=True),
+       mine.count, mine.size >= 3100, sorted(s.size for s in mine_blocks)[-1] >= 3000, len(mine_blocks),
+       sum(s.size for s in heaps) == sum(s.size for s in tasks),
+       sum(s.count for s in heaps) == sum(s.count for s in tasks),
+       str(mine).startswith('stats_task (0x%08x): size=' % h),
+       err(no_blocks.statistics, 'block'), err(snap.statistics, 'line'), snap.statistics() == tasks]
+heaptrack.free_all()
+print(res)
+""")
+    assert result == [True, True, 2, True, True, 2, True, True, True, "ValueError", "ValueError", True]
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_snapshot_dump_and_load_across_a_reset(board):
+    """A snapshot saved to the board's filesystem compares with one taken after a hard reset."""
+    first = run(board, """
+kept = []
+def hold():
+    kept.append(heaptrack.malloc(1234))
+h = heaptrack.start_task('saved_task', hold)
+wait_deleted(h)
+snap = heaptrack.snapshot()
+snap.dump('snap_test.json')
+print([h, kept[0], len(snap.tasks), snap.ticks_ms, snap.task(h).current])
+""")
+    handle, block, count, ticks, current = first
+    board.hard_reset()
+    try:
+        result = run(board, """
+old = heaptrack.Snapshot.load('snap_test.json')
+t = old.task('saved_task')
+d = heaptrack.snapshot().compare_to(old)
+td = d.task(%d)
+bad = []
+for text in ('', '{"type": "snapshot", "version": 1, "ticks_ms": 0, "blocks": true, "tasks": 1}\\n',
+             '{"type": "snapshot", "version": 1, "ticks_ms": 0, "blocks": true, "tasks": 0}\\n{"type": "end"}\\n'):
+    with open('bad.json', 'w') as f:
+        f.write(text)
+    bad.append(err(heaptrack.Snapshot.load, 'bad.json'))
+import os
+os.remove('bad.json')
+print([len(old.tasks), old.ticks_ms, old.blocks, t.handle, [b for hp in t.heaps for b in hp.blocks],
+       td.status, td.current_delta, td.blocks_gone, bad, err(heaptrack.Snapshot.load, 'no_such_file.json')])
+""" % handle)
+    finally:
+        board.rm("snap_test.json")
+    n, loaded_ticks, blocks, loaded_handle, loaded_blocks, status, delta, gone, bad, missing = result
+    assert (n, loaded_ticks, blocks, loaded_handle) == (count, ticks, True, handle)
+    assert [a for a, s in loaded_blocks] == [block]
+    assert status == "GONE" and delta == -current and gone == loaded_blocks
+    assert bad == ["ValueError", "ValueError", None] and missing == "OSError"

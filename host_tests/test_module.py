@@ -4,6 +4,8 @@ Everything here holds on the virtual board and on a real ESP32: tests only look
 at tasks and blocks they made, and free what they allocate.
 """
 import ast
+import re
+from pathlib import Path
 
 import pytest
 
@@ -11,15 +13,22 @@ from heaptrack_host import report
 
 from board_code import PRELUDE, run
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+API = ["CAP_32BIT", "CAP_8BIT", "CAP_DEFAULT", "CAP_DMA", "CAP_EXEC", "CAP_INTERNAL", "CAP_SPIRAM",
+       "Diff", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic", "TRACK_DELETED",
+       "TaskDiff", "TaskStat", "check_leaks", "current_task", "dump", "free", "free_all", "heap_info",
+       "malloc", "print_details", "print_heap_info", "print_overview", "snapshot", "start_task",
+       "task_stats"]
+
 
 def test_api_surface(board):
     names = run(board, """
 print(sorted(n for n in dir(heaptrack) if not n.startswith('_')))
 """)
-    for name in ["start_task", "current_task", "malloc", "free", "free_all", "task_stats",
-                 "print_overview", "print_details", "CAP_EXEC", "CAP_32BIT", "CAP_8BIT",
-                 "CAP_DMA", "CAP_SPIRAM", "CAP_INTERNAL", "CAP_DEFAULT", "TRACK_DELETED"]:
-        assert name in names
+    # The API and nothing else: no internal submodules (leaks, heapinfo, table).
+    assert names == API
     caps = run(board, """
 print([heaptrack.CAP_EXEC, heaptrack.CAP_32BIT, heaptrack.CAP_8BIT, heaptrack.CAP_DMA,
        heaptrack.CAP_SPIRAM, heaptrack.CAP_INTERNAL, heaptrack.CAP_DEFAULT, heaptrack.TRACK_DELETED])
@@ -27,6 +36,70 @@ print([heaptrack.CAP_EXEC, heaptrack.CAP_32BIT, heaptrack.CAP_8BIT, heaptrack.CA
     # ESP-IDF's MALLOC_CAP_* values.
     assert caps[:7] == [1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 10, 1 << 11, 1 << 12]
     assert isinstance(caps[7], bool)
+
+
+def test_version_is_the_host_packages_and_in_the_banner(board):
+    import importlib.metadata
+    import heaptrack_host
+    version, banner = run(board, "import sys\nprint([heaptrack.__version__, sys.version])")
+    assert version == heaptrack_host.__version__ == importlib.metadata.version("heaptrack-host")
+    assert "heaptrack %s" % version in banner
+
+
+def readme_module_code():
+    """The Python code blocks of README's "The heaptrack module" section, line by line."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The `heaptrack` module"):text.index("### Type checking on-device scripts")]
+    lines = []
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        lines.extend(line for line in block.splitlines() if line.strip())
+    return lines
+
+
+# What README's code leaves to the reader: a task function, a size, a workload.
+README_PRELUDE = """
+import heaptrack, time
+def func():
+    heaptrack.malloc(100)
+size = 64
+def workload(arg):
+    heaptrack.free(heaptrack.malloc(arg))
+arg = 32
+"""
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_readme_call_forms_run_as_written(board):
+    """Every line of README's module section runs on the board exactly as written."""
+    lines = readme_module_code()
+    assert any("caps=heaptrack.CAP_DEFAULT" in line for line in lines)
+    script = [README_PRELUDE]
+    for line in lines:
+        script.append(line)
+        if line.startswith("h = heaptrack.start_task("):
+            # A task is tracked from its first allocation: let it make one.
+            script.append("t0 = time.ticks_ms()\nwhile not [t for t in heaptrack.task_stats() if t.handle == h]:"
+                          "\n    time.sleep_ms(5)")
+    script.append("heaptrack.free_all()\nimport os\nos.remove('before.json')\nprint('README OK')")
+    out = board.exec("\n".join(script), timeout=120)
+    assert out.rstrip().endswith("README OK"), out[-3000:]
+    assert "Traceback" not in out
+
+
+def test_documented_keywords(board):
+    result = run(board, """
+a = heaptrack.malloc(64, caps=heaptrack.CAP_8BIT)
+b = heaptrack.malloc(size=64, caps=heaptrack.CAP_DEFAULT)
+me = heaptrack.current_task()
+t = heaptrack.task_stats(task=me, blocks=True)
+held = sorted(x for h in t.heaps for x, s in h.blocks)
+heaptrack.free(addr=a)
+heaptrack.free(b)
+heaptrack.print_overview(task=me)
+heaptrack.print_details(task=me)
+print([held == sorted([a, b]), err(heaptrack.malloc, 64, cap=1), err(heaptrack.free, address=1)])
+""")
+    assert result == [True, "TypeError", "TypeError"]
 
 
 def test_malloc_rejects_bad_input_and_changes_nothing(board):
@@ -436,3 +509,96 @@ print([r])
         assert result[0] == "refused"
     else:
         assert result[0] in ("refused", "allocated", "no exec heap")
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_task_names_are_bytes_as_esp_idf_stores_them(board):
+    out = board.exec(PRELUDE + r"""
+def f():
+    heaptrack.free(heaptrack.malloc(16))
+before = len(heaptrack.task_stats())
+msgs = []
+for name in ("éééééééé", "x" * 16, "a\nb", "cr\r", "tab\tx", "del\x7f", ""):
+    try:
+        heaptrack.start_task(name, f)
+        msgs.append(None)
+    except ValueError as e:
+        msgs.append(str(e))
+unchanged = len(heaptrack.task_stats()) == before
+h = heaptrack.start_task("ééééééé", f)
+wait_deleted(h)
+print(repr([msgs, unchanged, heaptrack.task_stats(h).name]))
+""")
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out               # a refused name prints nothing
+    msgs, unchanged, name = ast.literal_eval(lines[0])
+    assert unchanged
+    assert name == "ééééééé"                   # 14 bytes: accepted
+    for m in msgs[:2]:                         # 16 bytes, in UTF-8 or ASCII
+        assert "1 to 15 bytes" in m and "not 16" in m and "configMAX_TASK_NAME_LEN" in m
+    for m, byte in zip(msgs[2:6], ("0x0a", "0x0d", "0x09", "0x7f")):
+        assert "control characters" in m and byte in m
+    assert "1 to 15 bytes" in msgs[6]
+
+
+def test_unknown_tasks_change_nothing_and_print_nothing(board):
+    out = board.exec(PRELUDE + """
+before = heaptrack.task_stats(blocks=True)
+res = [err(f, 0x7ffffff1) for f in (heaptrack.task_stats, heaptrack.print_overview, heaptrack.print_details,
+                                    heaptrack.dump)]
+res += [err(heaptrack.dump, task=0x7ffffff1, blocks=False), err(heaptrack.print_details, task=-1)]
+print([res, heaptrack.task_stats(blocks=True) == before])
+""")
+    lines = out.strip().splitlines()
+    assert lines == ["[['ValueError', 'ValueError', 'ValueError', 'ValueError', 'ValueError', 'ValueError'], True]"]
+
+
+def test_dump_without_tracking_prints_nothing(vboard_factory):
+    untracked = vboard_factory(untracked=True)
+    out = untracked.exec(PRELUDE + "print(err(heaptrack.dump))")
+    assert out.strip() == "RuntimeError"
+
+
+def test_task_stat_and_heap_stat_are_named_types(board):
+    result = run(board, """
+a = heaptrack.malloc(100)
+me = heaptrack.current_task()
+t = heaptrack.task_stats(me, blocks=True)
+h = t.heaps[0]
+name, handle, alive, current, peak, heaps = t
+copy = heaptrack.TaskStat(*t)
+rebuilt = heaptrack.TaskStat(t.name, t.handle, t.alive, t.current, t.peak,
+                             [tuple(x) for x in t.heaps])
+hs = heaptrack.HeapStat('RAM', 5, 1000, 16, 32, 1, [(4096, 16)])
+res = [type(t).__name__, type(h).__name__, isinstance(t, heaptrack.TaskStat), isinstance(h, heaptrack.HeapStat),
+       len(t), len(h), t[0] == t.name == name, t[1] == handle == me, t[-1] == heaps, t[2:4] == (alive, current),
+       list(h) == [h.name, h.caps, h.size, h.current, h.peak, h.alloc_count, h.blocks],
+       a in [b for b, s in h.blocks], copy == t, rebuilt == t, hash(copy) == hash(t), h == copy.heaps[0],
+       heaptrack.task_stats(me, blocks=True) == t, err(setattr, t, 'name', 'x'), err(lambda: t[6]),
+       hs.blocks, hs.size, err(heaptrack.TaskStat, 'x' * 16, 0, True, 0, 0, ()),
+       err(heaptrack.HeapStat, 'RAM', 5, 1000, 16, 32, 2, [(4096, 16)])]
+heaptrack.free(a)
+res.append(heaptrack.task_stats(me, blocks=True) == t)
+print(res)
+""")
+    assert result == ["TaskStat", "HeapStat", True, True, 6, 7, True, True, True, True, True, True, True, True,
+                      True, True, True, "AttributeError", "IndexError", ((4096, 16),), 1000, "ValueError",
+                      "ValueError", False]
+
+
+def test_task_stat_prints_as_a_named_tuple_with_hex(board):
+    out = board.exec(PRELUDE + """
+a = heaptrack.malloc(100)
+t = heaptrack.task_stats(heaptrack.current_task(), blocks=True)
+print(repr(t))
+print(heaptrack.task_stats(heaptrack.current_task()))
+print(a)
+heaptrack.free(a)
+""")
+    with_blocks, without, addr = out.strip().splitlines()
+    m = re.fullmatch(r"TaskStat\(name='mp_task', handle=0x([0-9a-f]{8}), alive=True, current=(\d+), peak=(\d+), "
+                     r"heaps=\((HeapStat\(name='\w+', caps=0x[0-9a-f]{8}, size=\d+, current=\d+, peak=\d+, "
+                     r"alloc_count=\d+, blocks=\(.*\)\)(, )?)+,?\)\)", with_blocks)
+    assert m, with_blocks
+    assert "(0x%08x, " % int(addr) in with_blocks
+    assert "blocks=None)" in without

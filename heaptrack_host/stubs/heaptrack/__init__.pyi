@@ -1,0 +1,258 @@
+# Typed stubs for `heaptrack`, the module the heaptrack firmware runs on the
+# board (native/heaptrack: the C module _heaptrack and the frozen package).
+# MicroPython strips docstrings, so the documentation lives here.
+#
+# Editors and mypy find these stubs through heaptrack_host/stubs: the
+# repository's mypy.ini sets mypy_path to it; elsewhere, point mypy_path
+# (pyright/Pylance: stubPath) at the directory `python -m heaptrack_host.stubs` prints.
+# host_tests/test_stubs.py checks that these names are the board's public names.
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union, overload
+
+__version__: str
+"""heaptrack's version; the host package heaptrack_host has the same one."""
+
+CAP_EXEC: int
+CAP_32BIT: int
+CAP_8BIT: int
+CAP_DMA: int
+CAP_SPIRAM: int
+CAP_INTERNAL: int
+CAP_DEFAULT: int
+"""ESP-IDF's MALLOC_CAP_* bits."""
+
+TRACK_DELETED: bool
+"""True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS)."""
+
+_Block = Tuple[int, int]
+"""A live block: (address, size)."""
+
+
+class HeapStat:
+    """One heap a task used (ESP-IDF's heap_stat_t); a named tuple:
+    (name, caps, size, current, peak, alloc_count, blocks)."""
+
+    def __init__(self, name: str, caps: int, size: int, current: int, peak: int, alloc_count: int,
+                 blocks: Optional[Sequence[Sequence[int]]]) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def caps(self) -> int: ...
+    @property
+    def size(self) -> int:
+        """The heap region's size."""
+    @property
+    def current(self) -> int: ...
+    @property
+    def peak(self) -> int: ...
+    @property
+    def alloc_count(self) -> int: ...
+    @property
+    def blocks(self) -> Optional[Tuple[_Block, ...]]:
+        """The task's live blocks in this heap, oldest first; None without blocks=True."""
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+
+class TaskStat:
+    """One task's statistics (ESP-IDF's task_stat_t); a named tuple:
+    (name, handle, alive, current, peak, heaps)."""
+
+    def __init__(self, name: str, handle: int, alive: bool, current: int, peak: int,
+                 heaps: Sequence[Union[HeapStat, Sequence[Any]]]) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def handle(self) -> int:
+        """TaskHandle_t: the TCB's address, reused once the task's TCB is freed."""
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def current(self) -> int: ...
+    @property
+    def peak(self) -> int: ...
+    @property
+    def heaps(self) -> Tuple[HeapStat, ...]: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+
+def start_task(name: str, func: Callable[..., Any], args: Sequence[Any] = (),
+               kwargs: Optional[Dict[str, Any]] = None, *, stack_size: int = 0) -> int:
+    """Starts a named task (a FreeRTOS task) running func(*args, **kwargs); returns its
+    handle. The task is deleted when func returns or raises. name: 1 to 15 bytes of
+    UTF-8, no control characters."""
+
+def current_task() -> int:
+    """The calling task's handle."""
+
+def malloc(size: int, caps: int = ...) -> int:
+    """heap_caps_malloc(size, caps) charged to the calling task; returns the address.
+    MemoryError when no heap with those caps can hold it."""
+
+def free(addr: int) -> None:
+    """Frees a block malloc returned (ValueError for any other address)."""
+
+def free_all() -> int:
+    """Frees every block malloc handed out and not yet freed; returns how many."""
+
+@overload
+def task_stats(task: None = None, *, blocks: bool = False) -> List[TaskStat]: ...
+@overload
+def task_stats(task: int, *, blocks: bool = False) -> TaskStat: ...
+
+def print_overview(task: Optional[int] = None) -> None:
+    """heap_caps_print_all_task_stat_overview, or _single_task_stat_overview for task."""
+
+def print_details(task: Optional[int] = None) -> None:
+    """heap_caps_print_all_task_stat, or heap_caps_print_single_task_stat for task."""
+
+def dump(task: Optional[int] = None, blocks: bool = True) -> None:
+    """Prints everything as JSON lines for host tools (heaptrack_host.dump)."""
+
+
+class Statistic:
+    """One entry of Snapshot.statistics(): size bytes in count blocks held under key:
+    (task name, handle) for 'task', (heap name, caps, heap size) for 'heap',
+    (address, task name, handle) for 'block'."""
+
+    key_type: str
+    key: Tuple[Any, ...]
+    size: int
+    count: int
+    def __init__(self, key_type: str, key: Tuple[Any, ...], size: int, count: int) -> None: ...
+
+
+class Snapshot:
+    """Every tracked task's statistics at one moment (tracemalloc's Snapshot)."""
+
+    tasks: List[TaskStat]
+    ticks_ms: int
+    blocks: bool
+    def __init__(self, tasks: List[TaskStat], ticks_ms: int, blocks: bool) -> None: ...
+    def task(self, name_or_handle: Union[str, int]) -> TaskStat: ...
+    def statistics(self, key_type: str = "task") -> List[Statistic]:
+        """Grouped by 'task', 'heap' or 'block', biggest first."""
+    def compare_to(self, old: "Snapshot") -> "Diff": ...
+    def dump(self, filename: str) -> None:
+        """Writes the snapshot to a file on the board (JSON lines)."""
+    @staticmethod
+    def load(filename: str) -> "Snapshot": ...
+    def print(self) -> None: ...
+
+
+def snapshot(blocks: bool = True) -> Snapshot: ...
+
+
+class HeapDiff:
+    name: str
+    caps: int
+    size: int
+    current_delta: int
+    peak_delta: int
+    count_delta: int
+    blocks_added: List[_Block]
+    blocks_gone: List[_Block]
+    def __init__(self, old: Optional[HeapStat], new: Optional[HeapStat]) -> None: ...
+
+
+class TaskDiff:
+    old: Optional[TaskStat]
+    new: Optional[TaskStat]
+    name: str
+    handle: int
+    alive: bool
+    status: str
+    """NEW, GONE, DIED, ALIVE or DELETED."""
+    current: int
+    current_delta: int
+    peak_delta: int
+    def __init__(self, old: Optional[TaskStat], new: Optional[TaskStat]) -> None: ...
+    @property
+    def heaps(self) -> List[HeapDiff]: ...
+    @property
+    def blocks_added(self) -> List[_Block]: ...
+    @property
+    def blocks_gone(self) -> List[_Block]: ...
+    @property
+    def changed(self) -> bool: ...
+
+
+class Diff:
+    """What changed between two snapshots, largest growth first."""
+
+    elapsed_ms: int
+    blocks: bool
+    def __init__(self, old: Snapshot, new: Snapshot) -> None: ...
+    @property
+    def tasks(self) -> List[TaskDiff]: ...
+    @property
+    def appeared(self) -> List[TaskDiff]: ...
+    @property
+    def died(self) -> List[TaskDiff]: ...
+    @property
+    def died_holding(self) -> List[TaskDiff]: ...
+    def task(self, name_or_handle: Union[str, int]) -> TaskDiff: ...
+    def print(self, name: Optional[str] = None, changed_only: bool = True) -> None: ...
+
+
+class LeakCheck:
+    """check_leaks' verdict."""
+
+    rounds: int
+    growth: Dict[str, List[int]]
+    survivors: Dict[str, List[_Block]]
+    tolerance: int
+    leaks: List[str]
+    def __init__(self, rounds: int, growth: Dict[str, List[int]], survivors: Dict[str, List[_Block]],
+                 tolerance: int) -> None: ...
+    @property
+    def ok(self) -> bool: ...
+    def print(self) -> None: ...
+
+
+def check_leaks(func: Callable[..., Any], *args: Any, rounds: int = 5, tolerance: int = 0, warmup: int = 1,
+                **kwargs: Any) -> LeakCheck:
+    """Runs func warmup + rounds times; the task names that grew more than tolerance
+    bytes in every measured round are leaks."""
+
+
+class _Region:
+    """An ESP-IDF heap region (a named tuple on the board)."""
+
+    name: str
+    caps: int
+    total: int
+    free: int
+    largest_free: int
+    minimum_free: int
+
+
+class _GCHeap:
+    """The MicroPython GC heap (a named tuple on the board)."""
+
+    total: int
+    used: int
+    free: int
+    largest_free: int
+    areas: int
+    in_esp_heap: int
+
+
+class HeapInfo:
+    regions: List[_Region]
+    gc: _GCHeap
+    def __init__(self, regions: List[_Region], gc: _GCHeap) -> None: ...
+    def largest_free(self, caps: int = ...) -> int: ...
+    def can_allocate(self, size: int, caps: int = ...) -> bool: ...
+    def fits(self, size: int, caps: int = ...) -> str: ...
+    def print(self, size: Optional[int] = None, caps: int = ...) -> None: ...
+
+
+def heap_info() -> HeapInfo: ...
+def print_heap_info(size: Optional[int] = None, caps: int = ...) -> None: ...

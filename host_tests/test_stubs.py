@@ -1,0 +1,108 @@
+"""The typed stubs of the on-board API (heaptrack_host/stubs): a type checker accepts
+the example and README's calls with them, and they name what the board has, no more,
+no less (a stubtest for a module that lives on a board)."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from board_code import run
+from test_module import README_PRELUDE, readme_module_code
+
+REPO = Path(__file__).resolve().parents[1]
+STUB = REPO / "heaptrack_host" / "stubs" / "heaptrack" / "__init__.pyi"
+
+pytest.importorskip("mypy", reason="mypy is in the test extras (pip install -e .[test])")
+
+
+def mypy(*args, cwd=REPO):
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--config-file",
+                           str(REPO / "mypy.ini")] + [str(a) for a in args],
+                          capture_output=True, text=True, cwd=str(cwd), timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_example_type_checks():
+    rc, out = mypy(REPO / "examples" / "leak_demo.py")
+    assert rc == 0, out
+
+
+def test_readme_calls_type_check(tmp_path):
+    typed = README_PRELUDE.replace("def func():", "def func() -> None:") \
+        .replace("def workload(arg):", "def workload(arg: int) -> None:")
+    script = tmp_path / "readme_calls.py"
+    script.write_text(typed + "\n".join(readme_module_code()) + "\n", encoding="utf-8")
+    rc, out = mypy("--strict", script, cwd=tmp_path)
+    assert rc == 0, out
+
+
+def test_a_misuse_is_caught(tmp_path):
+    script = tmp_path / "misuse.py"
+    script.write_text("import heaptrack\nheaptrack.malloc('64', cap=heaptrack.CAP_8BIT)\n"
+                      "heaptrack.task_stats()[0].nmae\n", encoding="utf-8")
+    rc, out = mypy(script, cwd=tmp_path)
+    assert rc == 1, out
+    assert 'Unexpected keyword argument "cap" for "malloc"' in out
+    assert 'Argument 1 to "malloc" has incompatible type "str"' in out
+    assert '"TaskStat" has no attribute "nmae"' in out
+
+
+def stub_names():
+    """Public module-level names and, per class, its public attributes, from the stub."""
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    module, classes = set(), {}
+
+    def public(name):
+        return not name.startswith("_")
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            name = node.name
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+        else:
+            continue
+        if isinstance(node, ast.ClassDef):
+            members = set()
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    members.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    members.add(item.target.id)
+            classes[name] = sorted(m for m in members if public(m))
+        if public(name):
+            module.add(name)
+    return sorted(module), classes
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_stubs_name_what_the_board_has(board):
+    on_board = run(board, """
+def pub(o):
+    return sorted(n for n in dir(o) if not n.startswith('_'))
+me = heaptrack.current_task()
+a = heaptrack.malloc(16)
+s = heaptrack.snapshot()
+t = s.task(me)
+heaptrack.free(a)
+d = heaptrack.snapshot().compare_to(s)
+td = d.task(me)
+r = heaptrack.check_leaks(lambda: None, rounds=1)
+info = heaptrack.heap_info()
+print({'module': pub(heaptrack), 'TaskStat': pub(t), 'HeapStat': pub(t.heaps[0]), 'Snapshot': pub(s),
+       'Diff': pub(d), 'TaskDiff': pub(td), 'HeapDiff': pub(td.heaps[0]), 'LeakCheck': pub(r),
+       'HeapInfo': pub(info), 'Statistic': pub(s.statistics()[0]), '_Region': pub(info.regions[0]),
+       '_GCHeap': pub(info.gc)})
+""")
+    module, classes = stub_names()
+    assert module == on_board.pop("module")
+    for cls, names in on_board.items():
+        if cls.startswith("_"):
+            # Named tuples on the board: their fields (dir() may add tuple methods).
+            assert set(classes[cls]) <= set(names), cls
+        else:
+            assert classes[cls] == names, cls
