@@ -433,9 +433,10 @@ class LeakCheck:
             return ["no task grew in every one of %d rounds" % self.rounds]
         out = []
         for name in self.leaks:
-            out.append("LEAK: %s grew %s bytes over %d rounds (%s); %d blocks from the first round still held" % (
+            held = len(self.survivors[name])
+            out.append("LEAK: %s grew %s bytes over %d rounds (%s); %d block%s from the first round still held" % (
                 name, sum(self.growth[name]), self.rounds,
-                ", ".join("+%d" % g for g in self.growth[name]), len(self.survivors[name])))
+                ", ".join("+%d" % g for g in self.growth[name]), held, "" if held == 1 else "s"))
             for address, size in self.survivors[name]:
                 out.append("    ALLOC 0x%x, SIZE %d" % (address, size))
         return out
