@@ -37,3 +37,44 @@ print([out, 'interrupts disabled' in msg, before == after])
     out, says_why, unchanged = result
     assert out == ["RuntimeError"] * 9
     assert says_why and unchanged
+
+
+def test_soft_resets_with_tasks_mid_report_and_mid_allocation(board):
+    # Each exec starts tasks that print reports and allocate without end, and
+    # returns while they run: the next exec's soft reset deletes them wherever
+    # they are, mid-print (a report holds one of heaptrack's 16 snapshot slots)
+    # or mid-allocation. After 17 of those, everything still works.
+    # (Their output runs on past the end of the exec, which mpremote then
+    # reports as error output: only the last exec's result counts.)
+    for _ in range(17):
+        board.mpremote("exec", PRELUDE + """
+import _thread
+def reporter():
+    while True:
+        heaptrack.print_overview()
+        time.sleep_ms(5)
+def allocator():
+    while True:
+        heaptrack.free(heaptrack.malloc(64))
+        heaptrack.task_stats()
+for f in (reporter, allocator):
+    _thread.start_new_thread(f, ())
+time.sleep_ms(30)
+""", timeout=60, check=False)
+    result = run(board, """
+held = [heaptrack.snapshot() for i in range(20)]
+a = heaptrack.malloc(100)
+heaptrack.print_overview()
+heaptrack.free(a)
+print([len(held), heaptrack.task_stats(heaptrack.current_task()).current >= 0])
+""")
+    assert result == [20, True]
+
+
+def test_board_check_script_passes(board):
+    # examples/board_check.py is what a user runs on a board to check what only
+    # silicon can show (dual-core churn with Wi-Fi); here it runs as is.
+    from pathlib import Path
+    out = board.run(Path(__file__).resolve().parents[1] / "examples" / "board_check.py", timeout=180)
+    board.exec("import heaptrack; heaptrack.free_all()")
+    assert out.strip().splitlines()[-1] == "board_check: PASS", out

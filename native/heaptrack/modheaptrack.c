@@ -305,8 +305,18 @@ static MP_DEFINE_STR_OBJ(heaptrack_version_obj, HEAPTRACK_VERSION);
 
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 
+// Runs at the module's first import after each (soft) reset
+// (MICROPY_MODULE_BUILTIN_INIT): tasks of the previous VM may have died in the
+// middle of a heaptrack call.
+static mp_obj_t heaptrack___init__(void) {
+    ht_vm_restart();
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack___init___obj, heaptrack___init__);
+
 static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__heaptrack) },
+    { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&heaptrack___init___obj) },
     { MP_ROM_QSTR(MP_QSTR_start_task), MP_ROM_PTR(&heaptrack_start_task_obj) },
     { MP_ROM_QSTR(MP_QSTR_current_task), MP_ROM_PTR(&heaptrack_current_task_obj) },
     { MP_ROM_QSTR(MP_QSTR_malloc), MP_ROM_PTR(&heaptrack_malloc_obj) },
