@@ -1040,6 +1040,24 @@ static void test_snapshot_slots(void) {
     ht_snapshot_release(&snap);
 }
 
+// After a soft reset, snapshots that deleted tasks never released are taken
+// back (ht_vm_restart), and a block-table reservation of a task deleted inside
+// ht_malloc no longer counts against the table.
+static void test_vm_restart_reclaims(void) {
+    ht_snapshot_t lost[HT_IDF_MAX_SNAPSHOTS];
+    for (size_t k = 0; k < HT_IDF_MAX_SNAPSHOTS; ++k) {
+        CHECK(ht_snapshot_take(&lost[k], true, 0, k % 2 == 0) == HT_OK);
+    }
+    ht_snapshot_t snap;
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_NO_MEM);   // all slots held
+    ht_vm_restart();                                                   // their holders are gone
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_OK);
+    check_snapshot(&snap, true);
+    ht_snapshot_release(&snap);
+    void *p = ht_malloc(32, HT_CAP_DEFAULT);
+    CHECK(p != NULL && ht_free(p) == HT_OK);
+}
+
 // Snapshots taken while tasks are created, allocate and are deleted: each is
 // consistent, or the tracker says ESP-IDF's records kept changing. This is
 // where the tracker's retries (records grown between ESP-IDF's sizing and
@@ -1468,6 +1486,7 @@ static const test_t g_tests[] = {
     { "single_task_snapshot", test_single_task_snapshot, NULL },
     { "snapshot_changes_nothing", test_snapshot_changes_nothing, NULL },
     { "snapshot_slots", test_snapshot_slots, NULL },
+    { "vm_restart_reclaims", test_vm_restart_reclaims, NULL },
     { "snapshot_under_churn", test_snapshot_under_churn, NULL },
     #else
     { "tracking_off", NULL, NULL },   // filled in below
