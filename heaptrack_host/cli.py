@@ -10,21 +10,12 @@ The same as ``python -m heaptrack_host``. Not called ``heaptrack``: that name is
 KDE's heap profiler, installed as /usr/bin/heaptrack by Debian and others.
 
 Exit status: 0 done; 1 the script run on the board raised; 2 the job could not
-be done (no board, board without heaptrack firmware, wrong port, bad input),
-with one line on stderr saying why.
+be done (no board, board without heaptrack firmware, wrong port, bad input, the
+board went away), with one line on stderr saying why.
 
-A recording (``record --out``) is JSON lines: first a header
-``{"type": "record", "version": 1, "port": ..., "machine": ..., "interval": ...,
-"script": ..., "started": ...}``, then one line per sample::
-
-    {"type": "sample", "t": 1.5, "tasks": {"leaking_task": {"current": 2936, "peak": 11128, "alive": true}, ...},
-     "regions": [{"name": "RAM", "caps": ..., "total": ..., "free": ..., "largest_free": ..., "minimum_free": ...}],
-     "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...}}
-
-``t`` is seconds since the first sample, by the board's clock; tasks that share
-a name are summed (``"instances": n``), deleted ones included, since a deleted
-task stays charged with what it never freed. Last comes
-``{"type": "end", "samples": n, "script_error": null or the traceback}``.
+Layering as in mpremote: connection.py is the transport to a board, recording.py
+the model of what is sampled (and the recording file's format), verdict.py the one
+leak verdict, this module the commands and main.
 """
 
 from __future__ import annotations
@@ -39,8 +30,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import trend
-from .sampler import BoardError, Sample, ScriptError, TaskSeries, open_board, read_record
+from . import trend, verdict
+from .connection import BoardError, BoardLost, ScriptError, open_board
+from .recording import RECORD_VERSION, RecordingError, Sample, TaskSeries, read_record
 
 __all__ = ["main"]
 
@@ -59,11 +51,14 @@ class UsageError(Exception):
 def _add_board_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("board")
     g.add_argument("-p", "--port", default=os.environ.get("HEAPTRACK_PORT"), metavar="DEV",
-                   help="serial device of the board (default: $HEAPTRACK_PORT, else the first USB serial port)")
+                   help="serial device of the board, or as mpremote takes it: auto, a0 (/dev/ttyACM0), "
+                   "u0 (/dev/ttyUSB0), c0 (COM0), id:SERIAL, port:PATH; vboard: the running "
+                   "`mpheaptrack vboard` (default: $HEAPTRACK_PORT, else auto)")
     g.add_argument("--vboard", action="store_true",
                    help="start a virtual board (the host firmware) for this command instead")
-    g.add_argument("--firmware", default=os.environ.get("HEAPTRACK_FIRMWARE"), metavar="PATH",
-                   help="host firmware for --vboard (default: $HEAPTRACK_FIRMWARE or build/host/micropython)")
+    g.add_argument("--firmware", default=None, metavar="PATH",
+                   help="host firmware for --vboard (default: $HEAPTRACK_FIRMWARE, else the heaptrack "
+                   "checkout's build/host/micropython, else the one installed with heaptrack-host)")
     g.add_argument("--no-reset", action="store_true",
                    help="with --run: do not soft-reset the board before running the script")
 
@@ -141,9 +136,26 @@ class _Collector:
     def series(self) -> Dict[str, TaskSeries]:
         return self._series
 
+    def verdicts(self) -> Dict[str, verdict.Verdict]:
+        return {name: s.verdict() for name, s in self._series.items()}
+
+
+class _Script:
+    """What became of the --run script, for headers and summaries."""
+
+    def __init__(self, path: Optional[str]):
+        self.path = path
+        self.state = "running" if path else None  # running, ended, raised, stopped
+
+    def describe(self) -> str:
+        if not self.path:
+            return ""
+        return {"running": "running %s", "ended": "%s ended", "raised": "%s raised an error",
+                "stopped": "%s stopped"}[self.state] % Path(self.path).name
+
 
 def _sampling(board, args, script: Optional[str], on_sample, on_output, should_stop,
-              after_script: bool) -> Optional[str]:
+              after_script: bool, script_state: Optional[_Script] = None) -> Optional[str]:
     """Samples until should_stop() or Ctrl-C; with a script, while it runs, then (after_script)
     on until should_stop() or Ctrl-C. Returns the script's error output, if it raised."""
     if script is not None:
@@ -159,6 +171,8 @@ def _sampling(board, args, script: Optional[str], on_sample, on_output, should_s
                 except BoardError:
                     pass
             raise
+        if script_state is not None:
+            script_state.state = "raised" if error else "stopped" if board.script_interrupted else "ended"
         if board.script_interrupted and not args.no_reset:
             # Tasks the script started would go on without it: a soft reset ends them.
             board.soft_reset()
@@ -183,53 +197,85 @@ def _report_script_error(error: Optional[str]) -> int:
     return 0
 
 
+def _leaks_line(verdicts: Dict[str, verdict.Verdict]) -> str:
+    """"leaks: a (why); b (why)" or "no leak", the same words in every command."""
+    leaks = ["%s (%s)" % (name, v.reason) for name, v in verdicts.items() if v.leak]
+    return "leaks: " + "; ".join(leaks) if leaks else "no leak"
+
+
 # ---------------------------------------------------------------------------
 # watch
 
+VERDICT_STYLE = {verdict.LEAK: "bold red", verdict.OK: "green"}
 
-def _watch_table(collector: _Collector, history: int = 30):
+
+def _change(s: TaskSeries) -> str:
+    """What the task's usage did while watched: +/- bytes (nothing for a deleted task that stayed flat)."""
+    delta = s.current[-1] - s.current[0]
+    if not delta and not any(s.alive):
+        return ""
+    return ("+" if delta > 0 else "") + trend.format_bytes(delta)
+
+
+def _watch_table(collector: _Collector, width: int):
+    """The table, sized for width columns: VERDICT comes right after TASK and never goes; HISTORY
+    takes what is left (and goes first when there is none). Each LEAK's reason follows below it."""
     from rich import box
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    table.add_column("TASK", no_wrap=True)
-    table.add_column("STATUS", no_wrap=True)
-    table.add_column("CURRENT", justify="right", no_wrap=True)
-    table.add_column("PEAK", justify="right", no_wrap=True)
-    table.add_column("GROWTH/MIN", justify="right", no_wrap=True)
-    table.add_column("HISTORY", no_wrap=True)
-    table.add_column("VERDICT")
     series = collector.series()
     if not series:
         return Text("(no task has allocated ESP-IDF heap memory yet)", style="dim")
+    verdicts = collector.verdicts()
+    rows = []
     for name, s in series.items():
-        t = s.trend()
-        verdict = t.verdict
-        style = {"LEAK": "bold red", "HELD": "yellow", "ok": "green"}.get(verdict, "dim")
-        table.add_row(
-            name,
-            Text("ALIVE" if s.alive[-1] else "DELETED", style="" if s.alive[-1] else "dim"),
-            str(s.current[-1]),
-            str(max(s.peak)),
-            trend.format_rate(t.per_minute) if len(s.times) > 1 else "",
-            Text(trend.sparkline(s.current, history), style="red" if verdict == "LEAK" else "cyan"),
-            Text("%s  %s" % (verdict, t.reason()) if verdict in ("LEAK", "HELD") else verdict, style=style),
-        )
-    return table
+        v = verdicts[name]
+        rows.append((name, v, "ALIVE" if s.alive[-1] else "DELETED", str(s.current[-1]), str(max(s.peak)),
+                     _change(s), s))
+    widths = [max(len(h), max(len(r[i].word if i == 1 else str(r[i])) for r in rows)) for i, h in
+              enumerate(("TASK", "VERDICT", "STATUS", "CURRENT", "PEAK", "CHANGE"))]
+    used = sum(widths) + 3 * len(widths)  # each column's padding and the gap rich keeps
+    history = min(30, width - used - 6)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table.add_column("TASK", no_wrap=True, overflow="ellipsis")
+    table.add_column("VERDICT", no_wrap=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("CURRENT", justify="right", no_wrap=True)
+    table.add_column("PEAK", justify="right", no_wrap=True)
+    table.add_column("CHANGE", justify="right", no_wrap=True)
+    if history >= 5:
+        table.add_column("HISTORY", no_wrap=True)
+    for name, v, status, current, peak, change, s in rows:
+        cells = [name, Text(v.word, style=VERDICT_STYLE.get(v.word, "dim")),
+                 Text(status, style="" if status == "ALIVE" else "dim"), current, peak, change]
+        if history >= 5:
+            cells.append(Text(trend.sparkline(s.current, history), style="red" if v.leak else "cyan"))
+        table.add_row(*cells)
+    why = [Text.assemble((" %s: " % name, "bold"), (v.reason, "red")) for name, v in verdicts.items() if v.leak]
+    return Group(table, *why) if why else table
 
 
 def _heap_lines(sample: Optional[Sample]) -> str:
     if sample is None:
         return ""
     total = sum(r.get("total", 0) for r in sample.regions)
-    text = "ESP-IDF heap: %s free of %s in %d region%s, largest free block %s" % (
+    text = "ESP-IDF heap: %s free of %s (%d region%s), largest block %s" % (
         trend.format_bytes(sample.total_free()), trend.format_bytes(total), len(sample.regions),
         "" if len(sample.regions) == 1 else "s", trend.format_bytes(sample.largest_free()))
     if sample.gc:
         text += "\nMicroPython GC heap: %s used of %s" % (
             trend.format_bytes(sample.gc.get("used", 0)), trend.format_bytes(sample.gc.get("total", 0)))
     return text
+
+
+def _board_lost(board, what: str, out_path: Optional[str] = None) -> int:
+    msg = "%s: error: %s" % (PROG, board.lost or "the board went away")
+    if out_path:
+        msg += "; the recording in %s ends there, marked so" % out_path
+    sys.stderr.write(msg + "\n")
+    return 2
 
 
 def cmd_watch(args) -> int:
@@ -241,6 +287,7 @@ def cmd_watch(args) -> int:
     plain = limit is not None or not sys.stdout.isatty()
     console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
     collector = _Collector(keep=WATCH_HISTORY)
+    script_state = _Script(args.run)
     error = None
 
     with _open(args) as board:
@@ -252,45 +299,51 @@ def cmd_watch(args) -> int:
             text = "%s watch: %s, sample %d%s at %.1f s, every %g s" % (
                 PROG, label, n, " of %d" % limit if limit else "", t, args.interval)
             if args.run:
-                text += ", running %s" % args.run
+                text += ", " + script_state.describe()
             if not plain and not final:
                 text += " (Ctrl-C to stop)"
             return text
 
         def view(final=False):
-            return Group(Text(status(final), style="bold"), _watch_table(collector),
+            return Group(Text(status(final), style="bold"), _watch_table(collector, console.width),
                          Text(_heap_lines(collector.last), style="dim"))
 
         def should_stop():
             return limit is not None and collector.count >= limit
 
-        with board.ctrl_c_guard():
-            if plain:
-                def on_sample(sample):
-                    if should_stop():
-                        return  # the script's last sample, after the limit
-                    collector.add(sample)
-                    console.print(view())
-                    console.print()
-
-                def on_output(text):
-                    console.out(text, end="", highlight=False)
-
-                error = _sampling(board, args, script, on_sample, on_output, should_stop, True)
-            else:
-                from rich.live import Live
-                with Live(view(), console=console, refresh_per_second=4, transient=False) as live:
+        try:
+            with board.ctrl_c_guard():
+                if plain:
                     def on_sample(sample):
                         if should_stop():
-                            return
+                            return  # the script's last sample, after the limit
                         collector.add(sample)
-                        live.update(view())
+                        console.print(view())
+                        console.print()
 
                     def on_output(text):
-                        live.console.out(text, end="", highlight=False)
+                        console.out(text, end="", highlight=False)
 
-                    error = _sampling(board, args, script, on_sample, on_output, should_stop, True)
-                    live.update(view(final=True))
+                    error = _sampling(board, args, script, on_sample, on_output, should_stop, True, script_state)
+                else:
+                    from rich.live import Live
+                    with Live(view(), console=console, refresh_per_second=4, transient=False) as live:
+                        def on_sample(sample):
+                            if should_stop():
+                                return
+                            collector.add(sample)
+                            live.update(view())
+
+                        def on_output(text):
+                            live.console.out(text, end="", highlight=False)
+
+                        try:
+                            error = _sampling(board, args, script, on_sample, on_output, should_stop, True,
+                                              script_state)
+                        finally:
+                            live.update(view(final=True))
+        except BoardLost:
+            return _board_lost(board, "watch")
         interrupted = board.interrupted
     if interrupted:
         sys.stderr.write("%s: stopped; %s is back at its REPL, nothing of heaptrack's left running\n"
@@ -346,9 +399,9 @@ class _Progress:
     def _info(collector: _Collector) -> str:
         series = collector.series()
         info = "%s, %s" % (_count_of(collector.count, "sample"), _count_of(len(series), "task"))
-        leaks = [name for name, s in series.items() if s.trend().verdict == "LEAK"]
+        leaks = [name for name, v in collector.verdicts().items() if v.leak]
         if leaks:
-            info += ", growing: " + ", ".join(leaks)
+            info += ", leaks: " + ", ".join(leaks)
         return info
 
     def close(self) -> None:
@@ -369,7 +422,7 @@ def cmd_record(args) -> int:
     collector = _Collector()
     error = None
     with out, _open(args) as board:
-        header = {"type": "record", "version": 1, "port": board.device, "virtual": board.vboard is not None,
+        header = {"type": "record", "version": RECORD_VERSION, "port": board.device, "virtual": board.vboard is not None,
                   "machine": board.machine, "track_deleted": board.track_deleted, "interval": args.interval,
                   "duration": args.duration, "script": args.run,
                   "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
@@ -395,24 +448,26 @@ def cmd_record(args) -> int:
                 return True
             return args.duration is not None and time.monotonic() - started >= args.duration
 
+        lost = None
         try:
             with board.ctrl_c_guard():
                 error = _sampling(board, args, script, on_sample, on_output, should_stop,
                                   args.duration is not None)
+        except BoardLost as e:
+            lost = str(e)
         finally:
             progress.close()
-            out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error}) + "\n")
+            out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error,
+                                  "board_lost": lost}) + "\n")
+        if lost:
+            return _board_lost(board, "record", args.out)
         interrupted = board.interrupted
 
-    series = collector.series()
-    flagged = ["%s (%s)" % (name, s.trend().reason()) for name, s in series.items()
-               if s.trend().verdict in ("LEAK", "HELD")]
     span = collector.last_json["t"] if collector.last_json else 0.0
     sys.stderr.write("%s: recorded %s of %s over %.1f s to %s%s\n" % (
-        PROG, _count_of(collector.count, "sample"), _count_of(len(series), "task"), span, args.out,
+        PROG, _count_of(collector.count, "sample"), _count_of(len(collector.series()), "task"), span, args.out,
         " (stopped by Ctrl-C)" if interrupted else ""))
-    if flagged:
-        sys.stderr.write("%s: suspected leaks: %s\n" % (PROG, "; ".join(flagged)))
+    sys.stderr.write("%s: %s\n" % (PROG, _leaks_line(collector.verdicts())))
     return _report_script_error(error)
 
 
@@ -422,15 +477,23 @@ def cmd_record(args) -> int:
 
 def cmd_plot(args) -> int:
     try:
-        with open(args.record, encoding="utf-8") as f:
-            header, samples = read_record(f, args.record)
+        with open(args.record, encoding="utf-8", errors="replace", newline="") as f:
+            rec = read_record(f, args.record)
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (args.record, e.strerror or e)) from None
-    except ValueError as e:
+    except RecordingError as e:
         raise UsageError(str(e)) from None
+    for warning in rec.warnings:
+        sys.stderr.write("%s: warning: %s\n" % (PROG, warning))
+    if rec.board_lost:
+        sys.stderr.write("%s: warning: %s: %s\n" % (PROG, args.record, rec.board_lost))
+    header, samples = rec.header, rec.samples
     if not samples:
         raise UsageError("%s holds no samples" % args.record)
-    from . import plot
+    try:
+        from . import plot
+    except ImportError as e:
+        raise UsageError("%s plot needs matplotlib (%s): pip install 'heaptrack-host[plot]'" % (PROG, e)) from None
     outputs = []
     png = args.out
     if png is None and args.html is None:
@@ -448,10 +511,9 @@ def cmd_plot(args) -> int:
             raise UsageError("cannot write %s: %s" % (args.html, e.strerror or e)) from None
         outputs.append(args.html)
     summary = plot.summarize(samples)
-    flagged = [name for name, (_, t) in summary.items() if t.verdict in ("LEAK", "HELD")]
-    print("%s: %s, %s -> %s%s" % (
+    print("%s: %s, %s -> %s; %s" % (
         PROG, _count_of(len(summary), "task"), _count_of(len(samples), "sample"), ", ".join(outputs),
-        "; suspected leaks: " + ", ".join(flagged) if flagged else "; no suspected leak"))
+        _leaks_line({name: v for name, (_, v) in summary.items()})))
     return 0
 
 

@@ -35,16 +35,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional
 
+from . import records
 from .report import HeapDetail, OverviewRow, ReportError, TaskDetail
 
 __all__ = ["DumpError", "Region", "GcHeap", "DumpTask", "Dump", "parse", "parse_all", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
-REGION_FIELDS = ("name", "caps", "total", "free", "largest_free", "minimum_free")
-GC_FIELDS = ("total", "used", "free", "largest_free", "areas", "in_esp_heap")
-TASK_FIELDS = ("name", "handle", "alive", "current", "peak", "heap_count")
-HEAP_FIELDS = ("task", "name", "caps", "size", "current", "peak", "alloc_count")
+# The records' fields: records.py, shared with the samples of dump_sample().
+REGION_FIELDS = records.names(records.REGION)
+GC_FIELDS = records.names(records.GC)
+TASK_FIELDS = records.names(records.TASK)
+HEAP_FIELDS = records.names(records.HEAP)
 
 
 class DumpError(ReportError):
@@ -147,22 +149,11 @@ def _record(line: str, lineno: int) -> Optional[dict]:
     return obj
 
 
-def _fields(obj: dict, names: Iterable[str], lineno: int, line: str) -> list:
-    values = []
-    for name in names:
-        if name not in obj:
-            raise DumpError("%s line lacks %r" % (obj["type"], name), lineno, line)
-        value = obj[name]
-        if name == "name":
-            ok = isinstance(value, str)
-        elif name == "alive":
-            ok = isinstance(value, bool)
-        else:
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        if not ok:
-            raise DumpError("%s line: %r is %r" % (obj["type"], name, value), lineno, line)
-        values.append(value)
-    return values
+def _fields(obj: dict, table, lineno: int, line: str) -> list:
+    try:
+        return records.check(obj, table, "%s line" % obj["type"])
+    except records.RecordError as e:
+        raise DumpError(str(e), lineno, line) from None
 
 
 def _is_begin(line: str) -> bool:
@@ -206,24 +197,24 @@ class _DumpParser:
         if kind == "region":
             if self.stage != "regions":
                 raise DumpError("region line after the gc line", lineno, line)
-            self.dump.regions.append(Region(*_fields(obj, REGION_FIELDS, lineno, line)))
+            self.dump.regions.append(Region(*_fields(obj, records.REGION, lineno, line)))
         elif kind == "gc":
             if self.stage != "regions":
                 raise DumpError("second gc line", lineno, line)
-            self.dump.gc = GcHeap(*_fields(obj, GC_FIELDS, lineno, line))
+            self.dump.gc = GcHeap(*_fields(obj, records.GC, lineno, line))
             self.stage = "tasks"
         elif kind == "task":
             if self.stage != "tasks":
                 raise DumpError("task line before the gc line", lineno, line)
             self._close_task(lineno, line)
-            name, handle, alive, current, peak, heap_count = _fields(obj, TASK_FIELDS, lineno, line)
+            name, handle, alive, current, peak, heap_count = _fields(obj, records.TASK, lineno, line)
             self.task = DumpTask(name, alive, current, peak, heap_count, [], handle)
             self.task_lineno = lineno
             self.dump.tasks.append(self.task)
         elif kind == "heap":
             if self.task is None:
                 raise DumpError("heap line without a task line above it", lineno, line)
-            task, name, caps, size, current, peak, count = _fields(obj, HEAP_FIELDS, lineno, line)
+            task, name, caps, size, current, peak, count = _fields(obj, records.HEAP, lineno, line)
             if task != self.task.handle:
                 raise DumpError("heap line of task %d under task %r (handle %d)"
                                 % (task, self.task.name, self.task.handle), lineno, line)

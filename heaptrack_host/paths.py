@@ -13,7 +13,7 @@ The host firmware (``build/host/micropython`` of a heaptrack checkout, built by
    (``heaptrack_host/firmware/``, see setup.py).
 
 A virtual board's state (its flash directory, log, status file and the
-``vboard.tty`` link to its device) lives in the checkout's ``build/`` when run
+``vboard-flash.tty`` link to its device) lives in the checkout's ``build/`` when run
 from a checkout, else in ``$XDG_STATE_HOME/heaptrack`` (``~/.local/state/heaptrack``),
 never inside site-packages.
 """
@@ -100,7 +100,7 @@ def default_flash() -> Path:
 def tty_link() -> Path:
     """The symlink to the device of the last virtual board started with its default flash
     (``--port vboard`` reads it)."""
-    return state_dir() / "vboard.tty"
+    return state_dir() / "vboard-flash.tty"
 
 
 def sanitizer_suppressions() -> Path:

@@ -1,11 +1,16 @@
-"""Pictures of a recording (``heaptrack record``): per-task usage over time.
+"""Pictures of a recording (``mpheaptrack record``): per-task usage over time.
 
-``plot_png(header, samples, path)`` draws every task's current ESP-IDF heap
-usage over time with matplotlib (Agg backend, no display needed) and, below
-it, the free ESP-IDF heap and its largest free block. Tasks that the trend test
-(``trend.trend``) flags, growing or deleted while holding memory, are drawn
-thick in ``LEAK_COLOR`` with their reason in the legend and a "LEAK?" label at
-their last sample; every other task gets a colour that is not red.
+``plot_png(header, samples, path)`` draws every task's current ESP-IDF heap usage
+over time with matplotlib (Agg backend, no display needed), its peak as a thin
+dotted line of the same colour, and below it the ESP-IDF heap's free space: all
+regions, the largest free block and the lowest free space seen so far, scaled to
+the range they move in. Tasks the leak verdict (``verdict.judge``, the same as
+watch, record and the pytest plugin) calls LEAK are drawn thick in ``LEAK_COLOR``,
+with what the verdict is based on drawn too: the lowest use in each third of the
+run (diamonds joined by a dashed line) when it rose all through, an × where the
+task was deleted while holding memory. Reasons are in the legend, outside the
+plot, so nothing is written over a line or a border; every other task gets a
+colour that is not red.
 
 ``write_html(header, samples, path)`` writes one self-contained page: the same
 figure as inline SVG, a check box per task to hide or show it, a readout of
@@ -21,8 +26,8 @@ import json
 import textwrap
 from typing import Dict, List, Optional
 
-from . import trend
-from .sampler import TaskSeries, series_by_task
+from . import trend, verdict as verdicts
+from .recording import TaskSeries, series_by_task
 
 __all__ = ["LEAK_COLOR", "OTHER_COLORS", "figure", "plot_png", "write_html", "summarize"]
 
@@ -32,15 +37,12 @@ OTHER_COLORS = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"
                 "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31"]
 FREE_COLOR = "#17becf"
 LARGEST_COLOR = "#7f7f7f"
+MINIMUM_COLOR = "#9467bd"
 
 
 def summarize(samples: List[dict]) -> Dict[str, tuple]:
-    """name -> (TaskSeries, trend.Trend) in the order tasks first appeared."""
-    return {name: (s, s.trend()) for name, s in series_by_task(samples).items()}
-
-
-def _flagged(t: trend.Trend) -> bool:
-    return t.suspect or bool(t.held_after_delete)
+    """name -> (TaskSeries, verdict.Verdict) in the order tasks first appeared."""
+    return {name: (s, s.verdict()) for name, s in series_by_task(samples).items()}
 
 
 def _unit(largest: float) -> tuple:
@@ -67,15 +69,24 @@ def _title(header: dict, samples: List[dict]) -> str:
     return " · ".join(parts)
 
 
+def _legend_label(name: str, v: verdicts.Verdict) -> str:
+    if not v.leak:
+        return "%s — %s" % (name, v.word)
+    why = "\n".join(textwrap.fill(part, 34, subsequent_indent="  ") for part in v.reason.split("; "))
+    return "%s — LEAK\n%s" % (name, why)
+
+
 def figure(header: dict, samples: List[dict], title: Optional[str] = None):
-    """The matplotlib Figure for a recording, and {name: Line2D} of the task lines."""
+    """The matplotlib Figure for a recording, the usage axes and {name: Line2D} of the task lines
+    (each with .extras: the other artists drawn for that task)."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     summary = summarize(samples)
     fig = Figure(figsize=(11, 6.8), dpi=100)
-    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1], hspace=0.08, left=0.085, right=0.74, top=0.87,
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.25], hspace=0.1, left=0.085, right=0.66, top=0.87,
                             bottom=0.09)
     ax = fig.add_subplot(grid[0])
     ax_free = fig.add_subplot(grid[1], sharex=ax)
@@ -83,73 +94,83 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None):
                  ha="left", y=0.975)
     fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
 
-    top = max([max(s.current) for s, _ in summary.values()] or [0])
+    top = max([max(s.peak) for s, _ in summary.values()] or [0])
     div, unit = _unit(top)
     lines = {}
     colors = iter(OTHER_COLORS * (1 + len(summary) // len(OTHER_COLORS)))
-    # Flagged tasks last, so they are drawn on top.
-    order = sorted(summary, key=lambda n: _flagged(summary[n][1]))
+    # Leaks last, so they are drawn on top.
+    order = sorted(summary, key=lambda n: summary[n][1].leak)
     for name in order:
-        series, verdict = summary[name]
-        flagged = _flagged(verdict)
-        color = LEAK_COLOR if flagged else next(colors)
-        label = name
-        if flagged:
-            reason = "\n".join(textwrap.fill(part, 30) for part in verdict.reason().split("; "))
-            label = "%s — %s\n%s" % (name, "LEAK?" if verdict.suspect else "HELD", reason)
+        series, v = summary[name]
+        color = LEAK_COLOR if v.leak else next(colors)
         marker = "o" if len(series.times) <= 60 else None
-        (line,) = ax.plot(series.times, _scaled(series.current, div), color=color, linewidth=3.2 if flagged else 1.6,
-                          marker=marker, markersize=4.5 if flagged else 3, label=label,
-                          zorder=3 if flagged else 2, drawstyle="steps-post")
+        (line,) = ax.plot(series.times, _scaled(series.current, div), color=color,
+                          linewidth=3.0 if v.leak else 1.6, marker=marker, markersize=4 if v.leak else 3,
+                          label=_legend_label(name, v), zorder=3 if v.leak else 2, drawstyle="steps-post")
+        (peak,) = ax.plot(series.times, _scaled(series.peak, div), color=color, linewidth=1.0, linestyle=":",
+                          alpha=0.8, zorder=1, drawstyle="steps-post")
+        line.extras = [peak] + _mark_deletion(ax, series, color, div)
+        if v.leak and v.rising:
+            (fl,) = ax.plot(v.floor_times, _scaled(v.floors, div), color="black", linestyle="--", linewidth=1.0,
+                            marker="D", markersize=6, markerfacecolor="white", zorder=4)
+            line.extras.append(fl)
         lines[name] = line
-        line.extras = _mark_deletion(ax, series, color, div)  # drawn with the line, hidden with it
-        if flagged:
-            line.extras.append(ax.annotate("LEAK?" if verdict.suspect else "HELD", (series.times[-1], series.current[-1] / div),
-                        xytext=(-6, 10), textcoords="offset points", ha="right", color="white",
-                        fontsize=10, fontweight="bold", zorder=4,
-                        bbox=dict(boxstyle="round,pad=0.3", facecolor=LEAK_COLOR, edgecolor="none")))
     if not summary:
         ax.text(0.5, 0.5, "no task allocated ESP-IDF heap memory while recording", transform=ax.transAxes,
                 ha="center", va="center", color="#666666", fontsize=12)
-    ax.set_ylabel("current usage (%s)" % unit)
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("used by the task (%s)" % unit)
+    ax.set_ylim(0, max(top / div * 1.12, 1))  # headroom: no line runs along the border
     ax.grid(True, color="#e5e5e5")
     ax.tick_params(labelbottom=False)
     if summary:
         handles, labels = ax.get_legend_handles_labels()
-        # Legend in the order tasks first appeared.
-        by_label = {lab.split(" — ")[0]: (h, lab) for h, lab in zip(handles, labels)}
-        ordered = [by_label[n] for n in summary if n in by_label]
-        ax.legend([h for h, _ in ordered], [lab for _, lab in ordered], loc="upper left",
-                  bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False, title="task", title_fontsize=10,
-                  alignment="left")
+        by_name = {lab.split(" — ")[0]: (h, lab) for h, lab in zip(handles, labels)}
+        ordered = [by_name[n] for n in summary if n in by_name]
+        keys = [Line2D([], [], color="#555555", linestyle=":", linewidth=1.0),
+                Line2D([], [], color="#555555", marker="X", linestyle="none", markeredgecolor="black")]
+        key_labels = ["peak (dotted, task's colour)", "deleted"]
+        if any(v.leak and v.rising for _, v in summary.values()):
+            keys.append(Line2D([], [], color="black", linestyle="--", marker="D", markerfacecolor="white"))
+            key_labels.append("lowest use per third of the run")
+        ax.legend([h for h, _ in ordered] + keys, [lab for _, lab in ordered] + key_labels, loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), fontsize=8.5, frameon=False, title="task — verdict",
+                  title_fontsize=9.5, alignment="left", borderaxespad=0)
 
     times = [s["t"] for s in samples]
     free = [sum(r.get("free", 0) for r in s.get("regions", [])) for s in samples]
     largest = [max([r.get("largest_free", 0) for r in s.get("regions", [])] or [0]) for s in samples]
-    div_free, unit_free = _unit(max(free + largest + [0]))
-    ax_free.plot(times, _scaled(free, div_free), color=FREE_COLOR, linewidth=1.6, label="free, all regions")
+    minimum = [sum(r.get("minimum_free", 0) for r in s.get("regions", [])) for s in samples]
+    values = free + largest + minimum
+    div_free, unit_free = _unit(max(values + [0]))
+    ax_free.plot(times, _scaled(free, div_free), color=FREE_COLOR, linewidth=1.6, label="free, all regions",
+                 drawstyle="steps-post")
     ax_free.plot(times, _scaled(largest, div_free), color=LARGEST_COLOR, linewidth=1.2, linestyle="--",
-                 label="largest free block")
-    ax_free.set_ylabel("free heap (%s)" % unit_free)
+                 label="largest free block", drawstyle="steps-post")
+    ax_free.plot(times, _scaled(minimum, div_free), color=MINIMUM_COLOR, linewidth=1.2, linestyle="-.",
+                 label="lowest free so far", drawstyle="steps-post")
+    if values:
+        low, high = min(values) / div_free, max(values) / div_free
+        pad = max((high - low) * 0.15, high * 0.01, 1)
+        ax_free.set_ylim(max(0, low - pad), high + pad)  # the range they move in, not from 0
+    ax_free.set_ylabel("ESP-IDF heap\nfree (%s)" % unit_free)
     ax_free.set_xlabel("time since start (s)")
-    ax_free.set_ylim(bottom=0)
     ax_free.grid(True, color="#e5e5e5")
-    ax_free.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    ax_free.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8.5, frameon=False, borderaxespad=0)
     if len(times) == 1:
         ax.set_xlim(times[0] - 0.5, times[0] + 0.5)
+    elif times:
+        span = times[-1] - times[0]
+        ax.set_xlim(times[0] - span * 0.02, times[-1] + span * 0.03)
     return fig, ax, lines
 
 
 def _mark_deletion(ax, series: TaskSeries, color: str, div: float) -> list:
-    """An X and "deleted" where the task was first seen deleted; the artists drawn."""
+    """An X where the task was first seen deleted; the artists drawn."""
     for i in range(1, len(series.alive)):
         if series.alive[i - 1] and not series.alive[i]:
             (marker,) = ax.plot([series.times[i]], [series.current[i] / div], marker="X", markersize=9, color=color,
                                 markeredgecolor="black", markeredgewidth=0.6, zorder=5, linestyle="none")
-            text = ax.annotate("deleted", (series.times[i], series.current[i] / div), xytext=(4, -14),
-                               textcoords="offset points", fontsize=8, color="#333333")
-            return [marker, text]
+            return [marker]
     return []
 
 
@@ -187,13 +208,13 @@ def write_html(header: dict, samples: List[dict], path, title: Optional[str] = N
                   for i, name in enumerate(lines)],
     }
     rows = []
-    for name, (series, verdict) in summary.items():
-        flagged = _flagged(verdict)
-        rows.append("<tr class=%s><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
-            '"leak"' if flagged else '"ok"', html.escape(name),
+    for name, (series, v) in summary.items():
+        change = series.current[-1] - series.current[0]
+        rows.append("<tr class=%s><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
+            '"leak"' if v.leak else '"ok"', html.escape(name), v.word,
             "ALIVE" if series.alive[-1] else "DELETED", series.current[-1], max(series.peak),
-            html.escape(trend.format_rate(verdict.per_minute)),
-            html.escape(("LEAK? " if verdict.suspect else "HELD " if flagged else "") + verdict.reason())))
+            ("+" if change > 0 else "") + trend.format_bytes(change) if change or any(series.alive) else "",
+            html.escape(v.reason)))
     boxes = "".join(
         '<label><input type="checkbox" checked data-id="task-%d"> <span style="color:%s">&#9632;</span> %s</label>'
         % (i, lines[name].get_color(), html.escape(name)) for i, name in enumerate(lines))
@@ -222,13 +243,13 @@ h1 { font-size: 1.3em; margin-bottom: 0.2em; } .sub { color: #555; margin-bottom
   white-space: nowrap; }
 table { border-collapse: collapse; margin-top: 1em; font-size: 14px; }
 td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }
-td:nth-child(3), td:nth-child(4), td:nth-child(5) { text-align: right; font-variant-numeric: tabular-nums; }
+td:nth-child(4), td:nth-child(5), td:nth-child(6) { text-align: right; font-variant-numeric: tabular-nums; }
 tr.leak td { color: #b00; font-weight: 600; }
 </style></head><body>
 <h1>%(title)s</h1><div class="sub">%(subtitle)s</div>
 <div id="tasks">%(boxes)s</div>
 <div id="plot">%(svg)s<div id="readout"></div></div>
-<table><tr><th>task</th><th>status</th><th>current (B)</th><th>peak (B)</th><th>trend</th><th>verdict</th></tr>
+<table><tr><th>task</th><th>verdict</th><th>status</th><th>current (B)</th><th>peak (B)</th><th>change</th><th>why</th></tr>
 %(rows)s
 </table>
 <script>

@@ -21,8 +21,10 @@ it) unless ``--heaptrack-port DEV`` names a real board. Options:
 between, so statistics carry over), and reads every task's memory after
 each run with ``heaptrack.dump()``. Tasks are grouped by name (a script that
 starts a fresh task per run is judged across runs; deleted tasks still count
-what they never freed). A task name whose memory grew by more than
-``tolerance`` bytes in every run fails the test with a table of every task's
+what they never freed). The verdict is the one every heaptrack tool gives
+(heaptrack_host.verdict): LEAK when a task name's memory grew by more than
+``tolerance`` bytes in every run, or when it was deleted while still holding
+more than ``tolerance`` bytes. A LEAK fails the test with a table of every task's
 growth per run and the blocks the leaking task allocated in the last run and
 still holds. ``check_leak`` returns the same verdict without failing.
 
@@ -37,6 +39,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+
+if False:  # typing only
+    from .verdict import Verdict  # noqa: F401
 
 __all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "assert_no_leak"]
 
@@ -62,9 +67,10 @@ class LeakReport:
     warmup: int
     tolerance: int
     totals: List[Dict[str, int]]  # after the warm-up runs, then after each run: name -> bytes
-    leaks: List[str]  # names that grew by more than tolerance in every run, most growth first
+    leaks: List[str]  # names whose verdict (verdict.judge) is LEAK, most growth first
     new_blocks: Dict[str, List[Tuple[int, int]]] = field(default_factory=dict)  # leaks' blocks from the last run
     output: str = ""  # the last run's output
+    verdicts: Dict[str, "Verdict"] = field(default_factory=dict)  # name -> verdict.Verdict
 
     @property
     def ok(self) -> bool:
@@ -84,11 +90,8 @@ class LeakReport:
         rows = []
         for name in names:
             growth = self.growth(name)
-            if name in self.leaks:
-                from .trend import format_bytes
-                verdict = "LEAK: +%s in %d runs" % (format_bytes(sum(growth)), self.runs)
-            else:
-                verdict = "ok"
+            v = self.verdicts.get(name)
+            verdict = str(v) if v is not None else "ok"
             rows.append([name, str(self.totals[0].get(name, 0))] + ["%+d" % g if g else "0" for g in growth]
                         + [verdict])
         widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
@@ -101,9 +104,9 @@ class LeakReport:
     def __str__(self) -> str:
         warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
         if self.ok:
-            head = "heaptrack: no task's memory grew in every one of %d runs of %s%s" % (self.runs, self.script, warm)
+            head = "heaptrack: no leak in %d runs of %s%s" % (self.runs, self.script, warm)
         else:
-            head = "heaptrack: memory kept growing in %s over %d runs of %s%s, bytes per task:" % (
+            head = "heaptrack: LEAK in %s over %d runs of %s%s, bytes per task:" % (
                 ", ".join(self.leaks), self.runs, self.script, warm)
         parts = [head, "", self.table()]
         for name in self.leaks:
@@ -129,7 +132,7 @@ class HeaptrackBoard:
 
     def connect(self):
         """A sampler.Connection (context manager) to this board."""
-        from .sampler import Connection
+        from .connection import Connection
         return Connection(self.device)
 
     def exec(self, code: str, timeout: float = 60) -> str:
@@ -145,7 +148,7 @@ class HeaptrackBoard:
     def check_leak(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
                    tolerance: int = 0, reset: bool = True, timeout: float = 60) -> LeakReport:
         """Runs a local script (path) or code warmup + runs times and reports growing tasks."""
-        from .trend import grows_every_run
+        from .verdict import judge
         if (script is None) == (code is None):
             raise TypeError("give a script path or code=, not both")
         if runs < 1 or warmup < 0 or tolerance < 0:
@@ -171,11 +174,16 @@ class HeaptrackBoard:
                 totals.append(last.totals_by_name())
         names = set().union(*totals)
         growth_of = {n: [t.get(n, 0) for t in totals] for n in names}
-        leaks = sorted((n for n in names if grows_every_run(growth_of[n], tolerance)),
+        # The one verdict (verdict.py), over observations taken after each run.
+        alive_at_end = {n: any(t.alive for t in last.tasks if t.name == n) if any(t.name == n for t in last.tasks)
+                        else None for n in names}
+        verdicts = {n: judge(list(range(len(totals))), growth_of[n], alive_at_end[n], runs=True,
+                             tolerance=tolerance) for n in names}
+        leaks = sorted((n for n in names if verdicts[n].leak),
                        key=lambda n: (-(growth_of[n][-1] - growth_of[n][0]), n))
         new_blocks = {n: _blocks_of(last, n) - _blocks_of(previous, n) for n in leaks}
         return LeakReport(name, runs, warmup, tolerance, totals, leaks,
-                          {n: sorted(b) for n, b in new_blocks.items()}, output)
+                          {n: sorted(b) for n, b in new_blocks.items()}, output, verdicts)
 
     def assert_no_leak(self, script=None, **kwargs) -> LeakReport:
         """check_leak(), failing the test with the table when a task keeps growing."""
@@ -187,7 +195,7 @@ class HeaptrackBoard:
 
 
 def _run(conn, code: str, name: str, timeout: float, which: str) -> str:
-    from .sampler import ScriptError
+    from .connection import ScriptError
     try:
         return conn.run_script(code, name, timeout)
     except ScriptError as e:

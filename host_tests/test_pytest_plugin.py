@@ -92,9 +92,9 @@ def test_leaky_script_fails_with_a_table_clean_one_passes(sample_project, board,
                                                  timeout=180)
     result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines([
-        "*heaptrack: memory kept growing in leaky_worker over 3 runs of leaky.py (after 1 warm-up run)*",
+        "*heaptrack: LEAK in leaky_worker over 3 runs of leaky.py (after 1 warm-up run)*",
         "*TASK*BEFORE*RUN 1*RUN 2*RUN 3*VERDICT*",
-        "*leaky_worker*+5??*+5??*+5??*LEAK: +1??? B in 3 runs*",
+        "*leaky_worker*+5??*+5??*+5??*LEAK: deleted while holding 2??? B; +1??? B in 3 runs, more in every run*",
         "*blocks leaky_worker allocated in run 3 and still holds:*",
         "*ALLOC 0x*, SIZE 5??*",
         "*FAILED test_board.py::test_leaky - *LeakError*",

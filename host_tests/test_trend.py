@@ -1,9 +1,9 @@
-"""The leak verdict (heaptrack_host.trend): pure functions, no board."""
+"""The leak verdict (heaptrack_host.verdict) and trend arithmetic: pure functions, no board."""
 import random
 
 import pytest
 
-from heaptrack_host import trend
+from heaptrack_host import trend, verdict
 
 
 def times(n, step=1.0):
@@ -26,84 +26,87 @@ def test_steps_and_floors():
     assert trend.floor_growth([3]) == 0
 
 
-def test_steady_leak_is_suspect():
+def test_steady_leak():
     values = [100 * i for i in range(10)]
-    t = trend.trend(times(10), values)
-    assert t.suspect and t.verdict == "LEAK"
-    assert t.per_minute == pytest.approx(6000)
-    assert (t.rises, t.falls) == (9, 0)
-    assert "9 of 9 steps up" in t.reason() and "+6000 B/min" in t.reason()
+    v = verdict.judge(times(10), values, [True] * 10)
+    assert v.leak and v.rising and not v.deleted
+    assert v.reason.startswith("+900 B over 9.0 s, never given back")
 
 
-def test_sawtooth_leak_is_suspect():
+def test_sawtooth_leak():
     # Allocates ten blocks, frees nine: spiky, but the floor keeps rising.
     values = []
     base = 0
     for _ in range(8):
         values += [base + 1000, base]
         base += 64
-    t = trend.trend(times(len(values)), values)
-    assert t.suspect
-    assert t.rises < t.falls  # consecutive steps alone would not tell
+    assert verdict.judge(times(len(values)), values).leak
 
 
-def test_spiky_task_that_frees_is_not_suspect():
+def test_spiky_task_that_frees_is_ok():
     rng = random.Random(1)
     values = [rng.choice([0, 0, 0, rng.randint(1, 10000)]) for _ in range(40)]
-    t = trend.trend(times(40), values)
-    assert not t.suspect and t.verdict == "ok"
+    v = verdict.judge(times(40), values, [True] * 40)
+    assert v.word == "ok" and not v.leak
 
 
-def test_one_allocation_at_start_up_is_not_suspect():
-    t = trend.trend(times(12), [0, 0, 4096] + [4096] * 9)
-    assert not t.suspect
+def test_one_allocation_at_start_up_is_ok():
+    assert not verdict.judge(times(12), [0, 0, 4096] + [4096] * 9, True).leak
 
 
-def test_growth_below_min_growth_is_not_suspect():
-    assert not trend.trend(times(9), [0, 1, 2, 3, 4, 5, 6, 7, 8]).suspect
-    assert trend.trend(times(9), [0, 1, 2, 3, 4, 5, 6, 7, 8], min_growth=4).suspect
+def test_growth_below_min_growth_is_ok():
+    assert not verdict.judge(times(9), [0, 1, 2, 3, 4, 5, 6, 7, 8], True).leak
 
 
 def test_too_few_samples():
-    t = trend.trend(times(3), [0, 100, 200])
-    assert not t.suspect and t.verdict == "..."
-    assert "need %d" % trend.MIN_SAMPLES in t.reason()
-    assert trend.trend([], []).verdict == "..."
+    v = verdict.judge(times(3), [0, 100, 200], True)
+    assert v.word == "..." and "need %d" % verdict.MIN_SAMPLES in v.reason
+    assert verdict.judge([], []).word == "..."
 
 
-def test_deleted_task_holding_memory():
-    t = trend.trend(times(6), [500] * 6, alive=False)
-    assert not t.suspect and t.held_after_delete == 500 and t.verdict == "HELD"
-    assert "deleted while holding 500 B" in t.reason()
-    assert trend.trend(times(6), [0] * 6, alive=False).verdict == "ok"
+def test_deleted_holding_memory_is_a_leak_with_any_number_of_samples():
+    # ESP-IDF's example: leaking_task, DELETED with CURRENT > 0. Watch at 1 s (few samples)
+    # and record at 0.5 s give the same verdict for the same run.
+    for n in (2, 3, 6, 30):
+        v = verdict.judge(times(n), [500] * n, [True] * (n - 1) + [False])
+        assert v.leak and v.deleted and v.held == 500 and v.reason == "deleted while holding 500 B"
+    assert verdict.judge(times(6), [0] * 6, [True] * 5 + [False]).word == "ok"
+    assert verdict.judge(times(6), [40] * 6, [True] * 5 + [False], tolerance=64).word == "ok"
+    # deleted before the observation began, holding the same all through: judged back then
+    assert verdict.judge(times(6), [500] * 6, [False] * 6).word == "ok"
 
 
 def test_growth_is_judged_while_the_task_was_alive():
     # The leak demo: grows while alive, then deleted and flat for a long time.
     values = [100, 200, 300, 400, 500, 600] + [600] * 30
     alive = [True] * 6 + [False] * 30
-    t = trend.trend(times(len(values)), values, alive)
-    assert t.suspect and t.held_after_delete == 600 and t.samples == 6
-    assert t.verdict == "LEAK"
-    assert "deleted while holding" in t.reason() and "grew" in t.reason()
-    # Judged over every sample, the flat tail hides the growth.
-    assert not trend.trend(times(len(values)), values, alive=False).suspect
+    v = verdict.judge(times(len(values)), values, alive)
+    assert v.leak and v.deleted and v.rising
+    assert v.reason.startswith("deleted while holding 600 B; +500 B over 5.0 s while it ran")
+    assert v.floor_times == (0.0, 2.0, 4.0) and v.floors == (100, 300, 500)
+
+
+def test_runs():
+    # Observations after each run (the pytest plugin): every run must add more than tolerance.
+    v = verdict.judge([0, 1, 2, 3], [0, 512, 1024, 1536], True, runs=True)
+    assert v.leak and v.reason == "+1536 B in 3 runs, more in every run"
+    assert not verdict.judge([0, 1, 2, 3], [0, 512, 512, 1024], True, runs=True).leak
+    assert not verdict.judge([0, 1, 2], [0, 8, 16], True, runs=True, tolerance=8).leak
+    assert verdict.judge([0, 1, 2], [0, 9, 18], True, runs=True, tolerance=8).leak
+    assert verdict.judge([0, 1], [0, 8], True, runs=True).leak  # one run, one block
+    held = verdict.judge([0, 1, 2], [512, 1024, 1536], False, runs=True)
+    assert held.reason == "deleted while holding 1536 B; +1024 B in 2 runs, more in every run"
 
 
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError):
-        trend.trend([0, 1], [1])
+        verdict.judge([0, 1], [1])
     with pytest.raises(ValueError):
-        trend.trend([0, 1], [1, 2], [True])
+        verdict.judge([0, 1], [1, 2], [True])
 
 
 def test_growth_across_runs():
     assert trend.growth_per_run([10, 20, 25, 25]) == [10, 5, 0]
-    assert trend.grows_every_run([0, 512, 1024, 1536])
-    assert not trend.grows_every_run([0, 512, 512, 1024])
-    assert not trend.grows_every_run([0, 8, 16], tolerance=8)
-    assert trend.grows_every_run([0, 9, 18], tolerance=8)
-    assert not trend.grows_every_run([100])
 
 
 def test_sparkline():

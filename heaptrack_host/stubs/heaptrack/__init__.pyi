@@ -116,6 +116,10 @@ def dump(task: Optional[int] = None, blocks: bool = True) -> None:
     """Prints everything as JSON lines for host tools (heaptrack_host.dump)."""
 
 
+def dump_sample(t0: Optional[int] = None, marker: str = "") -> None:
+    """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples)."""
+
+
 class Statistic:
     """One entry of Snapshot.statistics(): size bytes in count blocks held under key:
     (task name, handle) for 'task', (heap name, caps, heap size) for 'heap',

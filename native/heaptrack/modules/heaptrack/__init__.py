@@ -27,11 +27,12 @@ from _heaptrack import (
 import _heaptrack
 from .leaks import Snapshot, Statistic, Diff, TaskDiff, HeapDiff, LeakCheck, snapshot, check_leaks
 from .heapinfo import HeapInfo, heap_info, print_heap_info
+from .sample import dump_sample
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()
 
 # Importing the submodules bound them here; they are not API.
-for _name in ("_heaptrack", "leaks", "heapinfo", "table"):
+for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample"):
     globals().pop(_name, None)
 del _name

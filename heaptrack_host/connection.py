@@ -1,35 +1,41 @@
-"""A heaptrack board reached through mpremote's transport, and samples of its tasks.
+"""The connection to a heaptrack board, through mpremote's serial transport.
 
-Shared by ``heaptrack watch`` / ``record`` and the pytest plugin.
+The transport layer of the host tools (mpremote's transport_serial is the model):
+``cli`` (commands and main) and the pytest plugin talk to a board through it;
+what it reads is recording.Sample.
 
     with open_board(port) as board:          # or open_board(vboard=True)
-        sample = board.sample()              # Sample: t, tasks, regions, gc
+        sample = board.sample()              # recording.Sample: t, tasks, regions, gc
         dump = board.dump()                  # dump.Dump (every block)
         board.run_sampled(source, interval, on_sample, on_output)
+
+Ports are given as mpremote takes them: a device path, ``auto`` (the first USB
+serial port), ``a0``-``a99`` (/dev/ttyACM0...), ``u0`` (/dev/ttyUSB0...), ``c0``
+(COM0...), ``id:SERIAL``, ``port:PATH``, and ``vboard``: the virtual board
+started last with its default flash (``mpheaptrack vboard``), through its link.
 
 How samples are taken
 ---------------------
 The connection holds the board in the raw REPL for its whole life (one
-``SerialTransport``, not an mpremote process per sample) and defines one small
-board-side function, ``_heaptrack_host_sample``, which returns a sample as one
-JSON line. It is deleted again when the connection closes.
+``SerialTransport``, not an mpremote process per sample). A sample is what the
+firmware's ``heaptrack.dump_sample()`` writes: one line of keyed JSON, the
+firmware's format, read with records.py's field table.
 
 * Without a script (``sample()``): each sample is one raw-REPL exchange calling
-  that function. Nothing runs on the board between samples.
+  ``heaptrack.dump_sample()``. Nothing runs on the board between samples.
 * While a script runs (``run_sampled``): the raw REPL is busy running the
   script, so one command does both: it starts a sampler task on the board
-  (``heaptrack.start_task("ht_sampler", ...)``) that writes one sample line
-  every interval, then runs the script in the REPL's own task, in a fresh
-  namespace with ``__name__ == "__main__"`` (as ``mpremote run`` does: its
-  allocations are charged to ``mp_task`` and it can be interrupted with
-  Ctrl-C). When the script ends or is interrupted, the command stops the
-  sampler, waits for it and writes a last sample. The host reads the
-  command's output as it arrives: lines that hold the sample marker are
-  samples, everything else is the script's output. Each sample is written by
-  a single ``sys.stdout.write`` of one line, so the script's own output can
-  only come between samples; a sample that still arrives garbled (a real
-  board's USB driver may release the GIL while writing a long line) is
-  counted in ``garbled`` and skipped, never fatal.
+  (``heaptrack.start_task("ht_sampler", ...)``) that calls
+  ``heaptrack.dump_sample(t0, marker)`` every interval, then runs the script in
+  the REPL's own task, in a fresh namespace with ``__name__ == "__main__"`` (as
+  ``mpremote run`` does: its allocations are charged to ``mp_task`` and it can be
+  interrupted with Ctrl-C). When the script ends or is interrupted, the command
+  stops the sampler, waits for it and writes a last sample. The host reads the
+  command's output as it arrives: lines that hold the sample marker are samples,
+  everything else is the script's output. Each sample is a single write of one
+  line, so the script's own output can only come between samples; a sample that
+  still arrives garbled (a real board's USB driver may release the GIL while
+  writing a long line) is counted in ``garbled`` and skipped, never fatal.
 
   Cost on a real ESP32: the sampler is a FreeRTOS task whose stack is charged
   by ESP-IDF to the task that created it (``mp_task``) until it ends.
@@ -40,35 +46,34 @@ then finishes normally. Host Ctrl-C never tears a raw-REPL exchange apart:
 while a connection is sampling, SIGINT only sets a flag that the loops check
 (a second Ctrl-C raises KeyboardInterrupt at once). ``close()`` deletes the
 helper and leaves the raw REPL, so the board is back at its friendly prompt
-with nothing of ours running.
+with nothing of ours running. A board that disappears (unplugged, its virtual
+board killed, reset under us) raises ``BoardLost``, once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
-import json
+import os
+import re
 import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Iterator, Optional
 
-__all__ = [
-    "BoardError", "ScriptError", "Sample", "TaskSample", "Connection", "open_board", "find_port",
-    "TaskSeries", "series_by_task", "read_record", "RECORD_VERSION",
-]
+from .recording import Sample
 
-RECORD_VERSION = 1
+__all__ = ["BoardError", "BoardLost", "ScriptError", "Connection", "open_board", "find_port", "resolve_port"]
+
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
 SAMPLER_TASK = "ht_sampler"
 
-# Board side: defines _heaptrack_host_sample(t0) -> one JSON line, and
-# _heaptrack_host_exec(src, name), which runs a script as `mpremote run` would
-# (fresh namespace, __name__ == "__main__"). Also checks that the heaptrack
-# module is there (ImportError otherwise).
+# Board side: _heaptrack_host_exec(src, name) runs a script as `mpremote run` would
+# (fresh namespace, __name__ == "__main__"). Also checks that the heaptrack module
+# is there (ImportError otherwise).
 BOARD_HELPER = """\
 import heaptrack as _heaptrack_host_check
 del _heaptrack_host_check
@@ -79,30 +84,19 @@ def _heaptrack_host_exec(src, name):
     except NameError:
         code = src
     exec(code, g)
-def _heaptrack_host_sample(t0):
-    import heaptrack, json, time
-    ms = time.ticks_ms()
-    tasks = [[t.name, t.handle, t.alive, t.current, t.peak] for t in heaptrack.task_stats()]
-    info = heaptrack.heap_info()
-    g = info.gc
-    return json.dumps({"ticks": ms, "ms": 0 if t0 is None else time.ticks_diff(ms, t0), "tasks": tasks,
-        "regions": [[r.name, r.caps, r.total, r.free, r.largest_free, r.minimum_free] for r in info.regions],
-        "gc": [g.total, g.used, g.free, g.largest_free]})
 """
 
 # Board side: runs a script while a sampler task writes samples. Filled in
 # with repr()s of the script source, its name, the interval and the marker.
 BOARD_RUN = """\
 def _heaptrack_host_run(src, name, interval_ms, marker):
-    import heaptrack, sys, time
+    import heaptrack, time
     state = [False, False]  # stop requested, sampler finished
     t0 = time.ticks_ms()
-    def emit():
-        sys.stdout.write(marker + _heaptrack_host_sample(t0) + "\\n")
     def sampler():
         try:
             while not state[0]:
-                emit()
+                heaptrack.dump_sample(t0, marker)
                 deadline = time.ticks_add(time.ticks_ms(), interval_ms)
                 while not state[0]:
                     left = time.ticks_diff(deadline, time.ticks_ms())
@@ -119,22 +113,29 @@ def _heaptrack_host_run(src, name, interval_ms, marker):
         deadline = time.ticks_add(time.ticks_ms(), 5000)
         while not state[1] and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             time.sleep_ms(5)
-        emit()
+        heaptrack.dump_sample(t0, marker)
 try:
     _heaptrack_host_run(%(src)r, %(name)r, %(interval_ms)d, %(marker)r)
 finally:
     del _heaptrack_host_run
 """
 
-
 # Board side: runs a script once.
 BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
+
+# What the virtual board writes when its firmware ends under a running command
+# (vboard/board.py: _end_command): the board was reset, not the script's error.
+_VBOARD_RESET = re.compile(r"\*\*\* vboard: (firmware crashed \([^\n]*\)|hard reset) \*\*\*")
 
 
 class BoardError(Exception):
     """The board cannot be used (missing, busy, not MicroPython, no heaptrack module, stopped answering).
 
     str() is one line meant for the user."""
+
+
+class BoardLost(BoardError):
+    """The board went away during the job (unplugged, its virtual board killed, reset under us)."""
 
 
 class ScriptError(Exception):
@@ -144,121 +145,6 @@ class ScriptError(Exception):
         self.traceback = traceback.replace("\r\n", "\n")
         lines = [line for line in self.traceback.strip().splitlines() if line.strip()]
         super().__init__(lines[-1] if lines else "error on the board")
-
-
-# ---------------------------------------------------------------------------
-# Samples
-
-
-@dataclass
-class TaskSample:
-    name: str
-    handle: int
-    alive: bool
-    current: int
-    peak: int
-
-
-@dataclass
-class Sample:
-    """Every task's usage at one moment; t is seconds since the first sample (board clock)."""
-    t: float
-    tasks: List[TaskSample]
-    regions: List[dict] = field(default_factory=list)  # name, caps, total, free, largest_free, minimum_free
-    gc: dict = field(default_factory=dict)  # total, used, free, largest_free
-    ticks_ms: int = 0
-
-    @classmethod
-    def from_board(cls, text: str) -> "Sample":
-        """From the JSON line _heaptrack_host_sample() wrote (ValueError if it is not one)."""
-        obj = json.loads(text)
-        if not isinstance(obj, dict) or "tasks" not in obj:
-            raise ValueError("not a heaptrack sample: %r" % text[:80])
-        tasks = [TaskSample(str(n), int(h), bool(a), int(c), int(p)) for n, h, a, c, p in obj["tasks"]]
-        regions = [dict(zip(("name", "caps", "total", "free", "largest_free", "minimum_free"), r))
-                   for r in obj.get("regions", [])]
-        gc = dict(zip(("total", "used", "free", "largest_free"), obj.get("gc", [])))
-        return cls(obj.get("ms", 0) / 1000.0, tasks, regions, gc, obj.get("ticks", 0))
-
-    def by_name(self) -> Dict[str, dict]:
-        """name -> {"current", "peak", "alive"} summed over tasks of that name ("instances" when > 1);
-        a DELETED task keeps what it never freed."""
-        out: Dict[str, dict] = {}
-        for t in self.tasks:
-            entry = out.get(t.name)
-            if entry is None:
-                out[t.name] = {"current": t.current, "peak": t.peak, "alive": t.alive}
-            else:
-                entry["current"] += t.current
-                entry["peak"] += t.peak
-                entry["alive"] = entry["alive"] or t.alive
-                entry["instances"] = entry.get("instances", 1) + 1
-        return out
-
-    def to_json(self) -> dict:
-        """This sample as one line of a recording."""
-        return {"type": "sample", "t": round(self.t, 3), "tasks": self.by_name(),
-                "regions": self.regions, "gc": self.gc}
-
-    def total_free(self) -> int:
-        return sum(r.get("free", 0) for r in self.regions)
-
-    def largest_free(self) -> int:
-        return max([r.get("largest_free", 0) for r in self.regions] or [0])
-
-
-def read_record(lines: Iterable[str], source: str = "recording") -> tuple:
-    """(header dict or {}, [sample dicts]) from the lines of a recording (ValueError if malformed)."""
-    header: dict = {}
-    samples = []
-    for i, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise ValueError("%s, line %d: not JSON (%s)" % (source, i, e)) from None
-        if not isinstance(obj, dict):
-            raise ValueError("%s, line %d: not a JSON object" % (source, i))
-        kind = obj.get("type", "sample" if "tasks" in obj else None)
-        if kind == "record":
-            header = obj
-        elif kind == "sample":
-            if not isinstance(obj.get("tasks"), dict) or not isinstance(obj.get("t"), (int, float)):
-                raise ValueError("%s, line %d: a sample needs \"t\" and a \"tasks\" object" % (source, i))
-            samples.append(obj)
-        # other types (end, future additions) are skipped
-    return header, samples
-
-
-@dataclass
-class TaskSeries:
-    """One task name's current/peak usage over the samples where it appeared."""
-    name: str
-    times: List[float] = field(default_factory=list)
-    current: List[int] = field(default_factory=list)
-    peak: List[int] = field(default_factory=list)
-    alive: List[bool] = field(default_factory=list)
-
-    def add(self, t: float, current: int, peak: int, alive: bool) -> None:
-        self.times.append(t)
-        self.current.append(current)
-        self.peak.append(peak)
-        self.alive.append(alive)
-
-    def trend(self):
-        from . import trend
-        return trend.trend(self.times, self.current, self.alive)
-
-
-def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
-    """name -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
-    out: Dict[str, TaskSeries] = {}
-    for s in samples:
-        for name, v in s["tasks"].items():
-            out.setdefault(name, TaskSeries(name)).add(s["t"], v["current"], v["peak"], v["alive"])
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +158,36 @@ def find_port() -> str:
         if p.vid is not None:
             return p.device
     raise BoardError("no board found: connect one and pass --port DEV, or use --vboard for a virtual board")
+
+
+_SHORTCUT = re.compile(r"^([auc])(\d{1,2})$")
+_SHORTCUT_DEVICES = {"a": "/dev/ttyACM%s", "u": "/dev/ttyUSB%s", "c": "COM%s"}
+
+
+def resolve_port(spec: Optional[str]) -> str:
+    """A device path from a port as mpremote's users type it (see the module's docstring)."""
+    if spec in (None, "", "auto"):
+        return find_port()
+    m = _SHORTCUT.match(spec)
+    if m:
+        return _SHORTCUT_DEVICES[m.group(1)] % m.group(2)
+    if spec.startswith("port:"):
+        return spec[5:]
+    if spec.startswith("id:"):
+        import serial.tools.list_ports
+        for p in serial.tools.list_ports.comports():
+            if p.serial_number == spec[3:]:
+                return p.device
+        raise BoardError("no USB serial device with serial number %s" % spec[3:])
+    if spec == "vboard":
+        from . import paths
+        link = paths.tty_link()
+        try:
+            return os.readlink(link)
+        except OSError:
+            raise BoardError("no virtual board is running (%s): start one with `mpheaptrack vboard`, or "
+                             "use --vboard" % link) from None
+    return spec
 
 
 @contextlib.contextmanager
@@ -293,7 +209,7 @@ def open_board(port: Optional[str] = None, *, vboard: bool = False, firmware: Op
             finally:
                 vb.stop()
         return
-    with Connection(port or find_port(), connect_timeout=connect_timeout) as conn:
+    with Connection(resolve_port(port), connect_timeout=connect_timeout) as conn:
         yield conn
 
 
@@ -313,6 +229,7 @@ class Connection:
         self._busy = False  # a raw-REPL command may still be running
         self._t0 = None
         self._helper = False
+        self.lost: Optional[str] = None  # why the board went away, once it did
         try:
             self.transport = SerialTransport(device, baudrate=115200)
             # A read timeout lets the transport's own timeouts work on
@@ -350,7 +267,7 @@ class Connection:
     def _setup(self) -> None:
         try:
             out = self.exec(BOARD_HELPER + "import sys as _s, heaptrack as _h\n"
-                            "_h.task_stats, _h.heap_info, _h.dump\n"
+                            "_h.task_stats, _h.heap_info, _h.dump, _h.dump_sample\n"
                             "print(repr((getattr(_s.implementation, '_machine', ''), _h.TRACK_DELETED)))\n"
                             "del _s, _h")
         except ScriptError as e:
@@ -366,6 +283,23 @@ class Connection:
         self.machine, self.track_deleted = ast.literal_eval(out.strip().splitlines()[-1])
         self._helper = True
 
+    def _lost(self, e) -> BoardError:
+        """The error for a failed exchange: BoardLost if the device is gone."""
+        why = str(e) or type(e).__name__
+        gone = (not os.path.exists(self.device) or getattr(e, "errno", None) in (errno.EIO, errno.ENXIO, errno.ENODEV)
+                or any(s in why for s in ("disconnected", "returned no data", "Input/output error", "Errno 5")))
+        if gone:
+            self.lost = "the board on %s went away (%s)" % (self.device, why)
+            return BoardLost(self.lost)
+        return BoardError("the board on %s stopped answering (%s)" % (self.device, why))
+
+    def _reset_under_us(self, err: bytes) -> None:
+        """The virtual board's notice that its firmware ended under a command: BoardLost."""
+        m = _VBOARD_RESET.search(err.decode(errors="replace"))
+        if m:
+            self.lost = "the board on %s was reset (%s)" % (self.device, m.group(1))
+            raise BoardLost(self.lost)
+
     def exec(self, code: str, timeout: float = 30) -> str:
         """Runs code in the raw REPL; its output (text, \\r\\n kept). ScriptError if it raised."""
         from mpremote.transport import TransportError
@@ -375,8 +309,9 @@ class Connection:
             out, err = self.transport.follow(timeout)
             self._busy = False
         except (TransportError, OSError) as e:
-            raise BoardError("the board on %s stopped answering (%s)" % (self.device, e)) from None
+            raise self._lost(e) from None
         if err:
+            self._reset_under_us(err)
             raise ScriptError(err.decode(errors="replace"))
         return out.decode(errors="replace")
 
@@ -393,7 +328,7 @@ class Connection:
     def sample(self) -> Sample:
         """One sample, taken now by the REPL's task."""
         try:
-            out = self.exec("print(_heaptrack_host_sample(%r))" % (self._t0,))
+            out = self.exec("__import__('heaptrack').dump_sample(%r)" % (self._t0,))
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
         line = out.strip().splitlines()[-1] if out.strip() else ""
@@ -466,15 +401,19 @@ class Connection:
                 raise BoardError("the board on %s stopped answering after the script" % self.device)
             self._busy = False
         except (TransportError, OSError) as e:
-            raise BoardError("the board on %s stopped answering (%s)" % (self.device, e)) from None
+            raise self._lost(e) from None
         finally:
-            ser.timeout = old_timeout
+            try:
+                ser.timeout = old_timeout
+            except (OSError, ValueError):
+                pass  # the port is gone: the error above says so
             self.garbled = splitter.garbled
             self.script_interrupted = stop.sent_at is not None
         if first and self._t0 is None:
             # Samples taken after the run continue its clock.
             t0 = first[0].ticks_ms - int(round(first[0].t * 1000))
             self._t0 = t0 if t0 >= 0 else first[0].ticks_ms
+        self._reset_under_us(err)
         error = err[:-1].decode(errors="replace").replace("\r\n", "\n")
         if not error.strip():
             return None
@@ -516,6 +455,9 @@ class Connection:
         """Deletes our board-side helper, leaves the raw REPL and closes the port."""
         if getattr(self, "transport", None) is None:
             return
+        if self.lost and not os.path.exists(self.device):
+            self._close_transport()
+            return
         try:
             if self._busy:
                 # Left in the middle of a command (a second Ctrl-C, a timeout):
@@ -524,11 +466,11 @@ class Connection:
                 self._busy = False
             if self._helper:
                 try:
-                    self.exec("del _heaptrack_host_sample", timeout=5)
+                    self.exec("del _heaptrack_host_exec", timeout=5)
                 except (BoardError, ScriptError):
                     # An exchange was cut short: interrupt whatever runs and resync.
                     self._enter(5)
-                    self.exec("try:\n del _heaptrack_host_sample\nexcept NameError:\n pass", timeout=5)
+                    self.exec("try:\n del _heaptrack_host_exec\nexcept NameError:\n pass", timeout=5)
             self.transport.exit_raw_repl()
         except (BoardError, ScriptError, OSError):
             pass
