@@ -297,9 +297,15 @@ SEPARATOR = "├────────────────────┼�
 BOTTOM = "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘"
 
 
+def _pad_bytes(name: str, width: int) -> str:
+    """name right-aligned in width *bytes* of UTF-8, as C's %18s pads it (a name of
+    non-ASCII characters gets fewer columns than characters)."""
+    return " " * max(0, width - len(name.encode("utf-8", "surrogateescape"))) + name
+
+
 def _row_line(r: OverviewRow) -> str:
-    return "│ %18s │ %7s │ %20d │ %17d │ %15d │" % (
-        r.name, "ALIVE  " if r.alive else "DELETED", r.current, r.peak, r.heap_count)
+    return "│ %s │ %7s │ %20d │ %17d │ %15d │" % (
+        _pad_bytes(r.name, 18), "ALIVE  " if r.alive else "DELETED", r.current, r.peak, r.heap_count)
 
 
 def _task_line(t: TaskDetail, last: bool) -> str:
@@ -357,22 +363,47 @@ def _detail_line(task: TaskDetail, offset: int, last: bool) -> Optional[str]:
 # ---------------------------------------------------------------------------
 # Parsing
 
-_INT = r"(\d+)"
-_ROW_LOOSE = re.compile(r"^│ .* │ (ALIVE  |DELETED) │ .* │$")
+# Every pattern here runs in time linear in the line (no two unbounded wildcards
+# that can backtrack against each other; names and numbers have bounded lengths):
+# a capture may hold any garbage, megabytes on one line.
+_INT = r"(\d{1,20})"
 _TASK_LOOSE = re.compile(r"^[├└] (ALIVE|DELETED)\b")
-_SUB_LOOSE = re.compile(r"^[│ ][│ ]*[├└] (HEAP|ALLOC)\b")
+_SUB_LOOSE = re.compile(r"^[│ ]{1,10}[├└] (HEAP|ALLOC)\b")
 _TASK = re.compile(
-    r"^([├└]) (ALIVE|DELETED): (.*), CURRENT MEMORY USAGE %s, PEAK MEMORY USAGE %s, TOTAL HEAP USED %s:$"
+    r"^([├└]) (ALIVE|DELETED): (.{0,256}?), CURRENT MEMORY USAGE %s, PEAK MEMORY USAGE %s, TOTAL HEAP USED %s:$"
     % (_INT, _INT, _INT))
 _HEAP = re.compile(
-    r"^([│ ])    ([├└]) HEAP: (.*), CAPS: 0x([0-9a-fA-F]+), SIZE: %s, USAGE: CURRENT %s \(%s%%\), "
+    r"^([│ ])    ([├└]) HEAP: (.{0,64}?), CAPS: 0x([0-9a-fA-F]{1,16}), SIZE: %s, USAGE: CURRENT %s \(%s%%\), "
     r"PEAK %s \(%s%%\), ALLOC COUNT: %s$" % (_INT, _INT, _INT, _INT, _INT, _INT))
-_ALLOC = re.compile(r"^([│ ])    ([│ ])    ([├└]) ALLOC 0x([0-9a-fA-F]+), SIZE %s$" % _INT)
-_NUM_CELL = re.compile(r"^ *(\d+)$")
+_ALLOC = re.compile(r"^([│ ])    ([│ ])    ([├└]) ALLOC 0x([0-9a-fA-F]{1,16}), SIZE %s$" % _INT)
+_NUM_CELL = re.compile(r"^ {0,20}(\d{1,20})$")
+
+# A timestamp or tag before each line of a capture, as idf.py monitor --timestamps
+# ("2025-01-31 12:00:00.123 "), CI logs ("2025-01-31T12:00:00.1234567Z "), ts(1)
+# ("Jan 31 12:00:00 "), terminal programs ("[12:00:00.123] ", "[2025-01-31 12:00:00] ")
+# and dmesg-style uptimes ("[   12.345678] ") put it: taken off before parsing.
+_PREFIX = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
+    r"|\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
+    r"|\[[\d :.,T+-]{1,40}Z?\]) ?")
+
+
+def _is_row(line: str) -> bool:
+    """Loosely an overview row (the check that it is exactly one comes later)."""
+    return line.startswith("│ ") and line.endswith(" │") and (" │ ALIVE   │ " in line or " │ DELETED │ " in line)
 
 
 def _split_lines(text: str) -> List[str]:
-    lines = [line.rstrip("\r") for line in text.split("\n")]
+    """The lines of text, without \\r and without a timestamp prefix (_PREFIX) on any of them."""
+    lines = []
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if line[:1].isdigit() or line[:1] in "[ADFJMNOS":
+            m = _PREFIX.match(line)
+            if m:
+                line = line[m.end():]
+        lines.append(line)
     if lines[-1] == "":
         lines.pop()  # text ends with a newline (or is empty)
     return lines
@@ -539,7 +570,7 @@ def parse(text: str) -> Report:
         elif _TASK_LOOSE.match(line):
             item, i = _parse_tree(lines, i)
             items.append(item)
-        elif line in (HEADER, SEPARATOR, BOTTOM) or _ROW_LOOSE.match(line):
+        elif line in (HEADER, SEPARATOR, BOTTOM) or _is_row(line):
             raise ReportError("overview table line without the table's top border", i + 1, line)
         elif _SUB_LOOSE.match(line):
             raise ReportError("%s line without a task line above it" % _SUB_LOOSE.match(line).group(1),

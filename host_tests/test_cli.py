@@ -451,3 +451,140 @@ def test_vboard_option_starts_a_private_board(virtual_only, request, tmp_path):
     header, samples, _ = read_recording(out)
     assert header["virtual"] is True and len(samples) == 2
     assert "recorded 2 samples" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# parse: real captures
+
+
+def test_parse_timestamped_captures():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    plain = json.loads(ok(heaptrack("parse", input=text)).stdout)
+    prefixes = ["2025-01-31 12:00:00.123 ",          # idf.py monitor --timestamps
+                "2025-01-31T12:00:00.1234567Z ",     # CI logs
+                "Jan 31 12:00:00 ",                   # ts(1)
+                "[12:00:00.123] ",                    # terminal programs
+                "[   12.345678] "]                    # uptime
+    for prefix in prefixes:
+        stamped = "".join(prefix + line for line in text.splitlines(keepends=True))
+        assert json.loads(ok(heaptrack("parse", input=stamped)).stdout) == plain, prefix
+
+
+def test_parse_non_ascii_task_names_from_the_board(board):
+    # The firmware pads %18s by bytes, as ESP-IDF does: "tâche_ü" is 9 bytes in 7 characters.
+    out = board.exec("import heaptrack, time\n"
+                     "def work(done):\n    p = heaptrack.malloc(64)\n    done.append(p)\n    time.sleep_ms(200)\n"
+                     "    heaptrack.free(p)\n"
+                     "done = []\nh = heaptrack.start_task('t\\u00e2che_\\u00fc', work, (done,))\n"
+                     "while not done:\n    time.sleep_ms(5)\n"
+                     "heaptrack.print_overview(h)\nheaptrack.print_details(h)\ntime.sleep_ms(300)\n")
+    proc = ok(heaptrack("parse", input=out))
+    parsed = json.loads(proc.stdout)
+    names = [row["name"] for item in parsed["items"] if item["type"] == "overview" for row in item["rows"]]
+    assert names == ["tâche_ü"]
+    assert report.render_overview(report.parse(out).overviews[0].rows) in out.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("garbage", [
+    "│ " + " │ " * 120000 + "x",
+    "│ " + "a │ DELETED │ " * 50000,
+    "├ ALIVE: " + ", CURRENT MEMORY USAGE 1" * 30000,
+    "│    └ HEAP: " + ", CAPS: 0x1" * 60000,
+    " " * 720000 + "└ HEAP",
+    "{" + "\"type\": \"begin\", " * 40000,
+])
+def test_parse_is_linear_on_garbage_lines(garbage):
+    from heaptrack_host import report as rep
+    started = time.monotonic()
+    try:
+        rep.parse("log line\n" + garbage[:720000] + "\nmore\n")
+    except rep.ReportError:
+        pass
+    assert time.monotonic() - started < 2
+
+
+# ---------------------------------------------------------------------------
+# recordings that were cut short or are broken; boards that go away
+
+
+def test_plot_uses_a_recording_whose_last_line_was_cut(tmp_path):
+    rec = tmp_path / "cut.jsonl"
+    synthetic_recording(rec, leak=True)
+    text = rec.read_text()
+    rec.write_text(text + text.splitlines()[-1][:40])  # the recorder was killed mid-write
+    proc = ok(heaptrack("plot", rec, "-o", tmp_path / "cut.png"))
+    assert "line 22: cut short" in proc.stderr and "warning" in proc.stderr
+    assert "leaks: grower" in proc.stdout
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"type": "sample", "t": 0, "tasks": {"a": {"current": "x", "peak": 1, "alive": true}}}', "task 'a': 'current'"),
+    ('{"type": "sample", "t": 0, "tasks": {"a": {"peak": 1, "alive": true}}}', "task 'a' lacks 'current'"),
+    ('{"type": "sample", "t": 0, "tasks": {"a": 5}}', "task 'a' is not a JSON object"),
+    ('{"type": "sample", "t": 0, "tasks": {}, "regions": [{"name": "RAM"}]}', "region lacks 'caps'"),
+    ('[1, 2]', "not a JSON object"),
+])
+def test_plot_structurally_bad_records_are_one_line(tmp_path, line, message):
+    rec = tmp_path / "bad.jsonl"
+    rec.write_text('{"type": "record", "version": 1}\n' + line + "\n")
+    proc = heaptrack("plot", rec)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("mpheaptrack: error: %s, line 2: " % rec) and message in proc.stderr
+
+
+def start_vboard_process(request, flash):
+    proc = subprocess.Popen([sys.executable, "-m", "heaptrack_host.vboard", "--firmware",
+                             request.config.getoption("--firmware"), "--flash", str(flash)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    device = proc.stdout.readline().strip()
+    assert device.startswith("/dev/")
+    return proc, device
+
+
+LONG_SCRIPT = "import time\nfor i in range(200):\n    print('tick', i)\n    time.sleep_ms(50)\n"
+
+
+@pytest.mark.parametrize("command", ["record", "watch"])
+def test_board_killed_during_run_is_one_line_and_exit_2(command, tmp_path, script, virtual_only, request):
+    proc, device = start_vboard_process(request, tmp_path / "flash")
+    out = tmp_path / "lost.jsonl"
+    args = ["--port", device, "--run", script(LONG_SCRIPT), "--interval", 0.1]
+    args += ["-o", out] if command == "record" else ["--samples", 1000]
+    tool = subprocess.Popen([sys.executable, "-m", "heaptrack_host.cli", command] + [str(a) for a in args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="120"))
+    try:
+        wait_for_output(tool, "tick 5")
+        proc.kill()  # the board disappears (a USB board unplugged)
+        _, err = tool.communicate(timeout=60)
+    finally:
+        for p in (proc, tool):
+            if p.poll() is None:
+                p.kill()
+    assert tool.returncode == 2, err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("mpheaptrack: error: the board on %s went away" % device)
+    assert "Traceback" not in err
+    if command == "record":
+        end = json.loads(out.read_text().splitlines()[-1])
+        assert end["type"] == "end" and end["script_error"] is None and "went away" in end["board_lost"]
+
+
+def test_port_shortcuts():
+    from heaptrack_host.connection import resolve_port
+    assert resolve_port("a0") == "/dev/ttyACM0" and resolve_port("u12") == "/dev/ttyUSB12"
+    assert resolve_port("c3") == "COM3" and resolve_port("port:/dev/x") == "/dev/x"
+    proc = heaptrack("watch", "--port", "a9", "--once")
+    assert proc.returncode == 2 and "cannot open /dev/ttyACM9" in proc.stderr
+
+
+def test_the_command_is_not_kdes_heaptrack():
+    from importlib.metadata import entry_points
+    eps = entry_points()
+    scripts = eps.select(group="console_scripts") if hasattr(eps, "select") else eps.get("console_scripts", [])
+    ours = {ep.name for ep in scripts if ep.value.startswith("heaptrack_host.")}
+    assert ours == {"mpheaptrack"}
+    version = ok(heaptrack("--version")).stdout
+    from heaptrack_host import __version__
+    assert __version__ in version
