@@ -67,19 +67,21 @@ static void *task_entry(void *arg) {
 // A name as ESP-IDF stores it: configMAX_TASK_NAME_LEN bytes with the NUL, so
 // 1 to 15 bytes of UTF-8 (not characters); and printable, since a control
 // character (\n, \r, \t, ...) would break every report line it is printed in.
+// (Messages stay shorter than upstream's longest: MicroPython's decompression
+// buffer, MP_MAX_UNCOMPRESSED_TEXT_LEN, has no room for the longest one's NUL.)
 static const char *checked_name(mp_obj_t name_in) {
     size_t len;
     const char *name = mp_obj_str_get_data(name_in, &len);
     if (len == 0 || len >= HT_TASK_NAME_LEN) {
         mp_raise_msg_varg(&mp_type_ValueError,
-            MP_ERROR_TEXT("task name must be 1 to %d bytes of UTF-8, not %d: ESP-IDF keeps configMAX_TASK_NAME_LEN = %d bytes, the NUL included"),
-            HT_TASK_NAME_LEN - 1, (int)len, HT_TASK_NAME_LEN);
+            MP_ERROR_TEXT("task name is %d bytes; ESP-IDF stores 1 to %d (configMAX_TASK_NAME_LEN)"),
+            (int)len, HT_TASK_NAME_LEN - 1);
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c < 0x20 || c == 0x7f) {
             mp_raise_msg_varg(&mp_type_ValueError,
-                MP_ERROR_TEXT("task name must not contain control characters (byte 0x%02x): reports print it on one line"), c);
+                MP_ERROR_TEXT("task name has a control character (0x%02x): it would break reports"), c);
         }
     }
     return name;
