@@ -301,3 +301,28 @@ print([len(old.tasks), old.ticks_ms, old.blocks, t.handle, [b for hp in t.heaps 
     assert [a for a, s in loaded_blocks] == [block]
     assert status == "GONE" and delta == -current and gone == loaded_blocks
     assert bad == ["ValueError", "ValueError", None] and missing == "OSError"
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_snapshot_repr_is_cut_short_str_and_print_are_whole(board):
+    out = board.exec(PRELUDE + """
+held = [heaptrack.malloc(16) for i in range(12)]
+s = heaptrack.snapshot()
+print('=== REPR')
+print(repr(s))
+print('=== STR')
+print(str(s))
+print('=== PRINT')
+s.print()
+print('=== END')
+for b in held:
+    heaptrack.free(b)
+""")
+    parts = {}
+    for chunk in out.replace("\r\n", "\n").split("=== ")[1:]:
+        name, _, body = chunk.partition("\n")
+        parts[name] = body
+    assert parts["STR"] == parts["PRINT"]
+    # From power-on, the calling task is among the first 20 shown.
+    assert "├ ... 4 more blocks" in parts["REPR"] and "more blocks" not in parts["STR"]
+    assert parts["STR"].count("├ ALLOC 0x") - parts["REPR"].count("├ ALLOC 0x") == 4

@@ -267,18 +267,26 @@ static mp_obj_t heaptrack_write_tasks(mp_obj_t stream_in, mp_obj_t tasks_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_write_tasks_obj, heaptrack_write_tasks);
 
-// _render(header, tasks, as_str): the header line, then ESP-IDF's detail tree
-// of the TaskStats with each task's handle; returned as a str, or streamed to
-// the REPL a line at a time when as_str is false.
-static mp_obj_t heaptrack_render(mp_obj_t header_in, mp_obj_t tasks_in, mp_obj_t as_str_in) {
+// _render(header, tasks, as_str, max_tasks, max_blocks): the header line, then
+// ESP-IDF's detail tree of the TaskStats with each task's handle, at most
+// max_tasks tasks and max_blocks ALLOC lines per heap (None: all), each cut
+// said in one line; returned as a str, or streamed to the REPL a line at a
+// time when as_str is false.
+static size_t limit_arg(mp_obj_t arg) {
+    return arg == mp_const_none ? SIZE_MAX : (size_t)mp_obj_get_int(arg);
+}
+
+static mp_obj_t heaptrack_render(size_t n_args, const mp_obj_t *args) {
     size_t count;
-    mp_obj_t *tasks = task_list(tasks_in, &count);
-    const char *header = mp_obj_str_get_str(header_in);
+    mp_obj_t *tasks = task_list(args[1], &count);
+    const char *header = mp_obj_str_get_str(args[0]);
+    size_t max_tasks = limit_arg(args[3]);
+    size_t max_blocks = limit_arg(args[4]);
     vstr_t vstr;
     mp_print_t to_vstr;
     linebuf_t lb;
     const mp_print_t *print;
-    bool as_str = mp_obj_is_true(as_str_in);
+    bool as_str = mp_obj_is_true(args[2]);
     if (as_str) {
         vstr_init_print(&vstr, 128, &to_vstr);
         print = &to_vstr;
@@ -287,8 +295,12 @@ static mp_obj_t heaptrack_render(mp_obj_t header_in, mp_obj_t tasks_in, mp_obj_t
         print = &lb.print;
     }
     mp_printf(print, "%s\n", header);
-    for (size_t i = 0; i < count; i++) {
-        report_print_task(print, stats_task_get(tasks[i]), i + 1 == count, true);
+    size_t shown = count < max_tasks ? count : max_tasks;
+    for (size_t i = 0; i < shown; i++) {
+        report_print_task(print, stats_task_get(tasks[i]), i + 1 == count, true, max_blocks);
+    }
+    if (shown < count) {
+        mp_printf(print, "└ ... %lu more tasks\n", (unsigned long)(count - shown));
     }
     if (as_str) {
         if (vstr.len > 0 && vstr.buf[vstr.len - 1] == '\n') {
@@ -299,7 +311,7 @@ static mp_obj_t heaptrack_render(mp_obj_t header_in, mp_obj_t tasks_in, mp_obj_t
     linebuf_flush(&lb);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(heaptrack_render_obj, heaptrack_render);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_render_obj, 5, 5, heaptrack_render);
 
 static MP_DEFINE_STR_OBJ(heaptrack_version_obj, HEAPTRACK_VERSION);
 

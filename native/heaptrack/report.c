@@ -35,7 +35,7 @@ static unsigned long percent_of(size_t part, size_t whole) {
 }
 
 static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
-    const char *task_rail, bool is_last_heap) {
+    const char *task_rail, bool is_last_heap, size_t max_blocks) {
     const char *heap_rail = is_last_heap ? " " : "│";
     mp_printf(print, "%s    %s HEAP: %s, CAPS: 0x%08lx, SIZE: %lu, USAGE: CURRENT %lu (%lu%%), PEAK %lu (%lu%%), ALLOC COUNT: %lu\n",
         task_rail,
@@ -52,6 +52,11 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
         return;
     }
     for (size_t i = 0; i < heap->alloc_count; i++) {
+        if (i == max_blocks) {
+            mp_printf(print, "%s    %s    ├ ... %lu more blocks\n", task_rail, heap_rail,
+                (unsigned long)(heap->alloc_count - i));
+            break;
+        }
         // ESP-IDF draws every ALLOC line with a tee, the last one included.
         mp_printf(print, "%s    %s    ├ ALLOC 0x%p, SIZE %lu\n",
             task_rail, heap_rail, heap->blocks[i].address, (unsigned long)heap->blocks[i].size);
@@ -59,7 +64,7 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
 }
 
 void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool is_last_task,
-    bool with_handle) {
+    bool with_handle, size_t max_blocks) {
     mp_printf(print, "%s %s: %s",
         is_last_task ? "└" : "├",
         task->is_alive ? "ALIVE" : "DELETED",
@@ -72,12 +77,13 @@ void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool
         (unsigned long)task->overall_peak_usage,
         (unsigned long)task->heap_count);
     for (size_t h = 0; h < task->heap_count; h++) {
-        print_heap(print, &task->heap_stat[h], is_last_task ? " " : "│", h + 1 == task->heap_count);
+        print_heap(print, &task->heap_stat[h], is_last_task ? " " : "│", h + 1 == task->heap_count,
+            max_blocks);
     }
 }
 
 void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap) {
     for (size_t i = 0; i < snap->task_count; i++) {
-        report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false);
+        report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX);
     }
 }

@@ -19,6 +19,10 @@ _TABLE = Table(("TASK", "STATUS", "CURRENT MEMORY DELTA", "PEAK MEMORY DELTA", "
 
 _FILE_VERSION = 1
 
+# repr(snapshot), what the REPL shows, lists this many tasks and blocks per heap.
+_REPR_TASKS = 20
+_REPR_BLOCKS = 8
+
 
 def _signed(n):
     return "%+d" % n if n else "0"
@@ -169,13 +173,15 @@ class Snapshot:
 
     def __str__(self):
         # ESP-IDF's detail tree, each task with its handle.
-        return _heaptrack._render(self._header(), self.tasks, True)
+        return _heaptrack._render(self._header(), self.tasks, True, None, None)
 
-    __repr__ = __str__
+    def __repr__(self):
+        # What the REPL shows: the same, cut short so that a board can show it.
+        return _heaptrack._render(self._header(), self.tasks, True, _REPR_TASKS, _REPR_BLOCKS)
 
     def print(self):
         """Prints str(self), a line at a time: any number of blocks, no string built."""
-        _heaptrack._render(self._header(), self.tasks, False)
+        _heaptrack._render(self._header(), self.tasks, False, None, None)
 
 
 def snapshot(blocks=True):
