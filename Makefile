@@ -31,17 +31,34 @@ endif
 # compiled out (CONFIG_HEAP_TASK_TRACKING unset): the benchmarks' baseline and
 # the "firmware without tracking" the tests check. `make test` builds both.
 HEAPTRACK_TRACKING ?= 1
-HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(if $(filter 0,$(HEAPTRACK_TRACKING)),-notracking)
+# HEAPTRACK_TRACKER: which heap accounting the firmware has (tracker.h):
+#   idf    ESP-IDF's heap task tracking (tracker_idf.c), the default;
+#   hooks  heaptrack's own on ESP-IDF's heap hooks, ESP-IDF's tracking off
+#          (tracker_hooks.c; build/host-hooks);
+#   diff   the hooks tracker with ESP-IDF's tracking on beside it, and ESP-IDF's
+#          own statistics and printers as the module _idf_oracle: the firmware
+#          of the differential test (build/host-diff).
+HEAPTRACK_TRACKER ?= idf
+ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
+$(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
+endif
+HOST_VARIANT_idf := $(if $(filter 0,$(HEAPTRACK_TRACKING)),-notracking)
+HOST_VARIANT_hooks := -hooks
+HOST_VARIANT_diff := -diff
+HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(HOST_VARIANT_$(HEAPTRACK_TRACKER))
 HOST_IDF_OUT := $(HOST_BUILD)/esp-idf
 FIRMWARE := $(HOST_BUILD)/micropython
 FIRMWARE_UNTRACKED := $(BUILD_DIR)/$(HOST_FLAVOUR)-notracking/micropython
+FIRMWARE_IDF := $(BUILD_DIR)/$(HOST_FLAVOUR)/micropython
+FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
+FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 
 include $(ROOT)/mk/esp-idf.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
-HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
 ifdef PORT
 HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
 endif
@@ -52,13 +69,14 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked host-idf run test test-c test-host bench venv submodules clean
+.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
 	@echo "  make                  build the host firmware (build/host/micropython): MicroPython's unix"
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
+	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests + host_tests on the virtual board"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
@@ -90,17 +108,26 @@ $(MPY_CROSS): $(SUBMODULES_STAMP)
 # The virtual board's heaptrack keeps up to 16384 blocks outstanding (a board
 # 1024, tracker_idf.c's default): its RAM is the host's, and the benchmarks
 # and the streaming tests hold 10,000.
-HOST_TRACKER_DEFS := -DHT_IDF_MAX_BLOCKS=16384
+# The hooks tracker's tables hold every block of the system (16384 live blocks,
+# 1024 task records, deleted ones included: about 380 KB of the host's RAM).
+HOST_TRACKER_DEFS_idf := -DHT_IDF_MAX_BLOCKS=16384
+HOST_TRACKER_DEFS_hooks := -DHT_HOOKS_MAX_BLOCKS=16384 -DHT_HOOKS_MAX_TASKS=1024 -DHT_HOOKS_MAX_HEAP_RECORDS=2048
+HOST_TRACKER_DEFS_diff := $(HOST_TRACKER_DEFS_hooks) -DHT_HOOKS_SNAPSHOT_LIBC=1
+HOST_LIB_idf := TRACKER=idf TRACKING=$(HEAPTRACK_TRACKING)
+HOST_LIB_hooks := TRACKER=hooks TRACKING=0
+HOST_LIB_diff := TRACKER=hooks TRACKING=1
+HOST_CFLAGS_diff := -DHEAPTRACK_IDF_ORACLE=1
+HOST_FIRMWARE_CFLAGS := $(strip $(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS) $(HOST_CFLAGS_$(HEAPTRACK_TRACKER)))
 host-idf: $(IDF_SOURCE_STAMP)
 	@$(MAKE) --no-print-directory -f $(ROOT)/boards/HOST/esp_idf.mk -j$(JOBS) CC="$(CC)" \
-		IDF_SRC=$(HEAPTRACK_IDF_SRC) OUT=$(HOST_IDF_OUT) TRACKING=$(HEAPTRACK_TRACKING) \
-		SAN_FLAGS="$(HOST_SANITIZE_FLAGS)" TRACKER_DEFS="$(HOST_TRACKER_DEFS)"
+		IDF_SRC=$(HEAPTRACK_IDF_SRC) OUT=$(HOST_IDF_OUT) $(HOST_LIB_$(HEAPTRACK_TRACKER)) \
+		SAN_FLAGS="$(HOST_SANITIZE_FLAGS)" TRACKER_DEFS="$(HOST_TRACKER_DEFS_$(HEAPTRACK_TRACKER))"
 
 firmware-host: $(MPY_CROSS) host-idf
 	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
 		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) HEAPTRACK_IDF_OUT=$(HOST_IDF_OUT) \
-		$(if $(HOST_SANITIZE_FLAGS),STRIP= CFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS)" \
-			LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)")
+		$(if $(HOST_SANITIZE_FLAGS),STRIP= LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)") \
+		$(if $(HOST_FIRMWARE_CFLAGS),CFLAGS_EXTRA="$(HOST_FIRMWARE_CFLAGS)")
 
 VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)
@@ -117,7 +144,13 @@ test-c: $(IDF_SOURCE_STAMP)
 	$(MAKE) -C $(ROOT)/native/tests -j$(JOBS) BUILD=$(BUILD_DIR)/ctest IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
 
 firmware-host-untracked:
-	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKING=0
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf HEAPTRACK_TRACKING=0
+
+# Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
+firmware-host-trackers:
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=hooks
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=diff
 
 ifdef PORT
 test-host: venv

@@ -1,17 +1,20 @@
-// Cost of heaptrack's accounting layer: ns per malloc+free pair through
-// ESP-IDF's heap_caps_malloc/heap_caps_free and through tracker.h's
-// ht_malloc/ht_free (which add the registry of outstanding blocks), with
-// ESP-IDF's heap task tracking on and off, while 10, 1,000 and 10,000 blocks
-// of the calling task are live. Host build of ESP-IDF's heap
-// (boards/HOST/esp_idf.mk), -O2, no sanitizers.
+// Cost of heap task tracking: ns per malloc+free pair through ESP-IDF's
+// heap_caps_malloc/heap_caps_free, and through tracker.h's ht_malloc/ht_free
+// (heaptrack's layer on top), while 10, 1,000 and 10,000 blocks of the calling
+// task are live, on three builds of ESP-IDF's heap for the host
+// (boards/HOST/esp_idf.mk, -O2, no sanitizers):
+//   untracked  CONFIG_HEAP_TASK_TRACKING off, no hooks (the baseline)
+//   ESP-IDF    ESP-IDF's heap task tracking (tracker_idf.c on top)
+//   hooks      heaptrack's own tracker on ESP-IDF's heap hooks (tracker_hooks.c),
+//              ESP-IDF's tracking off
+// and the RAM each tracker takes per live block. `make -C native/tests bench`
+// builds this file three times; the ESP-IDF build is the driver: it runs the
+// others (`--measure`), measures itself, and prints one table with the
+// ratios, all from that one run.
 //
-// Tracking on and off are two library builds (CONFIG_HEAP_TASK_TRACKING), so
-// `make -C native/tests bench` builds this file twice; the tracking build is
-// the driver: it runs the other (`--measure`), measures itself, and prints
-// one table with the ratios, all from that one run.
-//
-//   bench_tracker [UNTRACKED_BINARY]   the table (without the argument: tracking on only)
-//   bench_tracker --measure            one line per live count: live raw_ns ht_ns
+//   bench_tracker [UNTRACKED_BINARY HOOKS_BINARY]   the table
+//   bench_tracker --measure     one line per live count: live raw_ns ht_ns;
+//                               then: ram heap_bytes_per_block table_bytes_per_block
 //
 // What a pair is: a block of 16..124 bytes allocated and freed at once (the
 // same size sequence for both APIs), the calling task's live blocks sitting in
@@ -19,8 +22,15 @@
 // the process re-executes itself with it), because 10,000 blocks plus ESP-IDF's
 // per-block statistics do not fit the ESP32-S3's internal RAM. Each figure is
 // the best of ROUNDS rounds, raw and heaptrack rounds alternating, each round
-// sized to take about ROUND_NS. Goal for heaptrack's layer: at most 1.1x the
-// raw pair with the same tracking setting (the registry adds O(1) per call).
+// sized to take about ROUND_NS. Goals: the hooks tracker within 1.3x of the
+// untracked heap at every live count, with no more RAM per live block than
+// ESP-IDF's tracker; heaptrack's layer at most 1.1x the raw pair of its build.
+//
+// RAM per live block: what the heap loses per extra live block of 64 bytes
+// (PSRAM free bytes before and after 2,000 of them, which takes in ESP-IDF's
+// per-block records and owner words), less the untracked build's; for the
+// hooks tracker plus its table's bytes per block slot (static, sized when the
+// firmware is built: HT_HOOKS_MAX_BLOCKS slots, used or not).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +43,17 @@
 
 #ifndef HEAPTRACK_IDF_TRACKING
 #define HEAPTRACK_IDF_TRACKING 1
+#endif
+#ifndef HEAPTRACK_IDF_HOOKS
+#define HEAPTRACK_IDF_HOOKS 0
+#endif
+
+#if HEAPTRACK_IDF_HOOKS
+// tracker_hooks.c: the bytes its tables take per block slot.
+extern const size_t ht_hooks_table_bytes_per_block;
+#define TABLE_BYTES_PER_BLOCK ht_hooks_table_bytes_per_block
+#else
+#define TABLE_BYTES_PER_BLOCK ((size_t)0)
 #endif
 
 #define BENCH_REGIONS "SPIRAM:0x3c000000:16777216"
@@ -135,8 +156,29 @@ static void measure(size_t live, double *raw_best, double *ht_best) {
     drain(raw_live, live, false);
 }
 
-// What one critical section (portMUX) costs: ht_malloc and ht_free take
-// three per pair between them (reserve a slot, record the block, remove it).
+// Heap bytes one more live 64-byte block takes, everything included.
+#define RAM_BLOCKS 2000
+static double heap_bytes_per_block(void) {
+    void **held = malloc(RAM_BLOCKS * sizeof(void *));
+    if (held == NULL) {
+        fail("no host memory");
+    }
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    for (size_t i = 0; i < RAM_BLOCKS; ++i) {
+        held[i] = heap_caps_malloc(64, MALLOC_CAP_SPIRAM);
+        if (held[i] == NULL) {
+            fail("heap_caps_malloc failed");
+        }
+    }
+    size_t after = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    for (size_t i = 0; i < RAM_BLOCKS; ++i) {
+        heap_caps_free(held[i]);
+    }
+    free(held);
+    return (double)(before - after) / RAM_BLOCKS;
+}
+
+// What one critical section (portMUX) costs.
 static double critical_section_ns(void) {
     static portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
     const unsigned n = 1u << 20;
@@ -155,17 +197,20 @@ static double critical_section_ns(void) {
 }
 
 typedef struct {
-    double raw, ht;
+    double raw[LIVES], ht[LIVES];
+    double heap_per_block, table_per_block;
 } figures_t;
 
 static void measure_all(figures_t *out) {
     for (size_t i = 0; i < LIVES; ++i) {
-        measure(g_lives[i], &out[i].raw, &out[i].ht);
+        measure(g_lives[i], &out->raw[i], &out->ht[i]);
     }
+    out->heap_per_block = heap_bytes_per_block();
+    out->table_per_block = (double)TABLE_BYTES_PER_BLOCK;
 }
 
-// The untracked build's figures, from its --measure output.
-static bool run_untracked(const char *binary, figures_t *out) {
+// Another build's figures, from its --measure output.
+static bool run_other(const char *binary, figures_t *out) {
     char command[4096];
     if (snprintf(command, sizeof(command), "'%s' --measure", binary) >= (int)sizeof(command)) {
         return false;
@@ -181,11 +226,12 @@ static bool run_untracked(const char *binary, figures_t *out) {
         if (live != g_lives[got]) {
             break;
         }
-        out[got].raw = raw;
-        out[got].ht = ht;
+        out->raw[got] = raw;
+        out->ht[got] = ht;
         ++got;
     }
-    return pclose(f) == 0 && got == LIVES;
+    bool ram = fscanf(f, " ram %lf %lf", &out->heap_per_block, &out->table_per_block) == 2;
+    return pclose(f) == 0 && got == LIVES && ram;
 }
 
 int main(int argc, char **argv) {
@@ -199,45 +245,67 @@ int main(int argc, char **argv) {
     if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == 0) {
         fail("no PSRAM heap (HEAPTRACK_IDF_REGIONS)");
     }
-    figures_t tracked[LIVES], untracked[LIVES];
+    figures_t idf, untracked, hooks;
     if (argc > 1 && strcmp(argv[1], "--measure") == 0) {
-        measure_all(tracked);
+        measure_all(&idf);
         for (size_t i = 0; i < LIVES; ++i) {
-            printf("%zu %.1f %.1f\n", g_lives[i], tracked[i].raw, tracked[i].ht);
+            printf("%zu %.1f %.1f\n", g_lives[i], idf.raw[i], idf.ht[i]);
         }
+        printf("ram %.1f %.1f\n", idf.heap_per_block, idf.table_per_block);
         return 0;
     }
-    #if !HEAPTRACK_IDF_TRACKING
-    fprintf(stderr, "bench_tracker: this is the untracked build; run the tracking build (with this one as argument)\n");
+    #if !HEAPTRACK_IDF_TRACKING || HEAPTRACK_IDF_HOOKS
+    fprintf(stderr, "bench_tracker: run the ESP-IDF tracker's build, with the untracked and hooks builds as arguments\n");
     return 2;
     #endif
-    bool have_untracked = argc > 1;
-    if (have_untracked && !run_untracked(argv[1], untracked)) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s UNTRACKED_BINARY HOOKS_BINARY\n", argv[0]);
+        return 2;
+    }
+    if (!run_other(argv[1], &untracked)) {
         fprintf(stderr, "bench_tracker: running %s --measure failed\n", argv[1]);
         return 1;
     }
-    measure_all(tracked);
+    if (!run_other(argv[2], &hooks)) {
+        fprintf(stderr, "bench_tracker: running %s --measure failed\n", argv[2]);
+        return 1;
+    }
+    measure_all(&idf);
 
     printf("ns per malloc+free pair (16..124 bytes, allocated and freed at once) in a 16 MiB PSRAM heap,\n"
-        "with N blocks of the calling task live; best of %d rounds; ESP-IDF's heap built for the host (-O2)\n",
+        "with N blocks of the calling task live; best of %d rounds; ESP-IDF's heap built for the host (-O2)\n\n",
         ROUNDS);
-    printf("  raw = heap_caps_malloc + heap_caps_free; ht = ht_malloc + ht_free (heaptrack's layer on top)\n\n");
-    printf("%7s | %-26s | %-26s | %s\n", "", "task tracking ON", "task tracking OFF", "tracking cost");
-    printf("%7s | %8s %8s %8s | %8s %8s %8s | %8s %8s\n", "live N", "raw ns", "ht ns", "ht/raw",
-        "raw ns", "ht ns", "ht/raw", "raw", "ht");
+    printf("heap_caps_malloc + heap_caps_free:\n");
+    printf("%7s | %9s | %-22s | %-22s\n", "", "untracked", "ESP-IDF's tracker", "heaptrack's hooks tracker");
+    printf("%7s | %9s | %9s %12s | %9s %12s\n", "live N", "ns", "ns", "x untracked", "ns", "x untracked");
     for (size_t i = 0; i < LIVES; ++i) {
-        printf("%7zu | %8.1f %8.1f %7.2fx |", g_lives[i], tracked[i].raw, tracked[i].ht, tracked[i].ht / tracked[i].raw);
-        if (have_untracked) {
-            printf(" %8.1f %8.1f %7.2fx | %7.2fx %7.2fx\n", untracked[i].raw, untracked[i].ht,
-                untracked[i].ht / untracked[i].raw, tracked[i].raw / untracked[i].raw, tracked[i].ht / untracked[i].ht);
-        } else {
-            printf(" %8s %8s %8s | %8s %8s\n", "-", "-", "-", "-", "-");
-        }
+        printf("%7zu | %9.1f | %9.1f %11.2fx | %9.1f %11.2fx\n", g_lives[i], untracked.raw[i],
+            idf.raw[i], idf.raw[i] / untracked.raw[i], hooks.raw[i], hooks.raw[i] / untracked.raw[i]);
     }
-    printf("\nht/raw: what heaptrack's registry adds (goal: at most 1.10x at every N, tracking on or off).\n"
-        "tracking cost: ON over OFF; ESP-IDF's tracking finds a freed block by walking the task's list\n"
-        "of blocks in that heap, so it grows with N.\n"
-        "One critical section (portMUX; on the host a recursive pthread mutex) costs %.1f ns here;\n"
-        "ht_malloc + ht_free enter three.\n", critical_section_ns());
+    printf("\nht_malloc + ht_free (heaptrack's layer: the registry of heaptrack.malloc's blocks on top):\n");
+    printf("%7s | %9s | %-22s | %-22s\n", "", "untracked", "ESP-IDF's tracker", "heaptrack's hooks tracker");
+    printf("%7s | %9s | %9s %12s | %9s %12s\n", "live N", "ns", "ns", "x raw pair", "ns", "x raw pair");
+    for (size_t i = 0; i < LIVES; ++i) {
+        printf("%7zu | %9.1f | %9.1f %11.2fx | %9.1f %11.2fx\n", g_lives[i], untracked.ht[i],
+            idf.ht[i], idf.ht[i] / idf.raw[i], hooks.ht[i], hooks.ht[i] / hooks.raw[i]);
+    }
+    double idf_ram = idf.heap_per_block - untracked.heap_per_block;
+    double hooks_ram = hooks.heap_per_block - untracked.heap_per_block + hooks.table_per_block;
+    printf("\nRAM per live block (64-byte blocks): untracked heap %.1f bytes; tracking adds:\n"
+        "  ESP-IDF's tracker          %5.1f bytes (its per-block record, from its biggest heap, and every\n"
+        "                                   block's 4-byte owner word)\n"
+        "  heaptrack's hooks tracker  %5.1f bytes (heap: %+.1f; its static table: %.0f bytes per block slot,\n"
+        "                                   allocated whether used or not)\n",
+        untracked.heap_per_block, idf_ram, hooks_ram, hooks.heap_per_block - untracked.heap_per_block,
+        hooks.table_per_block);
+    bool fast = true;
+    for (size_t i = 0; i < LIVES; ++i) {
+        fast = fast && hooks.raw[i] <= 1.3 * untracked.raw[i];
+    }
+    printf("\nGoals: hooks tracker within 1.3x of untracked at every N: %s; "
+        "no more RAM per live block than ESP-IDF's tracker: %s.\n",
+        fast ? "met" : "NOT MET", hooks_ram <= idf_ram ? "met" : "NOT MET");
+    printf("One critical section (portMUX; on the host %s) costs %.1f ns here.\n",
+        "a recursive pthread mutex", critical_section_ns());
     return 0;
 }

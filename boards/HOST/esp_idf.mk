@@ -1,10 +1,19 @@
 # ESP-IDF's heap for the host firmware and the C tests: ESP-IDF's own sources,
 # unmodified, built 32-bit against ESP-IDF's headers, with the host shim
-# (esp_idf/: what the chip and FreeRTOS provide) and heaptrack's ESP-IDF
-# tracker, into one static library.
+# (esp_idf/: what the chip and FreeRTOS provide) and one of heaptrack's
+# trackers, into one static library.
 #
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
-#       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (tracker_idf.c's build-time knobs)
+#       [TRACKER=idf|hooks] [HOOKS=0|1]
+#       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
+#
+# TRACKING: CONFIG_HEAP_TASK_TRACKING (ESP-IDF's heap task tracking).
+# TRACKER: which tracker.h implementation goes in: tracker_idf.c (ESP-IDF's
+# tracking; default) or tracker_hooks.c (heaptrack's own, on ESP-IDF's heap
+# hooks; the firmware of that tracker has TRACKING=0).
+# HOOKS: CONFIG_HEAP_USE_HOOKS; 1 by default with TRACKER=hooks. The library
+# then pulls the hooks tracker in even where nothing else names it, so that no
+# program runs ESP-IDF's hooks unset by accident.
 #
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
@@ -16,6 +25,12 @@ HEAPTRACK_DIR := $(abspath $(HOST_IDF_MK_DIR)/../../native/heaptrack)
 IDF_SRC ?= $(error IDF_SRC=<ESP-IDF tree> is required)
 OUT ?= $(error OUT=<build dir> is required)
 TRACKING ?= 1
+TRACKER ?= idf
+ifeq ($(TRACKER),hooks)
+HOOKS ?= 1
+else
+HOOKS ?= 0
+endif
 TRACKER_DEFS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
@@ -36,6 +51,11 @@ IDF_SOURCES += heap/heap_task_info.c
 endif
 
 SHIM_SOURCES := chip.c console.c freertos.c
+# ESP-IDF's printers and statistics as text, for the differential firmware
+# (both ESP-IDF's tracking and the hooks on).
+ifeq ($(TRACKING)$(HOOKS),11)
+SHIM_SOURCES += oracle.c
+endif
 
 # The include directories ESP-IDF's build gives these files on esp32s3; the
 # shim's come first (sdkconfig.h, FreeRTOS, the CPU). -isystem: warnings are
@@ -46,7 +66,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	soc/include soc/esp32s3/include soc/esp32s3/register \
 	hal/include hal/esp32s3/include hal/platform_port/include log/include esp_mm/include
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
-	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) $(SAN_FLAGS) \
+	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) \
 	-I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
@@ -68,7 +88,10 @@ endif
 
 IDF_OBJS := $(addprefix $(OUT)/idf/,$(IDF_SOURCES:.c=.o))
 SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
-TRACKER_OBJ := $(OUT)/tracker_idf.o
+ifeq ($(filter idf hooks,$(TRACKER)),)
+$(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
+endif
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all
@@ -78,10 +101,12 @@ $(LIB): $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 
+HOOKS_LINK := -Wl,-u,esp_heap_trace_alloc_hook -Wl,-u,esp_heap_trace_free_hook
+
 # What linking the library takes: ESP-IDF's reserved-region table bounds, and
 # MicroPython's threads turned into tasks (freertos.c).
-$(OUT)/link.flags: $(MAKEFILE_LIST) | $(OUT)
-	echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread" >$@
+$(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
+	echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))" >$@
 
 $(OUT)/idf/%.o: $(C)/%.c $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
@@ -95,14 +120,14 @@ $(OUT)/shim/%.o: $(SHIM)/%.c $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/
 
 # Every object depends on the flags it was compiled with: a build with other
 # knobs into the same OUT recompiles.
-FLAGS_STAMP := $(OUT)/flags.$(shell echo '$(CFLAGS_IDF) $(TRACKER_DEFS)' | cksum | cut -d' ' -f1)
+FLAGS_STAMP := $(OUT)/flags.$(shell echo '$(CFLAGS_IDF) $(TRACKER_DEFS) $(TRACKER)' | cksum | cut -d' ' -f1)
 $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_idf.c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_$(TRACKER).c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
-	@echo "CC tracker_idf.c"
+	@echo "CC tracker_$(TRACKER).c"
 	@$(CC) $(CFLAGS_IDF) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@
 
 $(OUT):

@@ -83,6 +83,9 @@ typedef struct {
     size_t task_count;
     ht_task_stat_t *tasks;
     void *storage;   // owned by the tracker; released by ht_snapshot_release
+    size_t untracked;   // allocations since start-up the tracker could not record
+                        // (its tables were full), so left out of these figures;
+                        // always 0 for ESP-IDF's tracker
 } ht_snapshot_t;
 
 // One heap region, with multi_heap_info_t's figures.

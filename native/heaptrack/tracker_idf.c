@@ -643,6 +643,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->task_count = 0;
     snap->tasks = NULL;
     snap->storage = NULL;
+    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
 
     ht_err_t context = ht_context_check();
     if (context != HT_OK) {
@@ -695,6 +696,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
     snap->task_count = 0;
     snap->tasks = NULL;
     snap->storage = NULL;
+    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
 }
 
 #else // !CONFIG_HEAP_TASK_TRACKING
@@ -714,6 +716,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->task_count = 0;
     snap->tasks = NULL;
     snap->storage = NULL;
+    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
     s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
@@ -722,6 +725,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
     snap->task_count = 0;
     snap->tasks = NULL;
     snap->storage = NULL;
+    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
 }
 
 #endif // CONFIG_HEAP_TASK_TRACKING

@@ -5,7 +5,8 @@
 // cut down to the options that the ESP-IDF files the host compiles read.
 // Values are what ESP-IDF's kconfgen writes for that configuration.
 // HEAPTRACK_IDF_TRACKING=0 gives the same chip without heap task tracking: the
-// "firmware without tracking" and the baseline of the benchmarks.
+// "firmware without tracking" and the baseline of the benchmarks; with
+// HEAPTRACK_IDF_HOOKS=1 as well, the firmware of heaptrack's hooks tracker.
 #pragma once
 
 #define CONFIG_IDF_TARGET "esp32s3"
@@ -22,6 +23,15 @@
 #if HEAPTRACK_IDF_TRACKING
 #define CONFIG_HEAP_TASK_TRACKING 1
 #define CONFIG_HEAP_TRACK_DELETED_TASKS 1
+#endif
+// HEAPTRACK_IDF_HOOKS=1: ESP-IDF calls esp_heap_trace_alloc_hook and
+// esp_heap_trace_free_hook on every allocation and free, which heaptrack's
+// hooks tracker (tracker_hooks.c) implements: boards/sdkconfig.heaptrack_hooks.
+#ifndef HEAPTRACK_IDF_HOOKS
+#define HEAPTRACK_IDF_HOOKS 0
+#endif
+#if HEAPTRACK_IDF_HOOKS
+#define CONFIG_HEAP_USE_HOOKS 1
 #endif
 
 // Memory layout (components/esp_system, esp32s3 cache and trace memory).

@@ -1,0 +1,1233 @@
+// The hooks tracker: tracker.h on ESP-IDF's heap hooks (CONFIG_HEAP_USE_HOOKS:
+// esp_heap_trace_alloc_hook / esp_heap_trace_free_hook, ESP-IDF v5.2 and
+// later), heaptrack's own accounting with ESP-IDF's task tracking off. It
+// keeps the statistics ESP-IDF's heap task tracking keeps (esp_heap_task_info.h,
+// v5.5), the same way, so that reports come out identical:
+//   - per task (TCB address; NULL is "Pre-scheduler"), in decreasing handle
+//     order, named by pcTaskGetName() at its first allocation: current and peak
+//     usage; per heap it used, in order of first use: current, peak, allocation
+//     count and its live blocks in allocation order;
+//   - a block's size is the allocator's size for it (TLSF's block size, what
+//     ESP-IDF records through multi_heap_get_full_block_size);
+//   - a block is charged to the task that allocated it, whoever frees it; a
+//     freed block whose address is a task's handle is that task's TCB: the task
+//     is DELETED, its record kept;
+//   - frees of blocks allocated with no task running (Pre-scheduler) change
+//     nothing, as ESP-IDF cannot tell who owned them.
+// What differs is the cost: ESP-IDF walks the freeing task's list of blocks on
+// every free, and allocates its records from the biggest heap. Here every block
+// is one entry of a static table keyed by address (a chained hash, 16-bit
+// links), so a malloc or free costs the same whatever the live blocks, nothing
+// is ever allocated inside a hook (it would re-enter the hook), and the records
+// take no heap at all. All of it is guarded by one portMUX spinlock, so it is
+// safe on both cores; nothing that can block runs while it is held.
+//
+// When a table is full the tracker does not guess: the allocation is left out
+// of the statistics (and so is its free), and counted; heaptrack's reports say
+// how many (ht_snapshot_t.untracked).
+//
+// Hooks only see a block after the heap made it, and after the heap took it
+// back, so two things differ from ESP-IDF's own tracking, which runs inside
+// the allocator:
+//   - realloc: the heap reports a resized block only as an allocation. One
+//     resized in place (same address) is accounted as ESP-IDF does (the old
+//     size leaves its owner, the new one is charged to the caller); one moved
+//     within its heap leaves its old entry behind until that address is handed
+//     out again. heaptrack itself never reallocates.
+//   - a block freed on one core may be handed out again on the other before
+//     the first core's free hook runs; the new block then replaces the entry,
+//     and the late free removes it.
+//
+// heap_caps_get_allocated_size(), which the allocation hook calls, is in flash:
+// like CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH, this tracker does not support
+// heap calls made while the flash cache is disabled.
+//
+// It includes no MicroPython header, so that `make check-idf` compiles it
+// against ESP-IDF's headers alone (v5.3, v5.4, v5.5).
+//
+// Build-time knobs (define with -D; the tables are static, in internal RAM):
+//   HT_HOOKS_MAX_BLOCKS        live blocks tracked at once, every task's: the
+//                              whole system's, not only heaptrack.malloc's
+//                              (default 2048; a power of two, at most 32768;
+//                              18 bytes each)
+//   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 40 bytes each)
+//   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 24 bytes each)
+//   HT_HOOKS_MAX_HEAPS         heaps (16)
+//   HT_HOOKS_MAX_SNAPSHOTS     snapshots held at the same time (16)
+//   HT_HOOKS_SNAPSHOT_LIBC     1: snapshots live in the C library's heap, not
+//                              ESP-IDF's (the host's differential builds, where
+//                              ESP-IDF's tracker runs too and would see them)
+
+#include <stdint.h>
+#include <string.h>
+
+#include "sdkconfig.h"
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "heap_memory_layout.h"
+#include "soc/soc.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+
+#include "tracker.h"
+
+#if !CONFIG_HEAP_USE_HOOKS
+#error "tracker_hooks.c needs CONFIG_HEAP_USE_HOOKS=y (boards/sdkconfig.heaptrack_hooks)"
+#endif
+
+#ifndef HT_HOOKS_MAX_BLOCKS
+#define HT_HOOKS_MAX_BLOCKS 2048
+#endif
+#ifndef HT_HOOKS_MAX_TASKS
+#define HT_HOOKS_MAX_TASKS 64
+#endif
+#ifndef HT_HOOKS_MAX_HEAP_RECORDS
+#define HT_HOOKS_MAX_HEAP_RECORDS (4 * HT_HOOKS_MAX_TASKS)
+#endif
+#ifndef HT_HOOKS_MAX_HEAPS
+#define HT_HOOKS_MAX_HEAPS 16
+#endif
+#ifndef HT_HOOKS_MAX_SNAPSHOTS
+#define HT_HOOKS_MAX_SNAPSHOTS 16
+#endif
+#ifndef HT_HOOKS_SNAPSHOT_LIBC
+#define HT_HOOKS_SNAPSHOT_LIBC 0
+#endif
+
+#if HT_HOOKS_SNAPSHOT_LIBC
+#include <stdlib.h>
+#endif
+
+_Static_assert(HT_HOOKS_MAX_BLOCKS > 0 && (HT_HOOKS_MAX_BLOCKS & (HT_HOOKS_MAX_BLOCKS - 1)) == 0
+    && HT_HOOKS_MAX_BLOCKS <= 32768, "HT_HOOKS_MAX_BLOCKS must be a power of two, at most 32768");
+_Static_assert(HT_HOOKS_MAX_TASKS > 0 && HT_HOOKS_MAX_TASKS < 0xffff, "HT_HOOKS_MAX_TASKS");
+_Static_assert(HT_HOOKS_MAX_HEAP_RECORDS > 0 && HT_HOOKS_MAX_HEAP_RECORDS < 0x1000, "HT_HOOKS_MAX_HEAP_RECORDS");
+_Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MAX_HEAPS");
+
+#define HT_STR2(x) #x
+#define HT_STR(x) HT_STR2(x)
+
+// The interface's caps are ESP-IDF's, bit for bit.
+_Static_assert(HT_CAP_EXEC == MALLOC_CAP_EXEC, "HT_CAP_EXEC");
+_Static_assert(HT_CAP_32BIT == MALLOC_CAP_32BIT, "HT_CAP_32BIT");
+_Static_assert(HT_CAP_8BIT == MALLOC_CAP_8BIT, "HT_CAP_8BIT");
+_Static_assert(HT_CAP_DMA == MALLOC_CAP_DMA, "HT_CAP_DMA");
+_Static_assert(HT_CAP_SPIRAM == MALLOC_CAP_SPIRAM, "HT_CAP_SPIRAM");
+_Static_assert(HT_CAP_INTERNAL == MALLOC_CAP_INTERNAL, "HT_CAP_INTERNAL");
+_Static_assert(HT_CAP_DEFAULT == MALLOC_CAP_DEFAULT, "HT_CAP_DEFAULT");
+_Static_assert(sizeof(ht_task_t) == sizeof(TaskHandle_t), "ht_task_t holds a TaskHandle_t");
+_Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
+    "HT_TASK_NAME_LEN must equal CONFIG_FREERTOS_MAX_TASK_NAME_LEN");
+
+// With ESP-IDF's task tracking also on (the host's differential builds) every
+// block carries a 4-byte owner tag, which ESP-IDF counts in a block's size and
+// heap_caps_get_allocated_size() leaves out.
+#if CONFIG_HEAP_TASK_TRACKING
+#define HT_BLOCK_OWNER_SIZE sizeof(TaskHandle_t)
+#else
+#define HT_BLOCK_OWNER_SIZE ((size_t)0)
+#endif
+
+/******************************************************************************/
+// Messages.
+
+static const char *const detail_no_heap =
+    "no heap with the requested capabilities has room for the block";
+static const char *const detail_table_full =
+    "heaptrack's tracker is full: it records at most " HT_STR(HT_HOOKS_MAX_BLOCKS) " live blocks "
+    "and " HT_STR(HT_HOOKS_MAX_TASKS) " tasks on this firmware: free some first "
+    "(or rebuild with larger HT_HOOKS_MAX_BLOCKS, HT_HOOKS_MAX_TASKS, HT_HOOKS_MAX_HEAP_RECORDS)";
+static const char *const detail_snapshot_no_mem =
+    "not enough free heap to copy the task statistics";
+static const char *const detail_snapshot_busy =
+    "the task statistics kept changing while being copied: try again";
+static const char *const detail_snapshot_slots =
+    "too many statistics snapshots held at once (at most " HT_STR(HT_HOOKS_MAX_SNAPSHOTS) ")";
+#if !HT_HOOKS_SNAPSHOT_LIBC
+static const char *const detail_snapshot_quiet =
+    "too many statistics snapshots being taken at once";
+#endif
+static const char *const detail_context =
+    "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
+    "(machine.disable_irq()): a report copies every record with interrupts masked, "
+    "and heaptrack keeps one rule on every build";
+
+static const char *volatile s_detail = "";
+
+const char *ht_error_detail(void) {
+    return s_detail;
+}
+
+// The hooks themselves run in any context (they take only a spinlock); the
+// API refuses where ESP-IDF's tracker must, so that heaptrack behaves the same
+// on every build, and no report copies records with interrupts masked for long.
+ht_err_t ht_context_check(void) {
+    if (xPortInIsrContext() || !xPortCanYield()) {
+        s_detail = detail_context;
+        return HT_ERR_CONTEXT;
+    }
+    return HT_OK;
+}
+
+ht_task_t ht_current_task(void) {
+    return (ht_task_t)xTaskGetCurrentTaskHandle();
+}
+
+// Deleted tasks always keep their records here (ESP-IDF's
+// CONFIG_HEAP_TRACK_DELETED_TASKS).
+bool ht_track_deleted(void) {
+    return true;
+}
+
+#if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
+static const char *const detail_exec_alias =
+    "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "
+    "instruction-bus address, and its task statistics record the data-bus address";
+uint32_t ht_caps_refused(const char **reason) {
+    *reason = detail_exec_alias;
+    return HT_CAP_EXEC;
+}
+#else
+uint32_t ht_caps_refused(const char **reason) {
+    *reason = "";
+    return 0;
+}
+#endif
+
+/******************************************************************************/
+// The tables.
+
+typedef uint16_t ix_t;
+#define NIL ((ix_t)0xffff)
+
+// One block: live (in the hash), listed in its (task, heap) record, or free.
+typedef struct {
+    uintptr_t address;   // what ESP-IDF records: the data address (DRAM alias for EXEC)
+    uint32_t size;       // the allocator's size for the block
+    ix_t hnext;          // next entry in its hash bucket; next free entry
+    ix_t prev, next;     // its record's blocks, in allocation order
+    uint16_t rec;        // heap record (low 12 bits) and the flags below
+} entry_t;
+
+#define E_REC_MASK   0x0fffu
+#define E_HASHED     0x8000u   // live: in the hash
+#define E_LISTED     0x4000u   // in its record's list
+#define E_HANDED     0x2000u   // handed out by ht_malloc, not yet given back
+#define E_CLAIMED    0x1000u   // claimed by ht_free_all, to be freed by it
+
+// A task's record (task_stat_t).
+typedef struct {
+    ht_task_t handle;
+    uint32_t current;
+    uint32_t peak;
+    ix_t order_next;     // the next record in ESP-IDF's order
+    ix_t hnext;          // the next record in its handle bucket
+    ix_t heaps_first, heaps_last;
+    uint16_t heap_count;
+    bool alive;
+    char name[HT_TASK_NAME_LEN];
+} task_rec_t;
+
+// A task's usage of one heap (heap_stat_t).
+typedef struct {
+    uint32_t current;
+    uint32_t peak;
+    uint32_t count;      // live (listed) blocks
+    ix_t first, last;    // its blocks
+    ix_t next;           // the task's next heap record
+    ix_t task;
+    uint8_t heap;        // index into s_heaps
+} heap_rec_t;
+
+// A heap as ESP-IDF registered it.
+typedef struct {
+    uintptr_t start, end;
+    uint32_t caps;       // every capability of the heap (get_all_caps)
+    const char *name;
+} heap_desc_t;
+
+#define BUCKETS HT_HOOKS_MAX_BLOCKS
+#define TASK_BUCKETS 64
+#define QUIET_SLOTS 8
+#define NO_TASK ((ht_task_t)1)   // no TCB is at an odd address
+
+// The RAM the tables take per block slot (for bench/bench_tracker.c).
+const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) + sizeof(ix_t);
+
+static entry_t s_entries[HT_HOOKS_MAX_BLOCKS];
+static ix_t s_buckets[BUCKETS];
+static task_rec_t s_tasks[HT_HOOKS_MAX_TASKS];
+static ix_t s_task_buckets[TASK_BUCKETS];
+static heap_rec_t s_heap_recs[HT_HOOKS_MAX_HEAP_RECORDS];
+static heap_desc_t s_heaps[HT_HOOKS_MAX_HEAPS];
+
+// Zero-initialised state means "nothing yet": the tables start being used by
+// the first allocation, long before any code of ours could run. Links are
+// stored plus one (0 is NIL) where a table is read before it is set up.
+static bool s_ready;
+static ix_t s_free_entry;     // head of the free entries
+static ix_t s_entries_used;   // entries ever taken from the never-used tail
+static size_t s_listed;       // entries in records' lists
+static uint16_t s_task_count;
+static uint16_t s_heap_rec_count;
+static ix_t s_task_head;      // the first record in ESP-IDF's order
+static ix_t s_last_task;      // the record the last allocation was charged to
+static unsigned s_heap_count; // written under s_lock, read anywhere
+static unsigned s_last_heap;
+static size_t s_untracked;    // allocations left out (a table was full)
+static ht_task_t s_quiet[QUIET_SLOTS];   // tasks whose allocations are the tracker's own
+static unsigned s_quiet_count;
+static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
+
+static void HEAP_IRAM_ATTR tables_init(void) {
+    memset(s_buckets, 0xff, sizeof(s_buckets));
+    memset(s_task_buckets, 0xff, sizeof(s_task_buckets));
+    s_free_entry = NIL;
+    s_task_head = NIL;
+    s_last_task = NIL;
+    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
+        s_quiet[i] = NO_TASK;
+    }
+    __atomic_store_n(&s_ready, true, __ATOMIC_RELEASE);
+}
+
+static inline size_t HEAP_IRAM_ATTR bucket_of(uintptr_t address) {
+    uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
+    return (size_t)((h ^ (h >> 16)) & (BUCKETS - 1));
+}
+
+static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
+    uint32_t h = (uint32_t)(handle >> 2) * 0x9e3779b1u;
+    return (size_t)((h >> 26) & (TASK_BUCKETS - 1));
+}
+
+/******************************************************************************/
+// Heaps: learned from ESP-IDF's public API the first time a block of theirs
+// shows up. heap_caps_walk_all() names each heap's bounds; heap_caps_walk()
+// with one capability bit visits exactly the heaps having it. Each walk stops
+// at a heap's first block.
+
+typedef struct {
+    uintptr_t start[HT_HOOKS_MAX_HEAPS];
+    uintptr_t end[HT_HOOKS_MAX_HEAPS];
+    uint32_t caps[HT_HOOKS_MAX_HEAPS];
+    unsigned count;
+    uint32_t bit;
+} heap_walk_t;
+
+static bool heap_bounds_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    (void)block;
+    heap_walk_t *w = user_data;
+    if (w->count < HT_HOOKS_MAX_HEAPS) {
+        w->start[w->count] = (uintptr_t)heap.start;
+        w->end[w->count] = (uintptr_t)heap.end;
+        w->caps[w->count] = 0;
+        w->count += 1;
+    }
+    return false;
+}
+
+static bool heap_caps_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    (void)block;
+    heap_walk_t *w = user_data;
+    for (unsigned i = 0; i < w->count; ++i) {
+        if (w->start[i] == (uintptr_t)heap.start) {
+            w->caps[i] |= w->bit;
+        }
+    }
+    return false;
+}
+
+static uint32_t ored_caps(const soc_memory_type_desc_t *type) {
+    uint32_t caps = 0;
+    for (size_t prio = 0; prio < SOC_MEMORY_TYPE_NO_PRIOS; ++prio) {
+        caps |= type->caps[prio];
+    }
+    return caps;
+}
+
+// ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
+// layout is named after its memory type; one added at run time after the first
+// memory type with the same capabilities.
+static const char *heap_name(uintptr_t start, uint32_t caps) {
+    for (size_t i = 0; i < soc_memory_region_count; ++i) {
+        const soc_memory_region_t *region = &soc_memory_regions[i];
+        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size
+            && (size_t)region->type < soc_memory_type_count) {
+            return soc_memory_types[region->type].name;
+        }
+    }
+    for (size_t i = 0; i < soc_memory_type_count; ++i) {
+        if (ored_caps(&soc_memory_types[i]) == caps) {
+            return soc_memory_types[i].name;
+        }
+    }
+    return "unknown";
+}
+
+// Learns the heaps ESP-IDF has now. Takes the heaps' locks, never ours.
+static void heaps_discover(void) {
+    heap_walk_t w;
+    w.count = 0;
+    heap_caps_walk_all(heap_bounds_walker, &w);
+    for (unsigned b = 0; b < 31; ++b) {
+        w.bit = 1u << b;
+        heap_caps_walk(w.bit, heap_caps_walker, &w);
+    }
+    const char *names[HT_HOOKS_MAX_HEAPS];
+    for (unsigned i = 0; i < w.count; ++i) {
+        names[i] = heap_name(w.start[i], w.caps[i]);
+    }
+    taskENTER_CRITICAL(&s_lock);
+    for (unsigned i = 0; i < w.count; ++i) {
+        bool known = false;
+        for (unsigned k = 0; k < s_heap_count; ++k) {
+            known |= s_heaps[k].start == w.start[i];
+        }
+        if (!known && s_heap_count < HT_HOOKS_MAX_HEAPS) {
+            s_heaps[s_heap_count] = (heap_desc_t) {
+                .start = w.start[i], .end = w.end[i], .caps = w.caps[i], .name = names[i],
+            };
+            __atomic_store_n(&s_heap_count, s_heap_count + 1, __ATOMIC_RELEASE);
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+// The index of the heap holding address, or -1. Heaps are only ever added.
+static inline int HEAP_IRAM_ATTR heap_of(uintptr_t address) {
+    unsigned n = __atomic_load_n(&s_heap_count, __ATOMIC_ACQUIRE);
+    unsigned last = s_last_heap;
+    if (last < n && address - s_heaps[last].start < s_heaps[last].end - s_heaps[last].start) {
+        return (int)last;
+    }
+    for (unsigned i = 0; i < n; ++i) {
+        if (address - s_heaps[i].start < s_heaps[i].end - s_heaps[i].start) {
+            s_last_heap = i;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/******************************************************************************/
+// Before any hook: heap_caps_init() takes the array of ESP-IDF's registered
+// heaps from the first internal 8-bit heap (in the chip's layout order) that
+// holds it, with no hook called, and ESP-IDF's task tracking records it as
+// Pre-scheduler's, at the block's address. It is the lowest used block of that
+// heap when the first hook runs.
+
+typedef struct {
+    uintptr_t skip;        // the block being allocated
+    uintptr_t heap_start;  // the heap found, or 0
+    uintptr_t address;
+    uint32_t size;
+} boot_scan_t;
+
+static bool boot_scan_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    boot_scan_t *b = user_data;
+    if (b->heap_start != 0 && (uintptr_t)heap.start >= b->heap_start) {
+        return false;   // not before the heap found (heaps come in ESP-IDF's order)
+    }
+    if (block.used && (uintptr_t)block.ptr != b->skip && (uintptr_t)block.ptr + HT_BLOCK_OWNER_SIZE != b->skip) {
+        b->heap_start = (uintptr_t)heap.start;
+        b->address = (uintptr_t)block.ptr;
+        b->size = (uint32_t)block.size;
+        return false;
+    }
+    return true;
+}
+
+static boot_scan_t boot_scan(uintptr_t skip) {
+    boot_scan_t b = { .skip = skip };
+    heap_caps_walk(MALLOC_CAP_8BIT | MALLOC_CAP_INTERNAL, boot_scan_walker, &b);
+    return b;
+}
+
+/******************************************************************************/
+// The table of blocks. Everything below runs with s_lock held.
+
+static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
+    for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
+        if (s_entries[e].address == address) {
+            return e;
+        }
+    }
+    return NIL;
+}
+
+static inline void HEAP_IRAM_ATTR entry_unhash(ix_t e) {
+    ix_t *link = &s_buckets[bucket_of(s_entries[e].address)];
+    while (*link != e) {
+        link = &s_entries[*link].hnext;
+    }
+    *link = s_entries[e].hnext;
+    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+}
+
+static inline ix_t HEAP_IRAM_ATTR entry_take(void) {
+    ix_t e = s_free_entry;
+    if (e != NIL) {
+        s_free_entry = s_entries[e].hnext;
+    } else if (s_entries_used < HT_HOOKS_MAX_BLOCKS) {
+        e = s_entries_used++;
+    }
+    return e;
+}
+
+static inline bool HEAP_IRAM_ATTR entry_available(void) {
+    return s_free_entry != NIL || s_entries_used < HT_HOOKS_MAX_BLOCKS;
+}
+
+static inline void HEAP_IRAM_ATTR entry_give(ix_t e) {
+    s_entries[e].rec = 0;
+    s_entries[e].address = 0;
+    s_entries[e].hnext = s_free_entry;
+    s_free_entry = e;
+}
+
+// Takes a listed entry out of its record, as ESP-IDF's free does.
+static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
+    entry_t *en = &s_entries[e];
+    heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
+    task_rec_t *tr = &s_tasks[hr->task];
+    if (en->prev != NIL) {
+        s_entries[en->prev].next = en->next;
+    } else {
+        hr->first = en->next;
+    }
+    if (en->next != NIL) {
+        s_entries[en->next].prev = en->prev;
+    } else {
+        hr->last = en->prev;
+    }
+    hr->count -= 1;
+    hr->current -= en->size;
+    tr->current -= en->size;
+    en->rec &= (uint16_t) ~E_LISTED;
+    s_listed -= 1;
+}
+
+// The alive record of the task `handle`, or NIL.
+static inline ix_t HEAP_IRAM_ATTR task_find_alive(ht_task_t handle) {
+    ix_t t = s_last_task;
+    if (t != NIL && s_tasks[t].handle == handle && s_tasks[t].alive) {
+        return t;
+    }
+    for (t = s_task_buckets[task_bucket_of(handle)]; t != NIL; t = s_tasks[t].hnext) {
+        if (s_tasks[t].handle == handle && s_tasks[t].alive) {
+            return t;
+        }
+    }
+    return NIL;
+}
+
+// Puts a new record where ESP-IDF's list would have it: before the first record
+// with a smaller handle, or first if its handle is at least the first one's.
+// False where ESP-IDF would leave it out of its list (a Pre-scheduler record
+// made after other tasks': nothing is smaller than 0).
+static bool HEAP_IRAM_ATTR task_link(ix_t t) {
+    ht_task_t handle = s_tasks[t].handle;
+    if (s_task_head == NIL || handle >= s_tasks[s_task_head].handle) {
+        s_tasks[t].order_next = s_task_head;
+        s_task_head = t;
+        return true;
+    }
+    for (ix_t prev = s_task_head, cur = s_tasks[prev].order_next; cur != NIL;
+         prev = cur, cur = s_tasks[cur].order_next) {
+        if (s_tasks[cur].handle < handle) {
+            s_tasks[t].order_next = cur;
+            s_tasks[prev].order_next = t;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Every record of the task whose TCB is being freed is a deleted task's.
+static inline void HEAP_IRAM_ATTR tcb_freed(uintptr_t address) {
+    for (ix_t t = s_task_buckets[task_bucket_of((ht_task_t)address)]; t != NIL; t = s_tasks[t].hnext) {
+        if (s_tasks[t].handle == (ht_task_t)address) {
+            s_tasks[t].alive = false;
+        }
+    }
+}
+
+static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
+    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
+        if (s_quiet[i] == task) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A block `size` bytes long at `address`, in heap `heap`, made by `task`.
+static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsigned heap, ht_task_t task) {
+    if (!s_ready) {
+        tables_init();
+    }
+    if (s_quiet_count != 0 && is_quiet(task)) {
+        return;   // the tracker's own snapshot storage
+    }
+    ix_t old = entry_find(address);
+    if (old != NIL) {
+        // Resized in place (or freed on another core whose free hook has not
+        // run yet): the old block leaves its owner, as ESP-IDF's realloc does.
+        entry_unhash(old);
+        if (s_entries[old].rec & E_LISTED) {
+            entry_unlist(old);
+        }
+        entry_give(old);
+    }
+
+    // Everything this needs is checked first, so that a full table changes nothing.
+    ix_t t = task_find_alive(task);
+    ix_t h = NIL;
+    if (t != NIL) {
+        for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
+        }
+    }
+    if (!entry_available() || (t == NIL && s_task_count >= HT_HOOKS_MAX_TASKS)
+        || (h == NIL && s_heap_rec_count >= HT_HOOKS_MAX_HEAP_RECORDS)) {
+        s_untracked += 1;
+        return;
+    }
+    if (t == NIL) {
+        t = s_task_count;
+        task_rec_t *tr = &s_tasks[t];
+        memset(tr, 0, sizeof(*tr));
+        tr->handle = task;
+        tr->alive = true;
+        tr->heaps_first = tr->heaps_last = NIL;
+        if (task == 0) {
+            strcpy(tr->name, "Pre-scheduler");
+        } else {
+            const char *name = pcTaskGetName((TaskHandle_t)task);
+            strncpy(tr->name, name != NULL ? name : "", sizeof(tr->name) - 1);
+        }
+        if (!task_link(t)) {
+            s_untracked += 1;
+            return;
+        }
+        s_task_count += 1;
+        size_t b = task_bucket_of(task);
+        tr->hnext = s_task_buckets[b];
+        s_task_buckets[b] = t;
+    }
+    task_rec_t *tr = &s_tasks[t];
+    s_last_task = t;
+    tr->current += size;
+    if (tr->current > tr->peak) {
+        tr->peak = tr->current;
+    }
+    if (h == NIL) {
+        h = s_heap_rec_count++;
+        heap_rec_t *hr = &s_heap_recs[h];
+        *hr = (heap_rec_t) {
+            .first = NIL, .last = NIL, .next = NIL, .task = t, .heap = (uint8_t)heap,
+        };
+        if (tr->heaps_last == NIL) {
+            tr->heaps_first = h;
+        } else {
+            s_heap_recs[tr->heaps_last].next = h;
+        }
+        tr->heaps_last = h;
+        tr->heap_count += 1;
+    }
+    heap_rec_t *hr = &s_heap_recs[h];
+    hr->current += size;
+    hr->count += 1;
+    if (hr->current > hr->peak) {
+        hr->peak = hr->current;
+    }
+
+    ix_t e = entry_take();
+    entry_t *en = &s_entries[e];
+    en->address = address;
+    en->size = size;
+    en->rec = (uint16_t)(h | E_HASHED | E_LISTED);
+    en->next = NIL;
+    en->prev = hr->last;
+    if (hr->last == NIL) {
+        hr->first = e;
+    } else {
+        s_entries[hr->last].next = e;
+    }
+    hr->last = e;
+    size_t b = bucket_of(address);
+    en->hnext = s_buckets[b];
+    s_buckets[b] = e;
+    s_listed += 1;
+}
+
+static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
+    if (!s_ready) {
+        return;
+    }
+    ix_t *link = &s_buckets[bucket_of(address)];
+    ix_t e;
+    while ((e = *link) != NIL && s_entries[e].address != address) {
+        link = &s_entries[e].hnext;
+    }
+    if (e == NIL) {
+        // Not recorded (a table was full, or the tracker's own): its owner is
+        // unknown, but a task's handle can only be freed as its TCB.
+        tcb_freed(address);
+        return;
+    }
+    *link = s_entries[e].hnext;
+    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+    if (s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle == 0) {
+        // ESP-IDF knows no owner for a block made before any task ran, and
+        // leaves its record alone.
+        return;
+    }
+    entry_unlist(e);
+    entry_give(e);
+    tcb_freed(address);
+}
+
+// Sets the tables up, with the block heap_caps_init() made, before their first
+// use (the first allocation, skip, is not that block). Walks heaps: call
+// without s_lock held.
+static void ensure_ready(uintptr_t skip) {
+    if (__atomic_load_n(&s_ready, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    boot_scan_t b = boot_scan(skip);
+    int heap = -1;
+    if (b.heap_start != 0) {
+        heap = heap_of(b.address);
+        if (heap < 0) {
+            heaps_discover();
+            heap = heap_of(b.address);
+        }
+    }
+    taskENTER_CRITICAL(&s_lock);
+    if (!s_ready) {
+        tables_init();
+        if (heap >= 0) {
+            record_alloc(b.address, b.size, (unsigned)heap, 0);
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+/******************************************************************************/
+// The hooks.
+
+// The address ESP-IDF records for a block: executable memory handed out at its
+// instruction-bus alias is recorded (and freed) at its data address, which
+// ESP-IDF keeps in the word before the block.
+static inline uintptr_t HEAP_IRAM_ATTR data_address(void *ptr) {
+    if ((!esp_dram_match_iram() && esp_ptr_in_diram_iram(ptr)) ||
+        (!esp_rtc_dram_match_rtc_iram() && esp_ptr_in_rtc_iram_fast(ptr))) {
+        return (uintptr_t)((uint32_t *)ptr)[-1];
+    }
+    return (uintptr_t)ptr;
+}
+
+// In IRAM where ESP-IDF's heap is: the declaration in esp_heap_caps.h says so.
+// A block's size as ESP-IDF records it: TLSF's size for the block
+// (multi_heap_get_full_block_size). heap_caps_get_allocated_size() gives it
+// through public API (less task tracking's owner word) but looks the heap up
+// again, which is much of a hook's cost. TLSF keeps the size in the word before
+// the block (its low two bits are flags): once the first SIZE_CHECKS blocks
+// showed the word and the public call agree, the word is read directly. Where
+// they disagree (heap poisoning puts its own header there, a ROM TLSF might lay
+// it out otherwise) the public call stays, for good.
+#define SIZE_CHECKS 64
+static int s_size_checks;   // blocks that agreed so far; -1: they did not
+
+static inline uint32_t HEAP_IRAM_ATTR size_word(uintptr_t address) {
+    return (uint32_t)(((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1] & ~(size_t)3);
+}
+
+static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address) {
+    int checks = __atomic_load_n(&s_size_checks, __ATOMIC_RELAXED);
+    if (checks >= SIZE_CHECKS) {
+        return size_word(address);
+    }
+    uint32_t size = (uint32_t)(heap_caps_get_allocated_size((void *)address) + HT_BLOCK_OWNER_SIZE);
+    if (checks >= 0) {
+        if (size_word(address) != size) {
+            __atomic_store_n(&s_size_checks, -1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_compare_exchange_n(&s_size_checks, &checks, checks + 1, false,
+                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        }
+    }
+    return size;
+}
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
+    (void)size;
+    (void)caps;
+    uintptr_t address = data_address(ptr);
+    ensure_ready(address);
+    int heap = heap_of(address);
+    if (heap < 0) {
+        heaps_discover();
+        heap = heap_of(address);
+    }
+    ht_task_t task = (ht_task_t)xTaskGetCurrentTaskHandle();
+    uint32_t block_size = block_size_of(address);
+    taskENTER_CRITICAL(&s_lock);
+    if (heap >= 0) {
+        record_alloc(address, block_size, (unsigned)heap, task);
+    } else {
+        s_untracked += 1;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+void esp_heap_trace_free_hook(void *ptr) {
+    taskENTER_CRITICAL(&s_lock);
+    record_free((uintptr_t)ptr);
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+/******************************************************************************/
+// heaptrack.malloc's blocks: the entries it handed out carry E_HANDED.
+
+void *ht_malloc(size_t size, uint32_t caps) {
+    if (ht_context_check() != HT_OK) {
+        return NULL;
+    }
+    void *p = heap_caps_malloc(size, caps);
+    if (p == NULL) {
+        s_detail = detail_no_heap;
+        return NULL;
+    }
+    bool recorded;
+    taskENTER_CRITICAL(&s_lock);
+    ix_t e = s_ready ? entry_find(data_address(p)) : NIL;
+    recorded = e != NIL;
+    if (recorded) {
+        s_entries[e].rec |= E_HANDED;
+    } else if (s_untracked > 0) {
+        s_untracked -= 1;   // the hook counted it; it goes back at once
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (!recorded) {
+        // A block the statistics cannot show is not handed out.
+        heap_caps_free(p);
+        s_detail = detail_table_full;
+        return NULL;
+    }
+    return p;
+}
+
+ht_err_t ht_free(void *address) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    if (address == NULL) {
+        return HT_ERR_NOT_FOUND;
+    }
+    bool handed = false;
+    ensure_ready(0);
+    taskENTER_CRITICAL(&s_lock);
+    ix_t e = s_ready ? entry_find(data_address(address)) : NIL;
+    if (e != NIL && (s_entries[e].rec & E_HANDED)) {
+        // Given back before it goes back to the heap: a second ht_free of it,
+        // even a concurrent one, finds it gone.
+        s_entries[e].rec &= (uint16_t) ~E_HANDED;
+        handed = true;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (!handed) {
+        return HT_ERR_NOT_FOUND;
+    }
+    heap_caps_free(address);
+    return HT_OK;
+}
+
+#define HT_FREE_BATCH (16)
+
+ht_err_t ht_free_all(size_t *count) {
+    if (count != NULL) {
+        *count = 0;
+    }
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    // Claim every block handed out now, in one pass: blocks allocated while we
+    // free are not ours to free.
+    ensure_ready(0);
+    taskENTER_CRITICAL(&s_lock);
+    for (ix_t e = 0; e < s_entries_used; ++e) {
+        if (s_entries[e].rec & E_HANDED) {
+            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_HANDED) | E_CLAIMED);
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+
+    // Then free them a batch at a time, outside the lock. Entries never move;
+    // one reused for another block has lost E_CLAIMED.
+    size_t freed = 0;
+    ix_t cursor = 0;
+    for (;;) {
+        void *batch[HT_FREE_BATCH];
+        size_t n = 0;
+        taskENTER_CRITICAL(&s_lock);
+        for (; n < HT_FREE_BATCH && cursor < s_entries_used; ++cursor) {
+            if (s_entries[cursor].rec & E_CLAIMED) {
+                s_entries[cursor].rec &= (uint16_t) ~E_CLAIMED;
+                batch[n++] = (void *)s_entries[cursor].address;
+            }
+        }
+        taskEXIT_CRITICAL(&s_lock);
+        if (n == 0) {
+            break;
+        }
+        for (size_t k = 0; k < n; ++k) {
+            heap_caps_free(batch[k]);
+        }
+        freed += n;
+    }
+    if (count != NULL) {
+        *count = freed;
+    }
+    return HT_OK;
+}
+
+/******************************************************************************/
+// Snapshots: one copy of the records, taken under the lock, into memory the
+// tracker leaves out of the statistics (ESP-IDF's tracker does the same with
+// its arrays).
+
+static void *snapshot_alloc(size_t bytes) {
+    #if HT_HOOKS_SNAPSHOT_LIBC
+    void *p = malloc(bytes);
+    if (p == NULL) {
+        s_detail = detail_snapshot_no_mem;
+    }
+    return p;
+    #else
+    ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
+    int slot = -1;
+    ensure_ready(0);
+    taskENTER_CRITICAL(&s_lock);
+    for (int i = 0; i < QUIET_SLOTS; ++i) {
+        if (s_quiet[i] == NO_TASK) {
+            s_quiet[i] = me;
+            s_quiet_count += 1;
+            slot = i;
+            break;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    if (slot < 0) {
+        s_detail = detail_snapshot_quiet;
+        return NULL;
+    }
+    void *p = heap_caps_malloc(bytes, MALLOC_CAP_8BIT);
+    taskENTER_CRITICAL(&s_lock);
+    s_quiet[slot] = NO_TASK;
+    s_quiet_count -= 1;
+    taskEXIT_CRITICAL(&s_lock);
+    if (p == NULL) {
+        s_detail = detail_snapshot_no_mem;
+    }
+    return p;
+    #endif
+}
+
+static void snapshot_free(void *p) {
+    #if HT_HOOKS_SNAPSHOT_LIBC
+    free(p);
+    #else
+    heap_caps_free(p);
+    #endif
+}
+
+// What a blocks pointer holds for a heap with no blocks when blocks were asked for.
+static ht_block_t s_no_blocks[1];
+
+typedef struct {
+    size_t tasks, heaps, blocks;
+} counts_t;
+
+// The record a one-task snapshot shows: the alive one with that handle, else
+// the first (a handle has several records when a new task got a deleted one's TCB).
+static ix_t snapshot_task(ht_task_t handle) {
+    ix_t found = NIL;
+    for (ix_t t = s_task_head; t != NIL; t = s_tasks[t].order_next) {
+        if (s_tasks[t].handle == handle && (found == NIL || s_tasks[t].alive)) {
+            found = t;
+        }
+    }
+    return found;
+}
+
+static counts_t snapshot_counts(bool all, ix_t one, bool with_blocks) {
+    counts_t c = { 0, 0, 0 };
+    if (all) {
+        c.tasks = s_task_count;
+        c.heaps = s_heap_rec_count;
+        c.blocks = with_blocks ? s_listed : 0;
+    } else if (one != NIL) {
+        c.tasks = 1;
+        c.heaps = s_tasks[one].heap_count;
+        for (ix_t h = s_tasks[one].heaps_first; with_blocks && h != NIL; h = s_heap_recs[h].next) {
+            c.blocks += s_heap_recs[h].count;
+        }
+    }
+    return c;
+}
+
+static size_t snapshot_bytes(counts_t c) {
+    return c.tasks * sizeof(ht_task_stat_t) + c.heaps * sizeof(ht_heap_stat_t) + c.blocks * sizeof(ht_block_t);
+}
+
+static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **heaps, ht_block_t **blocks,
+    bool with_blocks) {
+    const task_rec_t *tr = &s_tasks[t];
+    memset(out, 0, sizeof(*out));
+    memcpy(out->name, tr->name, sizeof(out->name));
+    out->name[sizeof(out->name) - 1] = '\0';
+    out->handle = tr->handle;
+    out->is_alive = tr->alive;
+    out->overall_current_usage = tr->current;
+    out->overall_peak_usage = tr->peak;
+    out->heap_count = tr->heap_count;
+    out->heap_stat = *heaps;
+    for (ix_t h = tr->heaps_first; h != NIL; h = s_heap_recs[h].next) {
+        const heap_rec_t *hr = &s_heap_recs[h];
+        const heap_desc_t *heap = &s_heaps[hr->heap];
+        ht_heap_stat_t *hs = (*heaps)++;
+        *hs = (ht_heap_stat_t) {
+            .name = heap->name,
+            .caps = heap->caps,
+            .size = heap->end - heap->start,
+            .current_usage = hr->current,
+            .peak_usage = hr->peak,
+            .alloc_count = hr->count,
+            .blocks = NULL,
+        };
+        if (with_blocks) {
+            hs->blocks = hr->count != 0 ? *blocks : s_no_blocks;
+            for (ix_t e = hr->first; e != NIL; e = s_entries[e].next) {
+                ht_block_t *b = (*blocks)++;
+                b->task = tr->handle;
+                b->address = (void *)s_entries[e].address;
+                b->size = s_entries[e].size;
+            }
+        }
+    }
+}
+
+#define HT_SNAPSHOT_TRIES 8
+
+// The storage of every snapshot not yet released, so that ht_vm_restart can
+// take back those of tasks a soft reset deleted.
+static void *s_held[HT_HOOKS_MAX_SNAPSHOTS];
+
+static int held_acquire(void) {
+    int slot = -1;
+    taskENTER_CRITICAL(&s_lock);
+    for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
+        if (s_held[i] == NULL) {
+            s_held[i] = s_no_blocks;   // taken, storage to come
+            slot = i;
+            break;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return slot;
+}
+
+static void held_release(int slot) {
+    taskENTER_CRITICAL(&s_lock);
+    void *storage = s_held[slot];
+    s_held[slot] = NULL;
+    taskEXIT_CRITICAL(&s_lock);
+    if (storage != NULL && storage != (void *)s_no_blocks) {
+        snapshot_free(storage);
+    }
+}
+
+static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks, void **held) {
+    ensure_ready(0);
+    for (int attempt = 0; attempt < HT_SNAPSHOT_TRIES; ++attempt) {
+        taskENTER_CRITICAL(&s_lock);
+        ix_t one = all ? NIL : snapshot_task(task);
+        counts_t want = snapshot_counts(all, one, with_blocks);
+        taskEXIT_CRITICAL(&s_lock);
+        if (!all && one == NIL) {
+            return HT_ERR_NOT_FOUND;
+        }
+        size_t bytes = snapshot_bytes(want);
+        void *storage = NULL;
+        if (bytes != 0) {
+            storage = snapshot_alloc(bytes);
+            if (storage == NULL) {
+                return HT_ERR_NO_MEM;
+            }
+        }
+
+        taskENTER_CRITICAL(&s_lock);
+        one = all ? NIL : snapshot_task(task);
+        counts_t have = snapshot_counts(all, one, with_blocks);
+        bool fits = (all || one != NIL) && have.tasks <= want.tasks && have.heaps <= want.heaps
+            && have.blocks <= want.blocks;
+        if (fits) {
+            ht_task_stat_t *tasks = storage;
+            ht_heap_stat_t *heaps = (ht_heap_stat_t *)(void *)(tasks + want.tasks);
+            ht_block_t *blocks = (ht_block_t *)(void *)(heaps + want.heaps);
+            size_t n = 0;
+            if (all) {
+                for (ix_t t = s_task_head; t != NIL; t = s_tasks[t].order_next) {
+                    snapshot_copy_task(t, &tasks[n++], &heaps, &blocks, with_blocks);
+                }
+            } else {
+                snapshot_copy_task(one, &tasks[n++], &heaps, &blocks, with_blocks);
+            }
+            snap->task_count = n;
+            snap->tasks = n != 0 ? tasks : NULL;
+            snap->untracked = s_untracked;
+            *held = storage != NULL ? storage : (void *)s_no_blocks;
+        }
+        taskEXIT_CRITICAL(&s_lock);
+        if (fits) {
+            return HT_OK;
+        }
+        if (storage != NULL) {
+            snapshot_free(storage);
+        }
+        if (!all && one == NIL) {
+            return HT_ERR_NOT_FOUND;
+        }
+    }
+    s_detail = detail_snapshot_busy;
+    return HT_ERR_NO_MEM;
+}
+
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    memset(snap, 0, sizeof(*snap));
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    int slot = held_acquire();
+    if (slot < 0) {
+        s_detail = detail_snapshot_slots;
+        return HT_ERR_NO_MEM;
+    }
+    void *storage = NULL;
+    err = snapshot_fill(snap, all, task, with_blocks, &storage);
+    if (err != HT_OK) {
+        held_release(slot);
+        memset(snap, 0, sizeof(*snap));
+        return err;
+    }
+    taskENTER_CRITICAL(&s_lock);
+    s_held[slot] = storage;
+    taskEXIT_CRITICAL(&s_lock);
+    snap->storage = &s_held[slot];
+    return HT_OK;
+}
+
+void ht_snapshot_release(ht_snapshot_t *snap) {
+    if (snap->storage != NULL) {
+        held_release((int)((void **)snap->storage - s_held));
+    }
+    memset(snap, 0, sizeof(*snap));
+}
+
+void ht_vm_restart(void) {
+    // The tasks of the previous VM are gone: the snapshots they held, and the
+    // quiet marks of any that died taking one, are nobody's now.
+    for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
+        if (s_held[i] != NULL) {
+            held_release(i);
+        }
+    }
+    ensure_ready(0);
+    taskENTER_CRITICAL(&s_lock);
+    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
+        s_quiet[i] = NO_TASK;
+    }
+    s_quiet_count = 0;
+    taskEXIT_CRITICAL(&s_lock);
+}
+
+/******************************************************************************/
+// Heap regions, from public API only, as tracker_idf.c gives them:
+// heap_caps_walk_all() visits ESP-IDF's registered heaps in its own order,
+// block by block, which gives each region's bounds, free bytes and largest free
+// block; the SoC memory layout names it.
+
+typedef struct {
+    ht_region_info_t *regions;
+    size_t max;
+    size_t count;
+    intptr_t start;
+} region_walk_t;
+
+static bool region_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    region_walk_t *w = user_data;
+    if (w->count == 0 || heap.start != w->start) {
+        w->start = heap.start;
+        w->count += 1;
+        if (w->count <= w->max) {
+            ht_region_info_t *r = &w->regions[w->count - 1];
+            memset(r, 0, sizeof(*r));
+            r->start = (uintptr_t)heap.start;
+            r->total_size = (size_t)(heap.end - heap.start);
+        }
+    }
+    if (w->count > w->max) {
+        return false;
+    }
+    ht_region_info_t *r = &w->regions[w->count - 1];
+    if (!block.used) {
+        r->free_size += block.size;
+        if (block.size > r->largest_free_block) {
+            r->largest_free_block = block.size;
+        }
+    }
+    return true;
+}
+
+static const soc_memory_type_desc_t *region_type(uintptr_t start) {
+    for (size_t i = 0; i < soc_memory_region_count; ++i) {
+        const soc_memory_region_t *region = &soc_memory_regions[i];
+        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size) {
+            return (size_t)region->type < soc_memory_type_count ? &soc_memory_types[region->type] : NULL;
+        }
+    }
+    return NULL;
+}
+
+static size_t minus_owner(size_t bytes) {
+    return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
+}
+
+ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        *count = 0;
+        return err;
+    }
+    region_walk_t w = { .regions = regions, .max = max };
+    heap_caps_walk_all(region_walker, &w);
+    for (size_t i = 0; i < w.count && i < max; ++i) {
+        ht_region_info_t *r = &regions[i];
+        const soc_memory_type_desc_t *type = region_type(r->start);
+        uint32_t caps = type != NULL ? ored_caps(type) : 0;
+        r->name = type != NULL ? type->name : "unknown";
+        r->caps = caps;
+        r->free_size = minus_owner(r->free_size);
+        r->largest_free_block = minus_owner(r->largest_free_block);
+        size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
+        minimum = minimum < r->free_size ? minimum : r->free_size;
+        r->minimum_free_size = minimum;
+    }
+    *count = w.count;
+    return HT_OK;
+}
