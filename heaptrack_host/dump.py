@@ -251,7 +251,8 @@ class _DumpParser:
                 for b in raw):
             raise DumpError("heap line: 'blocks' must be a list of [address, size]", lineno, line)
         if len(raw) != count:
-            raise DumpError("heap line: alloc_count %d but %d blocks" % (count, len(raw)), lineno, line)
+            raise DumpError("heap line: alloc_count %d but %d block%s" % (count, len(raw), "" if len(raw) == 1 else "s"),
+                            lineno, line)
         return [(a, s) for a, s in raw]
 
 

@@ -65,18 +65,20 @@ def _title(header: dict, samples: List[dict]) -> str:
     if header.get("machine"):
         parts.append(header["machine"])
     if samples:
-        parts.append("%d samples over %.1f s" % (len(samples), samples[-1]["t"] - samples[0]["t"]))
+        parts.append("%d sample%s over %.1f s" % (len(samples), "" if len(samples) == 1 else "s",
+                                                  samples[-1]["t"] - samples[0]["t"]))
     return " · ".join(parts)
 
 
-def _legend_label(name: str, v: verdicts.Verdict) -> str:
+def _legend_label(name: str, series: TaskSeries, v: verdicts.Verdict) -> str:
+    head = "%s — %s, peak %s" % (name, v.word, trend.format_bytes(max(series.peak)))
     if not v.leak:
-        return "%s — %s" % (name, v.word)
+        return head
     why = "\n".join(textwrap.fill(part, 34, subsequent_indent="  ") for part in v.reason.split("; "))
-    return "%s — LEAK\n%s" % (name, why)
+    return "%s\n%s" % (head, why)
 
 
-def figure(header: dict, samples: List[dict], title: Optional[str] = None):
+def figure(header: dict, samples: List[dict], title: Optional[str] = None, headed: bool = True):
     """The matplotlib Figure for a recording, the usage axes and {name: Line2D} of the task lines
     (each with .extras: the other artists drawn for that task)."""
     import matplotlib
@@ -85,14 +87,15 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None):
     from matplotlib.lines import Line2D
 
     summary = summarize(samples)
-    fig = Figure(figsize=(11, 6.8), dpi=100)
-    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.25], hspace=0.1, left=0.085, right=0.66, top=0.87,
-                            bottom=0.09)
+    fig = Figure(figsize=(11, 6.8 if headed else 6.0), dpi=100)
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.25], hspace=0.1, left=0.085, right=0.66,
+                            top=0.87 if headed else 0.97, bottom=0.09 if headed else 0.1)
     ax = fig.add_subplot(grid[0])
     ax_free = fig.add_subplot(grid[1], sharex=ax)
-    fig.suptitle(title or "ESP-IDF heap used by each task", fontsize=15, fontweight="bold", x=0.085,
-                 ha="left", y=0.975)
-    fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
+    if headed:  # (the HTML page has its own heading)
+        fig.suptitle(title or "ESP-IDF heap used by each task", fontsize=15, fontweight="bold", x=0.085,
+                     ha="left", y=0.975)
+        fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
 
     top = max([max(s.peak) for s, _ in summary.values()] or [0])
     div, unit = _unit(top)
@@ -106,10 +109,15 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None):
         marker = "o" if len(series.times) <= 60 else None
         (line,) = ax.plot(series.times, _scaled(series.current, div), color=color,
                           linewidth=3.0 if v.leak else 1.6, marker=marker, markersize=4 if v.leak else 3,
-                          label=_legend_label(name, v), zorder=3 if v.leak else 2, drawstyle="steps-post")
-        (peak,) = ax.plot(series.times, _scaled(series.peak, div), color=color, linewidth=1.0, linestyle=":",
-                          alpha=0.8, zorder=1, drawstyle="steps-post")
-        line.extras = [peak] + _mark_deletion(ax, series, color, div)
+                          label=_legend_label(name, series, v), zorder=3 if v.leak else 2, drawstyle="steps-post")
+        # The peak: a dashed line of the task's colour, the room between it and the
+        # current use lightly shaded (ESP-IDF's demo is about a task whose current
+        # use returns to 0 after a 10 KB peak).
+        (peak,) = ax.plot(series.times, _scaled(series.peak, div), color=color, linewidth=1.3, linestyle=(0, (4, 2)),
+                          zorder=1, drawstyle="steps-post")
+        band = ax.fill_between(series.times, _scaled(series.current, div), _scaled(series.peak, div), color=color,
+                               alpha=0.08, step="post", linewidth=0, zorder=0)
+        line.extras = [peak, band] + _mark_deletion(ax, series, color, div)
         if v.leak and v.rising:
             (fl,) = ax.plot(v.floor_times, _scaled(v.floors, div), color="black", linestyle="--", linewidth=1.0,
                             marker="D", markersize=6, markerfacecolor="white", zorder=4)
@@ -119,16 +127,17 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None):
         ax.text(0.5, 0.5, "no task allocated ESP-IDF heap memory while recording", transform=ax.transAxes,
                 ha="center", va="center", color="#666666", fontsize=12)
     ax.set_ylabel("used by the task (%s)" % unit)
-    ax.set_ylim(0, max(top / div * 1.12, 1))  # headroom: no line runs along the border
+    ymax = max(top / div * 1.12, 1)
+    ax.set_ylim(-ymax * 0.03, ymax)  # room at both ends: no line or marker runs along a border
     ax.grid(True, color="#e5e5e5")
     ax.tick_params(labelbottom=False)
     if summary:
         handles, labels = ax.get_legend_handles_labels()
         by_name = {lab.split(" — ")[0]: (h, lab) for h, lab in zip(handles, labels)}
         ordered = [by_name[n] for n in summary if n in by_name]
-        keys = [Line2D([], [], color="#555555", linestyle=":", linewidth=1.0),
+        keys = [Line2D([], [], color="#555555", linestyle=(0, (4, 2)), linewidth=1.3),
                 Line2D([], [], color="#555555", marker="X", linestyle="none", markeredgecolor="black")]
-        key_labels = ["peak (dotted, task's colour)", "deleted"]
+        key_labels = ["peak (dashed, the task's colour)", "deleted"]
         if any(v.leak and v.rising for _, v in summary.values()):
             keys.append(Line2D([], [], color="black", linestyle="--", marker="D", markerfacecolor="white"))
             key_labels.append("lowest use per third of the run")
@@ -181,7 +190,7 @@ def plot_png(header: dict, samples: List[dict], path, title: Optional[str] = Non
 
 def write_html(header: dict, samples: List[dict], path, title: Optional[str] = None) -> None:
     """A self-contained interactive page for the recording."""
-    fig, ax, drawn = figure(header, samples, title)
+    fig, ax, drawn = figure(header, samples, title, headed=False)
     lines = {name: drawn[name] for name in summarize(samples) if name in drawn}  # order of appearance
     for i, name in enumerate(lines):
         lines[name].set_gid("task-%d" % i)
@@ -242,7 +251,8 @@ h1 { font-size: 1.3em; margin-bottom: 0.2em; } .sub { color: #555; margin-bottom
   border: 1px solid #aaa; border-radius: 4px; padding: 4px 8px; font-size: 12px; display: none;
   white-space: nowrap; }
 table { border-collapse: collapse; margin-top: 1em; font-size: 14px; }
-td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; white-space: nowrap; }
+td:last-child { white-space: normal; }
 td:nth-child(4), td:nth-child(5), td:nth-child(6) { text-align: right; font-variant-numeric: tabular-nums; }
 tr.leak td { color: #b00; font-weight: 600; }
 </style></head><body>

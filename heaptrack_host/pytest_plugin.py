@@ -104,10 +104,10 @@ class LeakReport:
     def __str__(self) -> str:
         warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
         if self.ok:
-            head = "heaptrack: no leak in %d runs of %s%s" % (self.runs, self.script, warm)
+            head = "heaptrack: no leak in %s of %s%s" % (_runs(self.runs), self.script, warm)
         else:
-            head = "heaptrack: LEAK in %s over %d runs of %s%s, bytes per task:" % (
-                ", ".join(self.leaks), self.runs, self.script, warm)
+            head = "heaptrack: LEAK in %s over %s of %s%s, bytes per task:" % (
+                ", ".join(self.leaks), _runs(self.runs), self.script, warm)
         parts = [head, "", self.table()]
         for name in self.leaks:
             blocks = self.new_blocks.get(name, [])
@@ -192,6 +192,10 @@ class HeaptrackBoard:
         if not report.ok:
             raise LeakError(str(report))
         return report
+
+
+def _runs(n: int) -> str:
+    return "%d run%s" % (n, "" if n == 1 else "s")
 
 
 def _run(conn, code: str, name: str, timeout: float, which: str) -> str:
