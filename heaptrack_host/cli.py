@@ -127,7 +127,9 @@ class _Collector:
         self.last = sample
         self.last_json = sample.to_json()
         for name, v in self.last_json["tasks"].items():
-            s = self._series.setdefault(name, TaskSeries(name))
+            s = self._series.get(name)
+            if s is None:
+                s = self._series[name] = TaskSeries(name, appeared=self.count > 1)
             s.add(self.last_json["t"], v["current"], v["peak"], v["alive"])
             if self.keep is not None and len(s.times) > self.keep:
                 for values in (s.times, s.current, s.peak, s.alive):

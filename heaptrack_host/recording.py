@@ -186,6 +186,7 @@ class TaskSeries:
     current: List[int] = field(default_factory=list)
     peak: List[int] = field(default_factory=list)
     alive: List[bool] = field(default_factory=list)
+    appeared: bool = False  # not there at the first sample: it started while observed
 
     def add(self, t: float, current: int, peak: int, alive: bool) -> None:
         self.times.append(t)
@@ -195,13 +196,15 @@ class TaskSeries:
 
     def verdict(self) -> verdict.Verdict:
         """The leak verdict (verdict.judge) for this series."""
-        return verdict.judge(self.times, self.current, self.alive)
+        return verdict.judge(self.times, self.current, self.alive, appeared=self.appeared)
 
 
 def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
     """name -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
     out: Dict[str, TaskSeries] = {}
-    for s in samples:
+    for i, s in enumerate(samples):
         for name, v in s["tasks"].items():
-            out.setdefault(name, TaskSeries(name)).add(s["t"], v["current"], v["peak"], v["alive"])
+            if name not in out:
+                out[name] = TaskSeries(name, appeared=i > 0)
+            out[name].add(s["t"], v["current"], v["peak"], v["alive"])
     return out

@@ -9,8 +9,8 @@ a deleted task with what it never freed) **leaks** when memory it took is not
 given back. The evidence is either of:
 
 * **it was deleted while still holding memory**: more than ``tolerance`` bytes at
-  the last observation, all its tasks of that name deleted, and it was seen alive
-  during the observation or held more at its end than at its start. Nothing frees
+  the last observation, all its tasks of that name deleted, and it started, was
+  seen alive or grew during the observation (not a task deleted before it began). Nothing frees
   a deleted task's blocks through it any more; this is the leak of ESP-IDF's own
   example (``leaking_task``, DELETED with CURRENT > 0).
 * **its floor rose all through the observation**: the least it held rose from
@@ -82,12 +82,14 @@ def _signed(n: int) -> str:
 
 
 def judge(times: Sequence[float], values: Sequence[int], alive=None, *, runs: bool = False,
-          tolerance: int = 0) -> Verdict:
+          tolerance: int = 0, appeared: bool = False) -> Verdict:
     """The verdict for one task name's current usage observed at times.
 
     times: seconds (samples) or run numbers (runs=True: each observation is taken
     after a run, the first one before them). alive: per observation, whether a task
     of that name was alive (a sequence), or at the last one (a bool); None: unknown.
+    appeared: the task was not there when the observation began (it started, and
+    perhaps ended, while observed).
     """
     n = len(values)
     if len(times) != n:
@@ -133,7 +135,7 @@ def judge(times: Sequence[float], values: Sequence[int], alive=None, *, runs: bo
     # alive, or what it holds grew (a task deleted before the observation began, holding
     # the same as at its start, was judged then).
     seen_alive = any(alive[:-1]) if isinstance(alive, (list, tuple)) else False
-    if alive_at_end is False and values[-1] > tolerance and (seen_alive or growth > tolerance):
+    if alive_at_end is False and values[-1] > tolerance and (seen_alive or appeared or growth > tolerance):
         v.deleted = True
         v.held = values[-1]
 

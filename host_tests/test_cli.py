@@ -588,3 +588,38 @@ def test_the_command_is_not_kdes_heaptrack():
     version = ok(heaptrack("--version")).stdout
     from heaptrack_host import __version__
     assert __version__ in version
+
+
+# ---------------------------------------------------------------------------
+# one verdict; installing into another project
+
+
+def test_watch_record_and_plot_give_one_verdict_for_the_demo(board, demo_on_board, script, tmp_path):
+    # The case: watch at a slow interval said HELD where record said LEAK.
+    run = script("import leak_demo\nleak_demo.main(period_s=0.05, rounds=4)\n")
+    watched = ok(heaptrack("watch", "--port", board.device, "--run", run, "--interval", 0.5, "--samples", 6))
+    last = {line.split()[0]: line.split()[1] for line in watched.stdout.split("sample 6 of 6")[-1].splitlines()
+            if line.split()[:1] in (["leaking_task"], ["no_leak_task"])}
+    assert last == {"leaking_task": "LEAK", "no_leak_task": "ok"}, watched.stdout
+    assert "leaking_task: deleted while holding" in watched.stdout
+    out = tmp_path / "demo.jsonl"
+    recorded = ok(heaptrack("record", "--port", board.device, "--out", out, "--interval", 0.02, "--run", run))
+    plotted = ok(heaptrack("plot", out, "-o", tmp_path / "demo.png"))
+    for text in (recorded.stderr, plotted.stdout):
+        assert "leaks: leaking_task (deleted while holding" in text and "no_leak_task (" not in text
+
+
+def test_a_wheel_of_a_built_checkout_carries_the_firmware(tmp_path, virtual_only, request):
+    import zipfile
+    if not (REPO / "build" / "host" / "micropython").exists():
+        pytest.skip("the checkout's firmware is not built")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("heaptrack_host-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "heaptrack_host/firmware/micropython" in names
+    assert "heaptrack_host/vboard/board.py" in names and "heaptrack_host/verdict.py" in names
+    entry_points = [n for n in names if n.endswith("entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points[0]).decode()
+    assert "mpheaptrack = heaptrack_host.cli:main" in text and "\nheaptrack =" not in text.split("[pytest11]")[0]

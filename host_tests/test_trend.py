@@ -127,3 +127,9 @@ def test_format_bytes_and_rate():
     assert trend.format_rate(512) == "+512 B/min"
     assert trend.format_rate(0.2) == "0 B/min"
     assert trend.format_rate(-300) == "-300 B/min"
+
+
+def test_a_task_that_started_and_ended_between_samples():
+    # Seen only deleted, holding memory, but it was not there when watching began.
+    v = verdict.judge(times(3), [8512] * 3, [False] * 3, appeared=True)
+    assert v.leak and v.reason == "deleted while holding 8512 B"
