@@ -8,7 +8,8 @@ from board_code import PRELUDE, run
 
 def test_interrupts_disabled_is_a_clear_runtime_error_and_changes_nothing(board):
     # ESP-IDF's tracking takes a FreeRTOS mutex on every malloc, free and report:
-    # with interrupts masked FreeRTOS would assert. heaptrack refuses first.
+    # with interrupts masked, FreeRTOS asserts whenever another task holds it.
+    # heaptrack refuses first, every time.
     result = run(board, """
 import machine
 a = heaptrack.malloc(32)
