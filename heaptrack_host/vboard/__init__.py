@@ -19,7 +19,14 @@ raw-paste mode), so only what differs from a board is done here:
 * Output: the unix firmware writes bare ``\\n`` and relies on a terminal to add
   ``\\r``; a board's REPL sends ``\\r\\n``. Lone ``\\n`` becomes ``\\r\\n``, except
   inside the binary records of mpremote's ``mount`` protocol (``0x18`` + command
-  byte + fixed fields), which pass through untouched.
+  byte + fixed fields), which pass through untouched. Those are decoded only
+  during a mount session (from the client's ``__mount()`` to the next boot or
+  ``os.umount``): elsewhere 0x18 is program output like any byte.
+* Clients: only clients hold the pseudo-terminal open. When the last one closes
+  it, what it did not read is dropped, and so is output until a client opens it
+  again, as a USB board drops what no host reads: a client that died during a
+  flood of output leaves nothing stale for the next. The firmware's pipe and the
+  queue to the client hold 16 KiB each (a board's USB buffers, about).
 * Input: the unix REPL turns each received ``\\n`` into ``\\r``, so code with
   CRLF line ends would reach its lexer with two line breaks per line. While a
   raw-REPL client sends code, ``\\r\\n`` is passed on as ``\\r`` (in raw-paste
@@ -65,6 +72,18 @@ raw-paste mode), so only what differs from a board is done here:
   for the firmware (SANITIZER_OPTIONS): UBSan halts on its first report, and
   findings in upstream MicroPython are suppressed only as listed, with reasons,
   in ``native/tests/*-upstream.supp``.
+* A boot (setup, boot.py, main.py) that has not reached the REPL after 3 s is
+  announced on the wire, on stderr and in the log; when a raw-REPL client waits
+  for it (mpremote after its soft reset, which on a pseudo-terminal waits
+  forever) it is interrupted after 10 s, as Ctrl-C would, with a notice at the
+  start of the client's command output.
+* The firmware dies with the board (``PR_SET_PDEATHSIG``): a ``kill -9`` of the
+  virtual board leaves no firmware behind. While it serves, ``<flash>.tty``
+  links to the device and the status file says ``"running": true``.
+
+The code: protocol.py (the REPL's bytes both ways), crash.py (fatal reports,
+sanitizer options), board.py (the board process and its I/O thread), main.py
+(the command line).
 
 Python API (for tests)::
 
