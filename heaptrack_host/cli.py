@@ -493,6 +493,8 @@ def cmd_plot(args) -> int:
     if not samples:
         raise UsageError("%s holds no samples" % args.record)
     try:
+        import matplotlib  # noqa: F401  (an extra: heaptrack-host[plot])
+
         from . import plot
     except ImportError as e:
         raise UsageError("%s plot needs matplotlib (%s): pip install 'heaptrack-host[plot]'" % (PROG, e)) from None
