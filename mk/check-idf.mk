@@ -186,6 +186,7 @@ idf_includes = heap/include \
 	esp_rom/include esp_rom/$(1)/include esp_rom/$(1)/include/$(1) log/include \
 	soc/include soc/$(1) soc/$(1)/include \
 	hal/platform_port/include hal/$(1)/include hal/include newlib/platform_include \
+	esp_driver_spi/include esp_driver_gpio/include esp_pm/include esp_mm/include \
 	$(if $(filter xtensa,$(2)),xtensa/$(1)/include xtensa/include xtensa/deprecated_include,riscv/include)
 
 # What ESP-IDF (tools/cmake/build.cmake, components/soc) and ports/esp32

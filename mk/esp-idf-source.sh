@@ -32,6 +32,7 @@ SPARSE=(
     /components/esp_system/include/ /components/esp_system/port/include/
     /components/esp_hw_support/include/ /components/esp_hw_support/port/include/
     /components/esp_hw_support/dma/include/
+    /components/esp_driver_spi/include/ /components/esp_driver_gpio/include/ /components/esp_pm/include/
     /components/soc/ /components/hal/ /components/log/ /components/freertos/
     /components/riscv/ /components/xtensa/ /components/newlib/ /components/unity/
 )
