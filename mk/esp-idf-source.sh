@@ -37,7 +37,14 @@ SPARSE=(
     /components/riscv/ /components/xtensa/ /components/newlib/ /components/unity/
 )
 
+sparse_sum=$(printf '%s\n' "${SPARSE[@]}" | cksum | cut -d' ' -f1)
 if [ -f "$stamp" ] && grep -qx "tag=$tag" "$stamp"; then
+    # The same tag: at most the list of directories changed.
+    if ! grep -qx "sparse=$sparse_sum" "$stamp"; then
+        git -C "$dest" sparse-checkout set --no-cone "${SPARSE[@]}"
+        sed -i "s/^sparse=.*/sparse=$sparse_sum/" "$stamp"
+        grep -qx "sparse=$sparse_sum" "$stamp" || echo "sparse=$sparse_sum" >>"$stamp"
+    fi
     sed -n 's/^summary=//p' "$stamp"
     exit 0
 fi
@@ -80,5 +87,5 @@ submodule() {
 tlsf=$(submodule components/heap/tlsf "$TLSF_URL")
 unity=$(submodule components/unity/unity "$UNITY_URL")
 summary="ESP-IDF $tag ($(git -C "$dest" rev-parse --short=10 HEAD)), tlsf $tlsf, Unity $unity"
-printf 'tag=%s\nsummary=%s\n' "$tag" "$summary" >"$stamp"
+printf 'tag=%s\nsparse=%s\nsummary=%s\n' "$tag" "$sparse_sum" "$summary" >"$stamp"
 echo "$summary"
