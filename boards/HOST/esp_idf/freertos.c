@@ -17,7 +17,7 @@
 //     the new task's TCB in the creating thread, named `mp_thread` as on the
 //     esp32 port unless host_task_set_next_name() named it.
 //
-// Spinlocks (portMUX) are recursive spinlocks; FreeRTOS mutexes are mutexes
+// Spinlocks (portMUX) are recursive mutexes; FreeRTOS mutexes are mutexes
 // that catch a task taking one twice.
 
 #include <errno.h>
@@ -70,47 +70,27 @@ static void die(const char *what, int err) {
     abort();
 }
 
-// A spinlock's owner: the address of this thread-local byte, unique among live threads.
-static __thread char s_self;
-
 void vPortMuxInitialize(portMUX_TYPE *mux) {
-    __atomic_store_n(&mux->owner, 0, __ATOMIC_RELEASE);
-    mux->count = 0;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&mux->mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
 }
 
-// The chip's core spins with interrupts masked, so its holder always runs on;
-// a host thread holding one can be descheduled, so a waiter yields its CPU
-// after a short spin instead of burning the holder's time slice.
 void vPortEnterCritical(portMUX_TYPE *mux) {
-    uintptr_t self = (uintptr_t)&s_self;
-    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) == self) {
-        mux->count += 1;
-    } else {
-        unsigned spins = 0;
-        uintptr_t expected = 0;
-        while (!__atomic_compare_exchange_n(&mux->owner, &expected, self, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            expected = 0;
-            if (++spins < 100) {
-                #if defined(__i386__) || defined(__x86_64__)
-                __builtin_ia32_pause();
-                #endif
-            } else {
-                spins = 0;
-                sched_yield();
-            }
-        }
-        mux->count = 1;
+    int err = pthread_mutex_lock(&mux->mutex);
+    if (err != 0) {
+        die("portENTER_CRITICAL", err);
     }
     s_critical_nesting += 1;
 }
 
 void vPortExitCritical(portMUX_TYPE *mux) {
-    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) != (uintptr_t)&s_self || mux->count == 0) {
-        die("portEXIT_CRITICAL", EPERM);   // a spinlock this thread does not hold
-    }
     s_critical_nesting -= 1;
-    if (--mux->count == 0) {
-        __atomic_store_n(&mux->owner, 0, __ATOMIC_RELEASE);
+    int err = pthread_mutex_unlock(&mux->mutex);
+    if (err != 0) {
+        die("portEXIT_CRITICAL", err);
     }
 }
 
