@@ -38,6 +38,7 @@ HEAPTRACK_TRACKING ?= 1
 #   diff   the hooks tracker with ESP-IDF's tracking on beside it, and ESP-IDF's
 #          own statistics and printers as the module _idf_oracle: the firmware
 #          of the differential test (build/host-diff).
+# `make test` runs the host suite on idf and on hooks, and the differential test.
 HEAPTRACK_TRACKER ?= idf
 ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
@@ -157,8 +158,13 @@ test-host: venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
-test-host: firmware-host firmware-host-untracked venv
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE) --firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)
+# The whole suite on ESP-IDF's tracker, with the differential test of the two
+# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
+test-host: firmware-host-untracked firmware-host-trackers venv
+	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
+		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
+	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
+		$(PYTEST_ARGS)
 test: test-c test-host
 endif
 

@@ -1,6 +1,8 @@
 # Shared by every heaptrack ESP32 board. A heaptrack board is upstream's
 # generic board for its chip, read from micropython/ports/esp32/boards, plus:
-#   - boards/sdkconfig.heaptrack (heap task tracking on), always the last fragment;
+#   - boards/sdkconfig.heaptrack (heap task tracking on), always the last fragment
+#     (boards/sdkconfig.heaptrack_hooks instead for heaptrack's own tracker:
+#     HEAPTRACK_TRACKER=hooks);
 #   - the frozen manifest boards/manifest_esp32.py;
 #   - the heaptrack C module (native/micropython.cmake);
 #   - a board name that says heaptrack.
@@ -25,7 +27,21 @@
 # The repository root: this file lives in <root>/boards.
 get_filename_component(HEAPTRACK_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(HEAPTRACK_UPSTREAM_BOARD_DIR ${CMAKE_SOURCE_DIR}/boards/${HEAPTRACK_UPSTREAM_BOARD})
-set(HEAPTRACK_SDKCONFIG ${HEAPTRACK_ROOT}/boards/sdkconfig.heaptrack)
+# The tracker: ESP-IDF's heap task tracking (boards/sdkconfig.heaptrack, the
+# default) or heaptrack's own on ESP-IDF's heap hooks
+# (boards/sdkconfig.heaptrack_hooks): HEAPTRACK_TRACKER=idf|hooks, from the
+# environment (`make firmware BOARD=... HEAPTRACK_TRACKER=hooks`) or -D.
+# native/heaptrack/micropython.cmake compiles the tracker the sdkconfig selects.
+if(NOT DEFINED HEAPTRACK_TRACKER)
+    set(HEAPTRACK_TRACKER "$ENV{HEAPTRACK_TRACKER}")
+endif()
+if(HEAPTRACK_TRACKER STREQUAL "hooks")
+    set(HEAPTRACK_SDKCONFIG ${HEAPTRACK_ROOT}/boards/sdkconfig.heaptrack_hooks)
+elseif(HEAPTRACK_TRACKER STREQUAL "" OR HEAPTRACK_TRACKER STREQUAL "idf")
+    set(HEAPTRACK_SDKCONFIG ${HEAPTRACK_ROOT}/boards/sdkconfig.heaptrack)
+else()
+    message(FATAL_ERROR "heaptrack: HEAPTRACK_TRACKER=${HEAPTRACK_TRACKER}: the trackers are idf (ESP-IDF's task tracking, the default) and hooks (heaptrack's own)")
+endif()
 
 if(NOT EXISTS ${HEAPTRACK_UPSTREAM_BOARD_DIR}/mpconfigboard.cmake)
     message(FATAL_ERROR "heaptrack: upstream board ${HEAPTRACK_UPSTREAM_BOARD} not found in ${CMAKE_SOURCE_DIR}/boards")

@@ -40,6 +40,9 @@ def pytest_addoption(parser):
     group.addoption("--firmware-untracked", default=None, metavar="PATH",
                     help="host firmware built without heap task tracking (make HEAPTRACK_TRACKING=0), "
                          "for the tests of such a firmware")
+    group.addoption("--firmware-diff", default=None, metavar="PATH",
+                    help="the differential host firmware (make HEAPTRACK_TRACKER=diff), for "
+                         "test_tracker_diff.py")
     group.addoption("--vboard-verbose", action="store_true",
                     help="virtual boards log every byte they exchange")
 
@@ -185,7 +188,8 @@ def from_power_on(board):
 
 @pytest.fixture
 def vboard_factory(request, tmp_path):
-    """vboard_factory(env=None, expect_crashes=False, untracked=False) -> Board on a new virtual board.
+    """vboard_factory(env=None, expect_crashes=False, untracked=False, diff=False) -> Board on a new
+    virtual board (diff: the differential firmware, --firmware-diff).
 
     Stopped after the test (a report the firmware writes as it exits, LeakSanitizer's,
     is still seen); if its firmware crashed and the test did not expect it, the test fails.
@@ -194,12 +198,16 @@ def vboard_factory(request, tmp_path):
         pytest.skip("needs a virtual board (running with --port)")
     started = []
 
-    def make(env=None, expect_crashes=False, untracked=False):
+    def make(env=None, expect_crashes=False, untracked=False, diff=False):
         firmware = None
         if untracked:
             firmware = request.config.getoption("--firmware-untracked")
             if not firmware:
                 pytest.skip("needs --firmware-untracked (a firmware built with HEAPTRACK_TRACKING=0)")
+        if diff:
+            firmware = request.config.getoption("--firmware-diff")
+            if not firmware:
+                pytest.skip("needs --firmware-diff (a firmware built with HEAPTRACK_TRACKER=diff)")
         flash = tmp_path / ("vboard%d" % len(started)) / "flash"
         vb = _start_vboard(request.config, flash, env=env, firmware=firmware)
         started.append((vb, expect_crashes))

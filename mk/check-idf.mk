@@ -56,7 +56,11 @@ KCONFGEN_PY ?= $(error KCONFGEN_PY=<python with esp-idf-kconfig> is required)
 CHECK_CC ?= riscv64-unknown-elf-gcc
 HOST_SDKCONFIG ?= $(ROOT)/boards/HOST/esp_idf/include/sdkconfig.h
 
-CHECK := $(BUILD_DIR)/check-idf
+# HOOKS_ONLY=1: only the hooks tracker, for every board, into CHECK_DIR: what
+# runs against ESP-IDF v5.3 and v5.4 (tracker_idf.c needs v5.5.3).
+HOOKS_ONLY ?=
+CHECK_DIR ?= $(BUILD_DIR)/check-idf
+CHECK := $(CHECK_DIR)
 HT := $(ROOT)/native/heaptrack
 C := $(CHECK_IDF)/components
 PORT_DIR := $(MPY_DIR)/ports/esp32
@@ -75,8 +79,8 @@ all:
 ################################################################################
 # What is compiled, and for which chips.
 
-SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c),$(wildcard $(HT)/*.c)) \
-	$(addprefix $(HT)/,$(shell sed -n 's/.*CMAKE_CURRENT_LIST_DIR}\/\([A-Za-z0-9_]*\.c\).*/\1/p' $(HT)/micropython.cmake)))
+SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c) $(HT)/tracker_hooks.c,$(wildcard $(HT)/*.c)) \
+	$(filter-out $(HT)/tracker_hooks.c,$(addprefix $(HT)/,$(shell sed -n 's/.*CMAKE_CURRENT_LIST_DIR}\/\([A-Za-z0-9_]*\.c\).*/\1/p' $(HT)/micropython.cmake))))
 ifeq ($(SOURCES),)
 $(error check-idf: no sources in $(HT))
 endif
@@ -194,10 +198,28 @@ idf_includes = heap/include \
 # the MicroPython component, less what only their libraries' sources read.
 DEFINES := -DESP_PLATFORM -D_GNU_SOURCE -DSOC_MMU_PAGE_SIZE=CONFIG_MMU_PAGE_SIZE -DSOC_XTAL_FREQ_MHZ=CONFIG_XTAL_FREQ \
 	-DMICROPY_ROM_TEXT_COMPRESSION=(1) -DMICROPY_VFS_FAT=1 -DMICROPY_VFS_LFS2=1 -DMICROPY_PY_BTREE=1
+# heaptrack's version, as native/heaptrack/micropython.cmake defines it.
+HEAPTRACK_VERSION := $(shell sed -n 's/^__version__ = "\([^"]*\)"$$/\1/p' $(ROOT)/heaptrack_host/__init__.py)
+DEFINES += '-DHEAPTRACK_VERSION="$(HEAPTRACK_VERSION)"'
 WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Werror
 
+# ESP-IDF before v5.5 has no picolibc option: its newlib wrapper headers and
+# FreeRTOS (a task's C library state) reach for newlib's <reent.h> and
+# <sys/reent.h>, which picolibc has not. They only name struct _reent, and
+# FreeRTOS sizes a field with it: check-idf-newlib/ has a stand-in, searched
+# after every other directory.
+ifeq ($(HOOKS_ONLY),1)
+NEWLIB_STUB := $(CHECK)/check-idf-newlib
+NEWLIB_STUB_FLAGS := -idirafter $(NEWLIB_STUB)
+$(NEWLIB_STUB)/sys/reent.h:
+	$(Q)mkdir -p $(dir $@) && printf '%s\n' '// A stand-in for newlib'"'"'s (made by mk/check-idf.mk).' \
+		'#pragma once' 'struct _reent { int _errno; void *_state[64]; };' >$@ && \
+	printf '%s\n' '// A stand-in for newlib'"'"'s (made by mk/check-idf.mk).' '#pragma once' \
+		'#include <sys/reent.h>' >$(NEWLIB_STUB)/reent.h
+endif
+
 # $(1) board dir, $(2) chip, $(3) arch, $(4) board, $(5) dir of its sdkconfig.h
-cflags_text = --specs=picolibc.specs $(if $(filter xtensa,$(3)),$(XTENSA_POSE),$(ARCH_$(2))) \
+cflags_text = --specs=picolibc.specs $(NEWLIB_STUB_FLAGS) $(if $(filter xtensa,$(3)),$(XTENSA_POSE),$(ARCH_$(2))) \
 	-std=gnu17 -Os $(WARNINGS) $(DEFINES) \
 	-I$(HT) -I$(5) -I$(1) -I$(MPY_DIR) -I$(PORT_DIR) -I$(ROOT)/boards/$(4) \
 	$(addprefix -isystem $(C)/,$(call idf_includes,$(2),$(3)))
@@ -233,6 +255,12 @@ define board_rules
 $(call kconfig_rules,$(CHECK)/$(1),$(2),$(call upstream_fragments,$(call board_upstream,$(1))) \
 	$(ROOT)/boards/sdkconfig.heaptrack $(call board_extra_sdkconfig,$(1)) $(LIBC_FRAGMENT))
 $(call kconfig_rules,$(CHECK)/$(1)/off,$(2),$(call upstream_fragments,$(call board_upstream,$(1))) $(LIBC_FRAGMENT))
+$(call kconfig_rules,$(CHECK)/$(1)/hooks,$(2),$(call upstream_fragments,$(call board_upstream,$(1))) \
+	$(ROOT)/boards/sdkconfig.heaptrack_hooks $(call board_extra_sdkconfig,$(1)) $(LIBC_FRAGMENT))
+$(CHECK)/$(1)/hooks/cflags: $(CHECK)/$(1)/hooks/sdkconfig.h FORCE
+	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)/hooks) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
+	$(Q)grep -q '^#define CONFIG_HEAP_USE_HOOKS 1' $$< && ! grep -q '^#define CONFIG_HEAP_TASK_TRACKING 1' $$< || \
+		{ echo "check-idf: $(1)'s hooks sdkconfig.h has not CONFIG_HEAP_USE_HOOKS without CONFIG_HEAP_TASK_TRACKING"; exit 1; }
 
 $(CHECK)/$(1)/cflags: $(CHECK)/$(1)/sdkconfig.h FORCE
 	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)) $(call board_defines,$(1)) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
@@ -262,14 +290,21 @@ $(CHECK)/$(1)/%.ok: $(HT)/%.c $(CHECK)/$(1)/cflags $(CHECK)/$(1)/genhdr/qstrdefs
 	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/cflags $$(if $$(filter $$<,$(DECLARING)),-include $(DECL_HEADER)) \
 		-MD -MP -MF $$(@:.ok=.d) -MT $$@ $(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
 	$(Q)touch $$@
+# heaptrack's own tracker: the board with boards/sdkconfig.heaptrack_hooks
+# where boards/sdkconfig.heaptrack was (as boards/heaptrack_board.cmake builds it).
+$(CHECK)/$(1)/hooks/tracker_hooks.ok: $(HT)/tracker_hooks.c $(CHECK)/$(1)/hooks/cflags $(NEWLIB_STUB:%=%/sys/reent.h)
+	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/hooks/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
+		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+	$(Q)touch $$@
 $(CHECK)/$(1)/off/tracker_idf.ok: $(HT)/tracker_idf.c $(CHECK)/$(1)/off/cflags
 	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/off/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
 		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
 	$(Q)touch $$@
 
--include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d
+-include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d $(CHECK)/$(1)/hooks/tracker_hooks.d
 
-$(CHECK)/$(1)/done: $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.ok,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.ok
+$(CHECK)/$(1)/done: $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.ok,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.ok \
+		$(CHECK)/$(1)/hooks/tracker_hooks.ok
 	$(Q)touch $$@
 endef
 
@@ -306,9 +341,21 @@ $(HOST_CHECK)/done: $(HOST_SDKCONFIG) $(HOST_CHECK)/sdkconfig.h
 
 ################################################################################
 
+ifeq ($(HOOKS_ONLY),1)
+# The boards whose chip this ESP-IDF supports (an older one has some only in preview).
+chip_supported = $(wildcard $(C)/soc/$(1)/include/soc/soc.h)
+HOOKS_BOARD_CHIPS := $(foreach bc,$(BOARD_CHIPS),$(if $(call chip_supported,$(word 2,$(subst :, ,$(bc)))),$(bc)))
+all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hooks/tracker_hooks.ok)
+	@echo "  file     tracker_hooks.c, each board with boards/sdkconfig.heaptrack_hooks (ESP-IDF $(CHECK_IDF_VERSION))"
+	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
+		$(if $(filter $(bc),$(HOOKS_BOARD_CHIPS)),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled'),'not in this ESP-IDF: skipped');)
+	@echo "check-idf: OK (ESP-IDF $(CHECK_IDF_VERSION): the hooks tracker)"
+else
 all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECK)/done
-	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off"
+	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off;"
+	@echo "           tracker_hooks.c with boards/sdkconfig.heaptrack_hooks"
 	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
 		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled');)
 	@cat $(HOST_CHECK)/done
 	@echo "check-idf: OK"
+endif

@@ -72,7 +72,10 @@ ESP32_BOARD_LIST = $(ESP32_BOARDS); variants (BOARD_VARIANT=): $(strip \
 	$(foreach b,$(ESP32_BOARDS),$(if $(call esp32_variants,$(b)),$(b):$(subst $(esp32_space),|,$(call esp32_variants,$(b))))))
 
 ESP32_BOARD_DIR := $(ROOT)/boards/$(BOARD)
-ESP32_BUILD := $(BUILD_DIR)/esp32-$(BOARD)$(if $(BOARD_VARIANT),-$(BOARD_VARIANT))
+# HEAPTRACK_TRACKER=hooks: heaptrack's own tracker (boards/sdkconfig.heaptrack_hooks),
+# built apart; idf (default): ESP-IDF's task tracking.
+HEAPTRACK_TRACKER ?= idf
+ESP32_BUILD := $(BUILD_DIR)/esp32-$(BOARD)$(if $(BOARD_VARIANT),-$(BOARD_VARIANT))$(if $(filter hooks,$(HEAPTRACK_TRACKER)),-hooks)
 # mpy-cross for the frozen modules, built for (and, with DOCKER=1, inside) the
 # environment that builds the firmware, apart from the host build's copy.
 ESP32_MPY_CROSS_BUILD := $(BUILD_DIR)/esp32-mpy-cross
@@ -121,7 +124,13 @@ ESP32_IDF_VERSION := $(lastword $(shell idf.py --version 2>/dev/null))
 ifeq ($(ESP32_IDF_VERSION),)
 $(error ESP32 firmware needs ESP-IDF $(IDF_TAG) (v5.5.3 or later), and there is no idf.py on PATH: $(ESP32_IDF_INSTALL))
 endif
+# heaptrack's own tracker builds with every ESP-IDF MicroPython v1.28 does (v5.3, v5.4, v5.5).
+ifeq ($(HEAPTRACK_TRACKER),hooks)
+ESP32_IDF_PROBLEM := $(shell v='$(ESP32_IDF_VERSION)'; set -- $$(echo "$$v" | sed 's/^v//; s/[^0-9.].*//; s/\./ /g'); \
+	case "$${1:-0}.$${2:-0}" in 5.3|5.4|5.5) ;; *) echo "ESP-IDF $$v is not v5.3, v5.4 or v5.5, the ESP-IDFs MicroPython v1.28 builds with";; esac)
+else
 ESP32_IDF_PROBLEM := $(shell v='$(ESP32_IDF_VERSION)'; $(ESP32_IDF_VERDICT))
+endif
 ifneq ($(ESP32_IDF_PROBLEM),)
 $(error $(ESP32_IDF_PROBLEM) (idf.py on PATH): $(ESP32_IDF_INSTALL))
 endif
@@ -133,9 +142,10 @@ endif
 # in the ESP-IDF image with the repository mounted at the same path.
 ifeq ($(DOCKER),1)
 ESP32_RUN = docker run --rm -v "$(ROOT):$(ROOT)" -w "$(ROOT)" -u "$$(id -u):$$(id -g)" -e HOME=/tmp \
+	-e HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER) \
 	-e MICROPY_MPYCROSS=$(ESP32_MPY_CROSS) $(ESP32_DOCKER_IMAGE)
 else
-ESP32_RUN = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL MICROPY_MPYCROSS=$(ESP32_MPY_CROSS)
+ESP32_RUN = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL MICROPY_MPYCROSS=$(ESP32_MPY_CROSS) HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER)
 endif
 
 # ports/esp32 with our board directory. Empty USER_C_MODULES and FROZEN_MANIFEST:
@@ -207,6 +217,11 @@ erase: $(ESP32_ESPTOOL_DEPS)
 # mk/esp-idf-source.sh makes (just the directories this and the host build read).
 
 ESP32_CHECK_DIR := $(BUILD_DIR)/check-idf
+# heaptrack's own tracker (tracker_hooks.c) builds with every ESP-IDF MicroPython
+# v1.28 supports: after the full check against the tree above, it alone is
+# compiled for every board against these too (sparse checkouts in
+# build/esp-idf-<tag>, by mk/esp-idf-source.sh).
+ESP32_CHECK_HOOKS_TAGS ?= v5.3.5 v5.4.4
 ESP32_CHECK_IDF = $(or $(IDF_PATH),$(HEAPTRACK_IDF_SRC))
 ESP32_CHECK_CC ?= riscv64-unknown-elf-gcc
 ESP32_CHECK_KCONFIG_PIN := esp-idf-kconfig~=2.5.0
@@ -244,4 +259,11 @@ check-idf:
 	py=$(ESP32_CHECK_KCONFGEN_PY) || exit 1; \
 	echo "check-idf: $(ESP32_CHECK_CC) $$($(ESP32_CHECK_CC) -dumpversion) + picolibc; sdkconfig.h by kconfgen (esp-idf-kconfig $$($$py -c 'import importlib.metadata as m; print(m.version("esp-idf-kconfig"))'))"; \
 	$(MAKE) --no-print-directory -f $(ESP32_MK_DIR)/check-idf.mk -j$(JOBS) ROOT=$(ROOT) BUILD_DIR=$(BUILD_DIR) \
-		MPY_DIR=$(MPY_DIR) PYTHON3=$(PYTHON3) CHECK_CC=$(ESP32_CHECK_CC) CHECK_IDF="$$idf" KCONFGEN_PY="$$py" V=$(V)
+		MPY_DIR=$(MPY_DIR) PYTHON3=$(PYTHON3) CHECK_CC=$(ESP32_CHECK_CC) CHECK_IDF="$$idf" KCONFGEN_PY="$$py" V=$(V) && \
+	for tag in $(ESP32_CHECK_HOOKS_TAGS); do \
+		idf=$(BUILD_DIR)/esp-idf-$$tag; \
+		echo "check-idf: ESP-IDF $$tag for the hooks tracker (sparse checkout: $$($(ROOT)/mk/esp-idf-source.sh $$idf $$tag))" && \
+		$(MAKE) --no-print-directory -f $(ESP32_MK_DIR)/check-idf.mk -j$(JOBS) ROOT=$(ROOT) BUILD_DIR=$(BUILD_DIR) \
+			MPY_DIR=$(MPY_DIR) PYTHON3=$(PYTHON3) CHECK_CC=$(ESP32_CHECK_CC) CHECK_IDF="$$idf" KCONFGEN_PY="$$py" V=$(V) \
+			HOOKS_ONLY=1 CHECK_DIR=$(BUILD_DIR)/check-idf-$$tag || exit 1; \
+	done

@@ -1,6 +1,7 @@
 # The heaptrack module for ports/esp32: the platform-free bindings and
-# renderer, heap accounting on ESP-IDF's task tracking, and the esp32 task
-# port. (make-based ports, the host firmware, use micropython.mk.)
+# renderer, heap accounting (ESP-IDF's task tracking, or heaptrack's own
+# tracker on ESP-IDF's heap hooks), and the esp32 task port. (make-based
+# ports, the host firmware, use micropython.mk.)
 include_guard(GLOBAL)
 
 add_library(usermod_heaptrack INTERFACE)
@@ -14,9 +15,17 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/report.c
     ${CMAKE_CURRENT_LIST_DIR}/stats.c
     ${CMAKE_CURRENT_LIST_DIR}/task.c
-    ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c
     ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
 )
+
+# Heap accounting: heaptrack's own tracker where the sdkconfig turns ESP-IDF's
+# heap hooks on and its task tracking off (boards/sdkconfig.heaptrack_hooks),
+# else ESP-IDF's tracking.
+if(CONFIG_HEAP_USE_HOOKS AND NOT CONFIG_HEAP_TASK_TRACKING)
+    target_sources(usermod_heaptrack INTERFACE ${CMAKE_CURRENT_LIST_DIR}/tracker_hooks.c)
+else()
+    target_sources(usermod_heaptrack INTERFACE ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c)
+endif()
 
 target_include_directories(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}

@@ -900,6 +900,25 @@ ht_err_t ht_free_all(size_t *count) {
 // tracker leaves out of the statistics (ESP-IDF's tracker does the same with
 // its arrays).
 
+#if !HT_HOOKS_SNAPSHOT_LIBC
+// Snapshots come from the kind of memory of the biggest heap, where ESP-IDF's
+// tracker takes its arrays (PSRAM where there is some, keeping internal RAM for
+// what needs it): the capabilities of that heap.
+static uint32_t snapshot_caps(void) {
+    uint32_t caps = MALLOC_CAP_8BIT;
+    size_t biggest = 0;
+    taskENTER_CRITICAL(&s_lock);
+    for (unsigned i = 0; i < s_heap_count; ++i) {
+        if (s_heaps[i].end - s_heaps[i].start > biggest && (s_heaps[i].caps & MALLOC_CAP_8BIT)) {
+            biggest = s_heaps[i].end - s_heaps[i].start;
+            caps = s_heaps[i].caps & ~(uint32_t)MALLOC_CAP_EXEC;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return caps;
+}
+#endif
+
 static void *snapshot_alloc(size_t bytes) {
     #if HT_HOOKS_SNAPSHOT_LIBC
     void *p = malloc(bytes);
@@ -925,7 +944,7 @@ static void *snapshot_alloc(size_t bytes) {
         s_detail = detail_snapshot_quiet;
         return NULL;
     }
-    void *p = heap_caps_malloc(bytes, MALLOC_CAP_8BIT);
+    void *p = heap_caps_malloc(bytes, snapshot_caps());
     taskENTER_CRITICAL(&s_lock);
     s_quiet[slot] = NO_TASK;
     s_quiet_count -= 1;
