@@ -12,8 +12,19 @@ static const char overview_top[] =
 static const char overview_bottom[] =
     "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘\n";
 
+// After a report, when the tracker had to leave allocations out (the hooks
+// tracker's tables were full): how many, so that nobody reads the figures as
+// complete. ESP-IDF's tracker never has any; then nothing is printed.
+static void print_untracked(const mp_print_t *print, const ht_snapshot_t *snap) {
+    if (snap->untracked != 0) {
+        mp_printf(print, "heaptrack: %lu allocation%s not in these figures: the tracker's tables were full\n",
+            (unsigned long)snap->untracked, snap->untracked == 1 ? " is" : "s are");
+    }
+}
+
 void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
     if (snap->task_count == 0) {
+        print_untracked(print, snap);
         return;
     }
     mp_print_str(print, overview_top);
@@ -27,6 +38,7 @@ void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
             (unsigned long)task->heap_count);
     }
     mp_print_str(print, overview_bottom);
+    print_untracked(print, snap);
 }
 
 // ESP-IDF's integer percentage, without overflowing for large heaps.
@@ -86,4 +98,5 @@ void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap) {
     for (size_t i = 0; i < snap->task_count; i++) {
         report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX);
     }
+    print_untracked(print, snap);
 }

@@ -1,0 +1,183 @@
+// What only heaptrack's hooks tracker (native/heaptrack/tracker_hooks.c) does,
+// on ESP-IDF's heap with its hooks on and task tracking off (esp_idf.mk
+// TRACKER=hooks), with small tables (native/tests/Makefile: 256 blocks, 12
+// task records) so that they fill: a full table leaves allocations out and
+// counts them instead of drifting; heaptrack.malloc refuses a block it could
+// not record and leaves no trace; a realloc in place moves the block to its
+// new size and the caller; the array heap_caps_init() made is Pre-scheduler's.
+// tracker.h's general behaviour, the same for both trackers, is
+// test_tracker_idf.c's and the differential test's.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "esp_heap_caps.h"
+#include "tracker.h"
+
+#ifndef HT_HOOKS_MAX_BLOCKS
+#error "built with the library's HT_HOOKS_MAX_BLOCKS"
+#endif
+
+static int g_failed;
+#define CHECK(cond) do { \
+        if (!(cond)) { \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            g_failed = 1; \
+        } \
+} while (0)
+
+static ht_snapshot_t take(void) {
+    ht_snapshot_t snap;
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_OK);
+    return snap;
+}
+
+static const ht_task_stat_t *find(const ht_snapshot_t *snap, ht_task_t handle) {
+    for (size_t t = 0; t < snap->task_count; ++t) {
+        if (snap->tasks[t].handle == handle && snap->tasks[t].is_alive) {
+            return &snap->tasks[t];
+        }
+    }
+    return NULL;
+}
+
+static size_t listed(const ht_snapshot_t *snap) {
+    size_t n = 0;
+    for (size_t t = 0; t < snap->task_count; ++t) {
+        for (size_t h = 0; h < snap->tasks[t].heap_count; ++h) {
+            n += snap->tasks[t].heap_stat[h].alloc_count;
+        }
+    }
+    return n;
+}
+
+static void test_boot_block(void) {
+    // heap_caps_init()'s array of heaps, before any hook: Pre-scheduler's first block.
+    ht_snapshot_t snap = take();
+    const ht_task_stat_t *pre = &snap.tasks[snap.task_count - 1];
+    CHECK(pre->handle == 0 && strcmp(pre->name, "Pre-scheduler") == 0);
+    CHECK(pre->heap_count >= 1 && pre->heap_stat[0].alloc_count >= 2);
+    CHECK(pre->heap_stat[0].blocks[0].size == heap_caps_get_allocated_size(pre->heap_stat[0].blocks[0].address));
+    ht_snapshot_release(&snap);
+}
+
+static void test_realloc_in_place(void) {
+    void *p = heap_caps_malloc(400, MALLOC_CAP_DEFAULT);
+    void *q = heap_caps_realloc(p, 100, MALLOC_CAP_DEFAULT);   // shrinks where it is
+    CHECK(q == p);
+    ht_snapshot_t snap = take();
+    const ht_task_stat_t *me = find(&snap, ht_current_task());
+    bool seen = false;
+    for (size_t h = 0; me != NULL && h < me->heap_count; ++h) {
+        for (size_t b = 0; b < me->heap_stat[h].alloc_count; ++b) {
+            if (me->heap_stat[h].blocks[b].address == q) {
+                CHECK(!seen && me->heap_stat[h].blocks[b].size == heap_caps_get_allocated_size(q));
+                seen = true;
+            }
+        }
+    }
+    CHECK(seen);
+    ht_snapshot_release(&snap);
+    heap_caps_free(q);
+}
+
+static void test_full_table(void) {
+    ht_snapshot_t before = take();
+    CHECK(before.untracked == 0);
+    size_t base = listed(&before);
+    ht_snapshot_release(&before);
+
+    // heaptrack.malloc's blocks until the table is full: the next is refused,
+    // says why, and leaves nothing behind (no count, no peak).
+    void *held[HT_HOOKS_MAX_BLOCKS];
+    size_t n = 0;
+    while (n < HT_HOOKS_MAX_BLOCKS && (held[n] = ht_malloc(16, HT_CAP_DEFAULT)) != NULL) {
+        ++n;
+    }
+    CHECK(n > 0 && n < HT_HOOKS_MAX_BLOCKS && n + base >= HT_HOOKS_MAX_BLOCKS - 2);
+    CHECK(strstr(ht_error_detail(), "tracker is full") != NULL);
+    ht_snapshot_t full = take();
+    CHECK(full.untracked == 0);
+    const ht_task_stat_t *me = find(&full, ht_current_task());
+    size_t peak = me != NULL ? me->overall_peak_usage : 0;
+    CHECK(ht_malloc(16, HT_CAP_DEFAULT) == NULL);
+    ht_snapshot_release(&full);
+    full = take();
+    me = find(&full, ht_current_task());
+    CHECK(full.untracked == 0 && me != NULL && me->overall_peak_usage == peak);
+    ht_snapshot_release(&full);
+
+    // Anyone else's allocation now is left out and counted; so is its free (not at all).
+    void *other[3];
+    for (int i = 0; i < 3; ++i) {
+        other[i] = heap_caps_malloc(32, MALLOC_CAP_DEFAULT);
+        CHECK(other[i] != NULL);
+    }
+    full = take();
+    CHECK(full.untracked == 3);
+    me = find(&full, ht_current_task());
+    CHECK(me != NULL && me->overall_peak_usage == peak);
+    ht_snapshot_release(&full);
+    for (int i = 0; i < 3; ++i) {
+        heap_caps_free(other[i]);
+    }
+
+    // Room again: everything is counted, the figures still add up.
+    for (size_t i = 0; i < n; ++i) {
+        CHECK(ht_free(held[i]) == HT_OK);
+    }
+    void *p = heap_caps_malloc(32, MALLOC_CAP_DEFAULT);
+    ht_snapshot_t after = take();
+    CHECK(after.untracked == 3 && listed(&after) == base + 1);
+    me = find(&after, ht_current_task());
+    size_t sum = 0;
+    for (size_t h = 0; me != NULL && h < me->heap_count; ++h) {
+        for (size_t b = 0; b < me->heap_stat[h].alloc_count; ++b) {
+            sum += me->heap_stat[h].blocks[b].size;
+        }
+    }
+    CHECK(me != NULL && me->overall_current_usage == sum);
+    ht_snapshot_release(&after);
+    heap_caps_free(p);
+}
+
+static void idle(void *arg) {
+    (void)arg;
+    void *p = heap_caps_malloc(24, MALLOC_CAP_DEFAULT);
+    (void)p;
+    for (;;) {
+        ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    }
+}
+
+static void test_full_task_records(void) {
+    ht_snapshot_t before = take();
+    size_t untracked = before.untracked, tasks = before.task_count;
+    ht_snapshot_release(&before);
+    // More tasks allocating than there are task records left.
+    TaskHandle_t made[16];
+    for (int i = 0; i < 16; ++i) {
+        char name[16];
+        snprintf(name, sizeof(name), "t%d", i);
+        CHECK(xTaskCreate(idle, name, 4096, NULL, 5, &made[i]) == pdPASS);
+    }
+    vTaskDelay(10);
+    ht_snapshot_t full = take();
+    CHECK(full.task_count > tasks && full.task_count <= 12);
+    CHECK(full.untracked > untracked);
+    ht_snapshot_release(&full);
+    for (int i = 0; i < 16; ++i) {
+        vTaskDelete(made[i]);
+    }
+}
+
+int main(void) {
+    test_boot_block();
+    test_realloc_in_place();
+    test_full_table();
+    test_full_task_records();
+    printf("%s: %s\n", "test_tracker_hooks", g_failed ? "FAILED" : "all passed");
+    return g_failed;
+}
