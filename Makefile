@@ -168,9 +168,10 @@ test-host: firmware-host-untracked firmware-host-trackers venv
 test: test-c test-host
 endif
 
-bench: firmware-host firmware-host-untracked venv
+bench: firmware-host-untracked firmware-host-trackers venv
 	$(MAKE) -C $(ROOT)/native/tests bench -j$(JOBS) BUILD=$(BUILD_DIR)/bench IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
-	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE) --firmware-untracked $(FIRMWARE_UNTRACKED)
+	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
+		--firmware-hooks $(FIRMWARE_HOOKS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(VENV)

@@ -6,7 +6,8 @@
 Prints, for each figure, what the board measured:
   - ns per heaptrack.malloc + heaptrack.free pair from Python with 10, 1,000 and
     10,000 blocks of the calling task live, and on the virtual board the same on
-    the firmware built without heap task tracking (make HEAPTRACK_TRACKING=0),
+    the firmware built without heap task tracking (make HEAPTRACK_TRACKING=0) and
+    on the one with heaptrack's hooks tracker (make HEAPTRACK_TRACKER=hooks),
     with the ratios. ESP-IDF's tracking walks the calling task's own blocks on
     every free, so with tracking on the cost grows with the live blocks;
   - print_details: MicroPython heap used and wall time for 10 vs 10,000 blocks;
@@ -162,10 +163,16 @@ def pair_costs(device, live, n):
     return figures[0], figures[1:]
 
 
-def run_all(device, live, many_print, untracked_device=None, n=20000):
+def run_all(device, live, many_print, untracked_device=None, n=20000, hooks_device=None):
     baseline, tracked = pair_costs(device, live, n)
     print("heaptrack.malloc+free pair from Python (ns, board clock; loop overhead %d ns):" % baseline)
-    if untracked_device:
+    if untracked_device and hooks_device:
+        _, untracked = pair_costs(untracked_device, live, n)
+        _, hooks = pair_costs(hooks_device, live, n)
+        print("  %-22s %10s %12s %8s %12s %8s" % ("live blocks of task", "untracked", "ESP-IDF's", "x", "hooks", "x"))
+        for k, on, off, hk in zip(live, tracked, untracked, hooks):
+            print("  %-22d %10d %12d %8.2f %12d %8.2f" % (k, off, on, on / max(off, 1), hk, hk / max(off, 1)))
+    elif untracked_device:
         _, untracked = pair_costs(untracked_device, live, n)
         print("  %-22s %12s %12s %8s" % ("live blocks of task", "tracking on", "off", "on/off"))
         for k, on, off in zip(live, tracked, untracked):
@@ -205,6 +212,7 @@ def main():
     parser.add_argument("--port", help="a real board's serial device")
     parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE))
     parser.add_argument("--firmware-untracked", help="the host firmware built with HEAPTRACK_TRACKING=0")
+    parser.add_argument("--firmware-hooks", help="the host firmware built with HEAPTRACK_TRACKER=hooks")
     args = parser.parse_args()
     if args.port:
         # A board's heaptrack keeps at most 1024 blocks outstanding.
@@ -214,7 +222,14 @@ def main():
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
             print("virtual board, firmware %s" % args.firmware)
-            if args.firmware_untracked:
+            if args.firmware_untracked and args.firmware_hooks:
+                with VirtualBoard(firmware=args.firmware_untracked, flash=Path(flash) / "flash-untracked",
+                                  env=PSRAM) as untracked, \
+                        VirtualBoard(firmware=args.firmware_hooks, flash=Path(flash) / "flash-hooks",
+                                     env=PSRAM) as hooks:
+                    run_all(vb.device, LIVE, many_print=10000, untracked_device=untracked.device,
+                            hooks_device=hooks.device)
+            elif args.firmware_untracked:
                 with VirtualBoard(firmware=args.firmware_untracked, flash=Path(flash) / "flash-untracked",
                                   env=PSRAM) as untracked:
                     run_all(vb.device, LIVE, many_print=10000, untracked_device=untracked.device)
