@@ -1,7 +1,9 @@
 // Heap accounting: the seam between the heaptrack bindings and ESP-IDF's heap.
 // Pure C, no MicroPython: tracker_idf.c implements it on ESP-IDF's heap task
 // tracking, on every board and on the host (ESP-IDF's heap built for the
-// host, boards/HOST/esp_idf), and the C unit tests drive it directly.
+// host, boards/HOST/esp_idf), and the C unit tests drive it directly;
+// tracker_hooks.c, heaptrack's own tracker on ESP-IDF's heap hooks, is the
+// other implementation, chosen per build (docs/hooks-tracker.md).
 // Starting tasks needs MicroPython and lives apart, in task_port.h.
 // Everything above these two headers is platform-free.
 //
