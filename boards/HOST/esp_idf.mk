@@ -106,7 +106,8 @@ HOOKS_LINK := -Wl,-u,esp_heap_trace_alloc_hook -Wl,-u,esp_heap_trace_free_hook
 # What linking the library takes: ESP-IDF's reserved-region table bounds, and
 # MicroPython's threads turned into tasks (freertos.c).
 $(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
-	echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))" >$@
+	@echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))" >$@.tmp
+	@mv -f $@.tmp $@   # whole or not at all: the firmware's makefile reads it
 
 $(OUT)/idf/%.o: $(C)/%.c $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
