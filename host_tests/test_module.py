@@ -576,14 +576,17 @@ res = [type(t).__name__, type(h).__name__, isinstance(t, heaptrack.TaskStat), is
        a in [b for b, s in h.blocks], copy == t, rebuilt == t, hash(copy) == hash(t), h == copy.heaps[0],
        heaptrack.task_stats(me, blocks=True) == t, err(setattr, t, 'name', 'x'), err(lambda: t[6]),
        hs.blocks, hs.size, err(heaptrack.TaskStat, 'x' * 16, 0, True, 0, 0, ()),
-       err(heaptrack.HeapStat, 'RAM', 5, 1000, 16, 32, 2, [(4096, 16)])]
+       err(heaptrack.HeapStat, 'RAM', 5, 1000, 16, 32, 0, [(4096, 16)]),
+       # fewer blocks than counted: the tracker lost a record (ESP-IDF's tracker, its heap full)
+       heaptrack.HeapStat('RAM', 5, 1000, 16, 32, 2, [(4096, 16)]).blocks,
+       err(heaptrack.HeapStat, 'RAM', 5, 1000, 16, 32, 2, [(0, 16)])]
 heaptrack.free(a)
 res.append(heaptrack.task_stats(me, blocks=True) == t)
 print(res)
 """)
     assert result == ["TaskStat", "HeapStat", True, True, 6, 7, True, True, True, True, True, True, True, True,
                       True, True, True, "AttributeError", "IndexError", ((4096, 16),), 1000, "ValueError",
-                      "ValueError", False]
+                      "ValueError", ((4096, 16),), "ValueError", False]
 
 
 def test_task_stat_prints_as_a_named_tuple_with_hex(board):

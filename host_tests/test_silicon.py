@@ -87,3 +87,73 @@ def test_board_check_script_passes(board):
     out = board.run(Path(__file__).resolve().parents[1] / "examples" / "board_check.py", timeout=180)
     board.exec("import heaptrack; heaptrack.free_all()")
     assert out.strip().splitlines()[-1] == "board_check: PASS", out
+
+
+# A small PSRAM heap, so that internal RAM stays ESP-IDF's biggest heap.
+SMALL_PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:65536"}
+
+FILL_INTERNAL = """
+held = []
+size = 65536
+while size >= 8:
+    try:
+        held.append(heaptrack.malloc(size, heaptrack.CAP_INTERNAL))
+    except MemoryError:
+        size //= 2
+"""
+
+
+def test_biggest_heap_full_is_said_in_heap_info_and_before_reports(vboard_factory):
+    # ESP-IDF keeps every tracking record in its biggest heap: filled up (here
+    # by heaptrack.malloc; on a board MicroPython's GC heap grows into it),
+    # ESP-IDF drops records with one line of log while other heaps still hand
+    # out memory. heap_info() says so while it lasts, and every report after it
+    # starts with one line saying its figures are incomplete.
+    board = vboard_factory(env=SMALL_PSRAM)
+    out = board.exec(PRELUDE + """
+info = heaptrack.heap_info()
+ours = info.records.region is None
+print('BEFORE', info.trusted, info.records.full, info.records.untracked)
+""" + FILL_INTERNAL + """
+full = heaptrack.heap_info()
+p = heaptrack.malloc(1000, heaptrack.CAP_SPIRAM)   # room there; none for its record
+print('FULL', full.records.full, full.records.untracked > 0 or ours)
+full.print()
+print('REPORT', err(heaptrack.print_overview))
+for a in held:
+    heaptrack.free(a)
+heaptrack.free(p)
+after = heaptrack.heap_info()
+print('AFTER', after.trusted, after.records.full, after.records.untracked)
+heaptrack.print_heap_info()
+print('OVERVIEW')
+heaptrack.print_overview()
+print('DETAILS')
+heaptrack.print_details()
+""", timeout=120)
+    before, rest = out.split("BEFORE", 1)[1].split("FULL", 1)
+    assert before.split() == ["True", "False", "0"]
+    full, rest = rest.split("REPORT", 1)
+    if "Tracking records: in heaptrack's own tables" in full:
+        # The hooks tracker's records are static: a full heap changes nothing.
+        assert full.split()[:2] == ["False", "True"], full
+        assert "WARNING" not in out and "heaptrack: warning" not in out
+        return
+    assert full.split()[:2] == ["True", "True"], full
+    # ESP-IDF's tracker: the biggest heap is named, and full.
+    assert "Tracking records: in ESP-IDF's biggest heap, RAM" in full
+    assert "WARNING: RAM is full: ESP-IDF cannot record new tasks, heaps or blocks" in full
+    # No room in that heap for a report's copy either: a clear MemoryError.
+    assert rest.split("\n", 1)[0].strip() == "MemoryError"
+    after, rest = rest.split("AFTER", 1)[1].split("\n", 1)
+    trusted, still_full, untracked = after.split()
+    assert (trusted, still_full) == ("False", "False") and int(untracked) > 0
+    info, rest = rest.split("OVERVIEW", 1)
+    assert "WARNING: %s allocations could not be recorded: reports are incomplete" % untracked in info
+    assert "is full" not in info
+    overview, details = rest.split("DETAILS", 1)
+    for report in (overview, details):
+        first = [line for line in report.splitlines() if line.startswith(("heaptrack:", "┌", "├", "└"))][0]
+        assert first.startswith("heaptrack: warning: these figures are incomplete: %s allocation" % untracked), report
+        assert "could not be recorded (ESP-IDF keeps its tracking records in its biggest heap" in first
+        assert sum(line.startswith("heaptrack:") for line in report.splitlines()) == 1

@@ -178,10 +178,12 @@ endef
 # The flags.
 
 # ESP-IDF's public include directories for these sources, per component as
-# its CMakeLists.txt lists them for chip $(1), architecture $(2). -isystem:
-# -Wextra judges our code, not ESP-IDF's. The soc register directory is
-# chosen in the cflags recipe (P4: by chip revision).
-idf_includes = heap/include \
+# its CMakeLists.txt lists them for chip $(1), architecture $(2), and the heap
+# component's own (tracker_idf.c reads heap_private.h, as
+# native/heaptrack/micropython.cmake adds it). -isystem: -Wextra judges our
+# code, not ESP-IDF's. The soc register directory is chosen in the cflags
+# recipe (P4: by chip revision).
+idf_includes = heap/include heap \
 	freertos/config/include freertos/config/include/freertos freertos/config/$(2)/include \
 	freertos/FreeRTOS-Kernel/include freertos/FreeRTOS-Kernel/portable/$(2)/include \
 	freertos/FreeRTOS-Kernel/portable/$(2)/include/freertos freertos/esp_additions/include \

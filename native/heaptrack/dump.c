@@ -48,7 +48,8 @@ static void dump_heap(const mp_print_t *print, ht_task_t task, const ht_heap_sta
     field(print, "alloc_count", heap->alloc_count);
     if (heap->blocks != NULL) {
         mp_print_str(print, ",\"blocks\":[");
-        for (size_t i = 0; i < heap->alloc_count; i++) {
+        size_t listed = ht_heap_block_count(heap);
+        for (size_t i = 0; i < listed; i++) {
             mp_print_str(print, i == 0 ? "[" : ",[");
             print_number(print, (uintptr_t)heap->blocks[i].address);
             mp_print_str(print, ",");

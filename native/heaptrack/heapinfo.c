@@ -15,6 +15,10 @@ static const qstr region_fields[] = {
     MP_QSTR_minimum_free,
 };
 
+static const qstr records_fields[] = {
+    MP_QSTR_region, MP_QSTR_room, MP_QSTR_full, MP_QSTR_untracked,
+};
+
 static const qstr gc_fields[] = {
     MP_QSTR_total, MP_QSTR_used, MP_QSTR_free, MP_QSTR_largest_free, MP_QSTR_areas,
     MP_QSTR_in_esp_heap,
@@ -94,3 +98,35 @@ static mp_obj_t heapinfo_gc(void) {
     return mp_obj_new_attrtuple(gc_fields, MP_ARRAY_SIZE(items), items);
 }
 MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_gc_obj, heapinfo_gc);
+
+// The index in region_info() of the region starting at start, or None.
+static mp_obj_t region_index(uintptr_t start) {
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    size_t count = heapinfo_read_regions(regions);
+    for (size_t i = 0; start != 0 && i < count; i++) {
+        if (regions[i].start == start) {
+            return MP_OBJ_NEW_SMALL_INT(i);
+        }
+    }
+    return mp_const_none;
+}
+
+// Where the tracker keeps its records (region: an index in region_info(), or
+// None for static tables) and how much room is left there; None on a firmware
+// without task tracking.
+static mp_obj_t heapinfo_records(void) {
+    ht_records_t records;
+    ht_err_t err = ht_records_info(&records);
+    if (err == HT_ERR_UNSUPPORTED) {
+        return mp_const_none;
+    }
+    tracker_check(err);
+    mp_obj_t items[] = {
+        region_index(records.heap_start),
+        mp_obj_new_int_from_uint(records.room),
+        mp_obj_new_bool(records.full),
+        mp_obj_new_int_from_uint(records.untracked),
+    };
+    return mp_obj_new_attrtuple(records_fields, MP_ARRAY_SIZE(items), items);
+}
+MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_records_obj, heapinfo_records);

@@ -28,5 +28,6 @@ void heapinfo_read_gc(heapinfo_gc_t *gc, const ht_region_info_t *regions, size_t
 
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_regions_obj);
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_gc_obj);
+MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_records_obj);
 
 #endif // HEAPTRACK_HEAPINFO_H

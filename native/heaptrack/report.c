@@ -12,19 +12,29 @@ static const char overview_top[] =
 static const char overview_bottom[] =
     "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘\n";
 
-// After a report, when the tracker had to leave allocations out (the hooks
-// tracker's tables were full): how many, so that nobody reads the figures as
-// complete. ESP-IDF's tracker never has any; then nothing is printed.
-static void print_untracked(const mp_print_t *print, const ht_snapshot_t *snap) {
-    if (snap->untracked != 0) {
-        mp_printf(print, "heaptrack: %lu allocation%s not in these figures: the tracker's tables were full\n",
-            (unsigned long)snap->untracked, snap->untracked == 1 ? " is" : "s are");
+// Before a report whose figures can no longer be trusted, one line that says
+// so: allocations the tracker could not record (and why), tasks whose figures
+// do not add up. Nothing for a complete one, so reports stay ESP-IDF's, byte
+// for byte.
+static void print_warning(const mp_print_t *print, const ht_snapshot_t *snap) {
+    if (snap->untracked == 0 && snap->drifted == 0) {
+        return;
     }
+    mp_print_str(print, "heaptrack: warning: these figures are incomplete:");
+    if (snap->untracked != 0) {
+        mp_printf(print, " %lu allocation%s could not be recorded (%s)",
+            (unsigned long)snap->untracked, snap->untracked == 1 ? "" : "s", ht_untracked_cause());
+    }
+    if (snap->drifted != 0) {
+        mp_printf(print, "%s the figures of %lu task%s do not add up (records lost)",
+            snap->untracked != 0 ? ";" : "", (unsigned long)snap->drifted, snap->drifted == 1 ? "" : "s");
+    }
+    mp_print_str(print, "\n");
 }
 
 void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
+    print_warning(print, snap);
     if (snap->task_count == 0) {
-        print_untracked(print, snap);
         return;
     }
     mp_print_str(print, overview_top);
@@ -38,7 +48,6 @@ void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
             (unsigned long)task->heap_count);
     }
     mp_print_str(print, overview_bottom);
-    print_untracked(print, snap);
 }
 
 // ESP-IDF's integer percentage, without overflowing for large heaps.
@@ -60,13 +69,12 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
         (unsigned long)heap->peak_usage,
         percent_of(heap->peak_usage, heap->size),
         (unsigned long)heap->alloc_count);
-    if (heap->blocks == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < heap->alloc_count; i++) {
+    // ESP-IDF lists the blocks it holds records of, which its count may exceed.
+    size_t listed = ht_heap_block_count(heap);
+    for (size_t i = 0; i < listed; i++) {
         if (i == max_blocks) {
             mp_printf(print, "%s    %s    ├ ... %lu more blocks\n", task_rail, heap_rail,
-                (unsigned long)(heap->alloc_count - i));
+                (unsigned long)(listed - i));
             break;
         }
         // ESP-IDF draws every ALLOC line with a tee, the last one included.
@@ -95,8 +103,8 @@ void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool
 }
 
 void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap) {
+    print_warning(print, snap);
     for (size_t i = 0; i < snap->task_count; i++) {
         report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX);
     }
-    print_untracked(print, snap);
 }

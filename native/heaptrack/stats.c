@@ -53,11 +53,34 @@ static const char *interned(const char *name, size_t len) {
     return qstr_str(qstr_from_strn(name, len));
 }
 
+// The entries a heap's blocks take in a TaskStat: those it lists, and a NULL
+// one after them when it counts more than it lists (ht_heap_block_count stops
+// there, not in the next heap's blocks).
+static size_t block_area(size_t listed, size_t alloc_count) {
+    return listed + (listed < alloc_count ? 1 : 0);
+}
+
+// Copies a heap's listed blocks to *next (and the end mark block_area counts).
+static void blocks_copy(ht_heap_stat_t *dst, const ht_block_t *blocks, size_t listed, ht_block_t **next) {
+    if (listed == 0 && dst->alloc_count == 0) {
+        dst->blocks = no_blocks;
+        return;
+    }
+    memmove(*next, blocks, listed * sizeof(ht_block_t));
+    dst->blocks = *next;
+    *next += listed;
+    if (listed < dst->alloc_count) {
+        memset(*next, 0, sizeof(ht_block_t));
+        *next += 1;
+    }
+}
+
 mp_obj_t stats_new_task(const ht_task_stat_t *task) {
     size_t block_count = 0;
     for (size_t h = 0; h < task->heap_count; h++) {
-        if (task->heap_stat[h].blocks != NULL) {
-            block_count += task->heap_stat[h].alloc_count;
+        const ht_heap_stat_t *heap = &task->heap_stat[h];
+        if (heap->blocks != NULL) {
+            block_count += block_area(ht_heap_block_count(heap), heap->alloc_count);
         }
     }
     task_obj_t *self = task_alloc(task->heap_count, block_count);
@@ -73,16 +96,9 @@ mp_obj_t stats_new_task(const ht_task_stat_t *task) {
         ht_heap_stat_t *dst = &self->heaps[h];
         *dst = *src;
         dst->name = interned(src->name, strlen(src->name));
-        if (src->blocks == NULL) {
-            continue;
+        if (src->blocks != NULL) {
+            blocks_copy(dst, src->blocks, ht_heap_block_count(src), &next);
         }
-        if (src->alloc_count == 0) {
-            dst->blocks = no_blocks;
-            continue;
-        }
-        memcpy(next, src->blocks, src->alloc_count * sizeof(ht_block_t));
-        dst->blocks = next;
-        next += src->alloc_count;
     }
     return MP_OBJ_FROM_PTR(self);
 }
@@ -112,9 +128,10 @@ static mp_obj_t blocks_tuple(const ht_heap_stat_t *heap) {
     if (heap->blocks == NULL) {
         return mp_const_none;
     }
-    mp_obj_t tuple = mp_obj_new_tuple(heap->alloc_count, NULL);
+    size_t listed = ht_heap_block_count(heap);
+    mp_obj_t tuple = mp_obj_new_tuple(listed, NULL);
     mp_obj_t *items = ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(tuple))->items;
-    for (size_t i = 0; i < heap->alloc_count; i++) {
+    for (size_t i = 0; i < listed; i++) {
         mp_obj_t pair[2] = {
             new_word((uintptr_t)heap->blocks[i].address),
             new_word(heap->blocks[i].size),
@@ -202,11 +219,12 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *h) {
         return;
     }
     mp_print_str(print, "(");
-    for (size_t i = 0; i < h->alloc_count; i++) {
+    size_t listed = ht_heap_block_count(h);
+    for (size_t i = 0; i < listed; i++) {
         mp_printf(print, "%s(0x%08lx, %lu)", i == 0 ? "" : ", ",
             (unsigned long)(uintptr_t)h->blocks[i].address, (unsigned long)h->blocks[i].size);
     }
-    mp_print_str(print, h->alloc_count == 1 ? ",))" : "))");
+    mp_print_str(print, listed == 1 ? ",))" : "))");
 }
 
 static void task_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
@@ -241,7 +259,11 @@ static bool heap_equal(const ht_heap_stat_t *a, const ht_heap_stat_t *b) {
         || a->alloc_count != b->alloc_count || (a->blocks == NULL) != (b->blocks == NULL)) {
         return false;
     }
-    for (size_t i = 0; a->blocks != NULL && i < a->alloc_count; i++) {
+    size_t listed = ht_heap_block_count(a);
+    if (listed != ht_heap_block_count(b)) {
+        return false;
+    }
+    for (size_t i = 0; i < listed; i++) {
         if (a->blocks[i].address != b->blocks[i].address || a->blocks[i].size != b->blocks[i].size) {
             return false;
         }
@@ -422,7 +444,7 @@ static size_t heap_block_count(mp_obj_t heap) {
     mp_obj_t *items = heap_items(heap);
     if (items == NULL) {
         const ht_heap_stat_t *h = heap_of(MP_OBJ_TO_PTR(heap));
-        return h->blocks != NULL ? h->alloc_count : 0;
+        return h->blocks != NULL ? block_area(ht_heap_block_count(h), h->alloc_count) : 0;
     }
     if (items[6] == mp_const_none) {
         return 0;
@@ -430,7 +452,8 @@ static size_t heap_block_count(mp_obj_t heap) {
     size_t n;
     mp_obj_t *blocks;
     mp_obj_get_array(items[6], &n, &blocks);
-    return n;
+    // The count is checked against n when the heap is filled.
+    return n + 1;
 }
 
 // Fills self->heaps[h] from heap; *next is where its blocks go.
@@ -440,10 +463,8 @@ static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t 
     if (items == NULL) {
         const ht_heap_stat_t *src = heap_of(MP_OBJ_TO_PTR(heap));
         *dst = *src;
-        if (src->blocks != NULL && src->alloc_count > 0) {
-            memcpy(*next, src->blocks, src->alloc_count * sizeof(ht_block_t));
-            dst->blocks = *next;
-            *next += src->alloc_count;
+        if (src->blocks != NULL) {
+            blocks_copy(dst, src->blocks, ht_heap_block_count(src), next);
         }
     } else {
         size_t len;
@@ -459,18 +480,22 @@ static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t 
             size_t n;
             mp_obj_t *blocks;
             mp_obj_get_array(items[6], &n, &blocks);
-            if (n != dst->alloc_count) {
-                mp_raise_ValueError(MP_ERROR_TEXT("blocks must have alloc_count entries"));
+            // Fewer when the tracker counted blocks it could not record.
+            if (n > dst->alloc_count) {
+                mp_raise_ValueError(MP_ERROR_TEXT("blocks must have at most alloc_count entries"));
             }
-            dst->blocks = n > 0 ? *next : no_blocks;
+            ht_block_t *first = *next;
             for (size_t i = 0; i < n; i++) {
                 mp_obj_t *pair;
                 mp_obj_get_array_fixed_n(blocks[i], 2, &pair);
-                (*next)->task = self->stat.handle;
-                (*next)->address = (void *)(uintptr_t)arg_word_or_raise(pair[0], MP_QSTR_address);
-                (*next)->size = arg_u32(pair[1], MP_QSTR_size);
-                *next += 1;
+                first[i].task = self->stat.handle;
+                first[i].address = (void *)(uintptr_t)arg_word_or_raise(pair[0], MP_QSTR_address);
+                first[i].size = arg_u32(pair[1], MP_QSTR_size);
+                if (first[i].address == NULL) {
+                    mp_raise_ValueError(MP_ERROR_TEXT("a block's address must not be 0"));
+                }
             }
+            blocks_copy(dst, first, n, next);
         }
     }
 }

@@ -47,6 +47,8 @@ typedef enum {
     HT_ERR_UNSUPPORTED,   // firmware built without heap task tracking
     HT_ERR_CONTEXT,       // called from an interrupt handler or with interrupts
                           // masked, where ESP-IDF's tracking cannot run
+    HT_ERR_INCONSISTENT,  // the tracker's records contradict themselves so that
+                          // the blocks cannot be listed safely (overviews still work)
 } ht_err_t;
 
 // heap_task_block_t
@@ -65,7 +67,8 @@ typedef struct {
     size_t peak_usage;
     size_t alloc_count;
     ht_block_t *blocks;   // alloc_count entries in allocation order, or NULL
-                          // when the snapshot was taken without blocks
+                          // when the snapshot was taken without blocks; see
+                          // ht_heap_block_count
 } ht_heap_stat_t;
 
 // task_stat_t
@@ -85,10 +88,39 @@ typedef struct {
     size_t task_count;
     ht_task_stat_t *tasks;
     void *storage;   // owned by the tracker; released by ht_snapshot_release
-    size_t untracked;   // allocations since start-up the tracker could not record
-                        // (its tables were full), so left out of these figures;
-                        // always 0 for ESP-IDF's tracker
+    size_t untracked;   // allocations the tracker could not record (ht_untracked_cause
+                        // says why), so missing from these figures
+    size_t drifted;     // tasks whose figures in this copy do not add up (their heaps'
+                        // usage against their total, their blocks against their
+                        // counts): the tracker lost some of their records
 } ht_snapshot_t;
+
+// How many of heap->blocks hold a block: alloc_count, or fewer when the tracker
+// counted blocks whose records it could not make (ESP-IDF's tracker, with its
+// biggest heap full). Those are the trailing entries, with a NULL address.
+static inline size_t ht_heap_block_count(const ht_heap_stat_t *heap) {
+    size_t n = 0;
+    while (heap->blocks != NULL && n < heap->alloc_count && heap->blocks[n].address != NULL) {
+        n++;
+    }
+    return n;
+}
+
+// Where the tracker keeps its records, and whether they still fit.
+typedef struct {
+    uintptr_t heap_start;   // the heap region holding them (ht_region_info_t.start);
+                            // 0 when they live in static tables
+    size_t room;            // records the tracker can still make there: for a heap,
+                            // its largest free block in bytes; for tables, free entries
+    bool full;              // the next new task, heap or block may go unrecorded
+    size_t untracked;       // as ht_snapshot_t.untracked
+} ht_records_t;
+
+// Fills *records (the figures heaptrack.heap_info() shows about the tracker).
+ht_err_t ht_records_info(ht_records_t *records);
+
+// Why allocations go unrecorded, as a phrase ("its tables were full").
+const char *ht_untracked_cause(void);
 
 // One heap region, with multi_heap_info_t's figures.
 typedef struct {

@@ -1250,3 +1250,24 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
     *count = w.count;
     return HT_OK;
 }
+
+/******************************************************************************/
+// The tables' room, for heap_info().
+
+ht_err_t ht_records_info(ht_records_t *records) {
+    memset(records, 0, sizeof(*records));
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    taskENTER_CRITICAL(&s_lock);
+    records->room = HT_HOOKS_MAX_BLOCKS - s_listed;
+    records->full = !entry_available();
+    records->untracked = s_untracked;
+    taskEXIT_CRITICAL(&s_lock);
+    return HT_OK;
+}
+
+const char *ht_untracked_cause(void) {
+    return "the tracker's tables were full";
+}

@@ -24,6 +24,14 @@
 //                           (default 1024; a power of two; 8 bytes of .bss each)
 //   HT_IDF_MAX_SNAPSHOTS    snapshots that may be held at the same time (16)
 //   HT_IDF_SNAPSHOT_TRIES   attempts to copy statistics that keep changing (8)
+//   HT_IDF_SPARE_BLOCKS     spare entries after every block array handed to
+//                           ESP-IDF (8, plus one per 16 blocks; see blocks_attach)
+//
+// ESP-IDF keeps its tracking records in its biggest heap only, and when that
+// heap is full it drops them with one line of log. heaptrack counts those
+// lines (log_watch), checks every copy it takes for figures that no longer add
+// up, and tells how much room that heap has left (ht_records_info), so that
+// reports and heap_info() can say when their numbers are incomplete.
 
 #include <stdint.h>
 #include <string.h>
@@ -37,6 +45,17 @@
 #include "freertos/task.h"
 #if CONFIG_HEAP_TASK_TRACKING
 #include "esp_heap_task_info.h"
+#include "esp_log.h"
+// ESP-IDF's registry of heaps (components/heap, not a public header): which
+// heap holds the tracking records, and room there for the arrays handed to
+// ESP-IDF (records_heap, blocks_attach). check-idf compiles this against every
+// ESP-IDF the tracker supports. The heap component is compiled with
+// MULTI_HEAP_FREERTOS wherever FreeRTOS is in the build, always on a board
+// (components/heap/CMakeLists.txt); it gives heap_t's lock its type.
+#ifndef MULTI_HEAP_FREERTOS
+#define MULTI_HEAP_FREERTOS
+#endif
+#include "heap_private.h"
 #endif
 
 #include "tracker.h"
@@ -57,6 +76,9 @@
 #endif
 #ifndef HT_IDF_SNAPSHOT_TRIES
 #define HT_IDF_SNAPSHOT_TRIES 8
+#endif
+#ifndef HT_IDF_SPARE_BLOCKS
+#define HT_IDF_SPARE_BLOCKS 8
 #endif
 
 #define HT_STR2(x) #x
@@ -79,9 +101,12 @@ static const char *const detail_registry_full =
     "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
 #if CONFIG_HEAP_TASK_TRACKING
 static const char *const detail_snapshot_no_mem =
-    "not enough free heap to copy ESP-IDF's task statistics";
+    "not enough free memory in ESP-IDF's biggest heap, where ESP-IDF copies its task statistics";
 static const char *const detail_snapshot_busy =
     "ESP-IDF's task statistics kept changing while being copied: try again";
+static const char *const detail_counts_wrapped =
+    "ESP-IDF's block counts are wrong (its realloc miscounts the blocks of a deleted task whose "
+    "TCB address a new task got), so its blocks cannot be listed safely; overviews still work";
 static const char *const detail_snapshot_slots =
     "too many statistics snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
 #endif
@@ -428,6 +453,78 @@ _Static_assert(sizeof(ht_task_stat_t) == sizeof(task_stat_t), "ht_task_stat_t vs
 _Static_assert(sizeof(ht_heap_stat_t) == sizeof(heap_stat_t), "ht_heap_stat_t vs heap_stat_t");
 _Static_assert(sizeof(ht_block_t) == sizeof(heap_task_block_t), "ht_block_t vs heap_task_block_t");
 
+/******************************************************************************/
+// ESP-IDF's records, and the ones it could not make.
+
+// The only trace ESP-IDF leaves of a tracking record it could not make, in
+// heap_task_info.c: one ESP_LOGE line with this text, written with its
+// tracking mutex held.
+static const char record_failure_text[] = "Could not allocate memory to add new task statistics";
+
+static vprintf_like_t s_log_next;   // what printed the log before log_watch
+// Only log_watch writes it, and only under ESP-IDF's tracking mutex, so a
+// plain increment cannot lose a count; readers read one aligned word.
+static volatile size_t s_records_dropped;
+
+static int log_watch(const char *format, va_list args) {
+    if (strstr(format, record_failure_text) != NULL) {
+        s_records_dropped = s_records_dropped + 1;
+    }
+    return s_log_next(format, args);
+}
+
+// In front of whatever prints ESP-IDF's log, once: failures before the first
+// import go uncounted, and code that replaces the log's vprintf later without
+// chaining to the previous one stops the count (heap_info() still shows the
+// biggest heap's room, and every copy is checked for figures that do not add up).
+static void log_watch_install(void) {
+    static bool installed;
+    if (!installed) {
+        installed = true;
+        s_log_next = esp_log_set_vprintf(log_watch);
+    }
+}
+
+// The heap ESP-IDF allocates its records and statistics arrays in:
+// find_biggest_heap()'s rule in heap_task_info.c (v5.5), the registered heap
+// spanning the most addresses, the first of equals.
+static heap_t *records_heap(void) {
+    heap_t *biggest = NULL;
+    heap_t *heap;
+    SLIST_FOREACH(heap, &registered_heaps, next) {
+        if (heap->heap != NULL && (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start)) {
+            biggest = heap;
+        }
+    }
+    return biggest;
+}
+
+// ESP-IDF's largest record, a task's (task_info_t: its task_stat_t, a list
+// head of two pointers and a link), as heap_task_info.c v5.5 defines it.
+#define HT_IDF_RECORD_MAX (sizeof(task_stat_t) + 3 * sizeof(void *))
+
+ht_err_t ht_records_info(ht_records_t *records) {
+    memset(records, 0, sizeof(*records));
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    heap_t *heap = records_heap();
+    if (heap != NULL) {
+        multi_heap_info_t info;
+        multi_heap_get_info(heap->heap, &info);
+        records->heap_start = (uintptr_t)heap->start;
+        records->room = info.largest_free_block;
+        records->full = info.largest_free_block < HT_IDF_RECORD_MAX;
+    }
+    records->untracked = s_records_dropped;
+    return HT_OK;
+}
+
+const char *ht_untracked_cause(void) {
+    return "ESP-IDF keeps its tracking records in its biggest heap, and it was full";
+}
+
 // ESP-IDF's three arrays behind one snapshot. ht_snapshot_t has room for one
 // pointer of ours, so it points at one of these static slots.
 typedef struct {
@@ -437,14 +534,9 @@ typedef struct {
 
 static ht_idf_snapshot_t s_snapshots[HT_IDF_MAX_SNAPSHOTS];
 
-// What a heap's `blocks` points at when blocks were asked for and it has none
-// while no task has any (so ESP-IDF made no block array at all).
+// What a heap's `blocks` points at when blocks were asked for and ESP-IDF
+// copied none for it (its count wrapped: see blocks_attach).
 static ht_block_t s_no_blocks[1];
-
-static void arrays_free(heap_all_tasks_stat_t *a) {
-    heap_caps_free_all_task_stat_arrays(a);   // frees whatever is non-NULL
-    memset(a, 0, sizeof(*a));
-}
 
 // ESP-IDF sizes the arrays under its lock, releases it, allocates, and fills
 // them under the lock again; in between, records can grow. It then leaves
@@ -452,6 +544,9 @@ static void arrays_free(heap_all_tasks_stat_t *a) {
 // alloc_stat becomes NULL, trailing tasks are dropped. Decide whether a fill
 // saw everything.
 typedef enum { FILL_COMPLETE, FILL_TRUNCATED, FILL_AMBIGUOUS } fill_t;
+
+// More blocks than any heap could hold: a count that wrapped.
+#define HT_COUNT_SANE (SIZE_MAX / 16)
 
 static fill_t fill_check(const heap_all_tasks_stat_t *a, size_t task_capacity, bool with_blocks) {
     for (size_t t = 0; t < a->task_count; ++t) {
@@ -462,11 +557,12 @@ static fill_t fill_check(const heap_all_tasks_stat_t *a, size_t task_capacity, b
         if (ts->heap_stat == NULL) {
             return FILL_TRUNCATED;
         }
-        if (with_blocks) {
-            for (size_t h = 0; h < ts->heap_count; ++h) {
-                if (ts->heap_stat[h].alloc_count != 0 && ts->heap_stat[h].alloc_stat == NULL) {
-                    return FILL_TRUNCATED;
-                }
+        // A count that wrapped below zero (see blocks_attach) never fits: no
+        // retry would change that, and the copy is flagged instead.
+        for (size_t h = 0; with_blocks && h < ts->heap_count; ++h) {
+            const heap_stat_t *hs = &ts->heap_stat[h];
+            if (hs->alloc_count != 0 && hs->alloc_stat == NULL && hs->alloc_count <= HT_COUNT_SANE) {
+                return FILL_TRUNCATED;
             }
         }
     }
@@ -530,27 +626,152 @@ static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
     }
 }
 
-// ESP-IDF sizes and allocates the task, heap and block arrays in that order
-// and gives up at the first it cannot allocate. An overview needs no blocks:
-// when only the block array (12 bytes per live block in the system) failed,
-// the task and heap arrays are all it needs.
+// Whether ESP-IDF made the task and heap arrays: all a copy needs of its own
+// (the block array, 12 bytes per live block in the system, is ours).
 static bool task_arrays_made(const heap_all_tasks_stat_t *a) {
     return (a->task_count == 0 || a->stat_arr != NULL) && (a->heap_count == 0 || a->heap_stat_start != NULL);
 }
 
-// One complete copy of ESP-IDF's records into *out (its arrays, unconverted).
-static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
+// ESP-IDF's fill assumes that no heap record lists more blocks than it
+// counts, and its realloc path can break that: it takes one off the count of
+// every record with the block owner's handle -- a deleted task's too, when a
+// new task got its TCB's address -- though only one of them lists the block.
+// A record then lists more than it counts, or counts "minus one" (the count
+// wraps), and the fill writes past that record's share of the array: past the
+// array's end, before its start (its index wraps too), or, for a record that
+// counts none, at the array's start even when no blocks were asked for.
+//
+// So the block array handed to ESP-IDF is always ours, from the heap ESP-IDF
+// would use (uncharged, like its own), with marked spare entries on both
+// sides: a mark overwritten tells that the copy is inconsistent, instead of a
+// heap corrupted. HT_IDF_SPARE_BLOCKS entries lie before it, as many plus one
+// per 16 blocks after it; a wrong count then overruns only when one copy
+// meets more miscounts than that.
+#define HT_SPARE_MARK ((void *)UINTPTR_MAX)
+
+typedef struct {
+    heap_task_block_t *before;   // HT_IDF_SPARE_BLOCKS entries
+    heap_task_block_t *after;
+    size_t after_count;
+} spare_t;
+
+// The arrays of one copy. Before blocks_attach they are all ESP-IDF's; after
+// it the block array is ours, HT_IDF_SPARE_BLOCKS entries into its block.
+static void idf_arrays_free(heap_all_tasks_stat_t *a) {
+    heap_caps_free_all_task_stat_arrays(a);   // frees whatever is non-NULL
+    memset(a, 0, sizeof(*a));
+}
+
+static void arrays_free(heap_all_tasks_stat_t *a) {
+    if (a->alloc_stat_start != NULL) {
+        a->alloc_stat_start -= HT_IDF_SPARE_BLOCKS;
+    }
+    idf_arrays_free(a);
+}
+
+static void spare_mark(heap_task_block_t *entries, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+        entries[i].address = HT_SPARE_MARK;
+    }
+}
+
+static bool spare_touched(const heap_task_block_t *entries, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+        if (entries[i].address != HT_SPARE_MARK) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void blocks_free(heap_task_block_t *start) {
+    heap_all_tasks_stat_t blocks_only = { .alloc_count = 1, .alloc_stat_start = start };
+    heap_caps_free_all_task_stat_arrays(&blocks_only);
+}
+
+// Replaces the block array (ESP-IDF's, or ours from an earlier call) by ours:
+// room for `counted` blocks and the spare entries. False when the heap has no
+// room for it.
+static bool blocks_attach(heap_all_tasks_stat_t *a, bool idf_made, size_t counted, spare_t *spare) {
+    if (a->alloc_stat_start != NULL) {
+        blocks_free(idf_made ? a->alloc_stat_start : a->alloc_stat_start - HT_IDF_SPARE_BLOCKS);
+        a->alloc_stat_start = NULL;
+    }
+    size_t after = HT_IDF_SPARE_BLOCKS + counted / 16;
+    size_t total = HT_IDF_SPARE_BLOCKS + counted + after;
+    a->alloc_count = 0;
+    heap_t *heap = records_heap();
+    heap_task_block_t *entries = heap != NULL ? multi_heap_malloc(heap->heap, total * sizeof(heap_task_block_t)) : NULL;
+    if (entries == NULL) {
+        return false;
+    }
+    // Entries ESP-IDF counted but could not record read as zeros (a NULL
+    // address: see ht_heap_block_count), not garbage.
+    memset(entries, 0, total * sizeof(heap_task_block_t));
+    spare->before = entries;
+    spare->after = entries + HT_IDF_SPARE_BLOCKS + counted;
+    spare->after_count = after;
+    spare_mark(spare->before, HT_IDF_SPARE_BLOCKS);
+    spare_mark(spare->after, after);
+    a->alloc_stat_start = entries + HT_IDF_SPARE_BLOCKS;
+    a->alloc_count = counted;
+    return true;
+}
+
+static bool spare_overran(const spare_t *spare) {
+    return spare_touched(spare->before, HT_IDF_SPARE_BLOCKS) || spare_touched(spare->after, spare->after_count);
+}
+
+static bool counts_wrapped(const heap_all_tasks_stat_t *a) {
+    for (size_t t = 0; t < a->task_count; ++t) {
+        const task_stat_t *ts = &a->stat_arr[t];
+        for (size_t h = 0; ts->heap_stat != NULL && h < ts->heap_count; ++h) {
+            if (ts->heap_stat[h].alloc_count > HT_COUNT_SANE) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+// Fills a (with its block array of spare entries only) and refuses counts
+// that wrapped; restores the capacities the fill overwrote.
+static ht_err_t fill_without_blocks_checked(heap_all_tasks_stat_t *a, size_t counted) {
+    size_t task_capacity = a->task_count;
+    size_t heap_capacity = a->heap_count;
+    if (heap_caps_get_all_task_stat(a) != ESP_OK) {
+        s_detail = detail_snapshot_no_mem;
+        return HT_ERR_NO_MEM;
+    }
+    bool wrapped = counted > HT_COUNT_SANE || counts_wrapped(a);
+    a->task_count = task_capacity;
+    a->heap_count = heap_capacity;
+    a->alloc_count = 0;
+    if (wrapped) {
+        s_detail = detail_counts_wrapped;
+        return HT_ERR_INCONSISTENT;
+    }
+    return HT_OK;
+}
+
+// One complete copy of ESP-IDF's records into *out (its arrays, unconverted);
+// *overran tells whether ESP-IDF wrote into the spare entries.
+static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *overran) {
     // A fill that came back exactly full without the Pre-scheduler record at
     // its end is kept here until the next sizing tells whether it was whole.
     heap_all_tasks_stat_t pending;
     size_t pending_capacity = 0;
+    bool pending_overran = false;
     bool have_pending = false;
 
     for (int attempt = 0; attempt < HT_IDF_SNAPSHOT_TRIES; ++attempt) {
         heap_all_tasks_stat_t a;
         memset(&a, 0, sizeof(a));
-        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK && !(!with_blocks && task_arrays_made(&a))) {
-            arrays_free(&a);
+        // ESP-IDF sizes and allocates the task, heap and block arrays in that
+        // order and gives up at the first it cannot allocate; the block array
+        // is replaced by ours anyway.
+        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK && !task_arrays_made(&a)) {
+            idf_arrays_free(&a);
             if (have_pending) {
                 arrays_free(&pending);
             }
@@ -562,40 +783,57 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks) {
             // With deleted tasks kept, records are only ever added: if there
             // are as many now as that fill could hold, it held them all.
             if (ht_track_deleted() && a.task_count == pending_capacity) {
-                arrays_free(&a);
+                idf_arrays_free(&a);
                 *out = pending;
+                *overran = pending_overran;
                 return HT_OK;
             }
             arrays_free(&pending);
         }
-        if (!with_blocks) {
-            if (a.alloc_stat_start != NULL) {
-                heap_all_tasks_stat_t blocks_only = {
-                    .alloc_count = a.alloc_count,
-                    .alloc_stat_start = a.alloc_stat_start,
-                };
-                heap_caps_free_all_task_stat_arrays(&blocks_only);
-            }
-            a.alloc_stat_start = NULL;
-            a.alloc_count = 0;
-        }
-        if (a.alloc_stat_start != NULL) {
-            // Entries ESP-IDF counted but could not record read as zeros, not garbage.
-            memset(a.alloc_stat_start, 0, a.alloc_count * sizeof(heap_task_block_t));
-        }
         size_t task_capacity = a.task_count;
+        size_t heap_capacity = a.heap_count;
+        size_t counted = a.alloc_count;
+        spare_t spare;
+        if (!blocks_attach(&a, true, 0, &spare)) {
+            idf_arrays_free(&a);
+            s_detail = detail_snapshot_no_mem;
+            return HT_ERR_NO_MEM;
+        }
+        if (with_blocks) {
+            // First without blocks, which is safe whatever the counts say
+            // (every record counting some is skipped, and the index stays at
+            // 0): a count that wrapped below zero would walk the next fill's
+            // index back before the array.
+            ht_err_t err = fill_without_blocks_checked(&a, counted);
+            if (err == HT_OK && !blocks_attach(&a, false, counted, &spare)) {
+                err = HT_ERR_NO_MEM;
+                s_detail = detail_snapshot_no_mem;
+            }
+            if (err != HT_OK) {
+                arrays_free(&a);
+                if (have_pending) {
+                    arrays_free(&pending);
+                }
+                return err;
+            }
+            a.task_count = task_capacity;
+            a.heap_count = heap_capacity;
+        }
         if (heap_caps_get_all_task_stat(&a) != ESP_OK) {
             arrays_free(&a);
             s_detail = detail_snapshot_no_mem;
             return HT_ERR_NO_MEM;
         }
+        bool touched = spare_overran(&spare);
         switch (fill_check(&a, task_capacity, with_blocks)) {
             case FILL_COMPLETE:
                 *out = a;
+                *overran = touched;
                 return HT_OK;
             case FILL_AMBIGUOUS:
                 pending = a;
                 pending_capacity = task_capacity;
+                pending_overran = touched;
                 have_pending = true;
                 break;
             case FILL_TRUNCATED:
@@ -639,12 +877,44 @@ static void snapshots_reclaim(void) {
     }
 }
 
-ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
-    snap->task_count = 0;
-    snap->tasks = NULL;
-    snap->storage = NULL;
-    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+// Whether a task's figures add up: its heaps' usage to its total, and, in a
+// copy with blocks, each heap's blocks to its count and usage. ESP-IDF updates
+// them together, so they part only where it lost a record: its biggest heap
+// was full, or its realloc path miscounted (see blocks_attach).
+static bool task_adds_up(const ht_task_stat_t *task) {
+    size_t usage = 0;
+    for (size_t h = 0; h < task->heap_count; ++h) {
+        const ht_heap_stat_t *heap = &task->heap_stat[h];
+        usage += heap->current_usage;
+        if (heap->alloc_count > HT_COUNT_SANE || heap->current_usage > heap->size) {
+            return false;   // wrapped below zero
+        }
+        if (heap->blocks != NULL) {
+            size_t listed = ht_heap_block_count(heap);
+            size_t bytes = 0;
+            for (size_t b = 0; b < listed; ++b) {
+                bytes += heap->blocks[b].size;
+            }
+            if (listed != heap->alloc_count || bytes != heap->current_usage) {
+                return false;
+            }
+        }
+    }
+    return usage == task->overall_current_usage;
+}
 
+static size_t tasks_drifted(const ht_task_stat_t *tasks, size_t count, bool overran) {
+    size_t drifted = 0;
+    for (size_t t = 0; t < count; ++t) {
+        drifted += task_adds_up(&tasks[t]) ? 0 : 1;
+    }
+    // A miscount can leave every sum intact (both sides lose the same bytes);
+    // the spare entries still show it.
+    return drifted == 0 && overran ? 1 : drifted;
+}
+
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    memset(snap, 0, sizeof(*snap));
     ht_err_t context = ht_context_check();
     if (context != HT_OK) {
         return context;
@@ -654,7 +924,8 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
         s_detail = detail_snapshot_slots;
         return HT_ERR_NO_MEM;
     }
-    ht_err_t err = arrays_take(&s->arrays, with_blocks);
+    bool overran = false;
+    ht_err_t err = arrays_take(&s->arrays, with_blocks, &overran);
     if (err != HT_OK) {
         snapshot_slot_release(s);
         return err;
@@ -686,6 +957,8 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->storage = s;
     snap->tasks = (ht_task_stat_t *)(void *)(s->arrays.stat_arr + first);
     snap->task_count = count;
+    snap->untracked = s_records_dropped;
+    snap->drifted = tasks_drifted(snap->tasks, count, overran);
     return HT_OK;
 }
 
@@ -693,10 +966,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
     if (snap->storage != NULL) {
         snapshot_slot_release(snap->storage);
     }
-    snap->task_count = 0;
-    snap->tasks = NULL;
-    snap->storage = NULL;
-    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    memset(snap, 0, sizeof(*snap));
 }
 
 #else // !CONFIG_HEAP_TASK_TRACKING
@@ -713,19 +983,26 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     (void)all;
     (void)task;
     (void)with_blocks;
-    snap->task_count = 0;
-    snap->tasks = NULL;
-    snap->storage = NULL;
-    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    memset(snap, 0, sizeof(*snap));
     s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 
 void ht_snapshot_release(ht_snapshot_t *snap) {
-    snap->task_count = 0;
-    snap->tasks = NULL;
-    snap->storage = NULL;
-    snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    memset(snap, 0, sizeof(*snap));
+}
+
+static void log_watch_install(void) {
+}
+
+ht_err_t ht_records_info(ht_records_t *records) {
+    memset(records, 0, sizeof(*records));
+    s_detail = detail_no_tracking;
+    return HT_ERR_UNSUPPORTED;
+}
+
+const char *ht_untracked_cause(void) {
+    return "this firmware has no heap task tracking";
 }
 
 #endif // CONFIG_HEAP_TASK_TRACKING
@@ -733,6 +1010,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 /******************************************************************************/
 
 void ht_vm_restart(void) {
+    log_watch_install();
     // The tasks of the previous VM are gone; nobody else holds these.
     snapshots_reclaim();
     taskENTER_CRITICAL(&s_lock);

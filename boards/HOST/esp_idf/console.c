@@ -43,12 +43,25 @@ uint32_t esp_log_timestamp(void) {
     return (uint32_t)((now.tv_sec - s_boot.tv_sec) * 1000 + (now.tv_nsec - s_boot.tv_nsec) / 1000000);
 }
 
+static int console_vprintf(const char *format, va_list args) {
+    return vfprintf(console(), format, args);
+}
+
+// As on a board, every log line goes through one vprintf-like function that
+// esp_log_set_vprintf() replaces (esp_log_write.h): code that watches the log,
+// as heaptrack's ESP-IDF tracker does, sees the same calls here.
+static vprintf_like_t s_log_vprintf = console_vprintf;
+
+vprintf_like_t esp_log_set_vprintf(vprintf_like_t func) {
+    return __atomic_exchange_n(&s_log_vprintf, func, __ATOMIC_ACQ_REL);
+}
+
 void esp_log_va(esp_log_config_t config, const char *tag, const char *format, va_list args) {
     (void)tag;
     if (config.opts.log_level > esp_log_default_level) {
         return;
     }
-    vfprintf(console(), format, args);
+    __atomic_load_n(&s_log_vprintf, __ATOMIC_ACQUIRE)(format, args);
 }
 
 void esp_log(esp_log_config_t config, const char *tag, const char *format, ...) {

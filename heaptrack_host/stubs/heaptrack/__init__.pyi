@@ -248,10 +248,21 @@ class _GCHeap:
     in_esp_heap: int
 
 
+class _Records:
+    """Where the tracker keeps its records (a named tuple on the board)."""
+
+    region: Optional[int]   # an index in HeapInfo.regions; None: heaptrack's static tables
+    room: int               # bytes (a heap's largest free block) or free table entries
+    full: bool              # the next new record may not be made
+    untracked: int          # allocations it could not record: reports are incomplete
+
+
 class HeapInfo:
     regions: List[_Region]
     gc: _GCHeap
-    def __init__(self, regions: List[_Region], gc: _GCHeap) -> None: ...
+    records: Optional[_Records]   # None on a firmware without task tracking
+    trusted: bool                 # no allocation went unrecorded
+    def __init__(self, regions: List[_Region], gc: _GCHeap, records: Optional[_Records] = None) -> None: ...
     def largest_free(self, caps: int = ...) -> int: ...
     def can_allocate(self, size: int, caps: int = ...) -> bool: ...
     def fits(self, size: int, caps: int = ...) -> str: ...

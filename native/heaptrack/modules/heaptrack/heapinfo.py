@@ -11,11 +11,21 @@ _TABLE = Table(("HEAP", "CAPS", "TOTAL", "FREE", "LARGEST FREE", "MINIMUM FREE")
 class HeapInfo:
     """regions: ESP-IDF heap regions (name, caps, total, free, largest_free, minimum_free),
     in the order heap_caps_malloc tries them; gc: the MicroPython GC heap (total, used,
-    free, largest_free, areas, in_esp_heap: bytes of the GC areas inside ESP-IDF heaps)."""
+    free, largest_free, areas, in_esp_heap: bytes of the GC areas inside ESP-IDF heaps);
+    records: where the tracker keeps its records (region: an index in regions, None for
+    heaptrack's static tables; room: largest free block there in bytes, or free table
+    entries; full: the next new record may not be made; untracked: allocations it could
+    not record), None without task tracking."""
 
-    def __init__(self, regions, gc):
+    def __init__(self, regions, gc, records=None):
         self.regions = regions
         self.gc = gc
+        self.records = records
+
+    @property
+    def trusted(self):
+        """False once the tracker has failed to record an allocation: reports are incomplete."""
+        return self.records is None or self.records.untracked == 0
 
     def largest_free(self, caps=_heaptrack.CAP_DEFAULT):
         """The largest block heaptrack.malloc(size, caps) could get now."""
@@ -32,6 +42,26 @@ class HeapInfo:
         lines = _TABLE.lines(rows)
         lines.append(" MicroPython GC heap: %d area%s, %d bytes used, %d bytes of it inside ESP-IDF heaps" % (
             gc.areas, "" if gc.areas == 1 else "s", gc.used, gc.in_esp_heap))
+        lines.extend(self._records_lines())
+        return lines
+
+    def _records_lines(self):
+        rec = self.records
+        if rec is None:
+            return []
+        if rec.region is not None:
+            where = "ESP-IDF's biggest heap, %s" % self.regions[rec.region].name
+            full = "%s is full: ESP-IDF cannot record new tasks, heaps or blocks" % (
+                self.regions[rec.region].name)
+        else:
+            where = "heaptrack's own tables (room for %d more blocks)" % rec.room
+            full = "the tracker's tables are full: new blocks go unrecorded"
+        lines = [" Tracking records: in " + where]
+        if rec.full:
+            lines.append(" WARNING: " + full)
+        if rec.untracked:
+            lines.append(" WARNING: %d allocation%s could not be recorded: reports are incomplete" % (
+                rec.untracked, "" if rec.untracked == 1 else "s"))
         return lines
 
     def fits(self, size, caps=_heaptrack.CAP_DEFAULT):
@@ -52,7 +82,7 @@ class HeapInfo:
 
 
 def heap_info():
-    return HeapInfo(_heaptrack.region_info(), _heaptrack.gc_info())
+    return HeapInfo(_heaptrack.region_info(), _heaptrack.gc_info(), _heaptrack.records_info())
 
 
 def print_heap_info(size=None, caps=_heaptrack.CAP_DEFAULT):
