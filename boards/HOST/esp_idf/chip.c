@@ -40,6 +40,9 @@
 #include "esp_private/esp_cache_private.h"
 #include "rom/rom_layout.h"
 #include "soc/soc.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "heap_private.h"
 
 #include "host_shim.h"
 
@@ -194,18 +197,71 @@ static void add_extra_regions(const char *spec) {
     }
 }
 
-// What the chip's start-up code does for the heap (esp_system's
-// do_core_init() and FreeRTOS's main task), before MicroPython's main().
+// What the chip's start-up code does for the heap before any task runs
+// (esp_system's do_core_init()), before the firmware's main().
 __attribute__((constructor)) static void chip_start(void) {
     relocate_layout();
     for (size_t i = 0; i < sizeof(s_chip_memory) / sizeof(s_chip_memory[0]); ++i) {
         chip_map(s_chip_memory[i].start, s_chip_memory[i].size);
     }
     heap_caps_init();
-    host_tasks_start();
-    heap_caps_enable_nonos_stack_heaps();
+    // As a board's PSRAM or a region added at start-up: before any task.
     const char *extra = getenv("HEAPTRACK_IDF_REGIONS");
     if (extra != NULL) {
         add_extra_regions(extra);
     }
+}
+
+// ESP-IDF's main task (components/freertos/app_startup.c): the start-up
+// stacks become heap, then the application runs; a task must not return.
+static void main_task(void *arg) {
+    (void)arg;
+    heap_caps_enable_nonos_stack_heaps();
+    app_main();
+    vTaskDelete(NULL);
+}
+
+void *host_chip_malloc(size_t size) {
+    return heap_caps_malloc_default(size);
+}
+
+size_t host_chip_largest_free_block(void) {
+    return heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT);
+}
+
+typedef struct {
+    host_heap_t *heaps;
+    size_t max;
+    size_t count;
+} heap_list_t;
+
+static bool list_heap(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    (void)block;
+    heap_list_t *list = user_data;
+    if (list->count < list->max) {
+        list->heaps[list->count] = (host_heap_t) {
+            .start = (uintptr_t)heap.start,
+            .total = (size_t)(heap.end - heap.start),
+        };
+    }
+    list->count += 1;
+    return false;   // one block told which heap: on to the next
+}
+
+size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max) {
+    heap_list_t list = { .heaps = heaps, .max = max };
+    heap_caps_walk(caps, list_heap, &list);
+    return list.count;
+}
+
+// esp_startup_start_app: `main` with ESP_TASK_MAIN_STACK bytes of stack at
+// ESP_TASK_MAIN_PRIO on ESP_TASK_MAIN_CORE (esp_task.h).
+#define CHIP_MAIN_TASK_STACK CONFIG_ESP_MAIN_TASK_STACK_SIZE
+#define CHIP_MAIN_TASK_PRIO 1
+void host_start_app(void) {
+    if (xTaskCreatePinnedToCore(main_task, "main", CHIP_MAIN_TASK_STACK, NULL, CHIP_MAIN_TASK_PRIO,
+        NULL, CONFIG_ESP_MAIN_TASK_AFFINITY) != pdPASS) {
+        chip_fail("start-up", "cannot create the main task");
+    }
+    host_scheduler_run();
 }
