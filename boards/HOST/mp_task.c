@@ -30,6 +30,8 @@
 void __real_gc_init(void *start, void *end);
 void __wrap_gc_init(void *start, void *end);
 
+const bool host_starts_app = true;   // board_reset.c's __wrap_main does
+
 static char *mp_task_heap;
 
 void __wrap_gc_init(void *start, void *end) {

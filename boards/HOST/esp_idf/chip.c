@@ -40,8 +40,6 @@
 #include "esp_private/esp_cache_private.h"
 #include "rom/rom_layout.h"
 #include "soc/soc.h"
-#include "freertos/FreeRTOS.h"
-#include "freertos/task.h"
 #include "heap_private.h"
 
 #include "host_shim.h"
@@ -210,16 +208,14 @@ __attribute__((constructor)) static void chip_start(void) {
     if (extra != NULL) {
         add_extra_regions(extra);
     }
+    if (&host_starts_app == NULL) {
+        host_tasks_start();
+        heap_caps_enable_nonos_stack_heaps();
+    }
 }
 
-// ESP-IDF's main task (components/freertos/app_startup.c): the start-up
-// stacks become heap, then the application runs; a task must not return.
-static void main_task(void *arg) {
-    (void)arg;
-    heap_caps_enable_nonos_stack_heaps();
-    app_main();
-    vTaskDelete(NULL);
-}
+/******************************************************************************/
+// What the firmware asks of the chip's heap (host_shim.h).
 
 void *host_chip_malloc(size_t size) {
     return heap_caps_malloc_default(size);
@@ -252,16 +248,4 @@ size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max) {
     heap_list_t list = { .heaps = heaps, .max = max };
     heap_caps_walk(caps, list_heap, &list);
     return list.count;
-}
-
-// esp_startup_start_app: `main` with ESP_TASK_MAIN_STACK bytes of stack at
-// ESP_TASK_MAIN_PRIO on ESP_TASK_MAIN_CORE (esp_task.h).
-#define CHIP_MAIN_TASK_STACK CONFIG_ESP_MAIN_TASK_STACK_SIZE
-#define CHIP_MAIN_TASK_PRIO 1
-void host_start_app(void) {
-    if (xTaskCreatePinnedToCore(main_task, "main", CHIP_MAIN_TASK_STACK, NULL, CHIP_MAIN_TASK_PRIO,
-        NULL, CONFIG_ESP_MAIN_TASK_AFFINITY) != pdPASS) {
-        chip_fail("start-up", "cannot create the main task");
-    }
-    host_scheduler_run();
 }

@@ -453,6 +453,16 @@ TaskHandle_t host_task_last_created(void) {
     return s_last_created;
 }
 
+void host_tasks_start(void) {
+    // Before the scheduler runs: the first task's TCB is Pre-scheduler's.
+    TaskHandle_t first = tcb_new("mp_task", 0, 1, 1);
+    if (first == NULL) {
+        die("creating mp_task", ENOMEM);
+    }
+    first->thread = pthread_self();
+    s_current = first;
+}
+
 void host_scheduler_run(void) {
     // The start-up thread's part ends here; the tasks it created run on. It
     // takes no signal meant for the firmware (a Ctrl-C, a soft reset's wake-up).

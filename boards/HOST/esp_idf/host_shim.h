@@ -2,6 +2,7 @@
 // for: the few hooks a chip or FreeRTOS has no public call for.
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,13 @@ __attribute__((noreturn)) void host_start_app(void);
 
 // The application's entry, as on ESP-IDF: the firmware defines it.
 void app_main(void);
+
+// Defined by a program whose main() calls host_start_app() (the firmware).
+// Without it (the C tests), start-up makes the program's first thread the task
+// mp_task, before the scheduler (so its TCB is Pre-scheduler's), and enables
+// the start-up stacks' heap: the program's main() runs as that task.
+extern const bool host_starts_app __attribute__((weak));
+void host_tasks_start(void);
 
 // ESP-IDF's API that the firmware's own files call. Their headers need
 // ESP-IDF's include paths, which the firmware is not compiled with: the same
