@@ -411,9 +411,16 @@ int __wrap_pyexec_raw_repl(void) {
 
 // -- Ctrl-C ----------------------------------------------------------------------
 
+// The virtual board sends SIGINT to the process. The kernel gives a process's
+// signal to its first thread unless that thread blocks it, and the first thread
+// is the chip's start-up, which blocks everything: so it may land in any task.
+// mp_task gets it too, so that a blocking call there (time.sleep) ends with
+// EINTR and the KeyboardInterrupt is raised now, as on a board.
 static void on_sigint(int signum) {
-    (void)signum;
     mp_sched_keyboard_interrupt();
+    if (!pthread_equal(pthread_self(), main_thread)) {
+        pthread_kill(main_thread, signum);
+    }
 }
 
 void __wrap_mp_hal_set_interrupt_char(char c) {

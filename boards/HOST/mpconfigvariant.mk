@@ -23,7 +23,13 @@ ifeq ($(HEAPTRACK_IDF_OUT),)
 $(error boards/HOST needs HEAPTRACK_IDF_OUT=<dir of libesp_idf_host.a>: build it with the top-level `make`)
 endif
 CFLAGS += -I$(VARIANT_DIR)/esp_idf
-LDFLAGS += $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
+# Read once, here, not each time the link recipe expands LDFLAGS: with GNU
+# make 4.3, a $(file <) expanded in the recipe was seen to drop everything
+# LDFLAGS holds after it (the --wrap flags below, -lm) whenever a variable is
+# set on the command line, as the top-level Makefile's tracker builds do (the
+# "first link without libm" that firmware-host retries).
+HEAPTRACK_IDF_LINK_FLAGS := $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
+LDFLAGS += $(HEAPTRACK_IDF_LINK_FLAGS)
 # Relink when the library changes (without making this the default goal).
 heaptrack_default_goal := $(.DEFAULT_GOAL)
 $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a

@@ -236,9 +236,10 @@ static void tcb_free(TaskHandle_t tcb) {
     task_list_remove(tcb);
     pthread_cond_destroy(&tcb->notify_cond);
     pthread_mutex_destroy(&tcb->notify_lock);
-    StackType_t *stack = tcb->stack;
+    // FreeRTOS's prvDeleteTCB order: the stack, then the TCB (whose free is
+    // when ESP-IDF marks the task DELETED).
+    heap_caps_free(tcb->stack);
     heap_caps_free(tcb);
-    heap_caps_free(stack);
 }
 
 size_t host_task_info(host_task_info_t *tasks, size_t max) {
