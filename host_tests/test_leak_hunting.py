@@ -114,6 +114,8 @@ info = heaptrack.heap_info()
 stats = heaptrack.task_stats()
 used_by_tasks = {}
 for t in stats:
+    if t.name == 'Pre-scheduler':
+        continue   # ESP-IDF keeps charging it what it frees (its blocks have no owner to look up)
     for h in t.heaps:
         k = (h.name, h.caps, h.size)
         used_by_tasks[k] = used_by_tasks.get(k, 0) + h.current
@@ -139,7 +141,8 @@ print(res)
             by_region[(name, caps, size)] = by_region.get((name, caps, size), 0) + current
         for name, caps, total, free, _, _ in regions:
             assert total - free >= by_region.get((name, caps, total), 0)
-        assert gc[5] == 0                  # the host's GC heap is not in ESP-IDF's heap (yet)
+    # MicroPython's heap lies inside ESP-IDF's heap, as on the esp32 port.
+    assert gc[5] >= gc[0] > 0
 
 
 def test_print_heap_info_answers_whether_a_block_fits(board):

@@ -30,8 +30,13 @@
 // - mp_thread_init / mp_thread_deinit / mp_thread_create / mp_thread_mutex_lock:
 //   the threads of a boot end at its soft reset, at a safe point, through
 //   pthread_exit() (see "Threads at a soft reset" below).
-// - gc_init: upstream frees the GC heap at exit only without NDEBUG (it is
-//   about to exit anyway); a soft reset frees it here.
+// - gc_init (boards/HOST/mp_task.c): MicroPython's heap is mp_task's, taken
+//   from ESP-IDF's heap once and kept across soft resets, as on the esp32 port.
+//
+// The process's first thread is the chip's start-up (boards/HOST/esp_idf/chip.c):
+// __wrap_main reads the options, then starts the `main` task, whose app_main
+// starts `mp_task` (boards/HOST/mp_task.c), which runs board_main_loop() below
+// and ends the process with its status.
 //
 // Static state of ports/unix checked for a second run of main: mpthreadport.c
 // (pthread key, thread list, semaphore, GC signal) is set up once and kept
@@ -62,13 +67,13 @@
 #include "py/runtime.h"
 #include "shared/runtime/pyexec.h"
 
+#include "board.h"
+#include "host_shim.h"
+
 #ifndef NDEBUG
 // ports/unix/main.c frees executable_path at the end of main_() only without
 // NDEBUG and keeps the dangling pointer for the next run.
 #error "the host firmware's in-process soft reset needs NDEBUG (no DEBUG=1 build)"
-#endif
-#if MICROPY_GC_SPLIT_HEAP
-#error "the host firmware frees one GC heap per boot (see __wrap_gc_init)"
 #endif
 #if !MICROPY_PY_THREAD_GIL
 #error "threads end at a soft reset when they take the GIL: the host firmware needs it"
@@ -96,7 +101,6 @@ int __real_main(int argc, char **argv);
 void __real_mp_thread_init(void);
 mp_uint_t __real_mp_thread_create(void *(*entry)(void *), void *arg, size_t *stack_size);
 int __real_mp_thread_mutex_lock(mp_thread_mutex_t *mutex, int wait);
-void __real_gc_init(void *start, void *end);
 int __real_pyexec_friendly_repl(void);
 int __real_pyexec_raw_repl(void);
 void __real_mp_hal_set_interrupt_char(char c);
@@ -106,7 +110,6 @@ void __wrap_mp_thread_init(void);
 void __wrap_mp_thread_deinit(void);
 mp_uint_t __wrap_mp_thread_create(void *(*entry)(void *), void *arg, size_t *stack_size);
 int __wrap_mp_thread_mutex_lock(mp_thread_mutex_t *mutex, int wait);
-void __wrap_gc_init(void *start, void *end);
 int __wrap_pyexec_friendly_repl(void);
 int __wrap_pyexec_raw_repl(void);
 void __wrap_mp_hal_set_interrupt_char(char c);
@@ -116,7 +119,8 @@ static pthread_t main_thread;
 static bool boot_code_running;   // the command-line code (the board's _boot.py) runs
 static bool boot_scripts_due;    // boot.py and main.py not yet run in this boot
 static bool repl_ended;          // the REPL asked for a soft reset
-static void *gc_heap;            // this boot's GC heap (malloc'd by upstream main)
+static int main_argc;
+static char **main_argv;
 
 // -- Threads at a soft reset ---------------------------------------------------
 //
@@ -139,7 +143,7 @@ static void *gc_heap;            // this boot's GC heap (malloc'd by upstream ma
 // signal, e.g. os.system) get upstream's treatment: pthread_cancel(). Their
 // exit hooks run too, and take them off the port's thread list. One that
 // cannot even be cancelled keeps its old generation and ends whenever it takes
-// the GIL; the old GC heap is then left allocated rather than freed under it.
+// the GIL.
 
 typedef struct thread_rec {
     pthread_t id;
@@ -352,11 +356,6 @@ void __wrap_mp_thread_deinit(void) {
     gc_sweep_all();
 }
 
-void __wrap_gc_init(void *start, void *end) {
-    gc_heap = start;
-    __real_gc_init(start, end);
-}
-
 // -- Boot scripts and the REPL -------------------------------------------------
 
 static bool file_exists(const char *name) {
@@ -412,9 +411,16 @@ int __wrap_pyexec_raw_repl(void) {
 
 // -- Ctrl-C ----------------------------------------------------------------------
 
+// The virtual board sends SIGINT to the process. The kernel gives a process's
+// signal to its first thread unless that thread blocks it, and the first thread
+// is the chip's start-up, which blocks everything: so it may land in any task.
+// mp_task gets it too, so that a blocking call there (time.sleep) ends with
+// EINTR and the KeyboardInterrupt is raised now, as on a board.
 static void on_sigint(int signum) {
-    (void)signum;
     mp_sched_keyboard_interrupt();
+    if (!pthread_equal(pthread_self(), main_thread)) {
+        pthread_kill(main_thread, signum);
+    }
 }
 
 void __wrap_mp_hal_set_interrupt_char(char c) {
@@ -475,7 +481,8 @@ static void write_stdout(const char *s, size_t len) {
 }
 
 int __wrap_main(int argc, char **argv) {
-    main_thread = pthread_self();
+    main_argc = argc;
+    main_argv = argv;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-i") == 0) {
             board_mode = true;
@@ -494,18 +501,18 @@ int __wrap_main(int argc, char **argv) {
     if (board_mode) {
         __wrap_mp_hal_set_interrupt_char(-1);
     }
+    host_start_app();   // main, then mp_task, which runs board_main_loop()
+}
 
+int board_main_loop(void) {
+    main_thread = pthread_self();
     for (;;) {
         boot_code_running = board_mode;
         boot_scripts_due = board_mode;
         repl_ended = false;
-        int ret = __real_main(argc, argv);
-        if (!threads_left()) {
-            // (a thread that could not be stopped may still touch it)
-            free(gc_heap);
-        }
-        gc_heap = NULL;
+        int ret = __real_main(main_argc, main_argv);
         if (!board_mode || !repl_ended || stdin_ended()) {
+            fflush(NULL);
             return ret;
         }
         write_stdout(soft_reboot_msg, sizeof(soft_reboot_msg) - 1);

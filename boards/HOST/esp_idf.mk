@@ -50,7 +50,7 @@ ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
 
-SHIM_SOURCES := chip.c console.c freertos.c
+SHIM_SOURCES := app_startup.c chip.c console.c freertos.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
 # (both ESP-IDF's tracking and the hooks on).
 ifeq ($(TRACKING)$(HOOKS),11)

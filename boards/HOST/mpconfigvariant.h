@@ -10,6 +10,25 @@
 
 #include "ports/unix/variants/mpconfigvariant_common.h"
 
+// MicroPython's heap as the esp32 port on ESP32-S3 has it (its
+// mpconfigport.h): 64 KB taken from ESP-IDF's heap by mp_task at boot, grown
+// by more areas from ESP-IDF's heap as it fills, an empty area given back
+// (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there.
+#define MICROPY_GC_SPLIT_HEAP (1)
+#define MICROPY_GC_SPLIT_HEAP_AUTO (1)
+#define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
+#define MP_PLAT_ALLOC_HEAP(size) host_chip_malloc(size)
+#define MP_PLAT_FREE_HEAP(ptr) heap_caps_free(ptr)
+// mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
+#define MICROPY_TASK_STACK_SIZE (16 * 1024)
+#define MP_TASK_PRIORITY (1)
+#define MP_TASK_COREID (1)
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+void *host_chip_malloc(size_t size);
+void heap_caps_free(void *ptr);
+#endif
+
 // machine.reset(): a hard reset, the firmware process ends with a status that
 // tells the virtual board to start a new one (boards/HOST/board_reset.c).
 // Upstream's unix port has no reset; this adds it to the machine module.

@@ -23,7 +23,13 @@ ifeq ($(HEAPTRACK_IDF_OUT),)
 $(error boards/HOST needs HEAPTRACK_IDF_OUT=<dir of libesp_idf_host.a>: build it with the top-level `make`)
 endif
 CFLAGS += -I$(VARIANT_DIR)/esp_idf
-LDFLAGS += $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
+# Read once, here, not each time the link recipe expands LDFLAGS: with GNU
+# make 4.3, a $(file <) expanded in the recipe was seen to drop everything
+# LDFLAGS holds after it (the --wrap flags below, -lm) whenever a variable is
+# set on the command line, as the top-level Makefile's tracker builds do (the
+# "first link without libm" that firmware-host retries).
+HEAPTRACK_IDF_LINK_FLAGS := $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
+LDFLAGS += $(HEAPTRACK_IDF_LINK_FLAGS)
 # Relink when the library changes (without making this the default goal).
 heaptrack_default_goal := $(.DEFAULT_GOAL)
 $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
@@ -32,7 +38,13 @@ $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
 # Soft reset inside the firmware process, as on an ESP32 (ESP-IDF's heap and its
 # statistics survive it), machine.reset() as a hard reset: boards/HOST/board_reset.c
 # (compiled as every $(VARIANT_DIR)/*.c is) wraps these upstream functions at link
-# time; the file says why each one.
+# time; the file says why each one. gc_init: mp_task's GC heap from ESP-IDF's
+# heap (boards/HOST/mp_task.c).
 LDFLAGS += -Wl,--wrap=main,--wrap=mp_thread_init,--wrap=mp_thread_deinit,--wrap=mp_thread_create \
 	-Wl,--wrap=mp_thread_mutex_lock,--wrap=gc_init,--wrap=pyexec_friendly_repl,--wrap=pyexec_raw_repl \
 	-Wl,--wrap=mp_hal_set_interrupt_char
+
+# Upstream's gc_try_add_heap (MICROPY_GC_SPLIT_HEAP_AUTO, as on the esp32
+# port, which does not build with -Wpointer-arith) adds to a void pointer,
+# a GNU C extension that the unix port's -Wpointer-arith rejects.
+$(BUILD)/py/gc.o: CFLAGS += -Wno-pointer-arith

@@ -40,6 +40,7 @@
 #include "esp_private/esp_cache_private.h"
 #include "rom/rom_layout.h"
 #include "soc/soc.h"
+#include "heap_private.h"
 
 #include "host_shim.h"
 
@@ -194,18 +195,57 @@ static void add_extra_regions(const char *spec) {
     }
 }
 
-// What the chip's start-up code does for the heap (esp_system's
-// do_core_init() and FreeRTOS's main task), before MicroPython's main().
+// What the chip's start-up code does for the heap before any task runs
+// (esp_system's do_core_init()), before the firmware's main().
 __attribute__((constructor)) static void chip_start(void) {
     relocate_layout();
     for (size_t i = 0; i < sizeof(s_chip_memory) / sizeof(s_chip_memory[0]); ++i) {
         chip_map(s_chip_memory[i].start, s_chip_memory[i].size);
     }
     heap_caps_init();
-    host_tasks_start();
-    heap_caps_enable_nonos_stack_heaps();
+    // As a board's PSRAM or a region added at start-up: before any task.
     const char *extra = getenv("HEAPTRACK_IDF_REGIONS");
     if (extra != NULL) {
         add_extra_regions(extra);
     }
+    if (&host_starts_app == NULL) {
+        host_tasks_start();
+        heap_caps_enable_nonos_stack_heaps();
+    }
+}
+
+/******************************************************************************/
+// What the firmware asks of the chip's heap (host_shim.h).
+
+void *host_chip_malloc(size_t size) {
+    return heap_caps_malloc_default(size);
+}
+
+size_t host_chip_largest_free_block(void) {
+    return heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT);
+}
+
+typedef struct {
+    host_heap_t *heaps;
+    size_t max;
+    size_t count;
+} heap_list_t;
+
+static bool list_heap(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    (void)block;
+    heap_list_t *list = user_data;
+    if (list->count < list->max) {
+        list->heaps[list->count] = (host_heap_t) {
+            .start = (uintptr_t)heap.start,
+            .total = (size_t)(heap.end - heap.start),
+        };
+    }
+    list->count += 1;
+    return false;   // one block told which heap: on to the next
+}
+
+size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max) {
+    heap_list_t list = { .heaps = heaps, .max = max };
+    heap_caps_walk(caps, list_heap, &list);
+    return list.count;
 }

@@ -10,8 +10,16 @@
 //     that a task was deleted: heap_task_info.c marks DELETED the task whose
 //     handle equals the freed block. It only looks when the block has an owner,
 //     which is why the creator, not the new thread, allocates the TCB.
-//   - The process's first thread is the esp32 port's `mp_task`; its TCB is made
-//     before any task runs, so it is charged to ESP-IDF's Pre-scheduler record.
+//   - xTaskCreatePinnedToCore also takes the task's stack from ESP-IDF's heap,
+//     stack_depth bytes, before the TCB, as ESP-IDF's FreeRTOS does (stacks
+//     grow down on its chips), and frees both when the task is deleted. The
+//     thread itself runs on a host stack: the block is the chip's memory the
+//     task holds, not where the host's code keeps its frames (which need far
+//     more than a chip's task stack). Threads made through pthread_create get
+//     a TCB only (see below).
+//   - The process's first thread is the chip's start-up code, before the
+//     scheduler runs: what it allocates, the tasks it creates included, is
+//     charged to ESP-IDF's Pre-scheduler record (chip.c starts `main` there).
 //   - Every thread MicroPython starts goes through pthread_create, which the
 //     firmware links wrapped (-Wl,--wrap=pthread_create): the wrapper makes
 //     the new task's TCB in the creating thread, named `mp_thread` as on the
@@ -23,6 +31,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +54,10 @@
 
 struct tskTaskControlBlock {
     char name[configMAX_TASK_NAME_LEN];
+    struct tskTaskControlBlock *next;   // the list of live tasks
+    StackType_t *stack;          // xTaskCreate's stack block, or NULL
+    UBaseType_t priority;
+    BaseType_t core_id;
     pthread_t thread;
     bool joinable;               // created by xTaskCreate (vTaskDelete joins it)
     TaskFunction_t code;         // xTaskCreate's task function, or NULL
@@ -167,22 +181,123 @@ char *pcTaskGetName(TaskHandle_t task) {
     return t != NULL ? t->name : NULL;
 }
 
-static TaskHandle_t tcb_new(const char *name) {
+// Every live task, newest first, as FreeRTOS's task lists hold them (for
+// uxTaskGetSystemState). A plain mutex: nothing here runs in a critical section.
+static pthread_mutex_t s_tasks_lock = PTHREAD_MUTEX_INITIALIZER;
+static TaskHandle_t s_tasks;
+static UBaseType_t s_task_count;
+
+static void task_list_add(TaskHandle_t tcb) {
+    pthread_mutex_lock(&s_tasks_lock);
+    tcb->next = s_tasks;
+    s_tasks = tcb;
+    s_task_count += 1;
+    pthread_mutex_unlock(&s_tasks_lock);
+}
+
+static void task_list_remove(TaskHandle_t tcb) {
+    pthread_mutex_lock(&s_tasks_lock);
+    for (TaskHandle_t *p = &s_tasks; *p != NULL; p = &(*p)->next) {
+        if (*p == tcb) {
+            *p = tcb->next;
+            s_task_count -= 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_tasks_lock);
+}
+
+// stack_depth 0: no stack block (a thread of pthread_create).
+static TaskHandle_t tcb_new(const char *name, uint32_t stack_depth, UBaseType_t priority, BaseType_t core_id) {
+    StackType_t *stack = NULL;
+    if (stack_depth > 0) {
+        stack = heap_caps_malloc(stack_depth * sizeof(StackType_t), TCB_CAPS);
+        if (stack == NULL) {
+            return NULL;
+        }
+    }
     TaskHandle_t tcb = heap_caps_malloc(TCB_SIZE, TCB_CAPS);
     if (tcb == NULL) {
+        heap_caps_free(stack);
         return NULL;
     }
     memset(tcb, 0, TCB_SIZE);
     strncpy(tcb->name, name, sizeof(tcb->name) - 1);
+    tcb->stack = stack;
+    tcb->priority = priority;
+    tcb->core_id = core_id;
     pthread_mutex_init(&tcb->notify_lock, NULL);
     pthread_cond_init(&tcb->notify_cond, NULL);
+    task_list_add(tcb);
     return tcb;
 }
 
 static void tcb_free(TaskHandle_t tcb) {
+    task_list_remove(tcb);
     pthread_cond_destroy(&tcb->notify_cond);
     pthread_mutex_destroy(&tcb->notify_lock);
+    // FreeRTOS's prvDeleteTCB order: the stack, then the TCB (whose free is
+    // when ESP-IDF marks the task DELETED).
+    heap_caps_free(tcb->stack);
     heap_caps_free(tcb);
+}
+
+size_t host_task_info(host_task_info_t *tasks, size_t max) {
+    TaskStatus_t status[max > 0 ? max : 1];
+    UBaseType_t count = uxTaskGetSystemState(status, max, NULL);
+    if (count == 0) {
+        // More than max (there is always the caller): say how many, at least max + 1.
+        count = uxTaskGetNumberOfTasks();
+        return count > max ? count : max + 1;
+    }
+    for (UBaseType_t i = 0; i < count; ++i) {
+        tasks[i] = (host_task_info_t) {
+            .handle = (uintptr_t)status[i].xHandle,
+            .state = status[i].eCurrentState,
+            .priority = status[i].uxCurrentPriority,
+        };
+        strncpy(tasks[i].name, status[i].pcTaskName, sizeof(tasks[i].name) - 1);
+    }
+    return count;
+}
+
+UBaseType_t uxTaskGetNumberOfTasks(void) {
+    pthread_mutex_lock(&s_tasks_lock);
+    UBaseType_t count = s_task_count;
+    pthread_mutex_unlock(&s_tasks_lock);
+    return count;
+}
+
+// Run-time statistics are not kept (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS
+// off); a host thread never runs on its stack block, so no high-water mark
+// exists (0). The calling task is running; the host cannot tell whether
+// another is ready or blocked, and says ready.
+UBaseType_t uxTaskGetSystemState(TaskStatus_t *status, UBaseType_t max, uint32_t *total_run_time) {
+    UBaseType_t n = 0;
+    pthread_mutex_lock(&s_tasks_lock);
+    if (max >= s_task_count) {
+        // Oldest first, as FreeRTOS lists a freshly started system's tasks.
+        n = s_task_count;
+        UBaseType_t i = n;
+        for (TaskHandle_t t = s_tasks; t != NULL; t = t->next) {
+            i -= 1;
+            status[i] = (TaskStatus_t) {
+                .xHandle = t,
+                .pcTaskName = t->name,
+                .xTaskNumber = i + 1,
+                .eCurrentState = t == s_current ? eRunning : eReady,
+                .uxCurrentPriority = t->priority,
+                .uxBasePriority = t->priority,
+                .pxStackBase = t->stack,
+                .xCoreID = t->core_id,
+            };
+        }
+    }
+    pthread_mutex_unlock(&s_tasks_lock);
+    if (total_run_time != NULL) {
+        *total_run_time = 0;
+    }
+    return n;
 }
 
 // Runs when a task's thread ends however it ends (return, pthread_exit,
@@ -227,10 +342,7 @@ int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 
 BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32_t stack_depth,
     void *parameters, UBaseType_t priority, TaskHandle_t *created, BaseType_t core_id) {
-    (void)stack_depth;
-    (void)priority;
-    (void)core_id;
-    TaskHandle_t tcb = tcb_new(name);
+    TaskHandle_t tcb = tcb_new(name, stack_depth, priority, core_id);
     if (tcb == NULL) {
         return pdFAIL;
     }
@@ -252,6 +364,10 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32
 
 void vTaskDelete(TaskHandle_t task) {
     if (task == NULL || task == s_current) {
+        // Nobody joins a task that deleted itself (app_main's `main` does).
+        if (s_current != NULL && s_current->joinable) {
+            pthread_detach(pthread_self());
+        }
         pthread_exit(NULL);   // task_end frees the TCB
     }
     // Another task: it stops at its next wait (the tests' tasks wait for a
@@ -313,7 +429,9 @@ void host_task_set_next_name(const char *name) {
 }
 
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
-    TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread");
+    // The esp32 port's _thread tasks: priority ESP_TASK_PRIO_MIN + 1 on
+    // MicroPython's core (MP_THREAD_PRIORITY, MP_TASK_COREID).
+    TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread", 0, 1, 1);
     s_next_name[0] = '\0';
     if (tcb == NULL) {
         return EAGAIN;   // what FreeRTOS's "could not allocate" becomes for a pthread caller
@@ -338,10 +456,21 @@ TaskHandle_t host_task_last_created(void) {
 
 void host_tasks_start(void) {
     // Before the scheduler runs: the first task's TCB is Pre-scheduler's.
-    TaskHandle_t main_task = tcb_new("mp_task");
-    if (main_task == NULL) {
+    TaskHandle_t first = tcb_new("mp_task", 0, 1, 1);
+    if (first == NULL) {
         die("creating mp_task", ENOMEM);
     }
-    main_task->thread = pthread_self();
-    s_current = main_task;
+    first->thread = pthread_self();
+    s_current = first;
+}
+
+void host_scheduler_run(void) {
+    // The start-up thread's part ends here; the tasks it created run on. It
+    // takes no signal meant for the firmware (a Ctrl-C, a soft reset's wake-up).
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        pause();
+    }
 }

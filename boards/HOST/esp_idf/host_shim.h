@@ -2,6 +2,7 @@
 // for: the few hooks a chip or FreeRTOS has no public call for.
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,61 @@ struct tskTaskControlBlock *host_task_last_created(void);
 void host_atomic_section_enter(void);
 void host_atomic_section_exit(void);
 
-// Boot: makes the calling (first) thread the task `mp_task`. Called by the
-// chip's start-up code after ESP-IDF's heap exists.
+// The scheduler has started: the calling (start-up) thread never runs again.
+__attribute__((noreturn)) void host_scheduler_run(void);
+
+// The chip's start-up after ESP-IDF's heap exists (esp_startup_start_app):
+// creates the task `main`, charged to Pre-scheduler, which enables the
+// start-up stacks' heap and calls app_main(), then deletes itself; the
+// calling thread becomes the scheduler's (never returns).
+__attribute__((noreturn)) void host_start_app(void);
+
+// The application's entry, as on ESP-IDF: the firmware defines it.
+void app_main(void);
+
+// Defined by a program whose main() calls host_start_app() (the firmware).
+// Without it (the C tests), start-up makes the program's first thread the task
+// mp_task, before the scheduler (so its TCB is Pre-scheduler's), and enables
+// the start-up stacks' heap: the program's main() runs as that task.
+extern const bool host_starts_app __attribute__((weak));
 void host_tasks_start(void);
+
+// ESP-IDF's API that the firmware's own files call. Their headers need
+// ESP-IDF's include paths, which the firmware is not compiled with: the same
+// signatures as freertos/task.h and esp_heap_caps.h give them.
+struct tskTaskControlBlock;
+int xTaskCreatePinnedToCore(void (*code)(void *), const char *name, uint32_t stack_depth,
+    void *parameters, unsigned int priority, struct tskTaskControlBlock **created, int core_id);
+void heap_caps_free(void *ptr);
+
+// The chip's C library malloc (ESP-IDF's newlib glue: heap_caps_malloc_default,
+// which ESP-IDF keeps private), and the largest block it could hand out now
+// (heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT)): what the esp32
+// port's MicroPython heap is allocated and grown with.
+void *host_chip_malloc(size_t size);
+size_t host_chip_largest_free_block(void);
+
+// A task as FreeRTOS's uxTaskGetSystemState reports it, for esp32.idf_task_info().
+typedef struct {
+    uintptr_t handle;
+    char name[16];
+    int state;            // eTaskState
+    unsigned priority;
+} host_task_info_t;
+
+// Copies up to max live tasks into tasks, oldest first; returns how many
+// there are (which may exceed max).
+size_t host_task_info(host_task_info_t *tasks, size_t max);
+
+// One ESP-IDF heap, as the esp32 port's esp32.idf_heap_info() reports it.
+typedef struct {
+    uintptr_t start;
+    size_t total;
+} host_heap_t;
+
+// The heaps ESP-IDF matches with every bit of caps (heap_caps_walk), in
+// ESP-IDF's order: up to max into heaps; returns how many there are.
+size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max);
 
 // The differential firmware only (oracle.c, with heap task tracking): what
 // ESP-IDF's own printers write, or its statistics one line per record, as text

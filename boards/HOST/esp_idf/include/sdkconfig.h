@@ -49,6 +49,16 @@
 #define CONFIG_FREERTOS_HZ 100
 #define CONFIG_FREERTOS_MAX_TASK_NAME_LEN 16
 #define CONFIG_FREERTOS_NUMBER_OF_CORES 2
+// uxTaskGetSystemState, which esp32.idf_task_info() reads (boards/sdkconfig.heaptrack).
+#define CONFIG_FREERTOS_USE_TRACE_FACILITY 1
+
+// The task that calls app_main (components/esp_system/Kconfig defaults);
+// MicroPython's esp32 port sets CONFIG_NEWLIB_NANO_FORMAT, so its stack has
+// no TASK_EXTRA_STACK_SIZE (esp_task.h).
+#define CONFIG_ESP_MAIN_TASK_STACK_SIZE 3584
+#define CONFIG_ESP_MAIN_TASK_AFFINITY_CPU0 1
+#define CONFIG_ESP_MAIN_TASK_AFFINITY 0x0
+#define CONFIG_NEWLIB_NANO_FORMAT 1
 
 // Logging.
 #define CONFIG_LOG_DEFAULT_LEVEL_INFO 1

@@ -16,7 +16,8 @@
 typedef int BaseType_t;
 typedef unsigned int UBaseType_t;
 typedef uint32_t TickType_t;
-typedef uint32_t StackType_t;
+// As ESP-IDF's port: stack depths are in bytes.
+typedef uint8_t StackType_t;
 
 #define pdFALSE ((BaseType_t)0)
 #define pdTRUE ((BaseType_t)1)
