@@ -43,10 +43,36 @@ HEAPTRACK_TRACKER ?= idf
 ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
 endif
+# HEAPTRACK_CHIP: the chip the virtual board is (its ESP-IDF memory layout at
+# its addresses, its sdkconfig): esp32s3 (the default, build/host), esp32
+# (build/host-esp32), esp32c3 (build/host-esp32c3). HEAPTRACK_PSRAM=1 (esp32s3):
+# with octal PSRAM, as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
+# (build/host-esp32s3-psram). `make test` builds each and runs the chip tests
+# (host_tests/test_chips.py, test_boot.py) on it.
+HEAPTRACK_CHIP ?= esp32s3
+HEAPTRACK_PSRAM ?= 0
+HOST_CHIPS := esp32s3 esp32 esp32c3
+ifeq ($(filter $(HOST_CHIPS),$(HEAPTRACK_CHIP)),)
+$(error HEAPTRACK_CHIP=$(HEAPTRACK_CHIP): the virtual board's chips are $(HOST_CHIPS))
+endif
+ifeq ($(HEAPTRACK_PSRAM),1)
+ifneq ($(HEAPTRACK_CHIP),esp32s3)
+$(error HEAPTRACK_PSRAM=1 is the ESP32-S3 with octal PSRAM: HEAPTRACK_CHIP=esp32s3)
+endif
+HOST_CHIP_NAME := esp32s3-psram
+else
+HOST_CHIP_NAME := $(HEAPTRACK_CHIP)
+endif
+HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
+ifneq ($(HOST_CHIP_SUFFIX),)
+ifeq ($(SANITIZE),1)
+$(error SANITIZE=1 is for the ESP32-S3 only: the sanitizer build moves its DRAM out of ASan's shadow (boards/HOST/esp_idf/chip.c))
+endif
+endif
 HOST_VARIANT_idf := $(if $(filter 0,$(HEAPTRACK_TRACKING)),-notracking)
 HOST_VARIANT_hooks := -hooks
 HOST_VARIANT_diff := -diff
-HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(HOST_VARIANT_$(HEAPTRACK_TRACKER))
+HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(HOST_VARIANT_$(HEAPTRACK_TRACKER))$(HOST_CHIP_SUFFIX)
 HOST_IDF_OUT := $(HOST_BUILD)/esp-idf
 FIRMWARE := $(HOST_BUILD)/micropython
 FIRMWARE_UNTRACKED := $(BUILD_DIR)/$(HOST_FLAVOUR)-notracking/micropython
@@ -122,6 +148,7 @@ HOST_FIRMWARE_CFLAGS := $(strip $(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS) $(H
 host-idf: $(IDF_SOURCE_STAMP)
 	@$(MAKE) --no-print-directory -f $(ROOT)/boards/HOST/esp_idf.mk -j$(JOBS) CC="$(CC)" \
 		IDF_SRC=$(HEAPTRACK_IDF_SRC) OUT=$(HOST_IDF_OUT) $(HOST_LIB_$(HEAPTRACK_TRACKER)) \
+		CHIP=$(HEAPTRACK_CHIP) PSRAM=$(HEAPTRACK_PSRAM) \
 		SAN_FLAGS="$(HOST_SANITIZE_FLAGS)" TRACKER_DEFS="$(HOST_TRACKER_DEFS_$(HEAPTRACK_TRACKER))"
 
 # The unix port's make, once more if it fails: a first link of a freshly built

@@ -10,19 +10,29 @@
 
 #include "ports/unix/variants/mpconfigvariant_common.h"
 
-// MicroPython's heap as the esp32 port on ESP32-S3 has it (its
-// mpconfigport.h): 64 KB taken from ESP-IDF's heap by mp_task at boot, grown
+// MicroPython's heap as the esp32 port has it on the virtual board's chip (its
+// mpconfigport.h, by the chip's sdkconfig.h): 56 KB on ESP32, 64 KB on
+// ESP32-S3 and ESP32-C3, taken from ESP-IDF's heap by mp_task at boot, grown
 // by more areas from ESP-IDF's heap as it fills, an empty area given back
 // (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there.
+#include "sdkconfig.h"
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
+#if CONFIG_IDF_TARGET_ESP32
+#define MICROPY_GC_INITIAL_HEAP_SIZE (56 * 1024)
+#else
 #define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
+#endif
 #define MP_PLAT_ALLOC_HEAP(size) host_chip_malloc(size)
 #define MP_PLAT_FREE_HEAP(ptr) heap_caps_free(ptr)
 // mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
 #define MICROPY_TASK_STACK_SIZE (16 * 1024)
 #define MP_TASK_PRIORITY (1)
+#if CONFIG_FREERTOS_UNICORE
+#define MP_TASK_COREID (0)
+#else
 #define MP_TASK_COREID (1)
+#endif
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 void *host_chip_malloc(size_t size);
