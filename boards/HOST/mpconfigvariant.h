@@ -2,9 +2,21 @@
 // threads with a GIL as on the esp32 port.
 #define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
 
-// The virtual board reports itself like a board does.
+// The chip the virtual board is (esp_idf/sdkconfig/<chip>/sdkconfig.h, named by
+// the build: HEAPTRACK_CHIP), as the esp32 port's mpconfigport.h reads it.
+#include "sdkconfig.h"
+
+// The virtual board reports itself like a board does: os.uname().machine is
+// "heaptrack virtual board with ESP32S3", its chip named as ports/esp32's
+// generic boards name it (MICROPY_HW_MCU_NAME).
 #define MICROPY_HW_BOARD_NAME "heaptrack virtual board"
-#define MICROPY_HW_MCU_NAME "host"
+#if CONFIG_IDF_TARGET_ESP32
+#define MICROPY_HW_MCU_NAME "ESP32"
+#elif CONFIG_IDF_TARGET_ESP32C3
+#define MICROPY_HW_MCU_NAME "ESP32C3"
+#else
+#define MICROPY_HW_MCU_NAME "ESP32S3"
+#endif
 // The banner names heaptrack's version (HEAPTRACK_VERSION: native/heaptrack/micropython.mk).
 #define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
 
@@ -15,7 +27,6 @@
 // ESP32-S3 and ESP32-C3, taken from ESP-IDF's heap by mp_task at boot, grown
 // by more areas from ESP-IDF's heap as it fills, an empty area given back
 // (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there.
-#include "sdkconfig.h"
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
 #if CONFIG_IDF_TARGET_ESP32
