@@ -79,13 +79,18 @@ FIRMWARE_UNTRACKED := $(BUILD_DIR)/$(HOST_FLAVOUR)-notracking/micropython
 FIRMWARE_IDF := $(BUILD_DIR)/$(HOST_FLAVOUR)/micropython
 FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
+# The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
+# each: the chip tests and the boot's (the whole suite runs on the default).
+OTHER_CHIPS := esp32 esp32c3 esp32s3-psram
+chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
+CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 
 include $(ROOT)/mk/esp-idf.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
-HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
 ifdef PORT
 HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
 endif
@@ -96,7 +101,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench venv submodules clean
+.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -104,6 +109,8 @@ help:
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
+	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
+	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests + host_tests on the virtual board"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
@@ -178,6 +185,14 @@ test-c: $(IDF_SOURCE_STAMP)
 firmware-host-untracked:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf HEAPTRACK_TRACKING=0
 
+# Every other chip's firmware (ESP-IDF's tracker).
+# (none with SANITIZE=1, which is for the ESP32-S3 only)
+ifeq ($(SANITIZE),1)
+OTHER_CHIPS :=
+endif
+firmware-host-chips:
+	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call chip_make_args,$(c)) &&) true
+
 # Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
 firmware-host-trackers:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf
@@ -194,11 +209,14 @@ else
 # less its known failure (issue 14, open): after the suite's earlier tests, soft
 # resets with tasks deleted mid-allocation can hang the hooks tracker's firmware.
 HOOKS_KNOWN_FAILURES := --deselect host_tests/test_silicon.py::test_soft_resets_with_tasks_mid_report_and_mid_allocation
-test-host: firmware-host-untracked firmware-host-trackers venv
+# Then the chip tests on each other chip's firmware.
+test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		$(HOOKS_KNOWN_FAILURES) $(PYTEST_ARGS)
+	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
+		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
 test: test-c test-host
 endif
 

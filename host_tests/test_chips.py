@@ -80,10 +80,35 @@ ESP32S3_LINES = [
     Line(0x3FCF0000, 0x00008000, "DRAM", True, True),
 ]
 
-CHIP_LINES = {"esp32": ESP32_LINES, "esp32s3": ESP32S3_LINES}
+# ESP32-C3: a boot log of CircuitPython (ESP-IDF 5.3.x) on a QT Py ESP32-C3,
+# posted in https://github.com/adafruit/circuitpython/issues/10016 (dhalbert):
+#   I (551) heap_init: At 3FCDC710 len 00002950 (10 KiB): Retention RAM
+#   I (558) heap_init: At 50001204 len 00000DE4 (3 KiB): RTCRAM
+# The chip's numbers (ESP-IDF v5.5.4's components/heap/port/esp32c3/memory_layout.c,
+# soc/esp32c3/include/soc/soc.h, the ROM's layout table):
+#   3FCC0000   where the Retention RAM region starts (after the RAM regions
+#              0x3FC80000 + 0x20000 + 0x20000)
+#   3FCDC710   APP_USABLE_DRAM_END = SOC_ROM_STACK_START 0x3FCDE710 - SOC_ROM_STACK_SIZE
+#              0x2000: where the start-up stack's region starts
+#   3FCDF060   the ROM's reserved DRAM (ets_rom_layout_p->dram0_rtos_reserved_start):
+#              the end of the log's 3FCDC710 line
+#   50001FE8   the words ROM and bootloader keep at the end of RTC memory
+#              (_rtc_reserved_start): the end of the log's RTCRAM line
+# The app's: the RAM heap's start (_heap_start; the virtual board's own app,
+# not the log's, whose line the excerpt does not show) and the RTCRAM heap's
+# start (_rtc_force_slow_end, CircuitPython's RTC data; the virtual board takes
+# the log's).
+ESP32C3_LINES = [
+    Line(0x3FC8D610, 0x000329F0, "RAM", False, True),
+    Line(0x3FCC0000, 0x0001C710, "Retention RAM", True, True),
+    Line(0x3FCDC710, 0x00002950, "Retention RAM", True, True),
+    Line(0x50001204, 0x00000DE4, "RTCRAM", False, True),
+]
+
+CHIP_LINES = {"esp32": ESP32_LINES, "esp32s3": ESP32S3_LINES, "esp32c3": ESP32C3_LINES}
 MCU_NAMES = {"ESP32": "esp32", "ESP32S3": "esp32s3", "ESP32C3": "esp32c3"}
 
-HEAP_INIT = re.compile(r"heap_init: At ([0-9A-F]{8}) len ([0-9A-F]{8}) \((\d+) KiB\): (\S+)")
+HEAP_INIT = re.compile(r"heap_init: At ([0-9A-F]{8}) len ([0-9A-F]{8}) \((\d+) KiB\): (.+)")
 
 
 def board_chip(board):
