@@ -210,3 +210,53 @@ gc.collect()
     assert all(largest < 16384 for _, _, largest in data_heaps), out
     largest = max(largest for _, _, largest in data_heaps)
     assert " A 16384-byte block with caps 0x00001000 does NOT fit (largest free: %d)" % largest in lines, out
+
+
+# An ESP32-S3 with 8 MiB of octal PSRAM running MicroPython (v1.20, ESP-IDF
+# 5.0.2; an ESP32S3-N16R8 board), esp32.idf_heap_info(esp32.HEAP_DATA) as posted
+# in https://github.com/micropython/micropython/issues/12075 (shariltumin, 2023-07-25):
+#   [(32767, 32031, 31744, 32015), (8388608, 6338304, 6291456, 6338304),
+#    (265392, 230676, 229376, 230676), (22308, 64, 56, 28), (32768, 16864, 13312, 13496),
+#    (8132, 7752, 7680, 7752)]
+# The totals that are the chip's and the configuration's, not the app's:
+#   32767     the internal pool ESP-IDF's main task reserves for DMA/internal-only
+#             blocks when PSRAM is on: CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL 32768,
+#             made a heap one byte short of its block (esp_psram_extram_reserve_dma_pool)
+#   8388608   the 8 MiB of PSRAM, one heap
+#   22308     the ROM's start-up stack region (as without PSRAM, ESP32S3_LINES)
+#   32768     the DRAM-only region 0x3FCF0000
+# (265392 is the app's RAM heap; 8132 its RTC memory heap.)
+PSRAM_HEAP_TOTALS = [32767, 8388608, 22308, 32768]
+
+
+def has_psram(board):
+    return run(board, "print(heaptrack.heap_info().largest_free(heaptrack.CAP_SPIRAM) > 0)")
+
+
+def test_esp32s3_octal_psram(board, chip):
+    """An ESP32-S3 with octal PSRAM, as MicroPython's SPIRAM_OCT variant:
+    ESP-IDF's heaps as that board's idf_heap_info lists them, CAP_SPIRAM
+    blocks in the SPIRAM heap, and MicroPython's GC heap in PSRAM (the
+    port's malloc takes blocks over CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, 8192,
+    from PSRAM first)."""
+    only_on(chip, "esp32s3")
+    if not has_psram(board):
+        pytest.skip("an ESP32-S3 without PSRAM")
+    result = run(board, """
+import esp32
+totals = [h[0] for h in esp32.idf_heap_info(esp32.HEAP_DATA)]
+me = heaptrack.current_task()
+a = heaptrack.malloc(100000, heaptrack.CAP_SPIRAM)
+heaps = {h.name: h for h in heaptrack.task_stats(me, blocks=True).heaps}
+ext = [(h.name, h.size, h.caps & heaptrack.CAP_SPIRAM != 0) for h in heaps.values()
+       if any(x == a for x, s in h.blocks)]
+gc_in = [h.name for h in heaps.values() for x, s in h.blocks if s >= 65536 and x != a]
+heaptrack.free(a)
+print([totals, ext, gc_in, err(heaptrack.malloc, 16, heaptrack.CAP_SPIRAM | heaptrack.CAP_INTERNAL)])
+""")
+    totals, ext, gc_in, both = result
+    for total in PSRAM_HEAP_TOTALS:
+        assert total in totals, (total, totals)
+    assert ext == [("SPIRAM", 8388608, True)], result
+    assert gc_in and set(gc_in) == {"SPIRAM"}, result
+    assert both == "MemoryError", result

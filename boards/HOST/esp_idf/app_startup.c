@@ -11,13 +11,18 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 
+#include "host_chip.h"
 #include "host_shim.h"
 
 // ESP-IDF's main task (components/freertos/app_startup.c): the start-up
-// stacks become heap, then the application runs; a task must not return.
+// stacks become heap, a chip with PSRAM sets internal memory aside for DMA
+// (host_chip.h), then the application runs; a task must not return.
 static void main_task(void *arg) {
     (void)arg;
     heap_caps_enable_nonos_stack_heaps();
+    if (host_chip.main_task_start != NULL) {
+        host_chip.main_task_start();
+    }
     app_main();
     vTaskDelete(NULL);
 }

@@ -8,7 +8,8 @@
 // their own addresses.
 
 #include "esp_heap_caps.h"
-#include "esp_private/esp_cache_private.h"
+#include "esp_heap_caps_init.h"
+#include "esp_log.h"
 #include "rom/rom_layout.h"
 #include "soc/soc.h"
 
@@ -44,27 +45,53 @@ static const host_chip_memory_t s_memory[] = {
 };
 
 #if CONFIG_SPIRAM
-// The board's PSRAM: 8 MiB of octal PSRAM (an ESP32-S3-WROOM-1 N8R8 module, the
-// SPIRAM_OCT variant's usual board), which ESP-IDF's esp_psram maps into the
-// data bus's external memory range (SOC_EXTRAM_DATA_LOW up) after the pages
-// the app's flash .rodata takes, and adds to the heap with the layout's
-// SPIRAM caps (esp_psram_extram_add_to_heap_allocator).
+// The board's PSRAM: 8 MiB of octal PSRAM (an ESP32-S3 module such as the
+// ESP32-S3-WROOM-1 N8R8 that the SPIRAM_OCT variant is for). ESP-IDF's
+// esp_psram maps it into the data bus's external range (SOC_EXTRAM_DATA_LOW
+// up) after the pages the app's flash text and rodata take, and adds it to
+// the heap at start-up (esp_psram.c's add_psram_to_heap). Where the mapping
+// starts depends on the app's size: 2 MiB on, about a MicroPython firmware's.
 #define CHIP_PSRAM_SIZE (8u * 1024 * 1024)
-// Where the mapping starts: SOC_EXTRAM_DATA_LOW plus the app's mapped flash
-// .rodata, which depends on the app; 2 MiB (MicroPython's rodata with its
-// frozen modules, rounded to the MMU's 64 KiB pages, is below that).
 #define CHIP_PSRAM_START (SOC_EXTRAM_DATA_LOW + 0x200000u)
 
+static const char *const TAG = "esp_psram";
+
+// As esp_psram_extram_add_to_heap_allocator(), then malloc() may use PSRAM.
 static void add_psram(void) {
     host_chip_map(CHIP_PSRAM_START, CHIP_PSRAM_SIZE);
-    // The caps ESP-IDF's esp_psram gives it: its SPIRAM memory type's.
-    if (heap_caps_add_region((intptr_t)CHIP_PSRAM_START, (intptr_t)(CHIP_PSRAM_START + CHIP_PSRAM_SIZE)) != ESP_OK) {
-        host_chip_fail("PSRAM", "ESP-IDF refused the PSRAM region");
+    ESP_EARLY_LOGI(TAG, "Adding pool of %dK of PSRAM memory to heap allocator", CHIP_PSRAM_SIZE / 1024);
+    // esp_psram's caps for byte-aligned PSRAM, as ESP-IDF v5.5.4 gives them.
+    const uint32_t byte_aligned_caps[] = {
+        MALLOC_CAP_SPIRAM | MALLOC_CAP_DEFAULT, 0, MALLOC_CAP_8BIT | MALLOC_CAP_32BIT | MALLOC_CAP_SIMD
+    };
+    if (heap_caps_add_region_with_caps(byte_aligned_caps, (intptr_t)CHIP_PSRAM_START,
+        (intptr_t)(CHIP_PSRAM_START + CHIP_PSRAM_SIZE)) != ESP_OK) {
+        host_chip_fail("PSRAM", "External RAM could not be added to heap!");
     }
     #if CONFIG_SPIRAM_USE_MALLOC
-    // esp_psram's start-up: malloc() may use PSRAM for blocks over the threshold.
     heap_caps_malloc_extmem_enable(CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL);
     #endif
+}
+
+// ESP-IDF's main task, once the start-up stacks are heap, keeps
+// CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL bytes of internal RAM for DMA and
+// internal-only allocations (esp_psram_extram_reserve_dma_pool): it allocates
+// them, in as many blocks as it takes, and makes each block a heap of its own
+// that only such requests reach. The blocks are `main`'s allocations.
+static void reserve_dma_pool(void) {
+    static const uint32_t pool_caps[] = { 0, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL, MALLOC_CAP_8BIT | MALLOC_CAP_32BIT };
+    ESP_EARLY_LOGI(TAG, "Reserving pool of %dK of internal memory for DMA/internal allocations",
+        CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL / 1024);
+    for (size_t left = CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL; left > 0;) {
+        size_t largest = heap_caps_get_largest_free_block(MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+        size_t size = largest < left ? largest : left;
+        uint8_t *block = size > 0 ? heap_caps_malloc(size, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL) : NULL;
+        // ESP-IDF's pool heap ends one byte short of its block.
+        if (block == NULL || heap_caps_add_region_with_caps(pool_caps, (intptr_t)block, (intptr_t)block + size - 1) != ESP_OK) {
+            host_chip_fail("PSRAM", "Could not reserve internal/DMA pool");
+        }
+        left -= size;
+    }
 }
 #endif
 
@@ -74,5 +101,6 @@ const host_chip_t host_chip = {
     .memory_count = sizeof(s_memory) / sizeof(s_memory[0]),
     #if CONFIG_SPIRAM
     .add_psram = add_psram,
+    .main_task_start = reserve_dma_pool,
     #endif
 };

@@ -34,6 +34,8 @@ typedef struct {
     size_t memory_count;
     // What the chip's start-up does with PSRAM once the heaps exist (NULL: none).
     void (*add_psram)(void);
+    // What ESP-IDF's main task does for the chip before app_main (NULL: nothing).
+    void (*main_task_start)(void);
 } host_chip_t;
 
 extern const host_chip_t host_chip;
