@@ -49,7 +49,7 @@ def chip_name(chip: Optional[str], psram: bool = False) -> str:
     if name not in CHIPS:
         raise ValueError("no virtual %s%s: the chips are %s%s" % (
             chip or DEFAULT_CHIP, " with PSRAM" if psram else "",
-            ", ".join(c for c in CHIPS if not c.endswith("-psram")), "; --psram is for esp32s3"))
+            ", ".join(sorted(c for c in CHIPS if not c.endswith("-psram"))), "; --psram is for esp32s3"))
     return name
 
 

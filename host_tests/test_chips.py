@@ -260,3 +260,15 @@ print([totals, ext, gc_in, err(heaptrack.malloc, 16, heaptrack.CAP_SPIRAM | heap
     assert ext == [("SPIRAM", 8388608, True)], result
     assert gc_in and set(gc_in) == {"SPIRAM"}, result
     assert both == "MemoryError", result
+
+
+def test_vboard_chip_names():
+    """`--chip CHIP [--psram]` names one firmware build per chip; a chip or a
+    PSRAM option there is none of is refused with the list."""
+    from heaptrack_host import paths
+    assert [paths.chip_name(c, p) for c, p in [(None, False), ("esp32", False), ("esp32c3", False),
+                                                ("esp32s3", True), (None, True)]] == \
+        ["esp32s3", "esp32", "esp32c3", "esp32s3-psram", "esp32s3-psram"]
+    for chip, psram in [("esp32", True), ("esp32c6", False)]:
+        with pytest.raises(ValueError, match="esp32, esp32c3, esp32s3"):
+            paths.chip_name(chip, psram)
