@@ -34,7 +34,7 @@ static void main_task(void *arg) {
 void host_start_app(void) {
     if (xTaskCreatePinnedToCore(main_task, "main", CHIP_MAIN_TASK_STACK, NULL, CHIP_MAIN_TASK_PRIO,
         NULL, CONFIG_ESP_MAIN_TASK_AFFINITY) != pdPASS) {
-        fprintf(stderr, "virtual ESP32-S3: start-up: cannot create the main task\n");
+        fprintf(stderr, "virtual %s: start-up: cannot create the main task\n", host_chip.name);
         exit(2);
     }
     host_scheduler_run();
