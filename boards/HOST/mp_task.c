@@ -16,7 +16,8 @@
 // The unix port's main() allocates a GC heap with the C library's malloc and
 // passes it to gc_init(); the firmware links gc_init wrapped
 // (boards/HOST/mpconfigvariant.mk), and the wrapper gives that block back and
-// initialises the GC on mp_task's heap instead.
+// initialises the GC on mp_task's heap instead (so the unix port's
+// -X heapsize has no effect: the heap's size is the port's).
 
 #include <stdio.h>
 #include <stdlib.h>
