@@ -43,23 +43,54 @@ HEAPTRACK_TRACKER ?= idf
 ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
 endif
+# HEAPTRACK_CHIP: the chip the virtual board is (its ESP-IDF memory layout at
+# its addresses, its sdkconfig): esp32s3 (the default, build/host), esp32
+# (build/host-esp32), esp32c3 (build/host-esp32c3). HEAPTRACK_PSRAM=1 (esp32s3):
+# with octal PSRAM, as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
+# (build/host-esp32s3-psram). `make test` builds each and runs the chip tests
+# (host_tests/test_chips.py, test_boot.py) on it.
+HEAPTRACK_CHIP ?= esp32s3
+HEAPTRACK_PSRAM ?= 0
+HOST_CHIPS := esp32s3 esp32 esp32c3
+ifeq ($(filter $(HOST_CHIPS),$(HEAPTRACK_CHIP)),)
+$(error HEAPTRACK_CHIP=$(HEAPTRACK_CHIP): the virtual board's chips are $(HOST_CHIPS))
+endif
+ifeq ($(HEAPTRACK_PSRAM),1)
+ifneq ($(HEAPTRACK_CHIP),esp32s3)
+$(error HEAPTRACK_PSRAM=1 is the ESP32-S3 with octal PSRAM: HEAPTRACK_CHIP=esp32s3)
+endif
+HOST_CHIP_NAME := esp32s3-psram
+else
+HOST_CHIP_NAME := $(HEAPTRACK_CHIP)
+endif
+HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
+ifneq ($(HOST_CHIP_SUFFIX),)
+ifeq ($(SANITIZE),1)
+$(error SANITIZE=1 is for the ESP32-S3 only: the sanitizer build moves its DRAM out of ASan's shadow (boards/HOST/esp_idf/chip.c))
+endif
+endif
 HOST_VARIANT_idf := $(if $(filter 0,$(HEAPTRACK_TRACKING)),-notracking)
 HOST_VARIANT_hooks := -hooks
 HOST_VARIANT_diff := -diff
-HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(HOST_VARIANT_$(HEAPTRACK_TRACKER))
+HOST_BUILD := $(BUILD_DIR)/$(HOST_FLAVOUR)$(HOST_VARIANT_$(HEAPTRACK_TRACKER))$(HOST_CHIP_SUFFIX)
 HOST_IDF_OUT := $(HOST_BUILD)/esp-idf
 FIRMWARE := $(HOST_BUILD)/micropython
 FIRMWARE_UNTRACKED := $(BUILD_DIR)/$(HOST_FLAVOUR)-notracking/micropython
 FIRMWARE_IDF := $(BUILD_DIR)/$(HOST_FLAVOUR)/micropython
 FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
+# The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
+# each: the chip tests and the boot's (the whole suite runs on the default).
+OTHER_CHIPS := esp32 esp32c3 esp32s3-psram
+chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
+CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 
 include $(ROOT)/mk/esp-idf.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
-HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
 ifdef PORT
 HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
 endif
@@ -70,7 +101,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers host-idf run test test-c test-host bench venv submodules clean
+.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -78,6 +109,8 @@ help:
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
+	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
+	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests + host_tests on the virtual board"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
@@ -122,6 +155,7 @@ HOST_FIRMWARE_CFLAGS := $(strip $(HOST_SANITIZE_FLAGS) $(HOST_SANITIZE_DEFS) $(H
 host-idf: $(IDF_SOURCE_STAMP)
 	@$(MAKE) --no-print-directory -f $(ROOT)/boards/HOST/esp_idf.mk -j$(JOBS) CC="$(CC)" \
 		IDF_SRC=$(HEAPTRACK_IDF_SRC) OUT=$(HOST_IDF_OUT) $(HOST_LIB_$(HEAPTRACK_TRACKER)) \
+		CHIP=$(HEAPTRACK_CHIP) PSRAM=$(HEAPTRACK_PSRAM) \
 		SAN_FLAGS="$(HOST_SANITIZE_FLAGS)" TRACKER_DEFS="$(HOST_TRACKER_DEFS_$(HEAPTRACK_TRACKER))"
 
 # The unix port's make, once more if it fails: a first link of a freshly built
@@ -151,6 +185,14 @@ test-c: $(IDF_SOURCE_STAMP)
 firmware-host-untracked:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf HEAPTRACK_TRACKING=0
 
+# Every other chip's firmware (ESP-IDF's tracker).
+# (none with SANITIZE=1, which is for the ESP32-S3 only)
+ifeq ($(SANITIZE),1)
+OTHER_CHIPS :=
+endif
+firmware-host-chips:
+	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call chip_make_args,$(c)) &&) true
+
 # Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
 firmware-host-trackers:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf
@@ -167,11 +209,14 @@ else
 # less its known failure (issue 14, open): after the suite's earlier tests, soft
 # resets with tasks deleted mid-allocation can hang the hooks tracker's firmware.
 HOOKS_KNOWN_FAILURES := --deselect host_tests/test_silicon.py::test_soft_resets_with_tasks_mid_report_and_mid_allocation
-test-host: firmware-host-untracked firmware-host-trackers venv
+# Then the chip tests on each other chip's firmware.
+test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		$(HOOKS_KNOWN_FAILURES) $(PYTEST_ARGS)
+	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
+		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
 test: test-c test-host
 endif
 

@@ -24,12 +24,33 @@ import os
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["FirmwareNotFound", "checkout", "find_firmware", "state_dir", "default_flash", "tty_link",
+__all__ = ["FirmwareNotFound", "CHIPS", "DEFAULT_CHIP", "chip_name", "checkout", "find_firmware", "state_dir", "default_flash", "tty_link",
            "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
 
 PACKAGE = Path(__file__).resolve().parent
 BUNDLED_FIRMWARE = PACKAGE / "firmware" / "micropython"
 ENV_FIRMWARE = "HEAPTRACK_FIRMWARE"
+
+
+# The chips a virtual board can be, each the host firmware built for it:
+# chip -> (its build directory in a checkout, the make options that build it).
+DEFAULT_CHIP = "esp32s3"
+CHIPS = {
+    "esp32s3": ("host", "make"),
+    "esp32": ("host-esp32", "make HEAPTRACK_CHIP=esp32"),
+    "esp32c3": ("host-esp32c3", "make HEAPTRACK_CHIP=esp32c3"),
+    "esp32s3-psram": ("host-esp32s3-psram", "make HEAPTRACK_CHIP=esp32s3 HEAPTRACK_PSRAM=1"),
+}
+
+
+def chip_name(chip: Optional[str], psram: bool = False) -> str:
+    """The CHIPS key of ``--chip CHIP [--psram]``; ValueError for a chip there is none of."""
+    name = (chip or DEFAULT_CHIP) + ("-psram" if psram else "")
+    if name not in CHIPS:
+        raise ValueError("no virtual %s%s: the chips are %s%s" % (
+            chip or DEFAULT_CHIP, " with PSRAM" if psram else "",
+            ", ".join(sorted(c for c in CHIPS if not c.endswith("-psram"))), "; --psram is for esp32s3"))
+    return name
 
 
 class FirmwareNotFound(RuntimeError):
@@ -48,12 +69,16 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def find_firmware(explicit=None, *, option: str = "--firmware PATH") -> Path:
+def find_firmware(explicit=None, *, option: str = "--firmware PATH", chip: Optional[str] = None) -> Path:
     """The host firmware to run (see the module's docstring); FirmwareNotFound if there is none.
 
     option: how the caller's users name a firmware, for the error message
     ("--heaptrack-firmware=PATH" in pytest, "--firmware PATH" on the command line).
+    chip: a CHIPS key other than the default: that chip's firmware, which only a
+    checkout has (build/host-CHIP/micropython); an explicit path wins.
     """
+    if chip not in (None, DEFAULT_CHIP) and not explicit:
+        return _chip_firmware(chip)
     if explicit:
         path = Path(explicit).expanduser()
         if not _executable(path):
@@ -82,6 +107,19 @@ def find_firmware(explicit=None, *, option: str = "--firmware PATH") -> Path:
         what = ("no host firmware: this heaptrack-host was installed without one; `make` in a heaptrack "
                 "checkout, then `pip install CHECKOUT` bundles it")
     raise FirmwareNotFound("%s, or pass %s (or set $%s)" % (what, option, ENV_FIRMWARE))
+
+
+def _chip_firmware(chip: str) -> Path:
+    build_dir, how = CHIPS[chip]
+    root = checkout()
+    if root is None:
+        raise FirmwareNotFound("the virtual %s needs its host firmware from a heaptrack checkout (`%s`); "
+                               "pass --firmware PATH" % (chip, how))
+    path = root / "build" / build_dir / "micropython"
+    if not _executable(path):
+        raise FirmwareNotFound("no host firmware for the virtual %s at %s: build it with `%s` in %s"
+                               % (chip, path, how, root))
+    return path
 
 
 def state_dir() -> Path:

@@ -42,9 +42,11 @@
 # declaration before it (mp_thread_create_ex.h): a declaration that drifts from
 # upstream's is a "conflicting types" error.
 #
-# And build/check-idf/host-esp32s3/: ESP-IDF's esp32s3 defaults + only
-# boards/sdkconfig.heaptrack, against which every CONFIG_ value of the host
-# firmware's hand-written sdkconfig.h (HEAPTRACK_IDF_TRACKING=1) is checked.
+# And build/check-idf/host-<chip>/, for every chip the virtual board can be:
+# ESP-IDF's <chip> defaults + only boards/sdkconfig.heaptrack (and the octal
+# PSRAM fragments for esp32s3-psram, and MicroPython's CONFIG_NEWLIB_NANO_FORMAT),
+# against which every CONFIG_ value of that
+# chip's hand-written host sdkconfig.h (HEAPTRACK_IDF_TRACKING=1) is checked.
 
 CHECK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ROOT ?= $(abspath $(CHECK_MK_DIR)/..)
@@ -54,7 +56,6 @@ PYTHON3 ?= python3
 CHECK_IDF ?= $(error CHECK_IDF=<ESP-IDF tree> is required)
 KCONFGEN_PY ?= $(error KCONFGEN_PY=<python with esp-idf-kconfig> is required)
 CHECK_CC ?= riscv64-unknown-elf-gcc
-HOST_SDKCONFIG ?= $(ROOT)/boards/HOST/esp_idf/include/sdkconfig.h
 
 # HOOKS_ONLY=1: only the hooks tracker, for every board, into CHECK_DIR: what
 # runs against ESP-IDF v5.3 and v5.4 (tracker_idf.c needs v5.5.3).
@@ -319,27 +320,44 @@ RISCV_BOARDS := $(foreach bc,$(BOARD_CHIPS),$(if $(filter $(XTENSA_CHIPS),$(word
 XTENSA_BOARDS := $(filter-out $(RISCV_BOARDS),$(BOARDS))
 
 ################################################################################
-# The host firmware's hand-written sdkconfig.h against kconfgen's.
+# The host firmware's hand-written sdkconfig.h files against kconfgen's: one per
+# chip the virtual board can be (boards/HOST/esp_idf/sdkconfig/<chip>[-psram]/),
+# each checked against ESP-IDF's defaults for its chip + boards/sdkconfig.heaptrack
+# (+ MicroPython's octal-PSRAM fragments for a -psram one, as its SPIRAM_OCT
+# variant has them), in build/check-idf/host-<chip>[-psram]/.
 
-HOST_CHECK := $(CHECK)/host-esp32s3
-ifeq ($(wildcard $(HOST_SDKCONFIG)),)
-$(error check-idf: no $(HOST_SDKCONFIG), the host firmware's hand-written sdkconfig.h (HOST_SDKCONFIG=<file> if it moved))
+HOST_SDKCONFIG_DIR ?= $(ROOT)/boards/HOST/esp_idf/sdkconfig
+HOST_CHIPS := $(patsubst $(HOST_SDKCONFIG_DIR)/%/sdkconfig.h,%,$(wildcard $(HOST_SDKCONFIG_DIR)/*/sdkconfig.h))
+ifeq ($(HOST_CHIPS),)
+$(error check-idf: no $(HOST_SDKCONFIG_DIR)/<chip>/sdkconfig.h, the host firmware's hand-written sdkconfig.h files (HOST_SDKCONFIG_DIR=<dir> if they moved))
 endif
-$(eval $(call kconfig_rules,$(HOST_CHECK),esp32s3,$(ROOT)/boards/sdkconfig.heaptrack))
+host_target = $(firstword $(subst -, ,$(1)))
+HOST_FRAGMENTS_psram := $(PORT_DIR)/boards/sdkconfig.spiram_sx $(PORT_DIR)/boards/sdkconfig.spiram_oct
+# What the host takes from MicroPython's own sdkconfig.base: the printf
+# without floats (it sizes the main task's stack, esp_task.h), as upstream sets it.
+HOST_MPY_FRAGMENT := $(CHECK)/sdkconfig.host-micropython
+$(HOST_MPY_FRAGMENT): $(PORT_DIR)/boards/sdkconfig.base | $(CHECK)
+	$(Q)grep -x 'CONFIG_NEWLIB_NANO_FORMAT=y' $< >$@ || { echo "check-idf: $< no longer sets CONFIG_NEWLIB_NANO_FORMAT=y: update the host sdkconfig.h files"; exit 1; }
+host_fragments = $(ROOT)/boards/sdkconfig.heaptrack $(HOST_MPY_FRAGMENT) $(if $(findstring -psram,$(1)),$(HOST_FRAGMENTS_psram))
 
 # Every CONFIG_ macro the hand-written file defines (HEAPTRACK_IDF_TRACKING=1),
-# by the preprocessor, with the value kconfgen's file gives it.
-$(HOST_CHECK)/done: $(HOST_SDKCONFIG) $(HOST_CHECK)/sdkconfig.h
-	$(Q)$(CHECK_CC) -E -dM -DHEAPTRACK_IDF_TRACKING=1 $(HOST_SDKCONFIG) | grep '^#define CONFIG_' | sort >$(HOST_CHECK)/hand.defs
-	$(Q)$(CHECK_CC) -E -dM $(HOST_CHECK)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(HOST_CHECK)/kconfgen.defs
-	$(Q)awk 'NR == FNR { v = $$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); gen[$$2] = v; next } \
-		{ v = $$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); n++; \
-		  if (!($$2 in gen)) { print "  " $$2 " " v ": kconfgen leaves it unset"; bad++ } \
-		  else if (gen[$$2] != v) { print "  " $$2 " " v ": kconfgen has " gen[$$2]; bad++ } } \
-		END { if (bad) { print "check-idf: " bad " of the " n " CONFIG_ values in $(patsubst $(ROOT)/%,%,$(HOST_SDKCONFIG)) differ from ESP-IDF $(CHECK_IDF_VERSION)'\''s esp32s3 defaults + boards/sdkconfig.heaptrack (kconfgen: $(patsubst $(ROOT)/%,%,$(HOST_CHECK))/sdkconfig.h)"; exit 1 } \
-		      print "  esp32s3  HOST      " n " CONFIG_ values of $(patsubst $(ROOT)/%,%,$(HOST_SDKCONFIG)) = kconfgen'\''s (ESP-IDF'\''s defaults + boards/sdkconfig.heaptrack)" }' \
-		$(HOST_CHECK)/kconfgen.defs $(HOST_CHECK)/hand.defs >$@.tmp || { cat $@.tmp; rm -f $@.tmp; exit 1; }
-	$(Q)mv -f $@.tmp $@
+# by the preprocessor, with the value kconfgen's file gives it. $(1) host chip.
+define host_check_rules
+$(call kconfig_rules,$(CHECK)/host-$(1),$(call host_target,$(1)),$(call host_fragments,$(1)))
+$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) $(CHECK)/host-$(1)/sdkconfig.h
+	$(Q)$(CHECK_CC) -E -dM -DHEAPTRACK_IDF_TRACKING=1 $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(CHECK)/host-$(1)/hand.defs
+	$(Q)$(CHECK_CC) -E -dM $(CHECK)/host-$(1)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(CHECK)/host-$(1)/kconfgen.defs
+	$(Q)awk 'NR == FNR { v = $$$$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); gen[$$$$2] = v; next } \
+		{ v = $$$$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); n++; \
+		  if (!($$$$2 in gen)) { print "  " $$$$2 " " v ": kconfgen leaves it unset"; bad++ } \
+		  else if (gen[$$$$2] != v) { print "  " $$$$2 " " v ": kconfgen has " gen[$$$$2]; bad++ } } \
+		END { if (bad) { print "check-idf: " bad " of the " n " CONFIG_ values in boards/HOST/esp_idf/sdkconfig/$(1)/sdkconfig.h differ from ESP-IDF $(CHECK_IDF_VERSION)'\''s $(call host_target,$(1)) defaults + $(notdir $(call host_fragments,$(1))) (kconfgen: $(patsubst $(ROOT)/%,%,$(CHECK))/host-$(1)/sdkconfig.h)"; exit 1 } \
+		      printf "  %-8s HOST      %d CONFIG_ values of boards/HOST/esp_idf/sdkconfig/$(1)/sdkconfig.h = kconfgen'\''s (ESP-IDF'\''s defaults + $(notdir $(call host_fragments,$(1))))\n", "$(1)", n }' \
+		$(CHECK)/host-$(1)/kconfgen.defs $(CHECK)/host-$(1)/hand.defs >$$@.tmp || { cat $$@.tmp; rm -f $$@.tmp; exit 1; }
+	$(Q)mv -f $$@.tmp $$@
+endef
+$(foreach h,$(HOST_CHIPS),$(eval $(call host_check_rules,$(h))))
+HOST_CHECKS := $(foreach h,$(HOST_CHIPS),$(CHECK)/host-$(h)/done)
 
 ################################################################################
 
@@ -353,11 +371,11 @@ all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hoo
 		$(if $(filter $(bc),$(HOOKS_BOARD_CHIPS)),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled'),'not in this ESP-IDF: skipped');)
 	@echo "check-idf: OK (ESP-IDF $(CHECK_IDF_VERSION): the hooks tracker)"
 else
-all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECK)/done
+all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECKS)
 	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off;"
 	@echo "           tracker_hooks.c with boards/sdkconfig.heaptrack_hooks"
 	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
 		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled');)
-	@cat $(HOST_CHECK)/done
+	@cat $(HOST_CHECKS)
 	@echo "check-idf: OK"
 endif

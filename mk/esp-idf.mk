@@ -21,12 +21,14 @@ endif
 endif
 HEAPTRACK_IDF_SRC ?= $(IDF_CHECKOUT)
 
-# The files the manifest covers: what boards/HOST/esp_idf.mk compiles, the
+# The files the manifest covers: what boards/HOST/esp_idf.mk compiles (for
+# every chip the virtual board can be), the
 # heap's own headers, the heap's test cases and ESP-IDF's Unity glue that the C
 # tests build (Unity itself is named by its commit).
 IDF_MANIFEST_PATHS := components/heap/heap_caps_base.c components/heap/heap_caps.c \
 	components/heap/heap_caps_init.c components/heap/multi_heap.c components/heap/heap_task_info.c \
 	components/heap/port/memory_layout_utils.c components/heap/port/esp32s3/memory_layout.c \
+	components/heap/port/esp32/memory_layout.c components/heap/port/esp32c3/memory_layout.c \
 	components/esp_mm/heap_align_hw.c components/heap/include components/heap/private_include \
 	components/heap/heap_private.h components/heap/multi_heap_internal.h \
 	components/heap/multi_heap_platform.h components/heap/multi_heap_config.h \

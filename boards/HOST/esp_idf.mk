@@ -4,7 +4,7 @@
 # trackers, into one static library.
 #
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
-#       [TRACKER=idf|hooks] [HOOKS=0|1]
+#       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=esp32s3|esp32|esp32c3] [PSRAM=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
 #
 # TRACKING: CONFIG_HEAP_TASK_TRACKING (ESP-IDF's heap task tracking).
@@ -14,6 +14,12 @@
 # HOOKS: CONFIG_HEAP_USE_HOOKS; 1 by default with TRACKER=hooks. The library
 # then pulls the hooks tracker in even where nothing else names it, so that no
 # program runs ESP-IDF's hooks unset by accident.
+#
+# CHIP: the chip whose heaps the library lays out, with that chip's ESP-IDF
+# layout, soc headers and sdkconfig (esp_idf/sdkconfig/<chip>/) and its chip
+# file (esp_idf/chip_<chip>.c); esp32s3 by default. PSRAM=1 (esp32s3 only): with
+# the octal PSRAM of MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
+# (esp_idf/sdkconfig/esp32s3-psram/).
 #
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
@@ -34,8 +40,30 @@ endif
 TRACKER_DEFS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
+CHIP ?= esp32s3
+PSRAM ?= 0
+HOST_CHIPS := esp32s3 esp32 esp32c3
+ifeq ($(filter $(HOST_CHIPS),$(CHIP)),)
+$(error CHIP=$(CHIP): the virtual board's chips are $(HOST_CHIPS))
+endif
+ifeq ($(PSRAM),1)
+ifneq ($(CHIP),esp32s3)
+$(error PSRAM=1 is the ESP32-S3 with octal PSRAM: CHIP=esp32s3)
+endif
+HOST_SDKCONFIG_NAME := $(CHIP)-psram
+else
+HOST_SDKCONFIG_NAME := $(CHIP)
+endif
+# The sanitizer build moves the ESP32-S3's DRAM out of ASan's shadow (chip.c,
+# asan_layout.h); the other chips' layouts reserve fixed DRAM addresses that
+# it would not move.
+ifneq ($(findstring address,$(SAN_FLAGS)),)
+ifneq ($(CHIP),esp32s3)
+$(error the sanitizer build is for CHIP=esp32s3 only)
+endif
+endif
 
-# ESP-IDF's files, as components/heap/CMakeLists.txt lists them for esp32s3
+# ESP-IDF's files, as components/heap/CMakeLists.txt lists them for the chip
 # with heap task tracking, plus esp_mm's alignment helper the heap calls.
 IDF_SOURCES := \
 	heap/heap_caps_base.c \
@@ -44,30 +72,30 @@ IDF_SOURCES := \
 	heap/multi_heap.c \
 	heap/tlsf/tlsf.c \
 	heap/port/memory_layout_utils.c \
-	heap/port/esp32s3/memory_layout.c \
+	heap/port/$(CHIP)/memory_layout.c \
 	esp_mm/heap_align_hw.c
 ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
 
-SHIM_SOURCES := app_startup.c chip.c console.c freertos.c
+SHIM_SOURCES := app_startup.c chip.c chip_$(CHIP).c console.c freertos.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
 # (both ESP-IDF's tracking and the hooks on).
 ifeq ($(TRACKING)$(HOOKS),11)
 SHIM_SOURCES += oracle.c
 endif
 
-# The include directories ESP-IDF's build gives these files on esp32s3; the
-# shim's come first (sdkconfig.h, FreeRTOS, the CPU). -isystem: warnings are
+# The include directories ESP-IDF's build gives these files on the chip; the
+# shim's come first (the chip's sdkconfig.h, FreeRTOS, the CPU). -isystem: warnings are
 # for our code, not ESP-IDF's.
 IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/include \
 	esp_common/include esp_system/include esp_hw_support/include esp_hw_support/dma/include \
-	esp_rom/include esp_rom/esp32s3/include esp_rom/esp32s3/include/esp32s3 esp_rom/esp32s3 \
-	soc/include soc/esp32s3/include soc/esp32s3/register \
-	hal/include hal/esp32s3/include hal/platform_port/include log/include esp_mm/include
+	esp_rom/include esp_rom/$(CHIP)/include esp_rom/$(CHIP)/include/$(CHIP) esp_rom/$(CHIP) \
+	soc/include soc/$(CHIP)/include soc/$(CHIP)/register \
+	hal/include hal/$(CHIP)/include hal/platform_port/include log/include esp_mm/include
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
 	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) \
-	-I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
+	-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
 # tlsf gained tlsf_find_containing_block after ESP-IDF v5.4's pin; with an
@@ -81,8 +109,8 @@ endif
 # The sanitizer build moves the chip's DRAM out of ASan's shadow (chip.c):
 # ESP-IDF's region table is compiled under another name for the shim to shift.
 ifneq ($(findstring address,$(SAN_FLAGS)),)
-$(OUT)/idf/heap/port/esp32s3/memory_layout.o: CFLAGS_FILE := \
-	-Dsoc_memory_regions=esp32s3_memory_regions -Dsoc_memory_region_count=esp32s3_memory_region_count
+$(OUT)/idf/heap/port/$(CHIP)/memory_layout.o: CFLAGS_FILE := \
+	-Dsoc_memory_regions=host_layout_regions -Dsoc_memory_region_count=host_layout_region_count
 $(OUT)/idf/heap/port/memory_layout_utils.o: CFLAGS_FILE := -include $(SHIM)/asan_layout.h
 endif
 
@@ -95,7 +123,7 @@ TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all
-all: $(LIB) $(OUT)/link.flags
+all: $(LIB) $(OUT)/link.flags $(OUT)/firmware.cflags
 
 $(LIB): $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ)
 	@rm -f $@
@@ -109,12 +137,21 @@ $(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
 	@echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))" >$@.tmp
 	@mv -f $@.tmp $@   # whole or not at all: the firmware's makefile reads it
 
-$(OUT)/idf/%.o: $(C)/%.c $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+# What the firmware's own files compile with: the chip's sdkconfig.h
+# (mpconfigvariant.h sizes MicroPython's heap and places its task by it, as
+# the esp32 port's mpconfigport.h does).
+$(OUT)/firmware.cflags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
+	@echo "-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)" >$@.tmp
+	@mv -f $@.tmp $@
+
+SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h $(SHIM)/sdkconfig/*.h \
+	$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)/*.h $(if $(filter 1,$(PSRAM)),$(SHIM)/sdkconfig/$(CHIP)/*.h))
+$(OUT)/idf/%.o: $(C)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(patsubst $(C)/%,esp-idf/%,$<)"
 	@$(CC) $(CFLAGS_IDF) $(CFLAGS_FILE) -w -c $< -o $@
 
-$(OUT)/shim/%.o: $(SHIM)/%.c $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+$(OUT)/shim/%.o: $(SHIM)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(notdir $<) (host shim)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
@@ -126,7 +163,7 @@ $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_$(TRACKER).c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_$(TRACKER).c $(HEAPTRACK_DIR)/tracker.h $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC tracker_$(TRACKER).c"
 	@$(CC) $(CFLAGS_IDF) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@

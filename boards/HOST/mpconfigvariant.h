@@ -2,27 +2,48 @@
 // threads with a GIL as on the esp32 port.
 #define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
 
-// The virtual board reports itself like a board does.
+// The chip the virtual board is (esp_idf/sdkconfig/<chip>/sdkconfig.h, named by
+// the build: HEAPTRACK_CHIP), as the esp32 port's mpconfigport.h reads it.
+#include "sdkconfig.h"
+
+// The virtual board reports itself like a board does: os.uname().machine is
+// "heaptrack virtual board with ESP32S3", its chip named as ports/esp32's
+// generic boards name it (MICROPY_HW_MCU_NAME).
 #define MICROPY_HW_BOARD_NAME "heaptrack virtual board"
-#define MICROPY_HW_MCU_NAME "host"
+#if CONFIG_IDF_TARGET_ESP32
+#define MICROPY_HW_MCU_NAME "ESP32"
+#elif CONFIG_IDF_TARGET_ESP32C3
+#define MICROPY_HW_MCU_NAME "ESP32C3"
+#else
+#define MICROPY_HW_MCU_NAME "ESP32S3"
+#endif
 // The banner names heaptrack's version (HEAPTRACK_VERSION: native/heaptrack/micropython.mk).
 #define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
 
 #include "ports/unix/variants/mpconfigvariant_common.h"
 
-// MicroPython's heap as the esp32 port on ESP32-S3 has it (its
-// mpconfigport.h): 64 KB taken from ESP-IDF's heap by mp_task at boot, grown
+// MicroPython's heap as the esp32 port has it on the virtual board's chip (its
+// mpconfigport.h, by the chip's sdkconfig.h): 56 KB on ESP32, 64 KB on
+// ESP32-S3 and ESP32-C3, taken from ESP-IDF's heap by mp_task at boot, grown
 // by more areas from ESP-IDF's heap as it fills, an empty area given back
 // (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there.
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
+#if CONFIG_IDF_TARGET_ESP32
+#define MICROPY_GC_INITIAL_HEAP_SIZE (56 * 1024)
+#else
 #define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
+#endif
 #define MP_PLAT_ALLOC_HEAP(size) host_chip_malloc(size)
 #define MP_PLAT_FREE_HEAP(ptr) heap_caps_free(ptr)
 // mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
 #define MICROPY_TASK_STACK_SIZE (16 * 1024)
 #define MP_TASK_PRIORITY (1)
+#if CONFIG_FREERTOS_UNICORE
+#define MP_TASK_COREID (0)
+#else
 #define MP_TASK_COREID (1)
+#endif
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 void *host_chip_malloc(size_t size);

@@ -30,6 +30,10 @@ CFLAGS += -I$(VARIANT_DIR)/esp_idf
 # "first link without libm" that firmware-host retries).
 HEAPTRACK_IDF_LINK_FLAGS := $(file < $(HEAPTRACK_IDF_OUT)/link.flags)
 LDFLAGS += $(HEAPTRACK_IDF_LINK_FLAGS)
+# The chip's sdkconfig.h, which mpconfigvariant.h reads as the esp32 port's
+# mpconfigport.h does (the library's build names the chip).
+HEAPTRACK_IDF_FIRMWARE_CFLAGS := $(file < $(HEAPTRACK_IDF_OUT)/firmware.cflags)
+CFLAGS += $(HEAPTRACK_IDF_FIRMWARE_CFLAGS)
 # Relink when the library changes (without making this the default goal).
 heaptrack_default_goal := $(.DEFAULT_GOAL)
 $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a

@@ -213,11 +213,14 @@ class VirtualBoard:
               so is the chip's console (<log without .log>.console.log): ESP-IDF's
               log output, which a board writes to its UART, not to the USB REPL.
     verbose:  also log every byte exchanged.
+    chip:     without firmware, the chip whose host firmware runs (paths.CHIPS:
+              esp32s3, the default; esp32; esp32c3; esp32s3-psram).
     """
 
     def __init__(self, firmware=None, flash=None, env=None, log=None, *, verbose=False,
-                 boot_timeout=10.0, firmware_args=()):
+                 boot_timeout=10.0, firmware_args=(), chip=None):
         self.firmware = Path(firmware).resolve() if firmware else None  # found by start()
+        self.chip = chip
         self.flash = Path(flash or paths.default_flash()).resolve()
         self.env = dict(env or {})
         self.log_path = Path(log).resolve() if log else self.flash.with_name(self.flash.name + ".log")
@@ -271,7 +274,7 @@ class VirtualBoard:
         if self._thread:
             raise VirtualBoardError("already started")
         try:
-            self.firmware = paths.find_firmware(self.firmware)
+            self.firmware = paths.find_firmware(self.firmware, chip=self.chip)
         except paths.FirmwareNotFound as e:
             raise VirtualBoardError(str(e)) from None
         self.flash.mkdir(parents=True, exist_ok=True)

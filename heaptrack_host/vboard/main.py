@@ -30,6 +30,12 @@ def main(argv=None, prog=None):
     ap.add_argument("--firmware", default=None, metavar="PATH",
                     help="host firmware binary (default: $HEAPTRACK_FIRMWARE, else the checkout's "
                     "build/host/micropython, else the one installed with this package)")
+    ap.add_argument("--chip", default=None, choices=sorted(c for c in paths.CHIPS if not c.endswith("-psram")),
+                    help="the chip the virtual board is, with its ESP-IDF memory layout at its addresses "
+                    "(default: %s; each is its own firmware build: make HEAPTRACK_CHIP=CHIP)" % paths.DEFAULT_CHIP)
+    ap.add_argument("--psram", action="store_true",
+                    help="with --chip esp32s3 (or none): an ESP32-S3 with 8 MiB of octal PSRAM, as "
+                    "MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant (make HEAPTRACK_PSRAM=1)")
     ap.add_argument("--flash", default=str(paths.default_flash()), metavar="DIR",
                     help="directory holding the board's filesystem (default: %(default)s)")
     ap.add_argument("--log", default=None, help="event log file (default: <flash>.log)")
@@ -43,6 +49,10 @@ def main(argv=None, prog=None):
         env = _parse_env(args.env)
     except argparse.ArgumentTypeError as e:
         ap.error(str(e))
+    try:
+        chip = paths.chip_name(args.chip, args.psram)
+    except ValueError as e:
+        ap.error(str(e))
 
     stop = threading.Event()
 
@@ -54,7 +64,7 @@ def main(argv=None, prog=None):
         signal.signal(sig, on_signal)
     try:
         vb = VirtualBoard(firmware=args.firmware, flash=args.flash, env=env, log=args.log,
-                          verbose=args.verbose).start()
+                          verbose=args.verbose, chip=chip).start()
     except VirtualBoardError as e:
         print("vboard: %s" % e, file=sys.stderr)
         return 1

@@ -167,7 +167,9 @@ uint32_t ht_caps_refused(const char **reason) {
 // Heap regions, from public API only: heap_caps_walk_all() visits ESP-IDF's
 // registered heaps in its own order, block by block, which gives each region's
 // bounds, free bytes and largest free block; the SoC memory layout that
-// ESP-IDF built those heaps from gives its name and caps.
+// ESP-IDF built those heaps from gives its name; which caps' walks visit it
+// gives its caps (a heap added at run time has the caps it was added with,
+// which need not be its layout region's: esp_psram's internal DMA pool).
 
 // With task tracking every block carries its owner's handle; ESP-IDF's
 // heap_caps_get_free_size() and friends count that tag as not free.
@@ -221,6 +223,36 @@ static const soc_memory_type_desc_t *region_type(uintptr_t start) {
     return NULL;
 }
 
+typedef struct {
+    ht_region_info_t *regions;
+    size_t count;
+    uint32_t cap;          // the one MALLOC_CAP_ bit being walked
+} caps_walk_t;
+
+static bool caps_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
+    (void)block;
+    caps_walk_t *w = user_data;
+    for (size_t i = 0; i < w->count; ++i) {
+        if (w->regions[i].start == (uintptr_t)heap.start) {
+            w->regions[i].caps |= w->cap;
+            break;
+        }
+    }
+    return false;   // one block told which heap: on to the next
+}
+
+// Every region's caps as ESP-IDF matches them: heap_caps_walk(cap) visits the
+// heaps having cap at any priority.
+static void walk_caps(ht_region_info_t *regions, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+        regions[i].caps = 0;
+    }
+    for (unsigned bit = 0; bit < 31; ++bit) {   // bit 31 is MALLOC_CAP_INVALID, "every heap"
+        caps_walk_t w = { .regions = regions, .count = count, .cap = (uint32_t)1 << bit };
+        heap_caps_walk(w.cap, caps_walker, &w);
+    }
+}
+
 static size_t minus_owner(size_t bytes) {
     return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
 }
@@ -233,17 +265,12 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
     }
     region_walk_t w = { .regions = regions, .max = max };
     heap_caps_walk_all(region_walker, &w);
+    walk_caps(regions, w.count < max ? w.count : max);
     for (size_t i = 0; i < w.count && i < max; ++i) {
         ht_region_info_t *r = &regions[i];
         const soc_memory_type_desc_t *type = region_type(r->start);
-        uint32_t caps = 0;
-        if (type != NULL) {
-            for (size_t prio = 0; prio < SOC_MEMORY_TYPE_NO_PRIOS; ++prio) {
-                caps |= type->caps[prio];
-            }
-        }
+        uint32_t caps = r->caps;
         r->name = type != NULL ? type->name : "unknown";
-        r->caps = caps;
         r->free_size = minus_owner(r->free_size);
         r->largest_free_block = minus_owner(r->largest_free_block);
         // ESP-IDF keeps low-water marks per heap but shows them only summed

@@ -42,9 +42,20 @@
 #define HT_TEST_CHIP_ADDRESSES 1
 #endif
 
+#if CONFIG_SPIRAM
+#define HT_TEST_PSRAM_BUILD 1
+// The ESP32-S3 with octal PSRAM (sdkconfig/esp32s3-psram): the chip's start-up
+// adds its 8 MiB of PSRAM as ESP-IDF's esp_psram does, where
+// boards/HOST/esp_idf/chip_esp32s3.c maps it; only the PSRAM tests run.
+#define PSRAM_START 0x3c200000u
+#define PSRAM_SIZE (8u * 1024 * 1024)
+#else
 // The PSRAM the second run adds: 1 MiB at ESP32-S3's external RAM address.
 #define PSRAM_REGIONS "SPIRAM:0x3c000000:1048576"
+#define PSRAM_START 0x3c000000u
 #define PSRAM_SIZE 1048576u
+#define HT_TEST_PSRAM_BUILD 0
+#endif
 
 /******************************************************************************/
 // Harness
@@ -1571,9 +1582,17 @@ static void test_psram(void) {
     const ht_region_info_t *ext_region = region_of(&rs, ext);
     CHECK(ext_region != NULL && ext_region->total_size == PSRAM_SIZE);
     #if HT_TEST_CHIP_ADDRESSES
-    CHECK(ext_region != NULL && ext_region->start == 0x3c000000u);
+    CHECK(ext_region != NULL && ext_region->start == PSRAM_START);
     #endif
+    #if HT_TEST_PSRAM_BUILD
+    // ESP-IDF's esp_psram gives its heap MALLOC_CAP_DEFAULT at the first
+    // priority, and ESP-IDF lists a heap added at run time first: a DEFAULT
+    // block goes to PSRAM (malloc() keeps blocks up to
+    // CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL internal).
+    CHECK(region_of(&rs, internal) == ext_region);
+    #else
     CHECK(region_of(&rs, internal) != ext_region);   // DEFAULT prefers internal RAM
+    #endif
     CHECK(ht_malloc(16, HT_CAP_SPIRAM | HT_CAP_INTERNAL) == NULL);
     #if HT_TEST_TRACKING
     ht_snapshot_t snap;
@@ -1654,10 +1673,15 @@ static const test_t g_tests[] = {
 static const test_t g_psram_tests[] = {
     { "psram", test_psram, NULL },
     { "no_heap_for_caps", test_no_heap_for_caps, NULL },
+    #if CONFIG_SPIRAM
+    { "region_info", test_region_info, NULL },
+    #else
     { "region_info", test_region_info,
-      "ht_region_info() takes a region's name and caps from the SoC memory layout; this sdkconfig "
+      "ht_region_info() takes a region's name from the SoC memory layout; this sdkconfig "
       "(no CONFIG_SPIRAM) compiles the esp32s3 layout's SPIRAM entry out, so the PSRAM heap added at "
-      "start-up reads as \"unknown\" with caps 0 (ESP-IDF's own heap record calls it SPIRAM)" },
+      "start-up reads as \"unknown\" (ESP-IDF's own heap record calls it SPIRAM); the PSRAM build "
+      "(test_tracker_idf_psram) names it" },
+    #endif
 };
 
 #if !HT_TEST_TRACKING
@@ -1731,7 +1755,7 @@ static int run(const test_t *tests, size_t count) {
 }
 
 int main(int argc, char **argv) {
-    bool psram_run = argc > 1 && strcmp(argv[1], "--psram") == 0;
+    bool psram_run = HT_TEST_PSRAM_BUILD || (argc > 1 && strcmp(argv[1], "--psram") == 0);
     ht_vm_restart();   // as the module's first import does
     int failures;
     size_t count;
@@ -1748,6 +1772,7 @@ int main(int argc, char **argv) {
     if (failures != 0 || failed()) {
         return 1;
     }
+    #if !CONFIG_SPIRAM
     if (!psram_run) {
         // Again with a PSRAM heap: the shim adds regions only at start-up.
         setenv("HEAPTRACK_IDF_REGIONS", PSRAM_REGIONS, 1);
@@ -1756,5 +1781,6 @@ int main(int argc, char **argv) {
         perror("re-executing with HEAPTRACK_IDF_REGIONS");
         return 1;
     }
+    #endif
     return 0;
 }

@@ -11,13 +11,18 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 
+#include "host_chip.h"
 #include "host_shim.h"
 
 // ESP-IDF's main task (components/freertos/app_startup.c): the start-up
-// stacks become heap, then the application runs; a task must not return.
+// stacks become heap, a chip with PSRAM sets internal memory aside for DMA
+// (host_chip.h), then the application runs; a task must not return.
 static void main_task(void *arg) {
     (void)arg;
     heap_caps_enable_nonos_stack_heaps();
+    if (host_chip.main_task_start != NULL) {
+        host_chip.main_task_start();
+    }
     app_main();
     vTaskDelete(NULL);
 }
@@ -29,7 +34,7 @@ static void main_task(void *arg) {
 void host_start_app(void) {
     if (xTaskCreatePinnedToCore(main_task, "main", CHIP_MAIN_TASK_STACK, NULL, CHIP_MAIN_TASK_PRIO,
         NULL, CONFIG_ESP_MAIN_TASK_AFFINITY) != pdPASS) {
-        fprintf(stderr, "virtual ESP32-S3: start-up: cannot create the main task\n");
+        fprintf(stderr, "virtual %s: start-up: cannot create the main task\n", host_chip.name);
         exit(2);
     }
     host_scheduler_run();

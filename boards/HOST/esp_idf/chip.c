@@ -1,20 +1,21 @@
-// The ESP32-S3 that the virtual board's ESP-IDF heap runs on: its memory, the
-// linker and ROM symbols ESP-IDF's layout code reads, and the start-up steps
-// that build the heaps. Nothing here decides a heap's place, size or caps:
-// ESP-IDF's own heap_caps_init() does, from ESP-IDF's own esp32s3 layout
-// (components/heap/port/esp32s3/memory_layout.c), as on the chip.
+// The chip that the virtual board's ESP-IDF heap runs on: the start-up steps
+// that build the heaps, and what other chip parts tell the heap. The chip's
+// own facts (its memory, the linker and ROM symbols ESP-IDF's layout code
+// reads, its PSRAM) are in chip_<chip>.c, the one esp_idf.mk's CHIP names
+// (host_chip.h). Nothing here decides a heap's place, size or caps: ESP-IDF's
+// own heap_caps_init() does, from ESP-IDF's own layout of that chip
+// (components/heap/port/<chip>/memory_layout.c), as on the chip.
 //
-// Memory: the chip's internal data RAM (0x3FC88000-0x3FD00000) and RTC fast
-// memory (0x600FE000-0x60100000) are mapped at their own addresses, so block
-// addresses read as on a board. AddressSanitizer's 32-bit shadow covers
-// 0x28000000-0x3FFFFFFF, so a sanitizer build moves every region there down by
+// The chip's RAM is mapped at its own addresses, so block addresses read as
+// on a board. AddressSanitizer's 32-bit shadow covers 0x28000000-0x3FFFFFFF,
+// so a sanitizer build (ESP32-S3 only) moves every region there down by
 // HOST_CHIP_SHADOW_SHIFT (see relocate_layout()); all else is the same.
 //
 // Extra heaps for tests, as a board with PSRAM or a runtime heap_caps_add_region
 // has them: HEAPTRACK_IDF_REGIONS="TYPE:ADDRESS:SIZE[,...]" registers each with
-// ESP-IDF's heap_caps_add_region_with_caps(), with the caps of the esp32s3
-// memory type named TYPE (RAM, DRAM, IRAM, SPIRAM, RTCRAM), e.g.
-// "SPIRAM:0x3c000000:1048576" for 1 MiB of PSRAM.
+// ESP-IDF's heap_caps_add_region_with_caps(), with the caps of the chip's
+// memory type named TYPE (on the ESP32-S3: RAM, DRAM, IRAM, SPIRAM, RTCRAM),
+// e.g. "SPIRAM:0x3c000000:1048576" for 1 MiB of PSRAM.
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,15 +23,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HOST_CHIP_SHADOW_SHIFT 0x30000000
+#include "host_chip.h"
+
+#if HOST_CHIP_SHADOW_SHIFT
 // The sanitizer build compiles ESP-IDF's memory_layout.c with its region
-// table renamed to these (HOST_LAYOUT_RENAME in esp_idf.mk); the table under
-// the real name, which the rest of ESP-IDF reads, is the shifted copy below.
-#define soc_memory_regions esp32s3_memory_regions
-#define soc_memory_region_count esp32s3_memory_region_count
-#else
-#define HOST_CHIP_SHADOW_SHIFT 0
+// table renamed to these (esp_idf.mk); the table under the real name, which
+// the rest of ESP-IDF reads, is the shifted copy below.
+#define soc_memory_regions host_layout_regions
+#define soc_memory_region_count host_layout_region_count
 #endif
 
 #include "esp_heap_caps.h"
@@ -38,52 +38,10 @@
 #include "heap_memory_layout.h"
 #include "hal/efuse_hal.h"
 #include "esp_private/esp_cache_private.h"
-#include "rom/rom_layout.h"
 #include "soc/soc.h"
 #include "heap_private.h"
 
 #include "host_shim.h"
-
-// What ESP-IDF's linker script defines for an app on ESP32-S3: IRAM code and
-// static data end where the example's first heap starts (0x3FC955C0), the
-// rest of DIRAM is heap. The IRAM/data split does not matter to the heap.
-#define CHIP_HEAP_START 0x3FC955C0u
-#define CHIP_DATA_START 0x3FC90000u
-#define CHIP_STR(x) #x
-#define CHIP_SYMBOL(name, value) \
-    __asm__(".globl " #name "\n.set " #name ", " CHIP_STR(value))
-#define CHIP_SHIFTED_SYMBOL(name, value) CHIP_SYMBOL(name, (value) - HOST_CHIP_SHADOW_SHIFT)
-CHIP_SHIFTED_SYMBOL(_data_start, 0x3FC90000);
-CHIP_SHIFTED_SYMBOL(_heap_start, 0x3FC955C0);
-// IRAM addresses: ESP-IDF reserves their DRAM alias (minus SOC_I_D_OFFSET).
-CHIP_SHIFTED_SYMBOL(_iram_start, 0x40378000);
-CHIP_SHIFTED_SYMBOL(_iram_end, 0x40380000);
-// RTC fast memory: RTC data of the app at its start, ROM's reserved words at its end.
-CHIP_SYMBOL(_rtc_force_fast_end, 0x600FE010);
-CHIP_SYMBOL(_rtc_noinit_end, 0x600FE010);
-CHIP_SYMBOL(_rtc_reserved_start, 0x600FFFE8);
-CHIP_SYMBOL(_rtc_reserved_end, 0x60100000);
-
-// ESP32-S3 ROM's layout table (ets_rom_layout_p): only the start of the DRAM
-// the ROM keeps for itself matters to the heap. Below it, down to the end of
-// the app's DRAM, is the startup-stack heap (22308 bytes) that
-// heap_caps_enable_nonos_stack_heaps() adds.
-static const ets_rom_layout_t s_rom_layout = {
-    .dram0_rtos_reserved_start = (void *)(0x3FCEEE34u - HOST_CHIP_SHADOW_SHIFT),
-};
-const ets_rom_layout_t *const ets_rom_layout_p = &s_rom_layout;
-
-// The memory the chip has. The DRAM range is the union of the esp32s3
-// layout's DIRAM and DRAM regions.
-typedef struct {
-    uintptr_t start;
-    size_t size;
-} chip_memory_t;
-
-static const chip_memory_t s_chip_memory[] = {
-    { 0x3FC88000u - HOST_CHIP_SHADOW_SHIFT, 0x3FD00000u - 0x3FC88000u },
-    { SOC_RTC_DRAM_LOW, 0x2000u },
-};
 
 /******************************************************************************/
 // What other chip parts tell the heap.
@@ -94,8 +52,9 @@ bool efuse_hal_flash_encryption_enabled(void) {
 }
 
 // Cache line sizes, for heap_caps_malloc's DMA-capable alignment: internal
-// RAM is not behind a cache; PSRAM is, with ESP32-S3's 32-byte data cache line
-// (CONFIG_ESP32S3_DATA_CACHE_LINE_32B, the default).
+// RAM is not behind a cache; PSRAM is, with a 32-byte data cache line on the
+// chips with PSRAM here (ESP32's, and ESP32-S3's default
+// CONFIG_ESP32S3_DATA_CACHE_LINE_32B).
 esp_err_t esp_cache_get_alignment(uint32_t heap_caps, size_t *out_alignment) {
     if (out_alignment == NULL) {
         return ESP_ERR_INVALID_ARG;
@@ -107,8 +66,8 @@ esp_err_t esp_cache_get_alignment(uint32_t heap_caps, size_t *out_alignment) {
 /******************************************************************************/
 // Start-up.
 
-static void chip_fail(const char *what, const char *detail) {
-    fprintf(stderr, "virtual ESP32-S3: %s: %s\n", what, detail);
+void host_chip_fail(const char *what, const char *detail) {
+    fprintf(stderr, "virtual %s: %s: %s\n", host_chip.name, what, detail);
     exit(2);
 }
 
@@ -118,26 +77,26 @@ static void chip_fail(const char *what, const char *detail) {
 soc_memory_region_t s_shifted_regions[HOST_LAYOUT_MAX_REGIONS] __asm__("soc_memory_regions");
 size_t s_shifted_region_count __asm__("soc_memory_region_count");
 
-// ESP-IDF's esp32s3 regions, those under the sanitizer's shadow moved down.
+// ESP-IDF's regions of the chip, those under the sanitizer's shadow moved down.
 static void relocate_layout(void) {
-    if (esp32s3_memory_region_count > HOST_LAYOUT_MAX_REGIONS) {
-        chip_fail("memory", "more layout regions than HOST_LAYOUT_MAX_REGIONS");
+    if (host_layout_region_count > HOST_LAYOUT_MAX_REGIONS) {
+        host_chip_fail("memory", "more layout regions than HOST_LAYOUT_MAX_REGIONS");
     }
-    for (size_t i = 0; i < esp32s3_memory_region_count; ++i) {
-        soc_memory_region_t r = esp32s3_memory_regions[i];
+    for (size_t i = 0; i < host_layout_region_count; ++i) {
+        soc_memory_region_t r = host_layout_regions[i];
         if (r.start >= 0x28000000 && r.start < 0x40000000) {
             r.start -= HOST_CHIP_SHADOW_SHIFT;
         }
         s_shifted_regions[i] = r;
     }
-    s_shifted_region_count = esp32s3_memory_region_count;
+    s_shifted_region_count = host_layout_region_count;
 }
 #else
 static void relocate_layout(void) {
 }
 #endif
 
-static void chip_map(uintptr_t start, size_t size) {
+void host_chip_map(uintptr_t start, size_t size) {
     void *p = mmap((void *)start, size, PROT_READ | PROT_WRITE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (p != (void *)start) {
@@ -147,7 +106,7 @@ static void chip_map(uintptr_t start, size_t size) {
         if (p != MAP_FAILED) {
             munmap(p, size);
         }
-        chip_fail("memory", detail);
+        host_chip_fail("memory", detail);
     }
 }
 
@@ -166,28 +125,28 @@ static void add_extra_regions(const char *spec) {
         const char *colon = strchr(p, ':');
         char *end;
         if (colon == NULL) {
-            chip_fail("HEAPTRACK_IDF_REGIONS", "expected TYPE:ADDRESS:SIZE entries separated by commas");
+            host_chip_fail("HEAPTRACK_IDF_REGIONS", "expected TYPE:ADDRESS:SIZE entries separated by commas");
         }
         const soc_memory_type_desc_t *type = memory_type(p, (size_t)(colon - p));
         if (type == NULL) {
-            chip_fail("HEAPTRACK_IDF_REGIONS", "unknown memory type (the esp32s3 types are RAM, DRAM, IRAM, SPIRAM, RTCRAM)");
+            host_chip_fail("HEAPTRACK_IDF_REGIONS", "unknown memory type (not one of the chip layout's soc_memory_types)");
         }
         errno = 0;
         unsigned long start = strtoul(colon + 1, &end, 0);
         if (*end != ':' || errno != 0) {
-            chip_fail("HEAPTRACK_IDF_REGIONS", "bad ADDRESS");
+            host_chip_fail("HEAPTRACK_IDF_REGIONS", "bad ADDRESS");
         }
         unsigned long size = strtoul(end + 1, &end, 0);
         if ((*end != ',' && *end != '\0') || errno != 0 || size == 0 || start + size < start) {
-            chip_fail("HEAPTRACK_IDF_REGIONS", "bad SIZE");
+            host_chip_fail("HEAPTRACK_IDF_REGIONS", "bad SIZE");
         }
         if (start >= 0x28000000u && start < 0x40000000u) {
             start -= HOST_CHIP_SHADOW_SHIFT;
         }
-        chip_map(start, size);
+        host_chip_map(start, size);
         esp_err_t err = heap_caps_add_region_with_caps(type->caps, (intptr_t)start, (intptr_t)(start + size));
         if (err != ESP_OK) {
-            chip_fail("HEAPTRACK_IDF_REGIONS", err == ESP_FAIL ? "the region overlaps a heap" :
+            host_chip_fail("HEAPTRACK_IDF_REGIONS", err == ESP_FAIL ? "the region overlaps a heap" :
                 err == ESP_ERR_NO_MEM ? "no internal heap has room for the new heap's record" :
                 "ESP-IDF refused the region (too small?)");
         }
@@ -199,10 +158,13 @@ static void add_extra_regions(const char *spec) {
 // (esp_system's do_core_init()), before the firmware's main().
 __attribute__((constructor)) static void chip_start(void) {
     relocate_layout();
-    for (size_t i = 0; i < sizeof(s_chip_memory) / sizeof(s_chip_memory[0]); ++i) {
-        chip_map(s_chip_memory[i].start, s_chip_memory[i].size);
+    for (size_t i = 0; i < host_chip.memory_count; ++i) {
+        host_chip_map(host_chip.memory[i].start, host_chip.memory[i].size);
     }
     heap_caps_init();
+    if (host_chip.add_psram != NULL) {
+        host_chip.add_psram();
+    }
     // As a board's PSRAM or a region added at start-up: before any task.
     const char *extra = getenv("HEAPTRACK_IDF_REGIONS");
     if (extra != NULL) {
