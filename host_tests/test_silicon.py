@@ -54,6 +54,11 @@ def test_soft_resets_with_tasks_mid_report_and_mid_allocation(board):
     # or mid-allocation. After 17 of those, everything still works.
     # (Their output runs on past the end of the exec, which mpremote then
     # reports as error output: only the last exec's result counts.)
+    # The allocator snapshots its own task: every task's stats, dozens of
+    # deleted records by then, built as Python objects in a loop that never
+    # sleeps, keep MicroPython's 64 KB heap collecting at every allocation
+    # without ever growing, and the thread holding the GIL through that
+    # starves the REPL of the next exec, on a board as on the virtual one.
     for _ in range(17):
         board.mpremote("exec", PRELUDE + """
 import _thread
@@ -62,9 +67,10 @@ def reporter():
         heaptrack.print_overview()
         time.sleep_ms(5)
 def allocator():
+    me = heaptrack.current_task()
     while True:
         heaptrack.free(heaptrack.malloc(64))
-        heaptrack.task_stats()
+        heaptrack.task_stats(me)
 for f in (reporter, allocator):
     _thread.start_new_thread(f, ())
 time.sleep_ms(30)
