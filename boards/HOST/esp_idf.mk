@@ -6,6 +6,7 @@
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
 #       [TRACKER=idf|hooks] [HOOKS=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
+#       [CODE_FLAGS=-fno-pie]                     (code generation: the benchmarks' builds)
 #
 # TRACKING: CONFIG_HEAP_TASK_TRACKING (ESP-IDF's heap task tracking).
 # TRACKER: which tracker.h implementation goes in: tracker_idf.c (ESP-IDF's
@@ -32,6 +33,7 @@ else
 HOOKS ?= 0
 endif
 TRACKER_DEFS ?=
+CODE_FLAGS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
 
@@ -66,7 +68,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	soc/include soc/esp32s3/include soc/esp32s3/register \
 	hal/include hal/esp32s3/include hal/platform_port/include log/include esp_mm/include
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
-	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) \
+	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) $(CODE_FLAGS) \
 	-I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
