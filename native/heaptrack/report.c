@@ -15,10 +15,16 @@ static const char overview_bottom[] =
 // After a report, when the tracker had to leave allocations out (the hooks
 // tracker's tables were full): how many, so that nobody reads the figures as
 // complete. ESP-IDF's tracker never has any; then nothing is printed.
+// Likewise the deleted tasks whose records were reused for new tasks.
 static void print_untracked(const mp_print_t *print, const ht_snapshot_t *snap) {
     if (snap->untracked != 0) {
         mp_printf(print, "heaptrack: %lu allocation%s not in these figures: the tracker's tables were full\n",
             (unsigned long)snap->untracked, snap->untracked == 1 ? " is" : "s are");
+    }
+    if (snap->dropped_tasks != 0) {
+        mp_printf(print, "heaptrack: %lu deleted task%s not in these figures: their records were reused "
+            "for new tasks, the tracker's table of tasks being full\n",
+            (unsigned long)snap->dropped_tasks, snap->dropped_tasks == 1 ? " is" : "s are");
     }
 }
 

@@ -88,6 +88,9 @@ typedef struct {
     size_t untracked;   // allocations since start-up the tracker could not record
                         // (its tables were full), so left out of these figures;
                         // always 0 for ESP-IDF's tracker
+    size_t dropped_tasks;   // deleted tasks whose records were reused for new
+                            // tasks (the table of records was full), so no
+                            // longer in these figures; always 0 for ESP-IDF's
 } ht_snapshot_t;
 
 // One heap region, with multi_heap_info_t's figures.

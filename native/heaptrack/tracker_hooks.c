@@ -11,7 +11,9 @@
 //     ESP-IDF records through multi_heap_get_full_block_size);
 //   - a block is charged to the task that allocated it, whoever frees it; a
 //     freed block whose address is a task's handle is that task's TCB: the task
-//     is DELETED, its record kept;
+//     is DELETED, its record kept (CONFIG_HEAP_TRACK_DELETED_TASKS) until the
+//     table of task records is full: then the record of the task deleted first
+//     among those with no live block is reused, and counted;
 //   - frees of blocks allocated with no task running (Pre-scheduler) change
 //     nothing, as ESP-IDF cannot tell who owned them.
 // What differs is the cost: ESP-IDF walks the freeing task's list of blocks on
@@ -24,7 +26,8 @@
 //
 // When a table is full the tracker does not guess: the allocation is left out
 // of the statistics (and so is its free), and counted; heaptrack's reports say
-// how many (ht_snapshot_t.untracked).
+// how many (ht_snapshot_t.untracked), and how many deleted tasks' records were
+// reused (ht_snapshot_t.dropped_tasks).
 //
 // Hooks only see a block after the heap made it, and after the heap took it
 // back, so two things differ from ESP-IDF's own tracking, which runs inside
@@ -50,7 +53,7 @@
 //                              whole system's, not only heaptrack.malloc's
 //                              (default 2048; a power of two, at most 32768;
 //                              18 bytes each)
-//   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 40 bytes each)
+//   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 44 bytes each)
 //   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 24 bytes each)
 //   HT_HOOKS_MAX_HEAPS         heaps (16)
 //   HT_HOOKS_MAX_SNAPSHOTS     snapshots held at the same time (16)
@@ -173,8 +176,8 @@ ht_task_t ht_current_task(void) {
     return (ht_task_t)xTaskGetCurrentTaskHandle();
 }
 
-// Deleted tasks always keep their records here (ESP-IDF's
-// CONFIG_HEAP_TRACK_DELETED_TASKS).
+// Deleted tasks keep their records here (ESP-IDF's
+// CONFIG_HEAP_TRACK_DELETED_TASKS), for as long as the table has room.
 bool ht_track_deleted(void) {
     return true;
 }
@@ -226,6 +229,7 @@ typedef struct {
     uint16_t heap_count;
     bool alive;
     char name[HT_TASK_NAME_LEN];
+    uint32_t deleted_at; // when its TCB was freed (s_deletions then)
 } task_rec_t;
 
 // A task's usage of one heap (heap_stat_t).
@@ -268,8 +272,15 @@ static bool s_ready;
 static ix_t s_free_entry;     // head of the free entries
 static ix_t s_entries_used;   // entries ever taken from the never-used tail
 static size_t s_listed;       // entries in records' lists
-static uint16_t s_task_count;
-static uint16_t s_heap_rec_count;
+static uint16_t s_task_count;      // task records in use
+static uint16_t s_tasks_made;      // records ever taken from the never-used tail
+static ix_t s_free_task;           // records given back, linked by order_next
+static uint16_t s_heap_rec_count;  // heap records in use
+static uint16_t s_heap_recs_made;
+static ix_t s_free_heap_rec;       // linked by next
+static uint32_t s_deletions;       // tasks deleted so far (wraps)
+static uint16_t s_reclaimable;     // deleted tasks' records with no live block
+static size_t s_dropped_tasks;     // deleted tasks' records reused for new tasks
 static ix_t s_task_head;      // the first record in ESP-IDF's order
 static ix_t s_last_task;      // the record the last allocation was charged to
 static unsigned s_heap_count; // written under s_lock, read anywhere
@@ -283,6 +294,8 @@ static void HEAP_IRAM_ATTR tables_init(void) {
     memset(s_buckets, 0xff, sizeof(s_buckets));
     memset(s_task_buckets, 0xff, sizeof(s_task_buckets));
     s_free_entry = NIL;
+    s_free_task = NIL;
+    s_free_heap_rec = NIL;
     s_task_head = NIL;
     s_last_task = NIL;
     for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
@@ -506,6 +519,9 @@ static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
     tr->current -= en->size;
     en->rec &= (uint16_t) ~E_LISTED;
     s_listed -= 1;
+    if (!tr->alive && tr->current == 0) {
+        s_reclaimable += 1;
+    }
 }
 
 // The alive record of the task `handle`, or NIL.
@@ -547,10 +563,111 @@ static bool HEAP_IRAM_ATTR task_link(ix_t t) {
 // Every record of the task whose TCB is being freed is a deleted task's.
 static inline void HEAP_IRAM_ATTR tcb_freed(uintptr_t address) {
     for (ix_t t = s_task_buckets[task_bucket_of((ht_task_t)address)]; t != NIL; t = s_tasks[t].hnext) {
-        if (s_tasks[t].handle == (ht_task_t)address) {
-            s_tasks[t].alive = false;
+        task_rec_t *tr = &s_tasks[t];
+        if (tr->handle == (ht_task_t)address && tr->alive) {
+            tr->alive = false;
+            tr->deleted_at = s_deletions++;
+            if (tr->current == 0) {
+                s_reclaimable += 1;
+            }
         }
     }
+}
+
+/******************************************************************************/
+// Records of deleted tasks. Like ESP-IDF with CONFIG_HEAP_TRACK_DELETED_TASKS,
+// a deleted task's record stays, with its peak and any block it left behind,
+// for reports to show. ESP-IDF keeps them in its heap until that runs out, and
+// then silently stops recording new tasks; here, when the table of task (or
+// heap) records is full, the record of the task deleted first among those
+// with no live block left is reused, and counted (s_dropped_tasks), so that
+// new tasks are always recorded and a report says what it no longer shows. A
+// deleted task's record with live blocks is never reused: its blocks would
+// lose their owner.
+
+static inline bool HEAP_IRAM_ATTR task_record_available(void) {
+    return s_free_task != NIL || s_tasks_made < HT_HOOKS_MAX_TASKS;
+}
+
+static inline bool HEAP_IRAM_ATTR heap_record_available(void) {
+    return s_free_heap_rec != NIL || s_heap_recs_made < HT_HOOKS_MAX_HEAP_RECORDS;
+}
+
+static inline bool HEAP_IRAM_ATTR reclaimable(const task_rec_t *tr) {
+    return !tr->alive && tr->current == 0;
+}
+
+// Takes record t, whose predecessor in ESP-IDF's order is prev, out of every
+// list, and gives it and its heap records back.
+static void HEAP_IRAM_ATTR task_record_free(ix_t t, ix_t prev) {
+    task_rec_t *tr = &s_tasks[t];
+    if (prev == NIL) {
+        s_task_head = tr->order_next;
+    } else {
+        s_tasks[prev].order_next = tr->order_next;
+    }
+    ix_t *link = &s_task_buckets[task_bucket_of(tr->handle)];
+    while (*link != t) {
+        link = &s_tasks[*link].hnext;
+    }
+    *link = tr->hnext;
+    for (ix_t h = tr->heaps_first, next; h != NIL; h = next) {
+        next = s_heap_recs[h].next;
+        s_heap_recs[h].next = s_free_heap_rec;
+        s_free_heap_rec = h;
+        s_heap_rec_count -= 1;
+    }
+    tr->order_next = s_free_task;
+    s_free_task = t;
+    s_task_count -= 1;
+    if (s_last_task == t) {
+        s_last_task = NIL;
+    }
+}
+
+// Gives back the record of the task deleted first among those with no live
+// block. False if there is none. Walks the records, so it runs only when a
+// table is full and such a record exists.
+static bool HEAP_IRAM_ATTR task_reclaim(void) {
+    if (s_reclaimable == 0) {
+        return false;
+    }
+    ix_t victim = NIL, victim_prev = NIL;
+    for (ix_t prev = NIL, t = s_task_head; t != NIL; prev = t, t = s_tasks[t].order_next) {
+        if (reclaimable(&s_tasks[t]) && (victim == NIL
+            || (int32_t)(s_tasks[t].deleted_at - s_tasks[victim].deleted_at) < 0)) {
+            victim = t;
+            victim_prev = prev;
+        }
+    }
+    if (victim == NIL) {
+        return false;
+    }
+    task_record_free(victim, victim_prev);
+    s_reclaimable -= 1;
+    s_dropped_tasks += 1;
+    return true;
+}
+
+static inline ix_t HEAP_IRAM_ATTR task_record_take(void) {
+    ix_t t = s_free_task;
+    if (t != NIL) {
+        s_free_task = s_tasks[t].order_next;
+    } else {
+        t = s_tasks_made++;
+    }
+    return t;
+}
+
+static inline ix_t HEAP_IRAM_ATTR heap_record_take(void) {
+    ix_t h = s_free_heap_rec;
+    if (h != NIL) {
+        s_free_heap_rec = s_heap_recs[h].next;
+    } else {
+        h = s_heap_recs_made++;
+    }
+    s_heap_rec_count += 1;
+    return h;
 }
 
 static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
@@ -588,13 +705,18 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
         }
     }
-    if (!entry_available() || (t == NIL && s_task_count >= HT_HOOKS_MAX_TASKS)
-        || (h == NIL && s_heap_rec_count >= HT_HOOKS_MAX_HEAP_RECORDS)) {
+    if (!entry_available()) {
         s_untracked += 1;
         return;
     }
+    while ((t == NIL && !task_record_available()) || (h == NIL && !heap_record_available())) {
+        if (!task_reclaim()) {
+            s_untracked += 1;
+            return;
+        }
+    }
     if (t == NIL) {
-        t = s_task_count;
+        t = task_record_take();
         task_rec_t *tr = &s_tasks[t];
         memset(tr, 0, sizeof(*tr));
         tr->handle = task;
@@ -607,6 +729,8 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
             strncpy(tr->name, name != NULL ? name : "", sizeof(tr->name) - 1);
         }
         if (!task_link(t)) {
+            tr->order_next = s_free_task;
+            s_free_task = t;
             s_untracked += 1;
             return;
         }
@@ -622,7 +746,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         tr->peak = tr->current;
     }
     if (h == NIL) {
-        h = s_heap_rec_count++;
+        h = heap_record_take();
         heap_rec_t *hr = &s_heap_recs[h];
         *hr = (heap_rec_t) {
             .first = NIL, .last = NIL, .next = NIL, .task = t, .heap = (uint8_t)heap,
@@ -1109,6 +1233,7 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, boo
             snap->task_count = n;
             snap->tasks = n != 0 ? tasks : NULL;
             snap->untracked = s_untracked;
+            snap->dropped_tasks = s_dropped_tasks;
             *held = storage != NULL ? storage : (void *)s_no_blocks;
         }
         taskEXIT_CRITICAL(&s_lock);

@@ -644,6 +644,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->tasks = NULL;
     snap->storage = NULL;
     snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    snap->dropped_tasks = 0;
 
     ht_err_t context = ht_context_check();
     if (context != HT_OK) {
@@ -697,6 +698,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
     snap->tasks = NULL;
     snap->storage = NULL;
     snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    snap->dropped_tasks = 0;
 }
 
 #else // !CONFIG_HEAP_TASK_TRACKING
@@ -717,6 +719,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     snap->tasks = NULL;
     snap->storage = NULL;
     snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    snap->dropped_tasks = 0;
     s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
@@ -726,6 +729,7 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
     snap->tasks = NULL;
     snap->storage = NULL;
     snap->untracked = 0;   // ESP-IDF records every allocation (or logs why not)
+    snap->dropped_tasks = 0;
 }
 
 #endif // CONFIG_HEAP_TASK_TRACKING
