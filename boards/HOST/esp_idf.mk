@@ -93,7 +93,8 @@ SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
 ifeq ($(filter idf hooks,$(TRACKER)),)
 $(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
 endif
-TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o
+# The tracker, and what both trackers share (idf_shared.c).
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all
@@ -128,9 +129,10 @@ $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_$(TRACKER).c $(HEAPTRACK_DIR)/tracker.h $(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
+$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h \
+		$(wildcard $(SHIM)/include/*.h $(SHIM)/include/*/*.h) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
-	@echo "CC tracker_$(TRACKER).c"
+	@echo "CC $(notdir $<)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@
 
 $(OUT):

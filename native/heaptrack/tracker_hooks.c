@@ -73,6 +73,7 @@
 #include "freertos/task.h"
 
 #include "tracker.h"
+#include "idf_shared.h"
 
 #if !CONFIG_HEAP_USE_HOOKS
 #error "tracker_hooks.c needs CONFIG_HEAP_USE_HOOKS=y (boards/sdkconfig.heaptrack_hooks)"
@@ -110,26 +111,12 @@ _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MA
 #define HT_STR2(x) #x
 #define HT_STR(x) HT_STR2(x)
 
-// The interface's caps are ESP-IDF's, bit for bit.
-_Static_assert(HT_CAP_EXEC == MALLOC_CAP_EXEC, "HT_CAP_EXEC");
-_Static_assert(HT_CAP_32BIT == MALLOC_CAP_32BIT, "HT_CAP_32BIT");
-_Static_assert(HT_CAP_8BIT == MALLOC_CAP_8BIT, "HT_CAP_8BIT");
-_Static_assert(HT_CAP_DMA == MALLOC_CAP_DMA, "HT_CAP_DMA");
-_Static_assert(HT_CAP_SPIRAM == MALLOC_CAP_SPIRAM, "HT_CAP_SPIRAM");
-_Static_assert(HT_CAP_INTERNAL == MALLOC_CAP_INTERNAL, "HT_CAP_INTERNAL");
-_Static_assert(HT_CAP_DEFAULT == MALLOC_CAP_DEFAULT, "HT_CAP_DEFAULT");
-_Static_assert(sizeof(ht_task_t) == sizeof(TaskHandle_t), "ht_task_t holds a TaskHandle_t");
 _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
     "HT_TASK_NAME_LEN must equal CONFIG_FREERTOS_MAX_TASK_NAME_LEN");
 
 // With ESP-IDF's task tracking also on (the host's differential builds) every
-// block carries a 4-byte owner tag, which ESP-IDF counts in a block's size and
-// heap_caps_get_allocated_size() leaves out.
-#if CONFIG_HEAP_TASK_TRACKING
-#define HT_BLOCK_OWNER_SIZE sizeof(TaskHandle_t)
-#else
-#define HT_BLOCK_OWNER_SIZE ((size_t)0)
-#endif
+// block carries a 4-byte owner tag (HT_BLOCK_OWNER_SIZE, idf_shared.h), which
+// ESP-IDF counts in a block's size and heap_caps_get_allocated_size() leaves out.
 
 /******************************************************************************/
 // Messages.
@@ -165,15 +152,11 @@ const char *ht_error_detail(void) {
 // API refuses where ESP-IDF's tracker must, so that heaptrack behaves the same
 // on every build, and no report copies records with interrupts masked for long.
 ht_err_t ht_context_check(void) {
-    if (xPortInIsrContext() || !xPortCanYield()) {
+    if (!ht_idf_task_context()) {
         s_detail = detail_context;
         return HT_ERR_CONTEXT;
     }
     return HT_OK;
-}
-
-ht_task_t ht_current_task(void) {
-    return (ht_task_t)xTaskGetCurrentTaskHandle();
 }
 
 // Deleted tasks keep their records here (ESP-IDF's
@@ -181,21 +164,6 @@ ht_task_t ht_current_task(void) {
 bool ht_track_deleted(void) {
     return true;
 }
-
-#if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
-static const char *const detail_exec_alias =
-    "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "
-    "instruction-bus address, and its task statistics record the data-bus address";
-uint32_t ht_caps_refused(const char **reason) {
-    *reason = detail_exec_alias;
-    return HT_CAP_EXEC;
-}
-#else
-uint32_t ht_caps_refused(const char **reason) {
-    *reason = "";
-    return 0;
-}
-#endif
 
 /******************************************************************************/
 // The tables.
@@ -213,10 +181,11 @@ typedef struct {
 } entry_t;
 
 #define E_REC_MASK   0x0fffu
-#define E_HASHED     0x8000u   // live: in the hash
 #define E_LISTED     0x4000u   // in its record's list
-#define E_HANDED     0x2000u   // handed out by ht_malloc, not yet given back
-#define E_CLAIMED    0x1000u   // claimed by ht_free_all, to be freed by it
+#define E_OURS       0x3000u   // heaptrack.malloc's blocks, one of:
+#define E_HANDED     0x1000u   //   handed out by ht_malloc, not yet given back
+#define E_CLAIMED    0x2000u   //   claimed by ht_free_all, to be freed by it
+#define E_FREEING    0x3000u   //   being freed by ht_free or ht_free_all: its free hook is due
 
 // A task's record (task_stat_t).
 typedef struct {
@@ -351,27 +320,16 @@ static bool heap_caps_walker(walker_heap_into_t heap, walker_block_info_t block,
     return false;
 }
 
-static uint32_t ored_caps(const soc_memory_type_desc_t *type) {
-    uint32_t caps = 0;
-    for (size_t prio = 0; prio < SOC_MEMORY_TYPE_NO_PRIOS; ++prio) {
-        caps |= type->caps[prio];
-    }
-    return caps;
-}
-
 // ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
 // layout is named after its memory type; one added at run time after the first
 // memory type with the same capabilities.
 static const char *heap_name(uintptr_t start, uint32_t caps) {
-    for (size_t i = 0; i < soc_memory_region_count; ++i) {
-        const soc_memory_region_t *region = &soc_memory_regions[i];
-        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size
-            && (size_t)region->type < soc_memory_type_count) {
-            return soc_memory_types[region->type].name;
-        }
+    const soc_memory_type_desc_t *type = ht_idf_memory_type(start);
+    if (type != NULL) {
+        return type->name;
     }
     for (size_t i = 0; i < soc_memory_type_count; ++i) {
-        if (ored_caps(&soc_memory_types[i]) == caps) {
+        if (ht_idf_type_caps(&soc_memory_types[i]) == caps) {
             return soc_memory_types[i].name;
         }
     }
@@ -460,9 +418,30 @@ static boot_scan_t boot_scan(uintptr_t skip) {
 /******************************************************************************/
 // The table of blocks. Everything below runs with s_lock held.
 
+// A block heaptrack frees is marked E_FREEING before it goes back to the heap,
+// and stays in the table until its free hook runs. Meanwhile the heap may hand
+// the address out again, on the other core: the new block is then a second
+// entry with the same address, and the free hook takes the E_FREEING one, so
+// that a late free never removes the block made after it.
+
+static inline bool HEAP_IRAM_ATTR entry_freeing(ix_t e) {
+    return (s_entries[e].rec & E_OURS) == E_FREEING;
+}
+
+// The entry of the block at address whose free is not under way, or NIL.
 static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
     for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
-        if (s_entries[e].address == address) {
+        if (s_entries[e].address == address && !entry_freeing(e)) {
+            return e;
+        }
+    }
+    return NIL;
+}
+
+// The entry heaptrack.malloc handed out at address, or NIL.
+static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
+    for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
+        if (s_entries[e].address == address && (s_entries[e].rec & E_OURS) == E_HANDED) {
             return e;
         }
     }
@@ -475,7 +454,7 @@ static inline void HEAP_IRAM_ATTR entry_unhash(ix_t e) {
         link = &s_entries[*link].hnext;
     }
     *link = s_entries[e].hnext;
-    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+    s_entries[e].rec &= (uint16_t) ~E_OURS;
 }
 
 static inline ix_t HEAP_IRAM_ATTR entry_take(void) {
@@ -689,8 +668,9 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     }
     ix_t old = entry_find(address);
     if (old != NIL) {
-        // Resized in place (or freed on another core whose free hook has not
-        // run yet): the old block leaves its owner, as ESP-IDF's realloc does.
+        // Resized in place (or freed by someone else on another core whose
+        // free hook has not run yet): the old block leaves its owner, as
+        // ESP-IDF's realloc does.
         entry_unhash(old);
         if (s_entries[old].rec & E_LISTED) {
             entry_unlist(old);
@@ -770,7 +750,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     entry_t *en = &s_entries[e];
     en->address = address;
     en->size = size;
-    en->rec = (uint16_t)(h | E_HASHED | E_LISTED);
+    en->rec = (uint16_t)(h | E_LISTED);
     en->next = NIL;
     en->prev = hr->last;
     if (hr->last == NIL) {
@@ -789,19 +769,27 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     if (!s_ready) {
         return;
     }
-    ix_t *link = &s_buckets[bucket_of(address)];
-    ix_t e;
-    while ((e = *link) != NIL && s_entries[e].address != address) {
-        link = &s_entries[e].hnext;
+    // The entry at address, the one being freed by heaptrack if there are two.
+    ix_t *link = NULL;
+    for (ix_t *l = &s_buckets[bucket_of(address)]; *l != NIL; l = &s_entries[*l].hnext) {
+        if (s_entries[*l].address == address) {
+            if (link == NULL || entry_freeing(*l)) {
+                link = l;
+            }
+            if (entry_freeing(*l)) {
+                break;
+            }
+        }
     }
-    if (e == NIL) {
+    if (link == NULL) {
         // Not recorded (a table was full, or the tracker's own): its owner is
         // unknown, but a task's handle can only be freed as its TCB.
         tcb_freed(address);
         return;
     }
+    ix_t e = *link;
     *link = s_entries[e].hnext;
-    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+    s_entries[e].rec &= (uint16_t) ~E_OURS;
     if (s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle == 0) {
         // ESP-IDF knows no owner for a block made before any task ran, and
         // leaves its record alone.
@@ -954,11 +942,11 @@ ht_err_t ht_free(void *address) {
     bool handed = false;
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = s_ready ? entry_find(data_address(address)) : NIL;
-    if (e != NIL && (s_entries[e].rec & E_HANDED)) {
+    ix_t e = s_ready ? entry_find_handed(data_address(address)) : NIL;
+    if (e != NIL) {
         // Given back before it goes back to the heap: a second ht_free of it,
         // even a concurrent one, finds it gone.
-        s_entries[e].rec &= (uint16_t) ~E_HANDED;
+        s_entries[e].rec |= E_FREEING;
         handed = true;
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -984,8 +972,8 @@ ht_err_t ht_free_all(size_t *count) {
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
     for (ix_t e = 0; e < s_entries_used; ++e) {
-        if (s_entries[e].rec & E_HANDED) {
-            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_HANDED) | E_CLAIMED);
+        if ((s_entries[e].rec & E_OURS) == E_HANDED) {
+            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_OURS) | E_CLAIMED);
         }
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -999,8 +987,8 @@ ht_err_t ht_free_all(size_t *count) {
         size_t n = 0;
         taskENTER_CRITICAL(&s_lock);
         for (; n < HT_FREE_BATCH && cursor < s_entries_used; ++cursor) {
-            if (s_entries[cursor].rec & E_CLAIMED) {
-                s_entries[cursor].rec &= (uint16_t) ~E_CLAIMED;
+            if ((s_entries[cursor].rec & E_OURS) == E_CLAIMED) {
+                s_entries[cursor].rec |= E_FREEING;
                 batch[n++] = (void *)s_entries[cursor].address;
             }
         }
@@ -1298,80 +1286,4 @@ void ht_vm_restart(void) {
     }
     s_quiet_count = 0;
     taskEXIT_CRITICAL(&s_lock);
-}
-
-/******************************************************************************/
-// Heap regions, from public API only, as tracker_idf.c gives them:
-// heap_caps_walk_all() visits ESP-IDF's registered heaps in its own order,
-// block by block, which gives each region's bounds, free bytes and largest free
-// block; the SoC memory layout names it.
-
-typedef struct {
-    ht_region_info_t *regions;
-    size_t max;
-    size_t count;
-    intptr_t start;
-} region_walk_t;
-
-static bool region_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    region_walk_t *w = user_data;
-    if (w->count == 0 || heap.start != w->start) {
-        w->start = heap.start;
-        w->count += 1;
-        if (w->count <= w->max) {
-            ht_region_info_t *r = &w->regions[w->count - 1];
-            memset(r, 0, sizeof(*r));
-            r->start = (uintptr_t)heap.start;
-            r->total_size = (size_t)(heap.end - heap.start);
-        }
-    }
-    if (w->count > w->max) {
-        return false;
-    }
-    ht_region_info_t *r = &w->regions[w->count - 1];
-    if (!block.used) {
-        r->free_size += block.size;
-        if (block.size > r->largest_free_block) {
-            r->largest_free_block = block.size;
-        }
-    }
-    return true;
-}
-
-static const soc_memory_type_desc_t *region_type(uintptr_t start) {
-    for (size_t i = 0; i < soc_memory_region_count; ++i) {
-        const soc_memory_region_t *region = &soc_memory_regions[i];
-        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size) {
-            return (size_t)region->type < soc_memory_type_count ? &soc_memory_types[region->type] : NULL;
-        }
-    }
-    return NULL;
-}
-
-static size_t minus_owner(size_t bytes) {
-    return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
-}
-
-ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
-    ht_err_t err = ht_context_check();
-    if (err != HT_OK) {
-        *count = 0;
-        return err;
-    }
-    region_walk_t w = { .regions = regions, .max = max };
-    heap_caps_walk_all(region_walker, &w);
-    for (size_t i = 0; i < w.count && i < max; ++i) {
-        ht_region_info_t *r = &regions[i];
-        const soc_memory_type_desc_t *type = region_type(r->start);
-        uint32_t caps = type != NULL ? ored_caps(type) : 0;
-        r->name = type != NULL ? type->name : "unknown";
-        r->caps = caps;
-        r->free_size = minus_owner(r->free_size);
-        r->largest_free_block = minus_owner(r->largest_free_block);
-        size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
-        minimum = minimum < r->free_size ? minimum : r->free_size;
-        r->minimum_free_size = minimum;
-    }
-    *count = w.count;
-    return HT_OK;
 }
