@@ -255,6 +255,7 @@ static ix_t s_last_task;      // the record the last allocation was charged to
 static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
+static unsigned s_freeing;    // entries marked E_FREEING
 static ht_task_t s_quiet[QUIET_SLOTS];   // tasks whose allocations are the tracker's own
 static unsigned s_quiet_count;
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
@@ -769,14 +770,15 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     if (!s_ready) {
         return;
     }
-    // The entry at address, the one being freed by heaptrack if there are two.
+    // The entry at address, the one being freed by heaptrack if there are two
+    // (only while heaptrack frees blocks: otherwise the first will do).
     ix_t *link = NULL;
     for (ix_t *l = &s_buckets[bucket_of(address)]; *l != NIL; l = &s_entries[*l].hnext) {
         if (s_entries[*l].address == address) {
             if (link == NULL || entry_freeing(*l)) {
                 link = l;
             }
-            if (entry_freeing(*l)) {
+            if (s_freeing == 0 || entry_freeing(*l)) {
                 break;
             }
         }
@@ -789,6 +791,9 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     }
     ix_t e = *link;
     *link = s_entries[e].hnext;
+    if (entry_freeing(e)) {
+        s_freeing -= 1;
+    }
     s_entries[e].rec &= (uint16_t) ~E_OURS;
     if (s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle == 0) {
         // ESP-IDF knows no owner for a block made before any task ran, and
@@ -947,6 +952,7 @@ ht_err_t ht_free(void *address) {
         // Given back before it goes back to the heap: a second ht_free of it,
         // even a concurrent one, finds it gone.
         s_entries[e].rec |= E_FREEING;
+        s_freeing += 1;
         handed = true;
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -989,6 +995,7 @@ ht_err_t ht_free_all(size_t *count) {
         for (; n < HT_FREE_BATCH && cursor < s_entries_used; ++cursor) {
             if ((s_entries[cursor].rec & E_OURS) == E_CLAIMED) {
                 s_entries[cursor].rec |= E_FREEING;
+                s_freeing += 1;
                 batch[n++] = (void *)s_entries[cursor].address;
             }
         }
