@@ -85,6 +85,9 @@ SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c) $(HT)/tracker_hooks.c,
 ifeq ($(SOURCES),)
 $(error check-idf: no sources in $(HT))
 endif
+# What the hooks tracker's boards compile besides the rest (with
+# boards/sdkconfig.heaptrack_hooks; alone for ESP-IDF v5.3 and v5.4).
+HOOKS_SOURCES := tracker_hooks.c idf_shared.c
 # The files that declare mp_thread_create_ex (see above).
 DECLARING := $(shell grep -l mp_thread_create_ex $(SOURCES))
 
@@ -295,7 +298,7 @@ $(CHECK)/$(1)/%.ok: $(HT)/%.c $(CHECK)/$(1)/cflags $(CHECK)/$(1)/genhdr/qstrdefs
 	$(Q)touch $$@
 # heaptrack's own tracker: the board with boards/sdkconfig.heaptrack_hooks
 # where boards/sdkconfig.heaptrack was (as boards/heaptrack_board.cmake builds it).
-$(CHECK)/$(1)/hooks/tracker_hooks.ok: $(HT)/tracker_hooks.c $(CHECK)/$(1)/hooks/cflags $(NEWLIB_STUB:%=%/sys/reent.h)
+$(CHECK)/$(1)/hooks/%.ok: $(HT)/%.c $(CHECK)/$(1)/hooks/cflags $(NEWLIB_STUB:%=%/sys/reent.h)
 	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/hooks/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
 		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
 	$(Q)touch $$@
@@ -304,10 +307,11 @@ $(CHECK)/$(1)/off/tracker_idf.ok: $(HT)/tracker_idf.c $(CHECK)/$(1)/off/cflags
 		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
 	$(Q)touch $$@
 
--include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d $(CHECK)/$(1)/hooks/tracker_hooks.d
+-include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d \
+	$(patsubst %.c,$(CHECK)/$(1)/hooks/%.d,$(HOOKS_SOURCES))
 
 $(CHECK)/$(1)/done: $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.ok,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.ok \
-		$(CHECK)/$(1)/hooks/tracker_hooks.ok
+		$(patsubst %.c,$(CHECK)/$(1)/hooks/%.ok,$(HOOKS_SOURCES))
 	$(Q)touch $$@
 endef
 
@@ -365,15 +369,15 @@ ifeq ($(HOOKS_ONLY),1)
 # The boards whose chip this ESP-IDF supports (an older one has some only in preview).
 chip_supported = $(wildcard $(C)/soc/$(1)/include/soc/soc.h)
 HOOKS_BOARD_CHIPS := $(foreach bc,$(BOARD_CHIPS),$(if $(call chip_supported,$(word 2,$(subst :, ,$(bc)))),$(bc)))
-all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hooks/tracker_hooks.ok)
-	@echo "  file     tracker_hooks.c, each board with boards/sdkconfig.heaptrack_hooks (ESP-IDF $(CHECK_IDF_VERSION))"
+all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(patsubst %.c,$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hooks/%.ok,$(HOOKS_SOURCES)))
+	@echo "  files    $(HOOKS_SOURCES), each board with boards/sdkconfig.heaptrack_hooks (ESP-IDF $(CHECK_IDF_VERSION))"
 	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
 		$(if $(filter $(bc),$(HOOKS_BOARD_CHIPS)),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled'),'not in this ESP-IDF: skipped');)
 	@echo "check-idf: OK (ESP-IDF $(CHECK_IDF_VERSION): the hooks tracker)"
 else
 all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECKS)
 	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off;"
-	@echo "           tracker_hooks.c with boards/sdkconfig.heaptrack_hooks"
+	@echo "           $(HOOKS_SOURCES) with boards/sdkconfig.heaptrack_hooks"
 	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
 		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled');)
 	@cat $(HOST_CHECKS)

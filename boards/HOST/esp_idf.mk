@@ -6,6 +6,7 @@
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
 #       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=esp32s3|esp32|esp32c3] [PSRAM=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
+#       [CODE_FLAGS=-fno-pie]                     (code generation: the benchmarks' builds)
 #
 # TRACKING: CONFIG_HEAP_TASK_TRACKING (ESP-IDF's heap task tracking).
 # TRACKER: which tracker.h implementation goes in: tracker_idf.c (ESP-IDF's
@@ -38,6 +39,7 @@ else
 HOOKS ?= 0
 endif
 TRACKER_DEFS ?=
+CODE_FLAGS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
 CHIP ?= esp32s3
@@ -94,7 +96,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	soc/include soc/$(CHIP)/include soc/$(CHIP)/register \
 	hal/include hal/$(CHIP)/include hal/platform_port/include log/include esp_mm/include
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
-	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) \
+	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) $(CODE_FLAGS) \
 	-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
@@ -119,7 +121,8 @@ SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
 ifeq ($(filter idf hooks,$(TRACKER)),)
 $(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
 endif
-TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o
+# The tracker, and what both trackers share (idf_shared.c).
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all
@@ -163,9 +166,10 @@ $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(HEAPTRACK_DIR)/tracker_$(TRACKER).c $(HEAPTRACK_DIR)/tracker.h $(SHIM_HEADERS) $(MAKEFILE_LIST)
+$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h \
+		$(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
-	@echo "CC tracker_$(TRACKER).c"
+	@echo "CC $(notdir $<)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@
 
 $(OUT):

@@ -1,6 +1,7 @@
 # The heaptrack module for make-based ports (the host firmware): bindings,
-# renderer and the host task port. Heap accounting (tracker_idf.c) comes with
-# ESP-IDF's heap, which the board links (boards/HOST/esp_idf.mk).
+# renderer and the host task port. Heap accounting (tracker_idf.c or
+# tracker_hooks.c, with idf_shared.c) comes with ESP-IDF's heap, which the
+# board links (boards/HOST/esp_idf.mk).
 HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
 
 SRC_USERMOD_C += \

@@ -14,20 +14,28 @@ static const char overview_bottom[] =
 
 // Before a report whose figures can no longer be trusted, one line that says
 // so: allocations the tracker could not record (and why), tasks whose figures
-// do not add up. Nothing for a complete one, so reports stay ESP-IDF's, byte
-// for byte.
+// do not add up, deleted tasks whose records went to new tasks. Nothing for a
+// complete one, so reports stay ESP-IDF's, byte for byte.
 static void print_warning(const mp_print_t *print, const ht_snapshot_t *snap) {
-    if (snap->untracked == 0 && snap->drifted == 0) {
+    if (snap->untracked == 0 && snap->drifted == 0 && snap->dropped_tasks == 0) {
         return;
     }
     mp_print_str(print, "heaptrack: warning: these figures are incomplete:");
+    const char *sep = " ";
     if (snap->untracked != 0) {
-        mp_printf(print, " %lu allocation%s could not be recorded (%s)",
+        mp_printf(print, "%s%lu allocation%s could not be recorded (%s)", sep,
             (unsigned long)snap->untracked, snap->untracked == 1 ? "" : "s", ht_untracked_cause());
+        sep = "; ";
     }
     if (snap->drifted != 0) {
-        mp_printf(print, "%s the figures of %lu task%s do not add up (records lost)",
-            snap->untracked != 0 ? ";" : "", (unsigned long)snap->drifted, snap->drifted == 1 ? "" : "s");
+        mp_printf(print, "%sthe figures of %lu task%s do not add up (records lost)", sep,
+            (unsigned long)snap->drifted, snap->drifted == 1 ? "" : "s");
+        sep = "; ";
+    }
+    if (snap->dropped_tasks != 0) {
+        mp_printf(print, "%s%lu deleted task%s left out (%s records went to new tasks: the table of tasks was full)",
+            sep, (unsigned long)snap->dropped_tasks, snap->dropped_tasks == 1 ? "" : "s",
+            snap->dropped_tasks == 1 ? "its" : "their");
     }
     mp_print_str(print, "\n");
 }

@@ -93,6 +93,9 @@ typedef struct {
     size_t drifted;     // tasks whose figures in this copy do not add up (their heaps'
                         // usage against their total, their blocks against their
                         // counts): the tracker lost some of their records
+    size_t dropped_tasks;   // deleted tasks whose records were reused for new
+                            // tasks (the table of records was full), so no
+                            // longer in these figures; always 0 for ESP-IDF's
 } ht_snapshot_t;
 
 // How many of heap->blocks hold a block: alloc_count, or fewer when the tracker

@@ -11,7 +11,9 @@
 //     ESP-IDF records through multi_heap_get_full_block_size);
 //   - a block is charged to the task that allocated it, whoever frees it; a
 //     freed block whose address is a task's handle is that task's TCB: the task
-//     is DELETED, its record kept;
+//     is DELETED, its record kept (CONFIG_HEAP_TRACK_DELETED_TASKS) until the
+//     table of task records is full: then the record of the task deleted first
+//     among those with no live block is reused, and counted;
 //   - frees of blocks allocated with no task running (Pre-scheduler) change
 //     nothing, as ESP-IDF cannot tell who owned them.
 // What differs is the cost: ESP-IDF walks the freeing task's list of blocks on
@@ -24,7 +26,8 @@
 //
 // When a table is full the tracker does not guess: the allocation is left out
 // of the statistics (and so is its free), and counted; heaptrack's reports say
-// how many (ht_snapshot_t.untracked).
+// how many (ht_snapshot_t.untracked), and how many deleted tasks' records were
+// reused (ht_snapshot_t.dropped_tasks).
 //
 // Hooks only see a block after the heap made it, and after the heap took it
 // back, so two things differ from ESP-IDF's own tracking, which runs inside
@@ -50,7 +53,7 @@
 //                              whole system's, not only heaptrack.malloc's
 //                              (default 2048; a power of two, at most 32768;
 //                              18 bytes each)
-//   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 40 bytes each)
+//   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 44 bytes each)
 //   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 24 bytes each)
 //   HT_HOOKS_MAX_HEAPS         heaps (16)
 //   HT_HOOKS_MAX_SNAPSHOTS     snapshots held at the same time (16)
@@ -70,6 +73,7 @@
 #include "freertos/task.h"
 
 #include "tracker.h"
+#include "idf_shared.h"
 
 #if !CONFIG_HEAP_USE_HOOKS
 #error "tracker_hooks.c needs CONFIG_HEAP_USE_HOOKS=y (boards/sdkconfig.heaptrack_hooks)"
@@ -107,26 +111,12 @@ _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MA
 #define HT_STR2(x) #x
 #define HT_STR(x) HT_STR2(x)
 
-// The interface's caps are ESP-IDF's, bit for bit.
-_Static_assert(HT_CAP_EXEC == MALLOC_CAP_EXEC, "HT_CAP_EXEC");
-_Static_assert(HT_CAP_32BIT == MALLOC_CAP_32BIT, "HT_CAP_32BIT");
-_Static_assert(HT_CAP_8BIT == MALLOC_CAP_8BIT, "HT_CAP_8BIT");
-_Static_assert(HT_CAP_DMA == MALLOC_CAP_DMA, "HT_CAP_DMA");
-_Static_assert(HT_CAP_SPIRAM == MALLOC_CAP_SPIRAM, "HT_CAP_SPIRAM");
-_Static_assert(HT_CAP_INTERNAL == MALLOC_CAP_INTERNAL, "HT_CAP_INTERNAL");
-_Static_assert(HT_CAP_DEFAULT == MALLOC_CAP_DEFAULT, "HT_CAP_DEFAULT");
-_Static_assert(sizeof(ht_task_t) == sizeof(TaskHandle_t), "ht_task_t holds a TaskHandle_t");
 _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
     "HT_TASK_NAME_LEN must equal CONFIG_FREERTOS_MAX_TASK_NAME_LEN");
 
 // With ESP-IDF's task tracking also on (the host's differential builds) every
-// block carries a 4-byte owner tag, which ESP-IDF counts in a block's size and
-// heap_caps_get_allocated_size() leaves out.
-#if CONFIG_HEAP_TASK_TRACKING
-#define HT_BLOCK_OWNER_SIZE sizeof(TaskHandle_t)
-#else
-#define HT_BLOCK_OWNER_SIZE ((size_t)0)
-#endif
+// block carries a 4-byte owner tag (HT_BLOCK_OWNER_SIZE, idf_shared.h), which
+// ESP-IDF counts in a block's size and heap_caps_get_allocated_size() leaves out.
 
 /******************************************************************************/
 // Messages.
@@ -162,37 +152,18 @@ const char *ht_error_detail(void) {
 // API refuses where ESP-IDF's tracker must, so that heaptrack behaves the same
 // on every build, and no report copies records with interrupts masked for long.
 ht_err_t ht_context_check(void) {
-    if (xPortInIsrContext() || !xPortCanYield()) {
+    if (!ht_idf_task_context()) {
         s_detail = detail_context;
         return HT_ERR_CONTEXT;
     }
     return HT_OK;
 }
 
-ht_task_t ht_current_task(void) {
-    return (ht_task_t)xTaskGetCurrentTaskHandle();
-}
-
-// Deleted tasks always keep their records here (ESP-IDF's
-// CONFIG_HEAP_TRACK_DELETED_TASKS).
+// Deleted tasks keep their records here (ESP-IDF's
+// CONFIG_HEAP_TRACK_DELETED_TASKS), for as long as the table has room.
 bool ht_track_deleted(void) {
     return true;
 }
-
-#if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
-static const char *const detail_exec_alias =
-    "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "
-    "instruction-bus address, and its task statistics record the data-bus address";
-uint32_t ht_caps_refused(const char **reason) {
-    *reason = detail_exec_alias;
-    return HT_CAP_EXEC;
-}
-#else
-uint32_t ht_caps_refused(const char **reason) {
-    *reason = "";
-    return 0;
-}
-#endif
 
 /******************************************************************************/
 // The tables.
@@ -210,10 +181,11 @@ typedef struct {
 } entry_t;
 
 #define E_REC_MASK   0x0fffu
-#define E_HASHED     0x8000u   // live: in the hash
 #define E_LISTED     0x4000u   // in its record's list
-#define E_HANDED     0x2000u   // handed out by ht_malloc, not yet given back
-#define E_CLAIMED    0x1000u   // claimed by ht_free_all, to be freed by it
+#define E_OURS       0x3000u   // heaptrack.malloc's blocks, one of:
+#define E_HANDED     0x1000u   //   handed out by ht_malloc, not yet given back
+#define E_CLAIMED    0x2000u   //   claimed by ht_free_all, to be freed by it
+#define E_FREEING    0x3000u   //   being freed by ht_free or ht_free_all: its free hook is due
 
 // A task's record (task_stat_t).
 typedef struct {
@@ -226,6 +198,7 @@ typedef struct {
     uint16_t heap_count;
     bool alive;
     char name[HT_TASK_NAME_LEN];
+    uint32_t deleted_at; // when its TCB was freed (s_deletions then)
 } task_rec_t;
 
 // A task's usage of one heap (heap_stat_t).
@@ -268,13 +241,21 @@ static bool s_ready;
 static ix_t s_free_entry;     // head of the free entries
 static ix_t s_entries_used;   // entries ever taken from the never-used tail
 static size_t s_listed;       // entries in records' lists
-static uint16_t s_task_count;
-static uint16_t s_heap_rec_count;
+static uint16_t s_task_count;      // task records in use
+static uint16_t s_tasks_made;      // records ever taken from the never-used tail
+static ix_t s_free_task;           // records given back, linked by order_next
+static uint16_t s_heap_rec_count;  // heap records in use
+static uint16_t s_heap_recs_made;
+static ix_t s_free_heap_rec;       // linked by next
+static uint32_t s_deletions;       // tasks deleted so far (wraps)
+static uint16_t s_reclaimable;     // deleted tasks' records with no live block
+static size_t s_dropped_tasks;     // deleted tasks' records reused for new tasks
 static ix_t s_task_head;      // the first record in ESP-IDF's order
 static ix_t s_last_task;      // the record the last allocation was charged to
 static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
+static unsigned s_freeing;    // entries marked E_FREEING
 static ht_task_t s_quiet[QUIET_SLOTS];   // tasks whose allocations are the tracker's own
 static unsigned s_quiet_count;
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
@@ -283,6 +264,8 @@ static void HEAP_IRAM_ATTR tables_init(void) {
     memset(s_buckets, 0xff, sizeof(s_buckets));
     memset(s_task_buckets, 0xff, sizeof(s_task_buckets));
     s_free_entry = NIL;
+    s_free_task = NIL;
+    s_free_heap_rec = NIL;
     s_task_head = NIL;
     s_last_task = NIL;
     for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
@@ -338,27 +321,16 @@ static bool heap_caps_walker(walker_heap_into_t heap, walker_block_info_t block,
     return false;
 }
 
-static uint32_t ored_caps(const soc_memory_type_desc_t *type) {
-    uint32_t caps = 0;
-    for (size_t prio = 0; prio < SOC_MEMORY_TYPE_NO_PRIOS; ++prio) {
-        caps |= type->caps[prio];
-    }
-    return caps;
-}
-
 // ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
 // layout is named after its memory type; one added at run time after the first
 // memory type with the same capabilities.
 static const char *heap_name(uintptr_t start, uint32_t caps) {
-    for (size_t i = 0; i < soc_memory_region_count; ++i) {
-        const soc_memory_region_t *region = &soc_memory_regions[i];
-        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size
-            && (size_t)region->type < soc_memory_type_count) {
-            return soc_memory_types[region->type].name;
-        }
+    const soc_memory_type_desc_t *type = ht_idf_memory_type(start);
+    if (type != NULL) {
+        return type->name;
     }
     for (size_t i = 0; i < soc_memory_type_count; ++i) {
-        if (ored_caps(&soc_memory_types[i]) == caps) {
+        if (ht_idf_type_caps(&soc_memory_types[i]) == caps) {
             return soc_memory_types[i].name;
         }
     }
@@ -447,9 +419,30 @@ static boot_scan_t boot_scan(uintptr_t skip) {
 /******************************************************************************/
 // The table of blocks. Everything below runs with s_lock held.
 
+// A block heaptrack frees is marked E_FREEING before it goes back to the heap,
+// and stays in the table until its free hook runs. Meanwhile the heap may hand
+// the address out again, on the other core: the new block is then a second
+// entry with the same address, and the free hook takes the E_FREEING one, so
+// that a late free never removes the block made after it.
+
+static inline bool HEAP_IRAM_ATTR entry_freeing(ix_t e) {
+    return (s_entries[e].rec & E_OURS) == E_FREEING;
+}
+
+// The entry of the block at address whose free is not under way, or NIL.
 static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
     for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
-        if (s_entries[e].address == address) {
+        if (s_entries[e].address == address && !entry_freeing(e)) {
+            return e;
+        }
+    }
+    return NIL;
+}
+
+// The entry heaptrack.malloc handed out at address, or NIL.
+static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
+    for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
+        if (s_entries[e].address == address && (s_entries[e].rec & E_OURS) == E_HANDED) {
             return e;
         }
     }
@@ -462,7 +455,7 @@ static inline void HEAP_IRAM_ATTR entry_unhash(ix_t e) {
         link = &s_entries[*link].hnext;
     }
     *link = s_entries[e].hnext;
-    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+    s_entries[e].rec &= (uint16_t) ~E_OURS;
 }
 
 static inline ix_t HEAP_IRAM_ATTR entry_take(void) {
@@ -506,6 +499,9 @@ static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
     tr->current -= en->size;
     en->rec &= (uint16_t) ~E_LISTED;
     s_listed -= 1;
+    if (!tr->alive && tr->current == 0) {
+        s_reclaimable += 1;
+    }
 }
 
 // The alive record of the task `handle`, or NIL.
@@ -547,10 +543,111 @@ static bool HEAP_IRAM_ATTR task_link(ix_t t) {
 // Every record of the task whose TCB is being freed is a deleted task's.
 static inline void HEAP_IRAM_ATTR tcb_freed(uintptr_t address) {
     for (ix_t t = s_task_buckets[task_bucket_of((ht_task_t)address)]; t != NIL; t = s_tasks[t].hnext) {
-        if (s_tasks[t].handle == (ht_task_t)address) {
-            s_tasks[t].alive = false;
+        task_rec_t *tr = &s_tasks[t];
+        if (tr->handle == (ht_task_t)address && tr->alive) {
+            tr->alive = false;
+            tr->deleted_at = s_deletions++;
+            if (tr->current == 0) {
+                s_reclaimable += 1;
+            }
         }
     }
+}
+
+/******************************************************************************/
+// Records of deleted tasks. Like ESP-IDF with CONFIG_HEAP_TRACK_DELETED_TASKS,
+// a deleted task's record stays, with its peak and any block it left behind,
+// for reports to show. ESP-IDF keeps them in its heap until that runs out, and
+// then silently stops recording new tasks; here, when the table of task (or
+// heap) records is full, the record of the task deleted first among those
+// with no live block left is reused, and counted (s_dropped_tasks), so that
+// new tasks are always recorded and a report says what it no longer shows. A
+// deleted task's record with live blocks is never reused: its blocks would
+// lose their owner.
+
+static inline bool HEAP_IRAM_ATTR task_record_available(void) {
+    return s_free_task != NIL || s_tasks_made < HT_HOOKS_MAX_TASKS;
+}
+
+static inline bool HEAP_IRAM_ATTR heap_record_available(void) {
+    return s_free_heap_rec != NIL || s_heap_recs_made < HT_HOOKS_MAX_HEAP_RECORDS;
+}
+
+static inline bool HEAP_IRAM_ATTR reclaimable(const task_rec_t *tr) {
+    return !tr->alive && tr->current == 0;
+}
+
+// Takes record t, whose predecessor in ESP-IDF's order is prev, out of every
+// list, and gives it and its heap records back.
+static void HEAP_IRAM_ATTR task_record_free(ix_t t, ix_t prev) {
+    task_rec_t *tr = &s_tasks[t];
+    if (prev == NIL) {
+        s_task_head = tr->order_next;
+    } else {
+        s_tasks[prev].order_next = tr->order_next;
+    }
+    ix_t *link = &s_task_buckets[task_bucket_of(tr->handle)];
+    while (*link != t) {
+        link = &s_tasks[*link].hnext;
+    }
+    *link = tr->hnext;
+    for (ix_t h = tr->heaps_first, next; h != NIL; h = next) {
+        next = s_heap_recs[h].next;
+        s_heap_recs[h].next = s_free_heap_rec;
+        s_free_heap_rec = h;
+        s_heap_rec_count -= 1;
+    }
+    tr->order_next = s_free_task;
+    s_free_task = t;
+    s_task_count -= 1;
+    if (s_last_task == t) {
+        s_last_task = NIL;
+    }
+}
+
+// Gives back the record of the task deleted first among those with no live
+// block. False if there is none. Walks the records, so it runs only when a
+// table is full and such a record exists.
+static bool HEAP_IRAM_ATTR task_reclaim(void) {
+    if (s_reclaimable == 0) {
+        return false;
+    }
+    ix_t victim = NIL, victim_prev = NIL;
+    for (ix_t prev = NIL, t = s_task_head; t != NIL; prev = t, t = s_tasks[t].order_next) {
+        if (reclaimable(&s_tasks[t]) && (victim == NIL
+            || (int32_t)(s_tasks[t].deleted_at - s_tasks[victim].deleted_at) < 0)) {
+            victim = t;
+            victim_prev = prev;
+        }
+    }
+    if (victim == NIL) {
+        return false;
+    }
+    task_record_free(victim, victim_prev);
+    s_reclaimable -= 1;
+    s_dropped_tasks += 1;
+    return true;
+}
+
+static inline ix_t HEAP_IRAM_ATTR task_record_take(void) {
+    ix_t t = s_free_task;
+    if (t != NIL) {
+        s_free_task = s_tasks[t].order_next;
+    } else {
+        t = s_tasks_made++;
+    }
+    return t;
+}
+
+static inline ix_t HEAP_IRAM_ATTR heap_record_take(void) {
+    ix_t h = s_free_heap_rec;
+    if (h != NIL) {
+        s_free_heap_rec = s_heap_recs[h].next;
+    } else {
+        h = s_heap_recs_made++;
+    }
+    s_heap_rec_count += 1;
+    return h;
 }
 
 static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
@@ -572,8 +669,9 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     }
     ix_t old = entry_find(address);
     if (old != NIL) {
-        // Resized in place (or freed on another core whose free hook has not
-        // run yet): the old block leaves its owner, as ESP-IDF's realloc does.
+        // Resized in place (or freed by someone else on another core whose
+        // free hook has not run yet): the old block leaves its owner, as
+        // ESP-IDF's realloc does.
         entry_unhash(old);
         if (s_entries[old].rec & E_LISTED) {
             entry_unlist(old);
@@ -588,13 +686,18 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
         }
     }
-    if (!entry_available() || (t == NIL && s_task_count >= HT_HOOKS_MAX_TASKS)
-        || (h == NIL && s_heap_rec_count >= HT_HOOKS_MAX_HEAP_RECORDS)) {
+    if (!entry_available()) {
         s_untracked += 1;
         return;
     }
+    while ((t == NIL && !task_record_available()) || (h == NIL && !heap_record_available())) {
+        if (!task_reclaim()) {
+            s_untracked += 1;
+            return;
+        }
+    }
     if (t == NIL) {
-        t = s_task_count;
+        t = task_record_take();
         task_rec_t *tr = &s_tasks[t];
         memset(tr, 0, sizeof(*tr));
         tr->handle = task;
@@ -607,6 +710,8 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
             strncpy(tr->name, name != NULL ? name : "", sizeof(tr->name) - 1);
         }
         if (!task_link(t)) {
+            tr->order_next = s_free_task;
+            s_free_task = t;
             s_untracked += 1;
             return;
         }
@@ -622,7 +727,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         tr->peak = tr->current;
     }
     if (h == NIL) {
-        h = s_heap_rec_count++;
+        h = heap_record_take();
         heap_rec_t *hr = &s_heap_recs[h];
         *hr = (heap_rec_t) {
             .first = NIL, .last = NIL, .next = NIL, .task = t, .heap = (uint8_t)heap,
@@ -646,7 +751,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     entry_t *en = &s_entries[e];
     en->address = address;
     en->size = size;
-    en->rec = (uint16_t)(h | E_HASHED | E_LISTED);
+    en->rec = (uint16_t)(h | E_LISTED);
     en->next = NIL;
     en->prev = hr->last;
     if (hr->last == NIL) {
@@ -665,19 +770,31 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     if (!s_ready) {
         return;
     }
-    ix_t *link = &s_buckets[bucket_of(address)];
-    ix_t e;
-    while ((e = *link) != NIL && s_entries[e].address != address) {
-        link = &s_entries[e].hnext;
+    // The entry at address, the one being freed by heaptrack if there are two
+    // (only while heaptrack frees blocks: otherwise the first will do).
+    ix_t *link = NULL;
+    for (ix_t *l = &s_buckets[bucket_of(address)]; *l != NIL; l = &s_entries[*l].hnext) {
+        if (s_entries[*l].address == address) {
+            if (link == NULL || entry_freeing(*l)) {
+                link = l;
+            }
+            if (s_freeing == 0 || entry_freeing(*l)) {
+                break;
+            }
+        }
     }
-    if (e == NIL) {
+    if (link == NULL) {
         // Not recorded (a table was full, or the tracker's own): its owner is
         // unknown, but a task's handle can only be freed as its TCB.
         tcb_freed(address);
         return;
     }
+    ix_t e = *link;
     *link = s_entries[e].hnext;
-    s_entries[e].rec &= (uint16_t) ~(E_HASHED | E_HANDED | E_CLAIMED);
+    if (entry_freeing(e)) {
+        s_freeing -= 1;
+    }
+    s_entries[e].rec &= (uint16_t) ~E_OURS;
     if (s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle == 0) {
         // ESP-IDF knows no owner for a block made before any task ran, and
         // leaves its record alone.
@@ -830,11 +947,12 @@ ht_err_t ht_free(void *address) {
     bool handed = false;
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = s_ready ? entry_find(data_address(address)) : NIL;
-    if (e != NIL && (s_entries[e].rec & E_HANDED)) {
+    ix_t e = s_ready ? entry_find_handed(data_address(address)) : NIL;
+    if (e != NIL) {
         // Given back before it goes back to the heap: a second ht_free of it,
         // even a concurrent one, finds it gone.
-        s_entries[e].rec &= (uint16_t) ~E_HANDED;
+        s_entries[e].rec |= E_FREEING;
+        s_freeing += 1;
         handed = true;
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -860,8 +978,8 @@ ht_err_t ht_free_all(size_t *count) {
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
     for (ix_t e = 0; e < s_entries_used; ++e) {
-        if (s_entries[e].rec & E_HANDED) {
-            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_HANDED) | E_CLAIMED);
+        if ((s_entries[e].rec & E_OURS) == E_HANDED) {
+            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_OURS) | E_CLAIMED);
         }
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -875,8 +993,9 @@ ht_err_t ht_free_all(size_t *count) {
         size_t n = 0;
         taskENTER_CRITICAL(&s_lock);
         for (; n < HT_FREE_BATCH && cursor < s_entries_used; ++cursor) {
-            if (s_entries[cursor].rec & E_CLAIMED) {
-                s_entries[cursor].rec &= (uint16_t) ~E_CLAIMED;
+            if ((s_entries[cursor].rec & E_OURS) == E_CLAIMED) {
+                s_entries[cursor].rec |= E_FREEING;
+                s_freeing += 1;
                 batch[n++] = (void *)s_entries[cursor].address;
             }
         }
@@ -1109,6 +1228,7 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, boo
             snap->task_count = n;
             snap->tasks = n != 0 ? tasks : NULL;
             snap->untracked = s_untracked;
+            snap->dropped_tasks = s_dropped_tasks;
             *held = storage != NULL ? storage : (void *)s_no_blocks;
         }
         taskEXIT_CRITICAL(&s_lock);
@@ -1173,82 +1293,6 @@ void ht_vm_restart(void) {
     }
     s_quiet_count = 0;
     taskEXIT_CRITICAL(&s_lock);
-}
-
-/******************************************************************************/
-// Heap regions, from public API only, as tracker_idf.c gives them:
-// heap_caps_walk_all() visits ESP-IDF's registered heaps in its own order,
-// block by block, which gives each region's bounds, free bytes and largest free
-// block; the SoC memory layout names it.
-
-typedef struct {
-    ht_region_info_t *regions;
-    size_t max;
-    size_t count;
-    intptr_t start;
-} region_walk_t;
-
-static bool region_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    region_walk_t *w = user_data;
-    if (w->count == 0 || heap.start != w->start) {
-        w->start = heap.start;
-        w->count += 1;
-        if (w->count <= w->max) {
-            ht_region_info_t *r = &w->regions[w->count - 1];
-            memset(r, 0, sizeof(*r));
-            r->start = (uintptr_t)heap.start;
-            r->total_size = (size_t)(heap.end - heap.start);
-        }
-    }
-    if (w->count > w->max) {
-        return false;
-    }
-    ht_region_info_t *r = &w->regions[w->count - 1];
-    if (!block.used) {
-        r->free_size += block.size;
-        if (block.size > r->largest_free_block) {
-            r->largest_free_block = block.size;
-        }
-    }
-    return true;
-}
-
-static const soc_memory_type_desc_t *region_type(uintptr_t start) {
-    for (size_t i = 0; i < soc_memory_region_count; ++i) {
-        const soc_memory_region_t *region = &soc_memory_regions[i];
-        if (start >= (uintptr_t)region->start && start - (uintptr_t)region->start < region->size) {
-            return (size_t)region->type < soc_memory_type_count ? &soc_memory_types[region->type] : NULL;
-        }
-    }
-    return NULL;
-}
-
-static size_t minus_owner(size_t bytes) {
-    return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
-}
-
-ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
-    ht_err_t err = ht_context_check();
-    if (err != HT_OK) {
-        *count = 0;
-        return err;
-    }
-    region_walk_t w = { .regions = regions, .max = max };
-    heap_caps_walk_all(region_walker, &w);
-    for (size_t i = 0; i < w.count && i < max; ++i) {
-        ht_region_info_t *r = &regions[i];
-        const soc_memory_type_desc_t *type = region_type(r->start);
-        uint32_t caps = type != NULL ? ored_caps(type) : 0;
-        r->name = type != NULL ? type->name : "unknown";
-        r->caps = caps;
-        r->free_size = minus_owner(r->free_size);
-        r->largest_free_block = minus_owner(r->largest_free_block);
-        size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
-        minimum = minimum < r->free_size ? minimum : r->free_size;
-        r->minimum_free_size = minimum;
-    }
-    *count = w.count;
-    return HT_OK;
 }
 
 /******************************************************************************/

@@ -4,7 +4,9 @@
 // task records) so that they fill: a full table leaves allocations out and
 // counts them instead of drifting; heaptrack.malloc refuses a block it could
 // not record and leaves no trace; a realloc in place moves the block to its
-// new size and the caller; the array heap_caps_init() made is Pre-scheduler's.
+// new size and the caller; the array heap_caps_init() made is Pre-scheduler's;
+// a full table of task records reuses the records of deleted tasks that have
+// no live block, oldest first, and counts them.
 // tracker.h's general behaviour, the same for both trackers, is
 // test_tracker_idf.c's and the differential test's.
 #include <stdio.h>
@@ -152,9 +154,85 @@ static void idle(void *arg) {
     }
 }
 
+static int g_worked;
+
+// Allocates and frees a block (its record then holds no live block), or with
+// arg set leaves it live; then waits to be deleted.
+static void worker(void *arg) {
+    void *p = heap_caps_malloc(40, MALLOC_CAP_DEFAULT);
+    if (arg == NULL) {
+        heap_caps_free(p);
+    }
+    __atomic_store_n(&g_worked, 1, __ATOMIC_RELEASE);
+    for (;;) {
+        ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    }
+}
+
+// Starts a worker named `name`, lets it allocate, deletes it.
+static void run_worker(const char *name, bool leak) {
+    TaskHandle_t task;
+    __atomic_store_n(&g_worked, 0, __ATOMIC_RELEASE);
+    CHECK(xTaskCreate(worker, name, 4096, leak ? (void *)1 : NULL, 5, &task) == pdPASS);
+    while (!__atomic_load_n(&g_worked, __ATOMIC_ACQUIRE)) {
+        vTaskDelay(1);
+    }
+    vTaskDelete(task);
+}
+
+static const ht_task_stat_t *find_name(const ht_snapshot_t *snap, const char *name) {
+    for (size_t t = 0; t < snap->task_count; ++t) {
+        if (strcmp(snap->tasks[t].name, name) == 0) {
+            return &snap->tasks[t];
+        }
+    }
+    return NULL;
+}
+
+static void test_deleted_task_records_reused(void) {
+    ht_snapshot_t before = take();
+    size_t untracked = before.untracked;
+    CHECK(before.dropped_tasks == 0);
+    ht_snapshot_release(&before);
+
+    // A deleted task that left a block behind keeps its record for good.
+    run_worker("leaker", true);
+    // Three times as many tasks as there are records, each deleted with no
+    // live block: every one is recorded, the oldest deleted records make room.
+    enum { ROUNDS = 3 * HT_HOOKS_MAX_TASKS };
+    int first_kept = 0;
+    for (int i = 0; i < ROUNDS; ++i) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%d", i);
+        run_worker(name, false);
+        ht_snapshot_t snap = take();
+        const ht_task_stat_t *rec = find_name(&snap, name);
+        CHECK(rec != NULL && !rec->is_alive && rec->overall_peak_usage > 0 && rec->overall_current_usage == 0);
+        const ht_task_stat_t *leaker = find_name(&snap, "leaker");
+        CHECK(leaker != NULL && !leaker->is_alive && leaker->overall_current_usage > 0);
+        CHECK(snap.untracked == untracked);
+        // The records kept are those of the tasks deleted last, and every
+        // record dropped is counted.
+        int kept = 0;
+        for (int k = 0; k <= i; ++k) {
+            snprintf(name, sizeof(name), "r%d", k);
+            kept += find_name(&snap, name) != NULL;
+        }
+        first_kept = i + 1 - kept;
+        for (int k = 0; k <= i; ++k) {
+            snprintf(name, sizeof(name), "r%d", k);
+            CHECK((find_name(&snap, name) != NULL) == (k >= first_kept));
+        }
+        CHECK(snap.dropped_tasks == (size_t)first_kept);
+        CHECK(snap.task_count <= HT_HOOKS_MAX_TASKS);
+        ht_snapshot_release(&snap);
+    }
+    CHECK(first_kept > 0);
+}
+
 static void test_full_task_records(void) {
     ht_snapshot_t before = take();
-    size_t untracked = before.untracked, tasks = before.task_count;
+    size_t untracked = before.untracked, tasks = before.task_count, dropped = before.dropped_tasks;
     ht_snapshot_release(&before);
     // More tasks allocating than there are task records left.
     TaskHandle_t made[16];
@@ -164,8 +242,17 @@ static void test_full_task_records(void) {
         CHECK(xTaskCreate(idle, name, 4096, NULL, 5, &made[i]) == pdPASS);
     }
     vTaskDelay(10);
+    // Each took a record as long as one was free or reusable (a deleted
+    // task's with no live block); the others' allocations are left out.
     ht_snapshot_t full = take();
-    CHECK(full.task_count > tasks && full.task_count <= 12);
+    CHECK(full.task_count >= tasks && full.task_count <= HT_HOOKS_MAX_TASKS);
+    int found = 0;
+    for (int i = 0; i < 16; ++i) {
+        char name[16];
+        snprintf(name, sizeof(name), "t%d", i);
+        found += find_name(&full, name) != NULL;
+    }
+    CHECK(found > 0 && found < 16 && full.dropped_tasks >= dropped);
     CHECK(full.untracked > untracked);
     ht_snapshot_release(&full);
     for (int i = 0; i < 16; ++i) {
@@ -177,6 +264,7 @@ int main(void) {
     test_boot_block();
     test_realloc_in_place();
     test_full_table();
+    test_deleted_task_records_reused();
     test_full_task_records();
     printf("%s: %s\n", "test_tracker_hooks", g_failed ? "FAILED" : "all passed");
     return g_failed;

@@ -25,8 +25,8 @@
 //     the new task's TCB in the creating thread, named `mp_thread` as on the
 //     esp32 port unless host_task_set_next_name() named it.
 //
-// Spinlocks (portMUX) are recursive mutexes; FreeRTOS mutexes are mutexes
-// that catch a task taking one twice.
+// Spinlocks (portMUX) are spinlocks of the chip's shape, owned by a thread;
+// FreeRTOS mutexes are mutexes that catch a task taking one twice.
 
 #include <errno.h>
 #include <pthread.h>
@@ -84,27 +84,81 @@ static void die(const char *what, int err) {
     abort();
 }
 
+// portMUX: a spinlock of the chip's shape (esp_hw_support's spinlock.c). Its
+// owner word holds the owner's id, set by compare-and-set from
+// portMUX_FREE_VAL; the owner may take it again (count). The chip's owner is a
+// core, which holds it with interrupts masked, so it is never preempted there;
+// a host thread can be, so a waiter that has spun a while yields its core.
+#define MUX_SPINS_BEFORE_YIELD 64
+
+// The calling thread's id in a portMUX's owner word: never 0 nor
+// portMUX_FREE_VAL, never reused.
+static __thread uint32_t s_mux_self;
+
+static uint32_t mux_self(void) {
+    if (s_mux_self == 0) {
+        static uint32_t s_last_id;
+        s_mux_self = __atomic_add_fetch(&s_last_id, 1, __ATOMIC_RELAXED);
+    }
+    return s_mux_self;
+}
+
+static inline void cpu_relax(void) {
+    #if defined(__i386__) || defined(__x86_64__)
+    __builtin_ia32_pause();
+    #endif
+}
+
+static void mux_die(const char *what) {
+    fprintf(stderr, "host FreeRTOS: %s\n", what);
+    abort();
+}
+
+static void mux_acquire(portMUX_TYPE *mux, uint32_t self) {
+    for (unsigned spins = 0;; ++spins) {
+        uint32_t owner = __atomic_load_n(&mux->owner, __ATOMIC_RELAXED);
+        if (owner == portMUX_FREE_VAL) {
+            if (__atomic_compare_exchange_n(&mux->owner, &owner, self, false, __ATOMIC_ACQUIRE,
+                __ATOMIC_RELAXED)) {
+                return;
+            }
+        } else if (owner == 0) {
+            // Zeroed memory is not a free spinlock on the chip either (it would spin for ever).
+            mux_die("portENTER_CRITICAL on a portMUX never initialised (portMUX_INITIALIZE)");
+        }
+        if (spins < MUX_SPINS_BEFORE_YIELD) {
+            cpu_relax();
+        } else {
+            sched_yield();
+        }
+    }
+}
+
 void vPortMuxInitialize(portMUX_TYPE *mux) {
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&mux->mutex, &attr);
-    pthread_mutexattr_destroy(&attr);
+    mux->count = 0;
+    __atomic_store_n(&mux->owner, portMUX_FREE_VAL, __ATOMIC_RELEASE);
 }
 
 void vPortEnterCritical(portMUX_TYPE *mux) {
-    int err = pthread_mutex_lock(&mux->mutex);
-    if (err != 0) {
-        die("portENTER_CRITICAL", err);
+    uint32_t self = mux_self();
+    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) == self) {
+        mux->count += 1;
+    } else {
+        mux_acquire(mux, self);
+        mux->count = 1;
     }
     s_critical_nesting += 1;
 }
 
 void vPortExitCritical(portMUX_TYPE *mux) {
+    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) != mux_self() || mux->count == 0) {
+        // The chip asserts the same (spinlock_release: the caller must own it).
+        mux_die("portEXIT_CRITICAL on a portMUX this task does not hold");
+    }
     s_critical_nesting -= 1;
-    int err = pthread_mutex_unlock(&mux->mutex);
-    if (err != 0) {
-        die("portEXIT_CRITICAL", err);
+    mux->count -= 1;
+    if (mux->count == 0) {
+        __atomic_store_n(&mux->owner, portMUX_FREE_VAL, __ATOMIC_RELEASE);
     }
 }
 

@@ -30,14 +30,18 @@ typedef uint8_t StackType_t;
 #define configASSERT(x) do { if (!(x)) { abort(); } } while (0)
 #define tskNO_AFFINITY ((BaseType_t)0x7fffffff)
 
-// portMUX_TYPE: ESP-IDF's spinlock, which a core may take again while holding
-// it (nested critical sections). A recursive mutex is that on the host.
+// portMUX_TYPE: ESP-IDF's spinlock (esp_hw_support's spinlock.h), the same
+// shape: the owner's id, taken by compare-and-set, and how many times the
+// owner took it again (nested critical sections). On the chip the owner is a
+// core; on the host a thread.
+#define portMUX_FREE_VAL 0xB33FFFFFu
 typedef struct {
-    pthread_mutex_t mutex;
+    uint32_t owner;
+    uint32_t count;
 } portMUX_TYPE;
 typedef portMUX_TYPE spinlock_t;
 
-#define portMUX_INITIALIZER_UNLOCKED { PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP }
+#define portMUX_INITIALIZER_UNLOCKED { .owner = portMUX_FREE_VAL, .count = 0 }
 #define SPINLOCK_INITIALIZER portMUX_INITIALIZER_UNLOCKED
 
 void vPortMuxInitialize(portMUX_TYPE *mux);

@@ -1,0 +1,39 @@
+// What heaptrack's two trackers on ESP-IDF (tracker_idf.c, tracker_hooks.c)
+// share, in idf_shared.c: tracker.h's calls that do not depend on how the
+// statistics are kept (ht_current_task, ht_caps_refused, ht_region_info),
+// and the few facts about ESP-IDF's heap layout both need. No MicroPython
+// header, like the trackers, so that `make check-idf` compiles it against
+// ESP-IDF's headers alone.
+#ifndef HEAPTRACK_IDF_SHARED_H
+#define HEAPTRACK_IDF_SHARED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sdkconfig.h"
+#include "heap_memory_layout.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+
+#include "tracker.h"
+
+// With ESP-IDF's task tracking on, every block carries its owner's handle
+// before the caller's bytes: ESP-IDF counts it in a block's size, and
+// heap_caps_get_free_size() and friends count it as not free.
+#if CONFIG_HEAP_TASK_TRACKING
+#define HT_BLOCK_OWNER_SIZE sizeof(TaskHandle_t)
+#else
+#define HT_BLOCK_OWNER_SIZE ((size_t)0)
+#endif
+
+// False in an interrupt handler or with interrupts masked on this core
+// (machine.disable_irq()), where heaptrack refuses to run on every build.
+bool ht_idf_task_context(void);
+
+// The SoC memory type of the chip's layout region holding address, or NULL.
+const soc_memory_type_desc_t *ht_idf_memory_type(uintptr_t address);
+
+// Every capability of a memory type, whatever its priority.
+uint32_t ht_idf_type_caps(const soc_memory_type_desc_t *type);
+
+#endif // HEAPTRACK_IDF_SHARED_H
