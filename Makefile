@@ -205,20 +205,13 @@ test-host: venv
 test: test-host
 else
 # The whole suite on ESP-IDF's tracker, with the differential test of the two
-# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's,
-# less its known failure (issue 14, open): with hundreds of task records (as after
-# the suite's earlier tests), the next mpremote cannot get into the REPL while the
-# previous exec's threads loop over heaptrack calls: the REPL's thread, which
-# takes the GIL again for every character it reads, is starved by a thread that
-# re-takes the (unfair, pthread) GIL at every bounce; no portMUX or other lock is
-# held (gdb). Seen with the idf tracker's firmware too, rarely.
-HOOKS_KNOWN_FAILURES := --deselect host_tests/test_silicon.py::test_soft_resets_with_tasks_mid_report_and_mid_allocation
+# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
 # Then the chip tests on each other chip's firmware.
 test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		$(HOOKS_KNOWN_FAILURES) $(PYTEST_ARGS)
+		$(PYTEST_ARGS)
 	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
 		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
 test: test-c test-host

@@ -558,6 +558,26 @@ static bool spare_touched(const heap_task_block_t *entries, size_t count) {
     return false;
 }
 
+// Memory no task is charged for, as ESP-IDF takes its arrays: straight from a
+// heap, below heap_caps_malloc. First from the heap ESP-IDF would use; when
+// that one is full (MicroPython's heap grows into it), from any other byte-
+// addressable heap, so that a copy can still be made where ESP-IDF's own would
+// fail. ESP-IDF frees it from whichever heap holds it.
+static void *uncharged_alloc(size_t bytes) {
+    heap_t *biggest = records_heap();
+    void *p = biggest != NULL ? multi_heap_malloc(biggest->heap, bytes) : NULL;
+    heap_t *heap;
+    SLIST_FOREACH(heap, &registered_heaps, next) {
+        if (p != NULL) {
+            break;
+        }
+        if (heap != biggest && heap->heap != NULL && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0) {
+            p = multi_heap_malloc(heap->heap, bytes);
+        }
+    }
+    return p;
+}
+
 static void blocks_free(heap_task_block_t *start) {
     heap_all_tasks_stat_t blocks_only = { .alloc_count = 1, .alloc_stat_start = start };
     heap_caps_free_all_task_stat_arrays(&blocks_only);
@@ -574,8 +594,7 @@ static bool blocks_attach(heap_all_tasks_stat_t *a, bool idf_made, size_t counte
     size_t after = HT_IDF_SPARE_BLOCKS + counted / 16;
     size_t total = HT_IDF_SPARE_BLOCKS + counted + after;
     a->alloc_count = 0;
-    heap_t *heap = records_heap();
-    heap_task_block_t *entries = heap != NULL ? multi_heap_malloc(heap->heap, total * sizeof(heap_task_block_t)) : NULL;
+    heap_task_block_t *entries = uncharged_alloc(total * sizeof(heap_task_block_t));
     if (entries == NULL) {
         return false;
     }
