@@ -478,7 +478,9 @@ print(names)
 def test_overview_of_10000_blocks_needs_no_block_arrays(vboard_factory):
     # ESP-IDF keeps its records and the statistics arrays in the biggest heap
     # (here 1 MiB of PSRAM). With 10,000 live blocks, a block array needs
-    # 120 KB there; leave less free: overviews still work, details cannot.
+    # 120 KB there; leave less free: overviews still work, and so do details,
+    # whose block array heaptrack then takes from another heap with room
+    # (internal RAM here), where ESP-IDF's own copy would fail.
     psram = vboard_factory(env=PSRAM)
     result = run(psram, """
 held = [heaptrack.malloc(16, heaptrack.CAP_SPIRAM) for i in range(10000)]
@@ -500,7 +502,7 @@ print([spiram.largest_free < 120000, me.heaps[0].blocks is None, sum(h.alloc_cou
        details])
 heaptrack.free_all()
 """, timeout=120)
-    assert result == [True, True, True, "MemoryError"]
+    assert result == [True, True, True, None]
 
 
 def test_cap_exec_is_refused_where_it_comes_back_at_another_address(board):

@@ -1064,6 +1064,11 @@ static void *snapshot_alloc(size_t bytes) {
         return NULL;
     }
     void *p = heap_caps_malloc(bytes, snapshot_caps());
+    if (p == NULL) {
+        // That kind is full: any byte-addressable memory, as tracker_idf.c
+        // falls back for its block arrays.
+        p = heap_caps_malloc(bytes, MALLOC_CAP_8BIT);
+    }
     taskENTER_CRITICAL(&s_lock);
     s_quiet[slot] = NO_TASK;
     s_quiet_count -= 1;
