@@ -5,10 +5,10 @@
 //
 //   esp32.idf_heap_info(caps) -> [(total, free, largest_free, minimum_free), ...]
 //       one tuple per ESP-IDF heap that has every bit of caps, in ESP-IDF's
-//       order. Which heaps: ESP-IDF's own matching (heap_caps_walk(caps)); the
-//       figures: ESP-IDF's heap walk as heaptrack.heap_info() shows them (the
-//       port reads multi_heap_get_info, private to ESP-IDF's heap, which may
-//       count a few bytes more per free block).
+//       order, as the port reads them: heap_caps_match() and
+//       multi_heap_get_info(), unadjusted (heaptrack.heap_info() shows what
+//       heap_caps_malloc can hand out: 4 bytes fewer with task tracking, each
+//       block's owner word, as heap_caps_get_info() counts).
 //   esp32.HEAP_DATA, esp32.HEAP_EXEC: MALLOC_CAP_8BIT, MALLOC_CAP_EXEC.
 //   esp32.idf_task_info() -> (None, [(handle, name, state, priority, None, None, None), ...])
 //       FreeRTOS's uxTaskGetSystemState as the port returns it with
@@ -20,7 +20,6 @@
 
 #include "py/runtime.h"
 
-#include "errors.h"
 #include "host_shim.h"
 #include "tracker.h"
 
@@ -28,34 +27,18 @@
 #define ESP32_MAX_HEAPS (16)
 #define ESP32_MAX_TASKS (256)
 
-static bool heap_listed(uintptr_t start, const host_heap_t *heaps, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        if (heaps[i].start == start) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static mp_obj_t esp32_idf_heap_info(mp_obj_t caps_in) {
     uint32_t caps = (uint32_t)mp_obj_get_int(caps_in);
     host_heap_t heaps[ESP32_MAX_HEAPS];
     size_t heap_count = MIN(host_heaps_with_caps(caps, heaps, ESP32_MAX_HEAPS), ESP32_MAX_HEAPS);
-    ht_region_info_t regions[ESP32_MAX_HEAPS];
-    size_t region_count = 0;
-    tracker_check(ht_region_info(regions, ESP32_MAX_HEAPS, &region_count));
-    region_count = MIN(region_count, ESP32_MAX_HEAPS);
     mp_obj_t list = mp_obj_new_list(0, NULL);
-    for (size_t i = 0; i < region_count; i++) {
-        const ht_region_info_t *r = &regions[i];
-        if (!heap_listed(r->start, heaps, heap_count)) {
-            continue;
-        }
+    for (size_t i = 0; i < heap_count; i++) {
+        const host_heap_t *h = &heaps[i];
         mp_obj_t items[] = {
-            MP_OBJ_NEW_SMALL_INT(r->total_size),
-            MP_OBJ_NEW_SMALL_INT(r->free_size),
-            MP_OBJ_NEW_SMALL_INT(r->largest_free_block),
-            MP_OBJ_NEW_SMALL_INT(r->minimum_free_size),
+            MP_OBJ_NEW_SMALL_INT(h->total),
+            MP_OBJ_NEW_SMALL_INT(h->free),
+            MP_OBJ_NEW_SMALL_INT(h->largest_free),
+            MP_OBJ_NEW_SMALL_INT(h->minimum_free),
         };
         mp_obj_list_append(list, mp_obj_new_tuple(MP_ARRAY_SIZE(items), items));
     }

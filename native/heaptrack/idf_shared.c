@@ -6,6 +6,14 @@
 
 #include "esp_heap_caps.h"
 #include "soc/soc.h"
+// ESP-IDF's registry of heaps (components/heap, not a public header), read as
+// the esp32 port's esp32.idf_heap_info() reads it. The heap component is
+// compiled with MULTI_HEAP_FREERTOS wherever FreeRTOS is in the build, always
+// on a board (components/heap/CMakeLists.txt); it gives heap_t's lock its type.
+#ifndef MULTI_HEAP_FREERTOS
+#define MULTI_HEAP_FREERTOS
+#endif
+#include "heap_private.h"
 
 #include "idf_shared.h"
 
@@ -61,78 +69,28 @@ uint32_t ht_idf_type_caps(const soc_memory_type_desc_t *type) {
 }
 
 /******************************************************************************/
-// Heap regions: heap_caps_walk_all() visits ESP-IDF's registered heaps in its
-// own order, block by block, which gives each region's bounds, free bytes and
-// largest free block; the SoC memory layout that ESP-IDF built those heaps
-// from gives its name; which caps' walks visit it gives its caps (a heap added
-// at run time has the caps it was added with, which need not be its layout
-// region's: esp_psram's internal DMA pool).
-
-typedef struct {
-    ht_region_info_t *regions;
-    size_t max;
-    size_t count;          // regions seen so far, also beyond max
-    intptr_t start;        // the region being walked
-} region_walk_t;
-
-static bool region_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    // Runs with the heap's lock held: record, nothing more.
-    region_walk_t *w = user_data;
-    if (w->count == 0 || heap.start != w->start) {
-        w->start = heap.start;
-        w->count += 1;
-        if (w->count <= w->max) {
-            ht_region_info_t *r = &w->regions[w->count - 1];
-            memset(r, 0, sizeof(*r));
-            r->start = (uintptr_t)heap.start;
-            r->total_size = (size_t)(heap.end - heap.start);
-        }
-    }
-    if (w->count > w->max) {
-        return false;   // only counted: skip the rest of this heap
-    }
-    ht_region_info_t *r = &w->regions[w->count - 1];
-    if (!block.used) {
-        r->free_size += block.size;
-        if (block.size > r->largest_free_block) {
-            r->largest_free_block = block.size;
-        }
-    }
-    return true;
-}
-
-typedef struct {
-    ht_region_info_t *regions;
-    size_t count;
-    uint32_t cap;          // the one MALLOC_CAP_ bit being walked
-} caps_walk_t;
-
-static bool caps_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    (void)block;
-    caps_walk_t *w = user_data;
-    for (size_t i = 0; i < w->count; ++i) {
-        if (w->regions[i].start == (uintptr_t)heap.start) {
-            w->regions[i].caps |= w->cap;
-            break;
-        }
-    }
-    return false;   // one block told which heap: on to the next
-}
-
-// Every region's caps as ESP-IDF matches them: heap_caps_walk(cap) visits the
-// heaps having cap at any priority.
-static void walk_caps(ht_region_info_t *regions, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-        regions[i].caps = 0;
-    }
-    for (unsigned bit = 0; bit < 31; ++bit) {   // bit 31 is MALLOC_CAP_INVALID, "every heap"
-        caps_walk_t w = { .regions = regions, .count = count, .cap = (uint32_t)1 << bit };
-        heap_caps_walk(w.cap, caps_walker, &w);
-    }
-}
+// Heap regions: ESP-IDF's registry of heaps in its own order, each with the
+// figures heap_caps_get_info() sums for it (multi_heap_get_info(), less each
+// block's owner word with task tracking: what heap_caps_malloc can hand out),
+// the caps heap_caps_malloc matches it by, and the name of the SoC memory type
+// it was made from.
 
 static size_t minus_owner(size_t bytes) {
     return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
+}
+
+static void region_fill(ht_region_info_t *r, heap_t *heap) {
+    multi_heap_info_t info;
+    multi_heap_get_info(heap->heap, &info);
+    const soc_memory_type_desc_t *type = ht_idf_memory_type((uintptr_t)heap->start);
+    memset(r, 0, sizeof(*r));
+    r->name = type != NULL ? type->name : "unknown";
+    r->caps = get_all_caps(heap);
+    r->start = (uintptr_t)heap->start;
+    r->total_size = (size_t)(heap->end - heap->start);
+    r->free_size = minus_owner(info.total_free_bytes);
+    r->largest_free_block = minus_owner(info.largest_free_block);
+    r->minimum_free_size = minus_owner(info.minimum_free_bytes);
 }
 
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
@@ -141,25 +99,17 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
         *count = 0;
         return err;
     }
-    region_walk_t w = { .regions = regions, .max = max };
-    heap_caps_walk_all(region_walker, &w);
-    walk_caps(regions, w.count < max ? w.count : max);
-    for (size_t i = 0; i < w.count && i < max; ++i) {
-        ht_region_info_t *r = &regions[i];
-        const soc_memory_type_desc_t *type = ht_idf_memory_type(r->start);
-        uint32_t caps = r->caps;
-        r->name = type != NULL ? type->name : "unknown";
-        r->free_size = minus_owner(r->free_size);
-        r->largest_free_block = minus_owner(r->largest_free_block);
-        // ESP-IDF keeps low-water marks per heap but shows them only summed
-        // over every heap having a set of caps, and counts free bytes as TLSF
-        // does (a few bytes per free block more than the walk sees). The sum
-        // is this region's own when no other heap has all its caps; either
-        // way the low-water mark cannot exceed the free size seen now.
-        size_t minimum = caps != 0 ? heap_caps_get_minimum_free_size(caps) : r->free_size;
-        minimum = minimum < r->free_size ? minimum : r->free_size;
-        r->minimum_free_size = minimum;
+    size_t n = 0;
+    heap_t *heap;
+    SLIST_FOREACH(heap, &registered_heaps, next) {
+        if (heap->heap == NULL) {
+            continue;   // a start-up stack's region, not a heap yet
+        }
+        if (n < max) {
+            region_fill(&regions[n], heap);
+        }
+        n += 1;
     }
-    *count = w.count;
+    *count = n;
     return HT_OK;
 }

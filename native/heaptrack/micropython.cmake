@@ -26,10 +26,11 @@ if(CONFIG_HEAP_USE_HOOKS AND NOT CONFIG_HEAP_TASK_TRACKING)
     target_sources(usermod_heaptrack INTERFACE ${CMAKE_CURRENT_LIST_DIR}/tracker_hooks.c)
 else()
     target_sources(usermod_heaptrack INTERFACE ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c)
-    # tracker_idf.c reads ESP-IDF's registry of heaps (heap_private.h), to
-    # find the heap holding ESP-IDF's tracking records.
-    target_include_directories(usermod_heaptrack INTERFACE ${IDF_PATH}/components/heap)
 endif()
+
+# idf_shared.c and tracker_idf.c read ESP-IDF's registry of heaps
+# (heap_private.h), as ports/esp32/modesp32.c does.
+target_include_directories(usermod_heaptrack INTERFACE ${IDF_PATH}/components/heap)
 
 target_include_directories(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}

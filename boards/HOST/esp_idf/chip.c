@@ -187,27 +187,27 @@ size_t host_chip_largest_free_block(void) {
     return heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT);
 }
 
-typedef struct {
-    host_heap_t *heaps;
-    size_t max;
-    size_t count;
-} heap_list_t;
-
-static bool list_heap(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    (void)block;
-    heap_list_t *list = user_data;
-    if (list->count < list->max) {
-        list->heaps[list->count] = (host_heap_t) {
-            .start = (uintptr_t)heap.start,
-            .total = (size_t)(heap.end - heap.start),
-        };
-    }
-    list->count += 1;
-    return false;   // one block told which heap: on to the next
-}
-
+// As ports/esp32/modesp32.c reads them: every registered heap that
+// heap_caps_match() accepts, multi_heap_get_info()'s figures unadjusted.
 size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max) {
-    heap_list_t list = { .heaps = heaps, .max = max };
-    heap_caps_walk(caps, list_heap, &list);
-    return list.count;
+    size_t count = 0;
+    heap_t *heap;
+    SLIST_FOREACH(heap, &registered_heaps, next) {
+        if (heap->heap == NULL || !heap_caps_match(heap, caps)) {
+            continue;
+        }
+        if (count < max) {
+            multi_heap_info_t info;
+            multi_heap_get_info(heap->heap, &info);
+            heaps[count] = (host_heap_t) {
+                .start = (uintptr_t)heap->start,
+                .total = (size_t)(heap->end - heap->start),
+                .free = info.total_free_bytes,
+                .largest_free = info.largest_free_block,
+                .minimum_free = info.minimum_free_bytes,
+            };
+        }
+        count += 1;
+    }
+    return count;
 }

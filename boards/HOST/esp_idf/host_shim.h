@@ -65,13 +65,17 @@ typedef struct {
 // there are (which may exceed max).
 size_t host_task_info(host_task_info_t *tasks, size_t max);
 
-// One ESP-IDF heap, as the esp32 port's esp32.idf_heap_info() reports it.
+// One ESP-IDF heap, as the esp32 port's esp32.idf_heap_info() reports it:
+// its bounds and multi_heap_get_info()'s figures.
 typedef struct {
     uintptr_t start;
     size_t total;
+    size_t free;
+    size_t largest_free;
+    size_t minimum_free;
 } host_heap_t;
 
-// The heaps ESP-IDF matches with every bit of caps (heap_caps_walk), in
+// The heaps ESP-IDF matches with every bit of caps (heap_caps_match), in
 // ESP-IDF's order: up to max into heaps; returns how many there are.
 size_t host_heaps_with_caps(uint32_t caps, host_heap_t *heaps, size_t max);
 
