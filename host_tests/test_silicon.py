@@ -59,6 +59,10 @@ def test_soft_resets_with_tasks_mid_report_and_mid_allocation(board):
     # sleeps, keep MicroPython's 64 KB heap collecting at every allocation
     # without ever growing, and the thread holding the GIL through that
     # starves the REPL of the next exec, on a board as on the virtual one.
+    # It also works in bursts with a 1 ms sleep between them: the host's GIL
+    # is an unfair pthread mutex, and a thread that re-takes it without ever
+    # sleeping still starved the REPL now and then under load. Each burst
+    # spends most of its time inside heaptrack calls, where a reset finds it.
     for _ in range(17):
         board.mpremote("exec", PRELUDE + """
 import _thread
@@ -69,8 +73,10 @@ def reporter():
 def allocator():
     me = heaptrack.current_task()
     while True:
-        heaptrack.free(heaptrack.malloc(64))
+        for i in range(20):
+            heaptrack.free(heaptrack.malloc(64))
         heaptrack.task_stats(me)
+        time.sleep_ms(1)
 for f in (reporter, allocator):
     _thread.start_new_thread(f, ())
 time.sleep_ms(30)
