@@ -51,18 +51,8 @@ endif
 # (host_tests/test_chips.py, test_boot.py) on it.
 HEAPTRACK_CHIP ?= esp32s3
 HEAPTRACK_PSRAM ?= 0
-HOST_CHIPS := esp32s3 esp32 esp32c3
-ifeq ($(filter $(HOST_CHIPS),$(HEAPTRACK_CHIP)),)
-$(error HEAPTRACK_CHIP=$(HEAPTRACK_CHIP): the virtual board's chips are $(HOST_CHIPS))
-endif
-ifeq ($(HEAPTRACK_PSRAM),1)
-ifneq ($(HEAPTRACK_CHIP),esp32s3)
-$(error HEAPTRACK_PSRAM=1 is the ESP32-S3 with octal PSRAM: HEAPTRACK_CHIP=esp32s3)
-endif
-HOST_CHIP_NAME := esp32s3-psram
-else
-HOST_CHIP_NAME := $(HEAPTRACK_CHIP)
-endif
+include $(ROOT)/boards/HOST/chips.mk
+HOST_CHIP_NAME := $(call host_chip_name,$(HEAPTRACK_CHIP),$(HEAPTRACK_PSRAM),HEAPTRACK_CHIP)
 HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
 ifneq ($(HOST_CHIP_SUFFIX),)
 ifeq ($(SANITIZE),1)
@@ -81,7 +71,7 @@ FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
 # The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
 # each: the chip tests and the boot's (the whole suite runs on the default).
-OTHER_CHIPS := esp32 esp32c3 esp32s3-psram
+OTHER_CHIPS := $(filter-out esp32s3,$(HOST_CHIPS)) $(call host_chip_name,esp32s3,1,HEAPTRACK_CHIP)
 chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
 CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

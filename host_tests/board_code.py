@@ -32,6 +32,18 @@ def wait_for(flag, ms=5000):
             raise RuntimeError('timed out')
         time.sleep_ms(5)
 
+def fill(caps, largest=65536, smallest=8):
+    # heaptrack.malloc's blocks with caps, halving from largest down to
+    # smallest, until none fits: the heaps with those caps, full
+    held = []
+    size = largest
+    while size >= smallest:
+        try:
+            held.append(heaptrack.malloc(size, caps))
+        except MemoryError:
+            size //= 2
+    return held
+
 def invariants(t):
     bad = []
     for h in t.heaps:
@@ -56,3 +68,21 @@ def run(board, code, timeout=60):
     lines = [line for line in out.splitlines() if line.strip()]
     assert lines, "no output from board"
     return ast.literal_eval(lines[-1])
+
+# MicroPython's heap filled with 1 KB objects, then every 16th kept (in place:
+# the GC heap is full), so that each GC area keeps a live block and none goes
+# back to ESP-IDF: gc.mem_free() is large, the ESP-IDF heaps it grew into are
+# not. Leaves `chunks` and `gc` behind.
+SPARSE_GC_HEAP = """
+import gc
+chunks = []
+try:
+    while True:
+        chunks.append(bytearray(1024))
+except MemoryError:
+    pass
+for i in range(len(chunks)):
+    if i % 16:
+        chunks[i] = None
+gc.collect()
+"""

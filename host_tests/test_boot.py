@@ -7,7 +7,7 @@ import pytest
 
 from heaptrack_host import report
 
-from board_code import run
+from board_code import SPARSE_GC_HEAP, run
 
 # MicroPython's esp32 port: mp_task's stack (MICROPY_TASK_STACK_SIZE), which
 # `main` allocates when it creates mp_task.
@@ -114,18 +114,7 @@ def test_gc_heap_free_but_no_16k_internal_block(board):
     print_heap_info(16384) says so."""
     out = board.exec("""
 import gc, heaptrack
-chunks = []
-try:
-    while True:
-        chunks.append(bytearray(1024))
-except MemoryError:
-    pass
-# Keep every 16th (in place: the GC heap is full): each GC area keeps a live
-# block, so none goes back to ESP-IDF.
-for i in range(len(chunks)):
-    if i % 16:
-        chunks[i] = None
-gc.collect()
+""" + SPARSE_GC_HEAP + """
 info = heaptrack.heap_info()
 try:
     heaptrack.free(heaptrack.malloc(16384))

@@ -23,7 +23,7 @@ from collections import namedtuple
 
 import pytest
 
-from board_code import run
+from board_code import SPARSE_GC_HEAP, run
 
 # One heap_init line: where the heap starts, its length, its memory type's
 # name, and whether the start and the end are the chip's (True) or the app's.
@@ -177,16 +177,7 @@ import gc, heaptrack
 me = heaptrack.current_task()
 start = heaptrack.heap_info()
 fits_at_boot = start.can_allocate(16384)
-chunks = []
-try:
-    while True:
-        chunks.append(bytearray(1024))
-except MemoryError:
-    pass
-for i in range(len(chunks)):
-    if i % 16:
-        chunks[i] = None
-gc.collect()
+""" + SPARSE_GC_HEAP + """
 info = heaptrack.heap_info()
 gc_heaps = sorted(set((h.name, h.size) for h in heaptrack.task_stats(me, blocks=True).heaps
                   for a, s in h.blocks if s >= 16384))

@@ -484,13 +484,7 @@ def test_overview_of_10000_blocks_needs_no_block_arrays(vboard_factory):
     psram = vboard_factory(env=PSRAM)
     result = run(psram, """
 held = [heaptrack.malloc(16, heaptrack.CAP_SPIRAM) for i in range(10000)]
-filler = []
-size = 65536
-while size >= 4096:
-    try:
-        filler.append(heaptrack.malloc(size, heaptrack.CAP_SPIRAM))
-    except MemoryError:
-        size //= 2
+filler = fill(heaptrack.CAP_SPIRAM, smallest=4096)
 for i in range(3):
     heaptrack.free(filler.pop())     # room for the task and heap arrays
 spiram = [r for r in heaptrack.heap_info().regions if r.total == 1048576][0]

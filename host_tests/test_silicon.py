@@ -104,16 +104,6 @@ def test_board_check_script_passes(board):
 # A small PSRAM heap, so that internal RAM stays ESP-IDF's biggest heap.
 SMALL_PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:65536"}
 
-FILL_INTERNAL = """
-held = []
-size = 65536
-while size >= 8:
-    try:
-        held.append(heaptrack.malloc(size, heaptrack.CAP_INTERNAL))
-    except MemoryError:
-        size //= 2
-"""
-
 
 def test_biggest_heap_full_is_said_in_heap_info_and_before_reports(vboard_factory):
     # ESP-IDF keeps every tracking record in its biggest heap: filled up (here
@@ -126,7 +116,7 @@ def test_biggest_heap_full_is_said_in_heap_info_and_before_reports(vboard_factor
 info = heaptrack.heap_info()
 ours = info.records.region is None
 print('BEFORE', info.trusted, info.records.full, info.records.untracked)
-""" + FILL_INTERNAL + """
+held = fill(heaptrack.CAP_INTERNAL)
 full = heaptrack.heap_info()
 p = heaptrack.malloc(1000, heaptrack.CAP_SPIRAM)   # room there; none for its record
 print('FULL', full.records.full, full.records.untracked > 0 or ours)

@@ -44,18 +44,8 @@ CC ?= gcc
 C := $(IDF_SRC)/components
 CHIP ?= esp32s3
 PSRAM ?= 0
-HOST_CHIPS := esp32s3 esp32 esp32c3
-ifeq ($(filter $(HOST_CHIPS),$(CHIP)),)
-$(error CHIP=$(CHIP): the virtual board's chips are $(HOST_CHIPS))
-endif
-ifeq ($(PSRAM),1)
-ifneq ($(CHIP),esp32s3)
-$(error PSRAM=1 is the ESP32-S3 with octal PSRAM: CHIP=esp32s3)
-endif
-HOST_SDKCONFIG_NAME := $(CHIP)-psram
-else
-HOST_SDKCONFIG_NAME := $(CHIP)
-endif
+include $(HOST_IDF_MK_DIR)/chips.mk
+HOST_SDKCONFIG_NAME := $(call host_chip_name,$(CHIP),$(PSRAM),CHIP)
 # The sanitizer build moves the ESP32-S3's DRAM out of ASan's shadow (chip.c,
 # asan_layout.h); the other chips' layouts reserve fixed DRAM addresses that
 # it would not move.

@@ -101,13 +101,9 @@ class ReplProtocol:
 
     def new_firmware(self):
         """A new firmware process starts: nothing is half-sent any more."""
-        self.mount_active = False
+        self.soft_reboot()
         self._in_tail = b""
         self.command_notice = b""
-        self._pending_18 = False
-        self._fields = []
-        self._need = 0
-        self._lenbuf = None
         self._prev_cr = False
         self._paste_in = False
         self._in_cr = False

@@ -569,7 +569,7 @@ static void *uncharged_alloc(size_t bytes) {
     heap_t *heap;
     SLIST_FOREACH(heap, &registered_heaps, next) {
         if (p != NULL) {
-            break;
+            return p;
         }
         if (heap != biggest && heap->heap != NULL && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0) {
             p = multi_heap_malloc(heap->heap, bytes);
