@@ -7,12 +7,16 @@
 //   ESP-IDF    ESP-IDF's heap task tracking (tracker_idf.c on top)
 //   hooks      heaptrack's own tracker on ESP-IDF's heap hooks (tracker_hooks.c),
 //              ESP-IDF's tracking off
+//   floor      not a tracker: the least any exact tracker on those hooks costs
+//              (bench/hooks_floor.c: live blocks in a table keyed by address,
+//              one critical section per hook, no statistics); heaptrack.malloc's
+//              layer is not measured on it
 // and the RAM each tracker takes per live block. `make -C native/tests bench`
-// builds this file three times; the ESP-IDF build is the driver: it runs the
+// builds this file four times; the ESP-IDF build is the driver: it runs the
 // others (`--measure`), measures itself, and prints one table with the
 // ratios, all from that one run.
 //
-//   bench_tracker [UNTRACKED_BINARY HOOKS_BINARY]   the table
+//   bench_tracker UNTRACKED_BINARY HOOKS_BINARY FLOOR_BINARY   the table
 //   bench_tracker --measure     one line per live count: live raw_ns ht_ns;
 //                               then: ram heap_bytes_per_block table_bytes_per_block
 //
@@ -54,6 +58,9 @@
 #ifndef HEAPTRACK_IDF_HOOKS
 #define HEAPTRACK_IDF_HOOKS 0
 #endif
+#ifndef HEAPTRACK_BENCH_FLOOR
+#define HEAPTRACK_BENCH_FLOOR 0
+#endif
 
 #if HEAPTRACK_IDF_HOOKS
 // tracker_hooks.c: the bytes its tables take per block slot.
@@ -61,6 +68,11 @@ extern const size_t ht_hooks_table_bytes_per_block;
 #define TABLE_BYTES_PER_BLOCK ht_hooks_table_bytes_per_block
 #else
 #define TABLE_BYTES_PER_BLOCK ((size_t)0)
+#endif
+
+#if HEAPTRACK_BENCH_FLOOR
+// hooks_floor.c: its live blocks, to check that it kept every one.
+extern size_t bench_floor_live(void);
 #endif
 
 #define BENCH_REGIONS "SPIRAM:0x3c000000:16777216"
@@ -144,10 +156,32 @@ static void drain(void **live, size_t count, bool through_ht) {
     free(live);
 }
 
-// Best ns per pair through each API with `live` blocks live.
+// The floor build's live blocks (0 elsewhere).
+static size_t floor_live(void) {
+    #if HEAPTRACK_BENCH_FLOOR
+    return bench_floor_live();
+    #else
+    return 0;
+    #endif
+}
+
+// The floor build: its hooks must have kept every live block, or its figure
+// would bound nothing.
+static void check_floor(size_t expected) {
+    if (HEAPTRACK_BENCH_FLOOR && floor_live() != expected) {
+        fprintf(stderr, "bench_tracker: the floor's table holds %zu blocks, not %zu\n", floor_live(), expected);
+        exit(1);
+    }
+}
+
+// Best ns per pair through each API with `live` blocks live (ht_best 0 for
+// the floor build, which has no heaptrack layer).
 static void measure(size_t live, double *raw_best, double *ht_best) {
+    const bool through_ht = !HEAPTRACK_BENCH_FLOOR;
+    size_t floor_before = floor_live();
     void **raw_live = fill(live, false);
-    void **ht_live = fill(live, true);
+    void **ht_live = through_ht ? fill(live, true) : NULL;
+    check_floor(floor_before + live);
     // Round size: about ROUND_NS of raw pairs.
     unsigned n = 64;
     while (n < (1u << 24) && raw_round(n) * n < ROUND_NS / 4) {
@@ -156,12 +190,15 @@ static void measure(size_t live, double *raw_best, double *ht_best) {
     n *= 4;
     *raw_best = *ht_best = 1e30;
     for (int round = 0; round < ROUNDS; ++round) {
-        double r = raw_round(n), h = ht_round(n);
+        double r = raw_round(n), h = through_ht ? ht_round(n) : 0.0;
         *raw_best = r < *raw_best ? r : *raw_best;
         *ht_best = h < *ht_best ? h : *ht_best;
     }
-    drain(ht_live, live, true);
+    if (through_ht) {
+        drain(ht_live, live, true);
+    }
     drain(raw_live, live, false);
+    check_floor(floor_before);
 }
 
 // Heap bytes one more live 64-byte block takes, everything included.
@@ -269,7 +306,7 @@ int main(int argc, char **argv) {
     if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == 0) {
         fail("no PSRAM heap (HEAPTRACK_IDF_REGIONS)");
     }
-    figures_t idf, untracked, hooks;
+    figures_t idf, untracked, hooks, floor;
     if (argc > 1 && strcmp(argv[1], "--measure") == 0) {
         measure_all(&idf);
         for (size_t i = 0; i < LIVES; ++i) {
@@ -279,41 +316,46 @@ int main(int argc, char **argv) {
         return 0;
     }
     #if !HEAPTRACK_IDF_TRACKING || HEAPTRACK_IDF_HOOKS
-    fprintf(stderr, "bench_tracker: run the ESP-IDF tracker's build, with the untracked and hooks builds as arguments\n");
+    fprintf(stderr, "bench_tracker: run the ESP-IDF tracker's build, with the untracked, hooks and floor builds as arguments\n");
     return 2;
     #endif
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s UNTRACKED_BINARY HOOKS_BINARY\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s UNTRACKED_BINARY HOOKS_BINARY FLOOR_BINARY\n", argv[0]);
         return 2;
     }
     // The builds in turn, PASSES times; each figure its best.
     for (int pass = 0; pass < PASSES; ++pass) {
-        figures_t u, h, i;
-        if (!run_other(argv[1], &u)) {
-            fprintf(stderr, "bench_tracker: running %s --measure failed\n", argv[1]);
-            return 1;
-        }
-        if (!run_other(argv[2], &h)) {
-            fprintf(stderr, "bench_tracker: running %s --measure failed\n", argv[2]);
-            return 1;
+        figures_t u, h, f, i;
+        figures_t *others[] = { &u, &h, &f };
+        for (int b = 0; b < 3; ++b) {
+            if (!run_other(argv[1 + b], others[b])) {
+                fprintf(stderr, "bench_tracker: running %s --measure failed\n", argv[1 + b]);
+                return 1;
+            }
         }
         measure_all(&i);
         keep_best(&untracked, &u, pass == 0);
         keep_best(&hooks, &h, pass == 0);
+        keep_best(&floor, &f, pass == 0);
         keep_best(&idf, &i, pass == 0);
     }
 
     printf("ns per malloc+free pair (16..124 bytes, allocated and freed at once) in a 16 MiB PSRAM heap,\n"
-        "with N blocks of the calling task live; best of %d rounds in each of %d passes over the three builds;\n"
+        "with N blocks of the calling task live; best of %d rounds in each of %d passes over the four builds;\n"
         "ESP-IDF's heap built for the host (-O2, no PIC)\n\n",
         ROUNDS, PASSES);
     printf("heap_caps_malloc + heap_caps_free:\n");
-    printf("%7s | %9s | %-22s | %-22s\n", "", "untracked", "ESP-IDF's tracker", "heaptrack's hooks tracker");
-    printf("%7s | %9s | %9s %12s | %9s %12s\n", "live N", "ns", "ns", "x untracked", "ns", "x untracked");
+    printf("%7s | %9s | %-22s | %-25s | %-22s\n", "", "untracked", "ESP-IDF's tracker", "heaptrack's hooks tracker",
+        "floor (no statistics)");
+    printf("%7s | %9s | %9s %12s | %9s %15s | %9s %12s\n", "live N", "ns", "ns", "x untracked", "ns", "x untracked",
+        "ns", "x untracked");
     for (size_t i = 0; i < LIVES; ++i) {
-        printf("%7zu | %9.1f | %9.1f %11.2fx | %9.1f %11.2fx\n", g_lives[i], untracked.raw[i],
-            idf.raw[i], idf.raw[i] / untracked.raw[i], hooks.raw[i], hooks.raw[i] / untracked.raw[i]);
+        printf("%7zu | %9.1f | %9.1f %11.2fx | %9.1f %14.2fx | %9.1f %11.2fx\n", g_lives[i], untracked.raw[i],
+            idf.raw[i], idf.raw[i] / untracked.raw[i], hooks.raw[i], hooks.raw[i] / untracked.raw[i],
+            floor.raw[i], floor.raw[i] / untracked.raw[i]);
     }
+    printf("floor: the least an exact tracker on the heap hooks costs (bench/hooks_floor.c: every live block\n"
+        "in a table keyed by address, one critical section per hook; no task, heap, statistics or order)\n");
     printf("\nht_malloc + ht_free (heaptrack's layer: the registry of heaptrack.malloc's blocks on top):\n");
     printf("%7s | %9s | %-22s | %-22s\n", "", "untracked", "ESP-IDF's tracker", "heaptrack's hooks tracker");
     printf("%7s | %9s | %9s %12s | %9s %12s\n", "live N", "ns", "ns", "x raw pair", "ns", "x raw pair");
@@ -331,12 +373,17 @@ int main(int argc, char **argv) {
         untracked.heap_per_block, idf_ram, hooks_ram, hooks.heap_per_block - untracked.heap_per_block,
         hooks.table_per_block);
     bool fast = true;
+    double room = 1e30;   // ns per pair 1.3x leaves beyond the floor, at the tightest N
     for (size_t i = 0; i < LIVES; ++i) {
         fast = fast && hooks.raw[i] <= 1.3 * untracked.raw[i];
+        room = least(room, 1.3 * untracked.raw[i] - floor.raw[i]);
     }
     printf("\nGoals: hooks tracker within 1.3x of untracked at every N: %s; "
         "no more RAM per live block than ESP-IDF's tracker: %s.\n",
         fast ? "met" : "NOT MET", hooks_ram <= idf_ram ? "met" : "NOT MET");
+    printf("Within 1.3x, a tracker has %.1f ns per pair beyond the floor for its task and heap records,\n"
+        "counters, peaks and block order; heaptrack's spends %.1f.\n",
+        room, hooks.raw[LIVES - 1] - floor.raw[LIVES - 1]);
     double critical = critical_section_ns();
     printf("One critical section (portMUX; on the host a spinlock of the chip's shape, compare-and-set)\n"
         "costs %.1f ns here: a malloc+free pair takes two in the heap, two more in the hooks tracker.\n",
