@@ -40,8 +40,8 @@
 // RAM per live block: what the heap loses per extra live block of 64 bytes
 // (PSRAM free bytes before and after 2,000 of them, which takes in ESP-IDF's
 // per-block records and owner words), less the untracked build's; for the
-// hooks tracker plus its table's bytes per block slot (static, sized when the
-// firmware is built: HT_HOOKS_MAX_BLOCKS slots, used or not).
+// hooks tracker plus its table's bytes per block it can hold (static, sized
+// when the firmware is built for HT_HOOKS_MAX_BLOCKS blocks, used or not).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,7 @@
 #endif
 
 #if HEAPTRACK_IDF_HOOKS
-// tracker_hooks.c: the bytes its tables take per block slot.
+// tracker_hooks.c: the bytes its tables take per block they can hold.
 extern const size_t ht_hooks_table_bytes_per_block;
 #define TABLE_BYTES_PER_BLOCK ht_hooks_table_bytes_per_block
 #else
@@ -368,8 +368,8 @@ int main(int argc, char **argv) {
     printf("\nRAM per live block (64-byte blocks): untracked heap %.1f bytes; tracking adds:\n"
         "  ESP-IDF's tracker          %5.1f bytes (its per-block record, from its biggest heap, and every\n"
         "                                   block's 4-byte owner word)\n"
-        "  heaptrack's hooks tracker  %5.1f bytes (heap: %+.1f; its static table: %.0f bytes per block slot,\n"
-        "                                   allocated whether used or not)\n",
+        "  heaptrack's hooks tracker  %5.1f bytes (heap: %+.1f; its static table: %.0f bytes per block it can\n"
+        "                                   hold, allocated whether used or not)\n",
         untracked.heap_per_block, idf_ram, hooks_ram, hooks.heap_per_block - untracked.heap_per_block,
         hooks.table_per_block);
     bool fast = true;

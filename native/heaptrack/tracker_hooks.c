@@ -18,10 +18,12 @@
 //     nothing, as ESP-IDF cannot tell who owned them.
 // What differs is the cost: ESP-IDF walks the freeing task's list of blocks on
 // every free, and allocates its records from the biggest heap. Here every block
-// is one entry of a static table keyed by address (a chained hash, 16-bit
-// links), so a malloc or free costs the same whatever the live blocks, nothing
-// is ever allocated inside a hook (it would re-enter the hook), and the records
-// take no heap at all. All of it is guarded by one portMUX spinlock, so it is
+// is one entry of a static table keyed by address (open addressing, at most
+// 80% full, entries linked in allocation order by 16-bit slot indexes), so a
+// malloc or free costs the same whatever the live blocks, nothing is ever
+// allocated inside a hook (it would re-enter the hook), and the records take
+// no heap at all. The allocation a task makes again in the heap it used last
+// takes a straight path through (record_alloc_again). All of it is guarded by one portMUX spinlock, so it is
 // safe on both cores; nothing that can block runs while it is held.
 //
 // When a table is full the tracker does not guess: the allocation is left out
@@ -52,7 +54,7 @@
 //   HT_HOOKS_MAX_BLOCKS        live blocks tracked at once, every task's: the
 //                              whole system's, not only heaptrack.malloc's
 //                              (default 2048; a power of two, at most 32768;
-//                              18 bytes each)
+//                              20 bytes each: 16 per slot, 1.25 slots per block)
 //   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 44 bytes each)
 //   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 24 bytes each)
 //   HT_HOOKS_MAX_HEAPS         heaps (16)
@@ -171,17 +173,18 @@ bool ht_track_deleted(void) {
 typedef uint16_t ix_t;
 #define NIL ((ix_t)0xffff)
 
-// One block: live (in the hash), listed in its (task, heap) record, or free.
+// One block, in a slot of the table keyed by its address, and listed in its
+// (task, heap) record. An empty slot has address 0.
 typedef struct {
     uintptr_t address;   // what ESP-IDF records: the data address (DRAM alias for EXEC)
     uint32_t size;       // the allocator's size for the block
-    ix_t hnext;          // next entry in its hash bucket; next free entry
-    ix_t prev, next;     // its record's blocks, in allocation order
+    ix_t prev, next;     // its record's blocks, in allocation order (slot indexes)
     uint16_t rec;        // heap record (low 12 bits) and the flags below
 } entry_t;
 
 #define E_REC_MASK   0x0fffu
-#define E_LISTED     0x4000u   // in its record's list
+#define E_PRESCHED   0x8000u   // made with no task running: ESP-IDF ignores its free
+#define E_GHOST      0x4000u   // such a block, freed: still listed, no longer found by address
 #define E_OURS       0x3000u   // heaptrack.malloc's blocks, one of:
 #define E_HANDED     0x1000u   //   handed out by ht_malloc, not yet given back
 #define E_CLAIMED    0x2000u   //   claimed by ht_free_all, to be freed by it
@@ -219,16 +222,17 @@ typedef struct {
     const char *name;
 } heap_desc_t;
 
-#define BUCKETS HT_HOOKS_MAX_BLOCKS
+// The table of blocks: open addressing with linear probing, a quarter more
+// slots than blocks so that probe runs stay short when it is full.
+#define SLOTS (HT_HOOKS_MAX_BLOCKS + HT_HOOKS_MAX_BLOCKS / 4)
 #define TASK_BUCKETS 64
 #define QUIET_SLOTS 8
 #define NO_TASK ((ht_task_t)1)   // no TCB is at an odd address
 
-// The RAM the tables take per block slot (for bench/bench_tracker.c).
-const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) + sizeof(ix_t);
+// The RAM the tables take per block they can hold (for bench/bench_tracker.c).
+const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) * SLOTS / HT_HOOKS_MAX_BLOCKS;
 
-static entry_t s_entries[HT_HOOKS_MAX_BLOCKS];
-static ix_t s_buckets[BUCKETS];
+static entry_t s_entries[SLOTS];
 static task_rec_t s_tasks[HT_HOOKS_MAX_TASKS];
 static ix_t s_task_buckets[TASK_BUCKETS];
 static heap_rec_t s_heap_recs[HT_HOOKS_MAX_HEAP_RECORDS];
@@ -238,9 +242,7 @@ static heap_desc_t s_heaps[HT_HOOKS_MAX_HEAPS];
 // the first allocation, long before any code of ours could run. Links are
 // stored plus one (0 is NIL) where a table is read before it is set up.
 static bool s_ready;
-static ix_t s_free_entry;     // head of the free entries
-static ix_t s_entries_used;   // entries ever taken from the never-used tail
-static size_t s_listed;       // entries in records' lists
+static size_t s_listed;       // entries (slots in use), every one in its record's list
 static uint16_t s_task_count;      // task records in use
 static uint16_t s_tasks_made;      // records ever taken from the never-used tail
 static ix_t s_free_task;           // records given back, linked by order_next
@@ -252,6 +254,7 @@ static uint16_t s_reclaimable;     // deleted tasks' records with no live block
 static size_t s_dropped_tasks;     // deleted tasks' records reused for new tasks
 static ix_t s_task_head;      // the first record in ESP-IDF's order
 static ix_t s_last_task;      // the record the last allocation was charged to
+static ix_t s_last_heap_rec;  // and its heap record
 static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
@@ -261,22 +264,27 @@ static unsigned s_quiet_count;
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
 
 static void HEAP_IRAM_ATTR tables_init(void) {
-    memset(s_buckets, 0xff, sizeof(s_buckets));
     memset(s_task_buckets, 0xff, sizeof(s_task_buckets));
-    s_free_entry = NIL;
     s_free_task = NIL;
     s_free_heap_rec = NIL;
     s_task_head = NIL;
     s_last_task = NIL;
+    s_last_heap_rec = NIL;
     for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
         s_quiet[i] = NO_TASK;
     }
     __atomic_store_n(&s_ready, true, __ATOMIC_RELEASE);
 }
 
-static inline size_t HEAP_IRAM_ATTR bucket_of(uintptr_t address) {
+// A block's home slot: its address hashed, scaled to the table (high bits of
+// a 32x32-bit product: no division).
+static inline unsigned HEAP_IRAM_ATTR slot_home(uintptr_t address) {
     uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
-    return (size_t)((h ^ (h >> 16)) & (BUCKETS - 1));
+    return (unsigned)(((uint64_t)h * SLOTS) >> 32);
+}
+
+static inline unsigned HEAP_IRAM_ATTR slot_after(unsigned i) {
+    return i + 1 == SLOTS ? 0 : i + 1;
 }
 
 static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
@@ -429,57 +437,83 @@ static inline bool HEAP_IRAM_ATTR entry_freeing(ix_t e) {
     return (s_entries[e].rec & E_OURS) == E_FREEING;
 }
 
-// The entry of the block at address whose free is not under way, or NIL.
-static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
-    for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
-        if (s_entries[e].address == address && !entry_freeing(e)) {
-            return e;
+// Every entry lies in the run of used slots that starts at its home slot, so a
+// probe stops at the first empty slot. A ghost (a freed Pre-scheduler block,
+// which ESP-IDF keeps) stays there, found by nobody.
+static inline bool HEAP_IRAM_ATTR entry_is(ix_t e, uintptr_t address) {
+    return s_entries[e].address == address && !(s_entries[e].rec & E_GHOST);
+}
+
+// The entry of the block at address whose free is not under way, or NIL; in
+// *empty (when NIL) the first empty slot of its run, where a new block would go.
+static inline ix_t HEAP_IRAM_ATTR entry_probe(uintptr_t address, ix_t *empty) {
+    unsigned i = slot_home(address);
+    for (; s_entries[i].address != 0; i = slot_after(i)) {
+        if (entry_is((ix_t)i, address) && !entry_freeing((ix_t)i)) {
+            *empty = NIL;
+            return (ix_t)i;
         }
     }
+    *empty = (ix_t)i;
     return NIL;
+}
+
+static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
+    ix_t empty;
+    return entry_probe(address, &empty);
 }
 
 // The entry heaptrack.malloc handed out at address, or NIL.
 static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
-    for (ix_t e = s_buckets[bucket_of(address)]; e != NIL; e = s_entries[e].hnext) {
-        if (s_entries[e].address == address && (s_entries[e].rec & E_OURS) == E_HANDED) {
-            return e;
+    for (unsigned i = slot_home(address); s_entries[i].address != 0; i = slot_after(i)) {
+        if (entry_is((ix_t)i, address) && (s_entries[i].rec & E_OURS) == E_HANDED) {
+            return (ix_t)i;
         }
     }
     return NIL;
 }
 
-static inline void HEAP_IRAM_ATTR entry_unhash(ix_t e) {
-    ix_t *link = &s_buckets[bucket_of(s_entries[e].address)];
-    while (*link != e) {
-        link = &s_entries[*link].hnext;
-    }
-    *link = s_entries[e].hnext;
-    s_entries[e].rec &= (uint16_t) ~E_OURS;
-}
-
-static inline ix_t HEAP_IRAM_ATTR entry_take(void) {
-    ix_t e = s_free_entry;
-    if (e != NIL) {
-        s_free_entry = s_entries[e].hnext;
-    } else if (s_entries_used < HT_HOOKS_MAX_BLOCKS) {
-        e = s_entries_used++;
-    }
-    return e;
-}
-
 static inline bool HEAP_IRAM_ATTR entry_available(void) {
-    return s_free_entry != NIL || s_entries_used < HT_HOOKS_MAX_BLOCKS;
+    return s_listed < HT_HOOKS_MAX_BLOCKS;
 }
 
-static inline void HEAP_IRAM_ATTR entry_give(ix_t e) {
-    s_entries[e].rec = 0;
-    s_entries[e].address = 0;
-    s_entries[e].hnext = s_free_entry;
-    s_free_entry = e;
+// Moves entry `from` to the empty slot `to`, and its list's links with it.
+static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
+    entry_t *en = &s_entries[to];
+    *en = s_entries[from];
+    heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
+    if (en->prev != NIL) {
+        s_entries[en->prev].next = to;
+    } else {
+        hr->first = to;
+    }
+    if (en->next != NIL) {
+        s_entries[en->next].prev = to;
+    } else {
+        hr->last = to;
+    }
 }
 
-// Takes a listed entry out of its record, as ESP-IDF's free does.
+// Empties slot e (its entry already out of its list). The entries after it in
+// its run move back into the hole when their home slot allows (deletion by
+// backward shift: no tombstones, so probes never lengthen with use).
+static inline void HEAP_IRAM_ATTR entry_remove(ix_t e) {
+    unsigned hole = e;
+    for (unsigned j = slot_after(hole); s_entries[j].address != 0; j = slot_after(j)) {
+        unsigned home = slot_home(s_entries[j].address);
+        unsigned from_home = j >= home ? j - home : j + SLOTS - home;
+        unsigned from_hole = j >= hole ? j - hole : j + SLOTS - hole;
+        if (from_home >= from_hole) {
+            entry_move((ix_t)j, (ix_t)hole);
+            hole = j;
+        }
+    }
+    s_entries[hole].address = 0;
+    s_entries[hole].rec = 0;
+    s_listed -= 1;
+}
+
+// Takes an entry out of its record, as ESP-IDF's free does.
 static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
     entry_t *en = &s_entries[e];
     heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
@@ -497,8 +531,6 @@ static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
     hr->count -= 1;
     hr->current -= en->size;
     tr->current -= en->size;
-    en->rec &= (uint16_t) ~E_LISTED;
-    s_listed -= 1;
     if (!tr->alive && tr->current == 0) {
         s_reclaimable += 1;
     }
@@ -659,6 +691,37 @@ static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
     return false;
 }
 
+// Charges the block to task record t and its heap record h, and puts it in
+// the empty slot `slot` of its run.
+static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, ix_t t, ix_t h, ix_t slot) {
+    task_rec_t *tr = &s_tasks[t];
+    heap_rec_t *hr = &s_heap_recs[h];
+    s_last_task = t;
+    s_last_heap_rec = h;
+    tr->current += size;
+    if (tr->current > tr->peak) {
+        tr->peak = tr->current;
+    }
+    hr->current += size;
+    hr->count += 1;
+    if (hr->current > hr->peak) {
+        hr->peak = hr->current;
+    }
+    entry_t *en = &s_entries[slot];
+    en->address = address;
+    en->size = size;
+    en->rec = (uint16_t)(h | (tr->handle == 0 ? E_PRESCHED : 0));
+    en->next = NIL;
+    en->prev = hr->last;
+    if (hr->last == NIL) {
+        hr->first = slot;
+    } else {
+        s_entries[hr->last].next = slot;
+    }
+    hr->last = slot;
+    s_listed += 1;
+}
+
 // A block `size` bytes long at `address`, in heap `heap`, made by `task`.
 static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsigned heap, ht_task_t task) {
     if (!s_ready) {
@@ -667,23 +730,25 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     if (s_quiet_count != 0 && is_quiet(task)) {
         return;   // the tracker's own snapshot storage
     }
-    ix_t old = entry_find(address);
+    ix_t slot;
+    ix_t old = entry_probe(address, &slot);
     if (old != NIL) {
         // Resized in place (or freed by someone else on another core whose
         // free hook has not run yet): the old block leaves its owner, as
         // ESP-IDF's realloc does.
-        entry_unhash(old);
-        if (s_entries[old].rec & E_LISTED) {
-            entry_unlist(old);
-        }
-        entry_give(old);
+        entry_unlist(old);
+        entry_remove(old);
+        entry_probe(address, &slot);   // the run may have moved back
     }
 
     // Everything this needs is checked first, so that a full table changes nothing.
     ix_t t = task_find_alive(task);
     ix_t h = NIL;
     if (t != NIL) {
-        for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
+        h = s_last_heap_rec;
+        if (t != s_last_task || h == NIL || s_heap_recs[h].heap != heap) {
+            for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
+            }
         }
     }
     if (!entry_available()) {
@@ -721,11 +786,6 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         s_task_buckets[b] = t;
     }
     task_rec_t *tr = &s_tasks[t];
-    s_last_task = t;
-    tr->current += size;
-    if (tr->current > tr->peak) {
-        tr->peak = tr->current;
-    }
     if (h == NIL) {
         h = heap_record_take();
         heap_rec_t *hr = &s_heap_recs[h];
@@ -740,30 +800,22 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         tr->heaps_last = h;
         tr->heap_count += 1;
     }
-    heap_rec_t *hr = &s_heap_recs[h];
-    hr->current += size;
-    hr->count += 1;
-    if (hr->current > hr->peak) {
-        hr->peak = hr->current;
-    }
+    block_add(address, size, t, h, slot);
+}
 
-    ix_t e = entry_take();
-    entry_t *en = &s_entries[e];
-    en->address = address;
-    en->size = size;
-    en->rec = (uint16_t)(h | E_LISTED);
-    en->next = NIL;
-    en->prev = hr->last;
-    if (hr->last == NIL) {
-        hr->first = e;
-    } else {
-        s_entries[hr->last].next = e;
+// The common allocation, straight through: the tables are set up, the block is
+// new, made by the task in the heap of the last allocation, with room for it.
+// False, having changed nothing, for anything else (record_alloc's work).
+static inline bool HEAP_IRAM_ATTR record_alloc_again(uintptr_t address, uint32_t size, unsigned heap,
+    ht_task_t task) {
+    ix_t t = s_last_task, h = s_last_heap_rec, slot;
+    if (!s_ready || t == NIL || s_quiet_count != 0 || !entry_available()
+        || s_tasks[t].handle != task || !s_tasks[t].alive || s_heap_recs[h].heap != heap
+        || entry_probe(address, &slot) != NIL) {
+        return false;
     }
-    hr->last = e;
-    size_t b = bucket_of(address);
-    en->hnext = s_buckets[b];
-    s_buckets[b] = e;
-    s_listed += 1;
+    block_add(address, size, t, h, slot);
+    return true;
 }
 
 static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
@@ -772,36 +824,35 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     }
     // The entry at address, the one being freed by heaptrack if there are two
     // (only while heaptrack frees blocks: otherwise the first will do).
-    ix_t *link = NULL;
-    for (ix_t *l = &s_buckets[bucket_of(address)]; *l != NIL; l = &s_entries[*l].hnext) {
-        if (s_entries[*l].address == address) {
-            if (link == NULL || entry_freeing(*l)) {
-                link = l;
+    ix_t e = NIL;
+    for (unsigned i = slot_home(address); s_entries[i].address != 0; i = slot_after(i)) {
+        if (entry_is((ix_t)i, address)) {
+            if (e == NIL || entry_freeing((ix_t)i)) {
+                e = (ix_t)i;
             }
-            if (s_freeing == 0 || entry_freeing(*l)) {
+            if (s_freeing == 0 || entry_freeing((ix_t)i)) {
                 break;
             }
         }
     }
-    if (link == NULL) {
+    if (e == NIL) {
         // Not recorded (a table was full, or the tracker's own): its owner is
         // unknown, but a task's handle can only be freed as its TCB.
         tcb_freed(address);
         return;
     }
-    ix_t e = *link;
-    *link = s_entries[e].hnext;
     if (entry_freeing(e)) {
         s_freeing -= 1;
     }
     s_entries[e].rec &= (uint16_t) ~E_OURS;
-    if (s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle == 0) {
+    if (s_entries[e].rec & E_PRESCHED) {
         // ESP-IDF knows no owner for a block made before any task ran, and
-        // leaves its record alone.
+        // leaves its record alone: so does this, found by nobody now.
+        s_entries[e].rec |= E_GHOST;
         return;
     }
     entry_unlist(e);
-    entry_give(e);
+    entry_remove(e);
     tcb_freed(address);
 }
 
@@ -892,7 +943,9 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
     uint32_t block_size = block_size_of(address);
     taskENTER_CRITICAL(&s_lock);
     if (heap >= 0) {
-        record_alloc(address, block_size, (unsigned)heap, task);
+        if (!record_alloc_again(address, block_size, (unsigned)heap, task)) {
+            record_alloc(address, block_size, (unsigned)heap, task);
+        }
     } else {
         s_untracked += 1;
     }
@@ -977,22 +1030,25 @@ ht_err_t ht_free_all(size_t *count) {
     // free are not ours to free.
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
-    for (ix_t e = 0; e < s_entries_used; ++e) {
+    for (unsigned e = 0; e < SLOTS; ++e) {
         if ((s_entries[e].rec & E_OURS) == E_HANDED) {
             s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_OURS) | E_CLAIMED);
         }
     }
     taskEXIT_CRITICAL(&s_lock);
 
-    // Then free them a batch at a time, outside the lock. Entries never move;
-    // one reused for another block has lost E_CLAIMED.
+    // Then free them a batch at a time, outside the lock, sweeping the table
+    // until a whole sweep finds none: meanwhile frees move entries back in
+    // their runs, one maybe past the sweep (from the table's first slots to
+    // its last).
     size_t freed = 0;
-    ix_t cursor = 0;
+    unsigned cursor = 0;
+    bool found_in_sweep = false;
     for (;;) {
         void *batch[HT_FREE_BATCH];
         size_t n = 0;
         taskENTER_CRITICAL(&s_lock);
-        for (; n < HT_FREE_BATCH && cursor < s_entries_used; ++cursor) {
+        for (; n < HT_FREE_BATCH && cursor < SLOTS; ++cursor) {
             if ((s_entries[cursor].rec & E_OURS) == E_CLAIMED) {
                 s_entries[cursor].rec |= E_FREEING;
                 s_freeing += 1;
@@ -1000,13 +1056,18 @@ ht_err_t ht_free_all(size_t *count) {
             }
         }
         taskEXIT_CRITICAL(&s_lock);
-        if (n == 0) {
-            break;
-        }
         for (size_t k = 0; k < n; ++k) {
             heap_caps_free(batch[k]);
         }
         freed += n;
+        found_in_sweep |= n != 0;
+        if (cursor == SLOTS) {
+            if (!found_in_sweep) {
+                break;
+            }
+            cursor = 0;
+            found_in_sweep = false;
+        }
     }
     if (count != NULL) {
         *count = freed;

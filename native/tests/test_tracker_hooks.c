@@ -6,7 +6,9 @@
 // not record and leaves no trace; a realloc in place moves the block to its
 // new size and the caller; the array heap_caps_init() made is Pre-scheduler's;
 // a full table of task records reuses the records of deleted tasks that have
-// no live block, oldest first, and counts them.
+// no live block, oldest first, and counts them; its table of blocks (open
+// addressing, entries moving back when one before them goes) keeps every
+// block findable and every record's blocks in allocation order, nearly full.
 // tracker.h's general behaviour, the same for both trackers, is
 // test_tracker_idf.c's and the differential test's.
 #include <stdio.h>
@@ -83,6 +85,90 @@ static void test_realloc_in_place(void) {
     CHECK(seen);
     ht_snapshot_release(&snap);
     heap_caps_free(q);
+}
+
+// The calling task's blocks in its first heap record, as a snapshot lists them.
+static size_t my_blocks(void **addresses, size_t *sizes, size_t max) {
+    ht_snapshot_t snap;
+    if (ht_snapshot_take(&snap, false, ht_current_task(), true) != HT_OK) {
+        return (size_t)-1;
+    }
+    size_t n = 0;
+    for (size_t h = 0; h < snap.tasks[0].heap_count; ++h) {
+        const ht_heap_stat_t *heap = &snap.tasks[0].heap_stat[h];
+        if (heap->caps & MALLOC_CAP_SPIRAM) {
+            continue;
+        }
+        for (size_t b = 0; b < ht_heap_block_count(heap) && n < max; ++b, ++n) {
+            addresses[n] = heap->blocks[b].address;
+            sizes[n] = heap->blocks[b].size;
+        }
+    }
+    ht_snapshot_release(&snap);
+    return n;
+}
+
+// Random allocations and frees in any order, with the table nearly full (its
+// runs of used slots long, wrapping past its end): after each step the task's
+// blocks are exactly the live ones, in allocation order, at their sizes.
+static void test_table_churn(void) {
+    size_t base_addresses = my_blocks((void *[HT_HOOKS_MAX_BLOCKS]) { 0 }, (size_t[HT_HOOKS_MAX_BLOCKS]) { 0 },
+        HT_HOOKS_MAX_BLOCKS);
+    CHECK(base_addresses == 0);   // the calling task holds no internal block yet
+    enum { LIVE_MAX = HT_HOOKS_MAX_BLOCKS - 24, STEPS = 6000 };
+    static void *live[LIVE_MAX];
+    static size_t live_sizes[LIVE_MAX];
+    static void *seen[HT_HOOKS_MAX_BLOCKS];
+    static size_t seen_sizes[HT_HOOKS_MAX_BLOCKS];
+    size_t n = 0;
+    unsigned seed = 12345;
+    bool ok = true;
+    for (int step = 0; step < STEPS && ok; ++step) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        bool grow = n == 0 || (n < LIVE_MAX && (r % 100) < (n < LIVE_MAX * 7 / 8 ? 65u : 35u));
+        if (grow) {
+            void *p = heap_caps_malloc(8 + r % 120, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+            CHECK(p != NULL);
+            if (p == NULL) {
+                break;
+            }
+            live[n] = p;
+            live_sizes[n] = heap_caps_get_allocated_size(p);
+            ++n;
+        } else {
+            size_t k = (r / 100) % n;
+            heap_caps_free(live[k]);
+            memmove(&live[k], &live[k + 1], (n - k - 1) * sizeof(live[0]));
+            memmove(&live_sizes[k], &live_sizes[k + 1], (n - k - 1) * sizeof(live_sizes[0]));
+            --n;
+        }
+        size_t got = my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS);
+        ok = got == n;
+        for (size_t i = 0; ok && i < n; ++i) {
+            ok = seen[i] == live[i] && seen_sizes[i] == live_sizes[i];
+        }
+        if (!ok) {
+            fprintf(stderr, "table churn: step %d: %zu blocks listed, %zu live, or not in allocation order\n",
+                step, got, n);
+        }
+    }
+    CHECK(ok);
+    // heaptrack.malloc's blocks among them, all freed by ht_free_all while
+    // entries move: every one, and nothing else.
+    void *ours[16];
+    for (int i = 0; i < 16; ++i) {
+        ours[i] = ht_malloc(24, HT_CAP_INTERNAL | HT_CAP_8BIT);
+        CHECK(ours[i] != NULL);
+    }
+    size_t count = 0;
+    CHECK(ht_free_all(&count) == HT_OK && count == 16);
+    size_t got = my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS);
+    CHECK(got == n);
+    for (size_t i = 0; i < n; ++i) {
+        heap_caps_free(live[i]);
+    }
+    CHECK(my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS) == 0);
 }
 
 static void test_full_table(void) {
@@ -263,6 +349,7 @@ static void test_full_task_records(void) {
 int main(void) {
     test_boot_block();
     test_realloc_in_place();
+    test_table_churn();
     test_full_table();
     test_deleted_task_records_reused();
     test_full_task_records();
