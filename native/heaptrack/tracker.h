@@ -178,6 +178,13 @@ ht_task_t ht_current_task(void);
 // True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS).
 bool ht_track_deleted(void);
 
+// Which tracker this firmware was built with, as heaptrack.TRACKER names it:
+// "idf" (tracker_idf.c, ESP-IDF's heap task tracking) or "hooks"
+// (tracker_hooks.c, heaptrack's own on ESP-IDF's heap hooks). NULL when
+// there is none: tracker_idf.c built with CONFIG_HEAP_TASK_TRACKING off, where
+// malloc and free work and statistics fail with HT_ERR_UNSUPPORTED.
+const char *ht_tracker_name(void);
+
 // The caps bits heaptrack.malloc refuses on this chip (0 for none), and in
 // *reason why (a sentence). On chips whose data and instruction buses see
 // internal RAM at different addresses, heap_caps_malloc(MALLOC_CAP_EXEC) hands

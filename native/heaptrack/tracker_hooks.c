@@ -167,6 +167,10 @@ bool ht_track_deleted(void) {
     return true;
 }
 
+const char *ht_tracker_name(void) {
+    return "hooks";
+}
+
 /******************************************************************************/
 // The tables.
 

@@ -133,6 +133,14 @@ bool ht_track_deleted(void) {
     #endif
 }
 
+const char *ht_tracker_name(void) {
+    #if CONFIG_HEAP_TASK_TRACKING
+    return "idf";
+    #else
+    return NULL;
+    #endif
+}
+
 /******************************************************************************/
 // The registry of outstanding addresses.
 //

@@ -392,6 +392,12 @@ static void test_current_task(void) {
     CHECK(me != 0 && me == (ht_task_t)xTaskGetCurrentTaskHandle());
     CHECK(strcmp(pcTaskGetName(NULL), "mp_task") == 0);
     CHECK(ht_track_deleted() == (HT_TEST_TRACKING != 0));
+    const char *tracker = ht_tracker_name();
+    #if HT_TEST_TRACKING
+    CHECK(tracker != NULL && strcmp(tracker, HT_TEST_HOOKS ? "hooks" : "idf") == 0);
+    #else
+    CHECK(tracker == NULL);
+    #endif
     worker_t w;
     ht_task_t handle = worker_start(&w, "current");
     CHECK(handle != 0 && handle != me);
