@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 API = ["CAP_32BIT", "CAP_8BIT", "CAP_DEFAULT", "CAP_DMA", "CAP_EXEC", "CAP_INTERNAL", "CAP_SPIRAM",
-       "Diff", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic", "TRACK_DELETED",
-       "TaskDiff", "TaskStat", "check_leaks", "current_task", "dump", "dump_sample", "free", "free_all", "heap_info",
-       "malloc", "print_details", "print_heap_info", "print_overview", "snapshot", "start_task",
-       "task_stats"]
+       "Diff", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic", "TRACKER",
+       "TRACK_DELETED", "TaskDiff", "TaskStat", "check_leaks", "current_task", "dump", "dump_sample", "free",
+       "free_all", "heap_info", "malloc", "print_details", "print_heap_info", "print_overview", "snapshot",
+       "start_task", "task_stats"]
 
 
 def test_api_surface(board):
@@ -447,13 +447,13 @@ for f in (heaptrack.task_stats, heaptrack.print_overview, heaptrack.print_detail
     except RuntimeError as e:
         print('RuntimeError', e)
 regions = heaptrack.heap_info().regions
-print([heaptrack.TRACK_DELETED, sum(r.total - r.free for r in regions) >= 100, heaptrack.free_all(),
-       err(heaptrack.free, a)])
+print([heaptrack.TRACKER, heaptrack.TRACK_DELETED, sum(r.total - r.free for r in regions) >= 100,
+       heaptrack.free_all(), err(heaptrack.free, a)])
 """)
     lines = out.strip().splitlines()
     assert len([line for line in lines if line.startswith("RuntimeError")]) == 4
     assert all("CONFIG_HEAP_TASK_TRACKING=y" in line for line in lines[:4])
-    assert ast.literal_eval(lines[-1]) == [False, True, 1, "ValueError"]
+    assert ast.literal_eval(lines[-1]) == [None, False, True, 1, "ValueError"]
 
 
 def test_thread_tasks_are_named_as_on_esp32(board):

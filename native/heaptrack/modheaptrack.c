@@ -315,6 +315,15 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_render_obj, 5, 5, heaptrack
 
 static MP_DEFINE_STR_OBJ(heaptrack_version_obj, HEAPTRACK_VERSION);
 
+// The tracker the firmware was built with ("idf" or "hooks"; None without heap
+// task tracking): the frozen package's TRACKER. A function, as this file is
+// the same for every tracker: the one linked knows its name.
+static mp_obj_t heaptrack_tracker(void) {
+    const char *name = ht_tracker_name();
+    return name == NULL ? mp_const_none : mp_obj_new_str_from_cstr(name);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_tracker_obj, heaptrack_tracker);
+
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 
 // Runs at the module's first import after each (soft) reset
@@ -344,6 +353,7 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_TaskStat), MP_ROM_PTR(&stats_task_type) },
     { MP_ROM_QSTR(MP_QSTR_HeapStat), MP_ROM_PTR(&stats_heap_type) },
     { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&heaptrack_version_obj) },
+    { MP_ROM_QSTR(MP_QSTR_tracker), MP_ROM_PTR(&heaptrack_tracker_obj) },
     { MP_ROM_QSTR(MP_QSTR_region_info), MP_ROM_PTR(&heapinfo_regions_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_info), MP_ROM_PTR(&heapinfo_gc_obj) },
     { MP_ROM_QSTR(MP_QSTR_records_info), MP_ROM_PTR(&heapinfo_records_obj) },

@@ -6,7 +6,7 @@
 # repository's mypy.ini sets mypy_path to it; elsewhere, point mypy_path
 # (pyright/Pylance: stubPath) at the directory `python -m heaptrack_host.stubs` prints.
 # host_tests/test_stubs.py checks that these names are the board's public names.
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 __version__: str
 """heaptrack's version; the host package heaptrack_host has the same one."""
@@ -22,6 +22,12 @@ CAP_DEFAULT: int
 
 TRACK_DELETED: bool
 """True when deleted tasks keep their records (CONFIG_HEAP_TRACK_DELETED_TASKS)."""
+
+TRACKER: Optional[Literal["idf", "hooks"]]
+"""The tracker the firmware was built with: "idf" (ESP-IDF's heap task tracking,
+the default) or "hooks" (heaptrack's own, on ESP-IDF's heap hooks; make
+HEAPTRACK_TRACKER=hooks). None on a firmware built without heap task tracking
+(CONFIG_HEAP_TASK_TRACKING off), whose statistics raise RuntimeError."""
 
 _Block = Tuple[int, int]
 """A live block: (address, size)."""

@@ -31,6 +31,10 @@ from .sample import dump_sample
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()
+# The tracker the firmware was built with: "idf" (ESP-IDF's heap task tracking)
+# or "hooks" (heaptrack's own, on ESP-IDF's heap hooks); None without heap task
+# tracking, where statistics raise RuntimeError.
+TRACKER = _heaptrack.tracker()
 
 # Importing the submodules bound them here; they are not API.
 for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample"):
