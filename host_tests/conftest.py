@@ -9,6 +9,9 @@ Fixtures:
                   the virtual board's firmware crashes fails.
   from_power_on   hard-resets the board before the test: no records of earlier
                   tests' tasks (a soft reset keeps them, as on an ESP32).
+  firmware_tracker  the tracker the session board's firmware was built with,
+                  from its link map (linked_tracker); for the check of
+                  heaptrack.TRACKER. Skips with --port.
   vboard_factory  vboard_factory(env={...}) -> a separate virtual board (own
                   flash, own firmware environment, e.g. HEAPTRACK_IDF_REGIONS;
                   untracked=True: the firmware built without heap task
@@ -17,6 +20,7 @@ Fixtures:
                   firmware crash on it (a sanitizer report included) fails the
                   test, unless made with expect_crashes=True.
 """
+import re
 import subprocess
 import sys
 import time
@@ -184,6 +188,41 @@ def from_power_on(board):
     record. From power-on there is none.
     """
     board.hard_reset()
+
+
+def linked_tracker(firmware):
+    """The tracker a host firmware was built with, as heaptrack.TRACKER should name it,
+    read from what went into it rather than asked of it: the link map the unix port's
+    linker writes beside the firmware (<firmware>.map) lists the archive members it
+    linked. tracker_hooks.o: "hooks" (the differential firmware, which also links
+    ESP-IDF's tracking, reports through it); tracker_idf.o with ESP-IDF's
+    heap_task_info.o: "idf"; tracker_idf.o without it: None (HEAPTRACK_TRACKING=0).
+    Raises LookupError when there is no map or it names no tracker."""
+    path = Path(str(firmware) + ".map")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise LookupError("no link map beside the firmware: %s" % e) from None
+    # "Archive member included ..." lines: the member's path at the start of a line.
+    linked = set(re.findall(r"^\S.*\((tracker_hooks|tracker_idf|heap_task_info)\.o\)$", text, re.M))
+    if "tracker_hooks" in linked:
+        return "hooks"
+    if "tracker_idf" in linked:
+        return "idf" if "heap_task_info" in linked else None
+    raise LookupError("%s names no tracker (tracker_hooks.o, tracker_idf.o)" % path)
+
+
+@pytest.fixture(scope="session")
+def firmware_tracker(request):
+    """The tracker the session board's firmware (--firmware) was built with: "idf",
+    "hooks" or None (linked_tracker). Skipped on a real board, and for a firmware
+    without its link map (one installed with heaptrack-host)."""
+    if request.config.getoption("--port"):
+        pytest.skip("needs the firmware's build (running with --port)")
+    try:
+        return linked_tracker(request.config.getoption("--firmware"))
+    except LookupError as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture

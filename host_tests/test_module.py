@@ -46,6 +46,13 @@ def test_version_is_the_host_packages_and_in_the_banner(board):
     assert "heaptrack %s" % version in banner
 
 
+def test_tracker_names_the_tracker_the_firmware_was_built_with(board, firmware_tracker):
+    # firmware_tracker comes from what the firmware was linked with, not from the
+    # firmware: `make test` runs this on ESP-IDF's tracker ("idf") and on heaptrack's
+    # ("hooks"); the firmware without tracking is below.
+    assert run(board, "print(repr(heaptrack.TRACKER))") == firmware_tracker
+
+
 def readme_module_code():
     """The Python code blocks of README's "The heaptrack module" section, line by line."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
