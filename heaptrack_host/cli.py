@@ -541,6 +541,11 @@ def cmd_parse(args) -> int:
         parsed = report.parse(text)
         if args.check:
             for d in parsed.details:
+                if d.incomplete is not None:
+                    # heaptrack said so itself: counts of blocks it could not list.
+                    sys.stderr.write("%s: %s line %d: not checked: heaptrack said these figures are incomplete: %s\n"
+                                     % (PROG, source, d.line, d.incomplete))
+                    continue
                 d.check()
     except report.ReportError as e:
         raise UsageError("%s: %s" % (source, e)) from None
@@ -604,7 +609,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        "trees, from heaptrack or a C firmware) and print them as JSON.")
     p.add_argument("file", nargs="?", metavar="FILE", help="text to read (default: stdin)")
     p.add_argument("--check", action="store_true",
-                   help="also check the numbers (sums, counts, percentages, peaks)")
+                   help="also check the numbers (sums, counts, percentages, peaks); a report heaptrack "
+                   "says is incomplete (its warning line before it) is noted on stderr, not checked")
     p.add_argument("--indent", type=int, default=1, help="JSON indent (default: %(default)s)")
     p.set_defaults(func=cmd_parse)
 

@@ -101,6 +101,7 @@ class Overview:
     rows: List[OverviewRow]
     heading: Optional[str] = None
     line: int = 0  # 1-based line of the table's top border, 0 if not parsed
+    incomplete: Optional[str] = None  # why, when heaptrack's warning line precedes it
 
 
 @dataclass
@@ -187,9 +188,15 @@ class Details:
     tasks: List[TaskDetail]
     heading: Optional[str] = None
     line: int = 0  # 1-based line of the first task line, 0 if not parsed
+    incomplete: Optional[str] = None  # why, when heaptrack's warning line precedes it
 
     def check(self) -> None:
-        """Raise ReportError for the first inconsistent task (with its line when parsed)."""
+        """Raise ReportError for the first inconsistent task (with its line when parsed).
+
+        A tree heaptrack printed after its warning that the figures are
+        incomplete (``incomplete``) need not add up: records were lost, and
+        ESP-IDF then counts blocks it cannot list. Check ``incomplete`` first.
+        """
         lineno = self.line
         for i, task in enumerate(self.tasks):
             task._check(lineno if lineno else None, i == len(self.tasks) - 1)
@@ -221,7 +228,7 @@ class Report:
             kind = d.get("type")
             if kind == "overview":
                 rows = [OverviewRow(**r) for r in d["rows"]]
-                items.append(Overview(rows, d.get("heading"), d.get("line", 0)))
+                items.append(Overview(rows, d.get("heading"), d.get("line", 0), d.get("incomplete")))
             elif kind == "details":
                 tasks = []
                 for t in d["tasks"]:
@@ -233,7 +240,7 @@ class Report:
                     t = dict(t)
                     t["heaps"] = heaps
                     tasks.append(TaskDetail(**t))
-                items.append(Details(tasks, d.get("heading"), d.get("line", 0)))
+                items.append(Details(tasks, d.get("heading"), d.get("line", 0), d.get("incomplete")))
             else:
                 raise ValueError("unknown report item type %r" % (kind,))
         return cls(items)
@@ -248,6 +255,7 @@ def to_json(report: Report) -> dict:
                 "type": "overview",
                 "heading": item.heading,
                 "line": item.line,
+                "incomplete": item.incomplete,
                 "rows": [_row_json(r) for r in item.rows],
             })
         else:
@@ -255,6 +263,7 @@ def to_json(report: Report) -> dict:
                 "type": "details",
                 "heading": item.heading,
                 "line": item.line,
+                "incomplete": item.incomplete,
                 "tasks": [_task_json(t) for t in item.tasks],
             })
     return {"items": items}
@@ -417,6 +426,20 @@ def _heading(lines: List[str], index: int) -> Optional[str]:
     return None
 
 
+# The line heaptrack prints before a report whose figures it knows to be
+# incomplete (native/heaptrack/report.c), then why.
+INCOMPLETE = "heaptrack: warning: these figures are incomplete: "
+
+
+def _incomplete(lines: List[str], index: int) -> Optional[str]:
+    """Why the report at lines[index] is incomplete, if heaptrack's warning line is
+    the nearest non-empty line before it."""
+    for j in range(index - 1, -1, -1):
+        if lines[j].strip():
+            return lines[j].strip()[len(INCOMPLETE):] if lines[j].startswith(INCOMPLETE) else None
+    return None
+
+
 def _parse_row(line: str, lineno: int) -> OverviewRow:
     bad = "overview row does not match ESP-IDF's format '│ %18s │ %7s │ %20d │ %17d │ %15d │'"
     if not (line.startswith("│ ") and line.endswith(" │")):
@@ -451,7 +474,7 @@ def _parse_table(lines: List[str], i: int) -> Tuple[Overview, int]:
         if line == BOTTOM:
             if not rows:
                 raise ReportError("overview table has no rows", i + 1, line)
-            return Overview(rows, _heading(lines, start), start + 1), i + 1
+            return Overview(rows, _heading(lines, start), start + 1, _incomplete(lines, start)), i + 1
         rows.append(_parse_row(line, i + 1))
 
 
@@ -554,7 +577,7 @@ def _parse_tree(lines: List[str], i: int) -> Tuple[Details, int]:
             break
         i += 1
     tree.end(i + 1 if i < len(lines) else i, lines[i] if i < len(lines) else None)
-    return Details(tree.tasks, _heading(lines, start), start + 1), i
+    return Details(tree.tasks, _heading(lines, start), start + 1, _incomplete(lines, start)), i
 
 
 def parse(text: str) -> Report:
