@@ -12,6 +12,10 @@ from board_code import SPARSE_GC_HEAP, run
 # MicroPython's esp32 port: mp_task's stack (MICROPY_TASK_STACK_SIZE), which
 # `main` allocates when it creates mp_task.
 MP_TASK_STACK = 16 * 1024
+# A _thread task's stack on the esp32 port (ports/esp32/mpthreadport.c): at
+# least MP_THREAD_MIN_STACK_SIZE, by default that plus MICROPY_STACK_CHECK_MARGIN.
+THREAD_MIN_STACK = 4 * 1024
+THREAD_DEFAULT_STACK = THREAD_MIN_STACK + 1024
 
 
 @pytest.mark.usefixtures("from_power_on")
@@ -133,3 +137,44 @@ print(heaptrack.heap_info().can_allocate(16384))
     assert largest < 16384 and tls == "MemoryError", out
     assert " A 16384-byte block with caps 0x00001000 does NOT fit (largest free: %d)" % largest in lines, out
     assert lines[-1] == "True", out   # emptied areas went back to ESP-IDF's heap
+
+
+@pytest.mark.usefixtures("from_power_on")
+def test_a_threads_stack_and_tcb_are_blocks_of_the_task_that_started_it(board):
+    # As xTaskCreate on the esp32 port: the new task's stack (the size the
+    # port's _thread gives it), then its TCB, from ESP-IDF's heap, charged to
+    # the starting task until the task ends.
+    result = run(board, """
+import _thread
+me = heaptrack.current_task()
+def blocks():
+    return [(a, s) for h in heaptrack.task_stats(me, blocks=True).heaps for a, s in h.blocks]
+out = []
+for size in (0, 1024, 16384):
+    _thread.stack_size(size)
+    before = blocks()
+    go = _thread.allocate_lock()
+    go.acquire()
+    done = _thread.allocate_lock()
+    done.acquire()
+    def worker():
+        go.acquire()
+        done.release()
+    _thread.start_new_thread(worker, ())
+    time.sleep_ms(20)
+    new = [b for b in blocks() if b not in before]
+    go.release()
+    done.acquire()
+    time.sleep_ms(50)
+    after = blocks()
+    out.append([[s for a, s in new], any(b in after for b in new)])
+_thread.stack_size(0)
+print(out)
+""")
+    tcb_sizes = set()
+    for (sizes, left), stack in zip(result, (THREAD_DEFAULT_STACK, THREAD_MIN_STACK, 16 * 1024)):
+        assert len(sizes) == 2, result            # the stack, then the TCB
+        assert stack <= sizes[0] <= stack + stack // 8, result   # TLSF rounds up by size class
+        assert not left, result                   # both freed as the task ended
+        tcb_sizes.add(sizes[1])
+    assert len(tcb_sizes) == 1 and min(tcb_sizes) < THREAD_MIN_STACK, result

@@ -233,9 +233,12 @@ mp_uint_t __wrap_mp_thread_create(void *(*entry)(void *), void *arg, size_t *sta
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) != 0) {
+        host_task_set_next_stack(0);
         free(rec);
         nlr_jump(nlr.ret_val);
     }
+    // The new task's stack as the esp32 port's would be (mp_task.c).
+    host_task_set_next_stack(host_thread_stack_size(*stack_size));
     mp_uint_t id = __real_mp_thread_create(entry, arg, stack_size);
     nlr_pop();
     // The creator holds the GIL: the new thread looks itself up (when it first

@@ -55,6 +55,18 @@ size_t gc_get_max_new_split(void) {
     return host_chip_largest_free_block();
 }
 
+// The stack the esp32 port's mp_thread_create_ex gives a _thread thread (or
+// heaptrack.start_task's task) asked for `requested` bytes (0: the default).
+// FreeRTOS takes it from ESP-IDF's heap before the task's TCB, charged to the
+// creating task, and frees it with the task: the host's thread runs on a stack
+// of its own, so a block of this size stands for it in the statistics.
+size_t host_thread_stack_size(size_t requested) {
+    if (requested == 0) {
+        return HOST_ESP32_THREAD_MIN_STACK_SIZE + HOST_ESP32_STACK_CHECK_MARGIN;
+    }
+    return requested < HOST_ESP32_THREAD_MIN_STACK_SIZE ? HOST_ESP32_THREAD_MIN_STACK_SIZE : requested;
+}
+
 static void mp_task(void *arg) {
     (void)arg;
     exit(board_main_loop());

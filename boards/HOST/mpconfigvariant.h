@@ -39,6 +39,11 @@
 // mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
 #define MICROPY_TASK_STACK_SIZE (16 * 1024)
 #define MP_TASK_PRIORITY (1)
+// A _thread task's stack on the esp32 port (ports/esp32/mpthreadport.c: at
+// least MP_THREAD_MIN_STACK_SIZE; by default that plus the port's
+// MICROPY_STACK_CHECK_MARGIN), for the block that stands for it (mp_task.c).
+#define HOST_ESP32_THREAD_MIN_STACK_SIZE (4 * 1024)
+#define HOST_ESP32_STACK_CHECK_MARGIN (1024)
 #if CONFIG_FREERTOS_UNICORE
 #define MP_TASK_COREID (0)
 #else

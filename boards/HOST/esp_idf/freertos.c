@@ -23,7 +23,9 @@
 //   - Every thread MicroPython starts goes through pthread_create, which the
 //     firmware links wrapped (-Wl,--wrap=pthread_create): the wrapper makes
 //     the new task's TCB in the creating thread, named `mp_thread` as on the
-//     esp32 port unless host_task_set_next_name() named it.
+//     esp32 port unless host_task_set_next_name() named it, and its stack when
+//     host_task_set_next_stack() sized it (the thread itself runs on a stack
+//     of the host's: the block stands for the chip's, in the statistics).
 //
 // Spinlocks (portMUX) are spinlocks of the chip's shape, owned by a thread;
 // FreeRTOS mutexes are mutexes that catch a task taking one twice.
@@ -74,6 +76,7 @@ static __thread TaskHandle_t s_current;
 // Critical sections this thread is in (FreeRTOS's per-core uxCriticalNesting).
 static __thread unsigned s_critical_nesting;
 static __thread char s_next_name[configMAX_TASK_NAME_LEN];
+static __thread size_t s_next_stack;
 static __thread TaskHandle_t s_last_created;
 
 /******************************************************************************/
@@ -482,11 +485,17 @@ void host_task_set_next_name(const char *name) {
     s_next_name[sizeof(s_next_name) - 1] = '\0';
 }
 
+void host_task_set_next_stack(size_t bytes) {
+    s_next_stack = bytes;
+}
+
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
     // The esp32 port's _thread tasks: priority ESP_TASK_PRIO_MIN + 1 on
     // MicroPython's core (MP_THREAD_PRIORITY, MP_TASK_COREID).
-    TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread", 0, 1, 1);
+    TaskHandle_t tcb = tcb_new(s_next_name[0] != '\0' ? s_next_name : "mp_thread",
+        (uint32_t)(s_next_stack / sizeof(StackType_t)), 1, 1);
     s_next_name[0] = '\0';
+    s_next_stack = 0;
     if (tcb == NULL) {
         return EAGAIN;   // what FreeRTOS's "could not allocate" becomes for a pthread caller
     }

@@ -11,6 +11,12 @@
 // `mp_thread`, as the port names _thread threads.
 void host_task_set_next_name(const char *name);
 
+// The stack, in bytes, of the next task a pthread_create of this thread starts:
+// a block of ESP-IDF's heap charged to the creating task, freed with the task
+// (FreeRTOS's xTaskCreate allocates it before the TCB). Used once; without it
+// the task has a TCB only.
+void host_task_set_next_stack(size_t bytes);
+
 // The handle of the task the last pthread_create of this thread started.
 struct tskTaskControlBlock *host_task_last_created(void);
 
