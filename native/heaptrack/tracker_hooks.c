@@ -41,7 +41,11 @@
 //     out again. heaptrack itself never reallocates.
 //   - a block freed on one core may be handed out again on the other before
 //     the first core's free hook runs; the new block then replaces the entry,
-//     and the late free removes it.
+//     and the late free hook, finding a block of the new entry's size in use
+//     at that address (TLSF's header), leaves it alone. heaptrack's own frees
+//     mark their entry first (E_FREEING), and the storage of snapshots is
+//     left out of both hooks (quiet), so that its free never takes such a
+//     marked entry.
 //
 // heap_caps_get_allocated_size(), which the allocation hook calls, is in flash:
 // like CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH, this tracker does not support
@@ -695,6 +699,50 @@ static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
     return false;
 }
 
+// In IRAM where ESP-IDF's heap is: the declaration in esp_heap_caps.h says so.
+// A block's size as ESP-IDF records it: TLSF's size for the block
+// (multi_heap_get_full_block_size). heap_caps_get_allocated_size() gives it
+// through public API (less task tracking's owner word) but looks the heap up
+// again, which is much of a hook's cost. TLSF keeps the size in the word before
+// the block (its low two bits are flags): once the first SIZE_CHECKS blocks
+// showed the word and the public call agree, the word is read directly. Where
+// they disagree (heap poisoning puts its own header there, a ROM TLSF might lay
+// it out otherwise) the public call stays, for good.
+#define SIZE_CHECKS 64
+static int s_size_checks;   // blocks that agreed so far; -1: they did not
+
+static inline uint32_t HEAP_IRAM_ATTR size_word(uintptr_t address) {
+    return (uint32_t)(((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1] & ~(size_t)3);
+}
+
+static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address) {
+    int checks = __atomic_load_n(&s_size_checks, __ATOMIC_RELAXED);
+    if (checks >= SIZE_CHECKS) {
+        return size_word(address);
+    }
+    uint32_t size = (uint32_t)(heap_caps_get_allocated_size((void *)address) + HT_BLOCK_OWNER_SIZE);
+    if (checks >= 0) {
+        if (size_word(address) != size) {
+            __atomic_store_n(&s_size_checks, -1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_compare_exchange_n(&s_size_checks, &checks, checks + 1, false,
+                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        }
+    }
+    return size;
+}
+
+// Whether the heap holds a block at address, of this size, as in use: TLSF's
+// word before it (bit 0 is set while the block is free). Only once that word
+// is trusted (false before).
+static inline bool HEAP_IRAM_ATTR block_in_use(uintptr_t address, uint32_t size) {
+    if (__atomic_load_n(&s_size_checks, __ATOMIC_RELAXED) < SIZE_CHECKS) {
+        return false;
+    }
+    size_t word = ((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1];
+    return (word & 1) == 0 && (uint32_t)(word & ~(size_t)3) == size;
+}
+
 // Charges the block to task record t and its heap record h, and puts it in
 // the empty slot `slot` of its run.
 static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, ix_t t, ix_t h, ix_t slot) {
@@ -731,18 +779,19 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     if (!s_ready) {
         tables_init();
     }
-    if (s_quiet_count != 0 && is_quiet(task)) {
-        return;   // the tracker's own snapshot storage
-    }
     ix_t slot;
     ix_t old = entry_probe(address, &slot);
     if (old != NIL) {
         // Resized in place (or freed by someone else on another core whose
-        // free hook has not run yet): the old block leaves its owner, as
+        // free hook has not run yet, or whose late free hook found the new
+        // block in use: record_free): the old block leaves its owner, as
         // ESP-IDF's realloc does.
         entry_unlist(old);
         entry_remove(old);
         entry_probe(address, &slot);   // the run may have moved back
+    }
+    if (s_quiet_count != 0 && is_quiet(task)) {
+        return;   // the tracker's own snapshot storage
     }
 
     // Everything this needs is checked first, so that a full table changes nothing.
@@ -847,6 +896,13 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     }
     if (entry_freeing(e)) {
         s_freeing -= 1;
+    } else if (block_in_use(address, s_entries[e].size)) {
+        // A late hook: the heap handed this address out again, as the block
+        // of this size in use there, before the free it reports got here (on
+        // the other core). That block's entry stays (if its own alloc hook
+        // has not run yet, that hook takes the old one out: record_alloc).
+        tcb_freed(address);
+        return;
     }
     s_entries[e].rec &= (uint16_t) ~E_OURS;
     if (s_entries[e].rec & E_PRESCHED) {
@@ -900,39 +956,6 @@ static inline uintptr_t HEAP_IRAM_ATTR data_address(void *ptr) {
     return (uintptr_t)ptr;
 }
 
-// In IRAM where ESP-IDF's heap is: the declaration in esp_heap_caps.h says so.
-// A block's size as ESP-IDF records it: TLSF's size for the block
-// (multi_heap_get_full_block_size). heap_caps_get_allocated_size() gives it
-// through public API (less task tracking's owner word) but looks the heap up
-// again, which is much of a hook's cost. TLSF keeps the size in the word before
-// the block (its low two bits are flags): once the first SIZE_CHECKS blocks
-// showed the word and the public call agree, the word is read directly. Where
-// they disagree (heap poisoning puts its own header there, a ROM TLSF might lay
-// it out otherwise) the public call stays, for good.
-#define SIZE_CHECKS 64
-static int s_size_checks;   // blocks that agreed so far; -1: they did not
-
-static inline uint32_t HEAP_IRAM_ATTR size_word(uintptr_t address) {
-    return (uint32_t)(((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1] & ~(size_t)3);
-}
-
-static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address) {
-    int checks = __atomic_load_n(&s_size_checks, __ATOMIC_RELAXED);
-    if (checks >= SIZE_CHECKS) {
-        return size_word(address);
-    }
-    uint32_t size = (uint32_t)(heap_caps_get_allocated_size((void *)address) + HT_BLOCK_OWNER_SIZE);
-    if (checks >= 0) {
-        if (size_word(address) != size) {
-            __atomic_store_n(&s_size_checks, -1, __ATOMIC_RELAXED);
-        } else {
-            __atomic_compare_exchange_n(&s_size_checks, &checks, checks + 1, false,
-                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-        }
-    }
-    return size;
-}
-
 void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
     (void)size;
     (void)caps;
@@ -958,7 +981,9 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
 
 void esp_heap_trace_free_hook(void *ptr) {
     taskENTER_CRITICAL(&s_lock);
-    record_free((uintptr_t)ptr);
+    if (s_quiet_count == 0 || !is_quiet((ht_task_t)xTaskGetCurrentTaskHandle())) {
+        record_free((uintptr_t)ptr);
+    }
     taskEXIT_CRITICAL(&s_lock);
 }
 
@@ -1103,6 +1128,43 @@ static uint32_t snapshot_caps(void) {
 }
 #endif
 
+#if !HT_HOOKS_SNAPSHOT_LIBC
+// While the calling task holds a quiet slot, the hooks leave its heap calls
+// out: the storage of its snapshots is the tracker's own. Its free too: were
+// it recorded as a free, it could take the entry of a block heaptrack is
+// freeing at the same address (E_FREEING, its free hook still due), whose late
+// hook would then remove the block made there next. The slot, or -1 when all
+// are taken (with wait, it waits for one: they are held for one heap call).
+static int quiet_begin(bool wait) {
+    ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
+    ensure_ready(0);
+    for (;;) {
+        int slot = -1;
+        taskENTER_CRITICAL(&s_lock);
+        for (int i = 0; i < QUIET_SLOTS; ++i) {
+            if (s_quiet[i] == NO_TASK) {
+                s_quiet[i] = me;
+                s_quiet_count += 1;
+                slot = i;
+                break;
+            }
+        }
+        taskEXIT_CRITICAL(&s_lock);
+        if (slot >= 0 || !wait) {
+            return slot;
+        }
+        vTaskDelay(1);
+    }
+}
+
+static void quiet_end(int slot) {
+    taskENTER_CRITICAL(&s_lock);
+    s_quiet[slot] = NO_TASK;
+    s_quiet_count -= 1;
+    taskEXIT_CRITICAL(&s_lock);
+}
+#endif
+
 static void *snapshot_alloc(size_t bytes) {
     #if HT_HOOKS_SNAPSHOT_LIBC
     void *p = malloc(bytes);
@@ -1111,19 +1173,7 @@ static void *snapshot_alloc(size_t bytes) {
     }
     return p;
     #else
-    ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
-    int slot = -1;
-    ensure_ready(0);
-    taskENTER_CRITICAL(&s_lock);
-    for (int i = 0; i < QUIET_SLOTS; ++i) {
-        if (s_quiet[i] == NO_TASK) {
-            s_quiet[i] = me;
-            s_quiet_count += 1;
-            slot = i;
-            break;
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
+    int slot = quiet_begin(false);
     if (slot < 0) {
         s_detail = detail_snapshot_quiet;
         return NULL;
@@ -1134,10 +1184,7 @@ static void *snapshot_alloc(size_t bytes) {
         // falls back for its block arrays.
         p = heap_caps_malloc(bytes, MALLOC_CAP_8BIT);
     }
-    taskENTER_CRITICAL(&s_lock);
-    s_quiet[slot] = NO_TASK;
-    s_quiet_count -= 1;
-    taskEXIT_CRITICAL(&s_lock);
+    quiet_end(slot);
     if (p == NULL) {
         s_detail = detail_snapshot_no_mem;
     }
@@ -1149,7 +1196,9 @@ static void snapshot_free(void *p) {
     #if HT_HOOKS_SNAPSHOT_LIBC
     free(p);
     #else
+    int slot = quiet_begin(true);
     heap_caps_free(p);
+    quiet_end(slot);
     #endif
 }
 
