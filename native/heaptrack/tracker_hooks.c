@@ -110,6 +110,7 @@
 
 _Static_assert(HT_HOOKS_MAX_BLOCKS > 0 && (HT_HOOKS_MAX_BLOCKS & (HT_HOOKS_MAX_BLOCKS - 1)) == 0
     && HT_HOOKS_MAX_BLOCKS <= 32768, "HT_HOOKS_MAX_BLOCKS must be a power of two, at most 32768");
+_Static_assert(HT_HOOKS_MAX_BLOCKS + HT_HOOKS_MAX_BLOCKS / 4 < 0xffff, "slot indexes are 16-bit, NIL excluded");
 _Static_assert(HT_HOOKS_MAX_TASKS > 0 && HT_HOOKS_MAX_TASKS < 0xffff, "HT_HOOKS_MAX_TASKS");
 _Static_assert(HT_HOOKS_MAX_HEAP_RECORDS > 0 && HT_HOOKS_MAX_HEAP_RECORDS < 0x1000, "HT_HOOKS_MAX_HEAP_RECORDS");
 _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MAX_HEAPS");
@@ -284,8 +285,10 @@ static void HEAP_IRAM_ATTR tables_init(void) {
     __atomic_store_n(&s_ready, true, __ATOMIC_RELEASE);
 }
 
-// A block's home slot: its address hashed, scaled to the table (high bits of
-// a 32x32-bit product: no division).
+// A block's home slot: its address hashed, scaled to the table by the high
+// word of a 32x32-bit product (no division). Every ESP chip computes that in
+// one instruction (Xtensa's MULUH, RISC-V's MULHU), not in a library routine,
+// which would be in flash; a 16-bit scaling instead costs collisions.
 static inline unsigned HEAP_IRAM_ATTR slot_home(uintptr_t address) {
     uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
     return (unsigned)(((uint64_t)h * SLOTS) >> 32);
