@@ -93,6 +93,29 @@ static void region_fill(ht_region_info_t *r, heap_t *heap) {
     r->minimum_free_size = minus_owner(info.minimum_free_bytes);
 }
 
+// The registered heap after `heap` (the first for NULL) that is a heap yet: a
+// start-up stack's region is registered before it becomes one.
+static heap_t *heap_after(heap_t *heap) {
+    heap = heap == NULL ? SLIST_FIRST(&registered_heaps) : SLIST_NEXT(heap, next);
+    while (heap != NULL && heap->heap == NULL) {
+        heap = SLIST_NEXT(heap, next);
+    }
+    return heap;
+}
+
+size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max) {
+    size_t n = 0;
+    for (heap_t *heap = heap_after(NULL); heap != NULL; heap = heap_after(heap)) {
+        if (n < max) {
+            heaps[n] = (ht_idf_heap_t) {
+                .start = (uintptr_t)heap->start, .end = (uintptr_t)heap->end, .caps = get_all_caps(heap),
+            };
+        }
+        n += 1;
+    }
+    return n;
+}
+
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
     ht_err_t err = ht_context_check();
     if (err != HT_OK) {
@@ -100,11 +123,7 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
         return err;
     }
     size_t n = 0;
-    heap_t *heap;
-    SLIST_FOREACH(heap, &registered_heaps, next) {
-        if (heap->heap == NULL) {
-            continue;   // a start-up stack's region, not a heap yet
-        }
+    for (heap_t *heap = heap_after(NULL); heap != NULL; heap = heap_after(heap)) {
         if (n < max) {
             region_fill(&regions[n], heap);
         }

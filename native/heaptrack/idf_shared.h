@@ -36,4 +36,15 @@ const soc_memory_type_desc_t *ht_idf_memory_type(uintptr_t address);
 // Every capability of a memory type, whatever its priority.
 uint32_t ht_idf_type_caps(const soc_memory_type_desc_t *type);
 
+// One of ESP-IDF's registered heaps: its bounds, and every capability
+// heap_caps_malloc matches it by.
+typedef struct {
+    uintptr_t start, end;
+    uint32_t caps;
+} ht_idf_heap_t;
+
+// ESP-IDF's registered heaps in its own order (its registry, as
+// ht_region_info reads it): up to max into heaps; returns how many there are.
+size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max);
+
 #endif // HEAPTRACK_IDF_SHARED_H

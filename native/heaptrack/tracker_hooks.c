@@ -304,41 +304,8 @@ static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
 }
 
 /******************************************************************************/
-// Heaps: learned from ESP-IDF's public API the first time a block of theirs
-// shows up. heap_caps_walk_all() names each heap's bounds; heap_caps_walk()
-// with one capability bit visits exactly the heaps having it. Each walk stops
-// at a heap's first block.
-
-typedef struct {
-    uintptr_t start[HT_HOOKS_MAX_HEAPS];
-    uintptr_t end[HT_HOOKS_MAX_HEAPS];
-    uint32_t caps[HT_HOOKS_MAX_HEAPS];
-    unsigned count;
-    uint32_t bit;
-} heap_walk_t;
-
-static bool heap_bounds_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    (void)block;
-    heap_walk_t *w = user_data;
-    if (w->count < HT_HOOKS_MAX_HEAPS) {
-        w->start[w->count] = (uintptr_t)heap.start;
-        w->end[w->count] = (uintptr_t)heap.end;
-        w->caps[w->count] = 0;
-        w->count += 1;
-    }
-    return false;
-}
-
-static bool heap_caps_walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data) {
-    (void)block;
-    heap_walk_t *w = user_data;
-    for (unsigned i = 0; i < w->count; ++i) {
-        if (w->start[i] == (uintptr_t)heap.start) {
-            w->caps[i] |= w->bit;
-        }
-    }
-    return false;
-}
+// Heaps: learned from ESP-IDF's registry of heaps (ht_idf_heaps) the first
+// time a block of one of them shows up.
 
 // ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
 // layout is named after its memory type; one added at run time after the first
@@ -356,28 +323,24 @@ static const char *heap_name(uintptr_t start, uint32_t caps) {
     return "unknown";
 }
 
-// Learns the heaps ESP-IDF has now. Takes the heaps' locks, never ours.
+// Learns the heaps ESP-IDF has now.
 static void heaps_discover(void) {
-    heap_walk_t w;
-    w.count = 0;
-    heap_caps_walk_all(heap_bounds_walker, &w);
-    for (unsigned b = 0; b < 31; ++b) {
-        w.bit = 1u << b;
-        heap_caps_walk(w.bit, heap_caps_walker, &w);
-    }
+    ht_idf_heap_t found[HT_HOOKS_MAX_HEAPS];
+    size_t count = ht_idf_heaps(found, HT_HOOKS_MAX_HEAPS);
+    count = count < HT_HOOKS_MAX_HEAPS ? count : HT_HOOKS_MAX_HEAPS;
     const char *names[HT_HOOKS_MAX_HEAPS];
-    for (unsigned i = 0; i < w.count; ++i) {
-        names[i] = heap_name(w.start[i], w.caps[i]);
+    for (size_t i = 0; i < count; ++i) {
+        names[i] = heap_name(found[i].start, found[i].caps);
     }
     taskENTER_CRITICAL(&s_lock);
-    for (unsigned i = 0; i < w.count; ++i) {
+    for (size_t i = 0; i < count; ++i) {
         bool known = false;
         for (unsigned k = 0; k < s_heap_count; ++k) {
-            known |= s_heaps[k].start == w.start[i];
+            known |= s_heaps[k].start == found[i].start;
         }
         if (!known && s_heap_count < HT_HOOKS_MAX_HEAPS) {
             s_heaps[s_heap_count] = (heap_desc_t) {
-                .start = w.start[i], .end = w.end[i], .caps = w.caps[i], .name = names[i],
+                .start = found[i].start, .end = found[i].end, .caps = found[i].caps, .name = names[i],
             };
             __atomic_store_n(&s_heap_count, s_heap_count + 1, __ATOMIC_RELEASE);
         }
