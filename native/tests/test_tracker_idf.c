@@ -950,32 +950,51 @@ static void test_deleted_tasks(void) {
     ht_snapshot_release(&snap);
 }
 
+// A deleted task's TCB, and so its handle, given to a new task: `old_task`
+// allocates a 40-byte block (kept) and is deleted, then `young_task` starts,
+// until it gets old_task's TCB (8 attempts; the young tasks that did not stay
+// alive, in spare, so that the next attempt gets another TCB).
+typedef struct {
+    worker_t old, young, spare[8];
+    size_t spares;
+    ht_task_t handle;   // both tasks' handle
+    void *kept;         // old_task's block
+} tcb_reuse_t;
+
+static bool tcb_reused(tcb_reuse_t *r) {
+    r->spares = 0;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        ht_task_t old_handle = worker_start(&r->old, "old_task");
+        r->kept = worker_malloc(&r->old, 40, HT_CAP_DEFAULT);
+        worker_stop(&r->old);
+        if (worker_start(&r->young, "young_task") == old_handle) {
+            r->handle = old_handle;
+            return true;
+        }
+        CHECK(ht_free(r->kept) == HT_OK);
+        r->spare[r->spares++] = r->young;   // keep that TCB taken for the next attempt
+    }
+    CHECK(!"a new task got a deleted task's TCB within 8 attempts");
+    return false;
+}
+
+static void tcb_reuse_spares_stop(tcb_reuse_t *r) {
+    for (size_t k = 0; k < r->spares; ++k) {
+        worker_stop(&r->spare[k]);
+    }
+}
+
 // A new task may get a deleted task's TCB, and so its handle: both records
 // stay, and the handle names the living task.
 static void test_handle_reuse(void) {
-    worker_t old, young;
-    ht_task_t old_handle = 0, young_handle = 0;
-    void *old_block = NULL, *young_block = NULL;
-    worker_t spare[8];
-    size_t spares = 0;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-        old_handle = worker_start(&old, "old_task");
-        old_block = worker_malloc(&old, 40, HT_CAP_DEFAULT);
-        worker_stop(&old);
-        young_handle = worker_start(&young, "young_task");
-        if (young_handle == old_handle) {
-            break;
-        }
-        CHECK(ht_free(old_block) == HT_OK);
-        spare[spares++] = young;   // keep that TCB taken for the next attempt
-    }
-    if (young_handle != old_handle) {
-        CHECK(!"a new task got a deleted task's TCB within 8 attempts");
-        for (size_t k = 0; k < spares; ++k) {
-            worker_stop(&spare[k]);
-        }
+    static tcb_reuse_t r;
+    if (!tcb_reused(&r)) {
+        tcb_reuse_spares_stop(&r);
         return;
     }
+    worker_t *young = &r.young;
+    ht_task_t young_handle = r.handle;
+    void *old_block = r.kept, *young_block = NULL;
     // Until the young task allocates, the handle has only deleted records.
     ht_snapshot_t snap = take(false);
     size_t records = count_records(&snap, young_handle);
@@ -985,7 +1004,7 @@ static void test_handle_reuse(void) {
     CHECK(snap.task_count == 1 && !snap.tasks[0].is_alive);
     CHECK(records > 1 || strcmp(snap.tasks[0].name, "old_task") == 0);
     ht_snapshot_release(&snap);
-    young_block = worker_malloc(&young, 48, HT_CAP_DEFAULT);
+    young_block = worker_malloc(young, 48, HT_CAP_DEFAULT);
     CHECK(young_block != NULL);
     snap = take(true);
     check_snapshot(&snap, true);
@@ -1005,15 +1024,13 @@ static void test_handle_reuse(void) {
     CHECK(task_blocks(find_named(&snap, young_handle, "old_task")) == 0);
     CHECK(task_blocks(find_named(&snap, young_handle, "young_task")) == 1);
     ht_snapshot_release(&snap);
-    worker_stop(&young);
+    worker_stop(young);
     snap = take(true);
     CHECK(count_records(&snap, young_handle) == records + 1);
     CHECK(!find_task(&snap, young_handle)->is_alive);
     ht_snapshot_release(&snap);
     CHECK(ht_free(young_block) == HT_OK);
-    for (size_t k = 0; k < spares; ++k) {
-        worker_stop(&spare[k]);
-    }
+    tcb_reuse_spares_stop(&r);
 }
 
 static void test_single_task_snapshot(void) {
@@ -1325,42 +1342,22 @@ static void check_miscount_flagged(void) {
 // must not write outside the arrays heaptrack hands ESP-IDF (an overview would
 // write through a NULL one), and are flagged.
 static void test_realloc_miscount(void) {
-    worker_t old, young;
-    ht_task_t old_handle = 0, young_handle = 0;
-    void *kept = NULL;
-    worker_t spare[8];
-    size_t spares = 0;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-        old_handle = worker_start(&old, "old_task");
-        kept = worker_malloc(&old, 40, HT_CAP_DEFAULT);
-        worker_stop(&old);
-        young_handle = worker_start(&young, "young_task");
-        if (young_handle == old_handle) {
-            break;
-        }
-        CHECK(ht_free(kept) == HT_OK);
-        spare[spares++] = young;
-    }
-    CHECK(young_handle == old_handle);
-    if (young_handle == old_handle) {
+    static tcb_reuse_t r;
+    if (tcb_reused(&r)) {
         // The old record counts 1 and lists 1; after the realloc it counts 0.
-        void *b = worker_heap_op(&young, OP_HEAP_MALLOC, NULL, 40);
-        b = worker_heap_op(&young, OP_HEAP_REALLOC, b, 400);
+        void *b = worker_heap_op(&r.young, OP_HEAP_MALLOC, NULL, 40);
+        b = worker_heap_op(&r.young, OP_HEAP_REALLOC, b, 400);
         CHECK(b != NULL);
         check_miscount_flagged();
         // Freed, the old record counts "minus one" after the next realloc.
-        CHECK(ht_free(kept) == HT_OK);
-        b = worker_heap_op(&young, OP_HEAP_REALLOC, b, 40);
+        CHECK(ht_free(r.kept) == HT_OK);
+        b = worker_heap_op(&r.young, OP_HEAP_REALLOC, b, 40);
         CHECK(b != NULL);
         check_miscount_flagged();
-        worker_heap_op(&young, OP_HEAP_FREE, b, 0);
-    } else if (kept != NULL) {
-        CHECK(ht_free(kept) == HT_OK);
+        worker_heap_op(&r.young, OP_HEAP_FREE, b, 0);
+        worker_stop(&r.young);
     }
-    worker_stop(&young);
-    for (size_t k = 0; k < spares; ++k) {
-        worker_stop(&spare[k]);
-    }
+    tcb_reuse_spares_stop(&r);
 }
 
 #endif // !HT_TEST_HOOKS
