@@ -418,26 +418,30 @@ def _split_lines(text: str) -> List[str]:
     return lines
 
 
-def _heading(lines: List[str], index: int) -> Optional[str]:
-    """The nearest non-empty line before lines[index], if it is a " PRINTING" heading."""
-    for j in range(index - 1, -1, -1):
-        if lines[j].strip():
-            return lines[j].strip() if lines[j].startswith(" PRINTING") else None
-    return None
-
-
 # The line heaptrack prints before a report whose figures it knows to be
 # incomplete (native/heaptrack/report.c), then why.
 INCOMPLETE = "heaptrack: warning: these figures are incomplete: "
 
 
-def _incomplete(lines: List[str], index: int) -> Optional[str]:
-    """Why the report at lines[index] is incomplete, if heaptrack's warning line is
-    the nearest non-empty line before it."""
+def _line_before(lines: List[str], index: int) -> int:
+    """The index of the nearest non-empty line before lines[index], or -1."""
     for j in range(index - 1, -1, -1):
         if lines[j].strip():
-            return lines[j].strip()[len(INCOMPLETE):] if lines[j].startswith(INCOMPLETE) else None
-    return None
+            return j
+    return -1
+
+
+def _preamble(lines: List[str], index: int) -> Tuple[Optional[str], Optional[str]]:
+    """What precedes the report at lines[index]: its " PRINTING" heading, and why
+    its figures are incomplete when heaptrack's warning line (printed by the report,
+    after the caller's heading) is there."""
+    j = _line_before(lines, index)
+    incomplete = None
+    if j >= 0 and lines[j].startswith(INCOMPLETE):
+        incomplete = lines[j].strip()[len(INCOMPLETE):]
+        j = _line_before(lines, j)
+    heading = lines[j].strip() if j >= 0 and lines[j].startswith(" PRINTING") else None
+    return heading, incomplete
 
 
 def _parse_row(line: str, lineno: int) -> OverviewRow:
@@ -474,7 +478,8 @@ def _parse_table(lines: List[str], i: int) -> Tuple[Overview, int]:
         if line == BOTTOM:
             if not rows:
                 raise ReportError("overview table has no rows", i + 1, line)
-            return Overview(rows, _heading(lines, start), start + 1, _incomplete(lines, start)), i + 1
+            heading, incomplete = _preamble(lines, start)
+            return Overview(rows, heading, start + 1, incomplete), i + 1
         rows.append(_parse_row(line, i + 1))
 
 
@@ -577,7 +582,8 @@ def _parse_tree(lines: List[str], i: int) -> Tuple[Details, int]:
             break
         i += 1
     tree.end(i + 1 if i < len(lines) else i, lines[i] if i < len(lines) else None)
-    return Details(tree.tasks, _heading(lines, start), start + 1, _incomplete(lines, start)), i
+    heading, incomplete = _preamble(lines, start)
+    return Details(tree.tasks, heading, start + 1, incomplete), i
 
 
 def parse(text: str) -> Report:

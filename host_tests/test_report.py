@@ -228,6 +228,18 @@ def test_interleaved_text_and_headings():
     assert d1.tasks == d2.tasks
 
 
+def test_heaptrack_warning_between_heading_and_report():
+    # heaptrack prints its "incomplete" line as part of the report, after the
+    # caller's heading: the report keeps both.
+    table = render_overview([OverviewRow("a", True, 10, 10, 1)])
+    warning = "heaptrack: warning: these figures are incomplete: 1 allocation could not be recorded (full)"
+    (overview,) = parse(" PRINTING OVERVIEW STATISTICS OF EACH TASK\n" + warning + "\n" + table).items
+    assert overview.heading == "PRINTING OVERVIEW STATISTICS OF EACH TASK"
+    assert overview.incomplete == "1 allocation could not be recorded (full)"
+    (plain,) = parse(" PRINTING OVERVIEW STATISTICS OF EACH TASK\n" + table).items
+    assert plain.incomplete is None and plain.heading == overview.heading
+
+
 def test_nothing_found():
     assert parse("hello\nworld\n") == Report([])
     assert parse("") == Report([])
