@@ -16,7 +16,7 @@
 //     thread itself runs on a host stack: the block is the chip's memory the
 //     task holds, not where the host's code keeps its frames (which need far
 //     more than a chip's task stack). Threads made through pthread_create get
-//     a TCB only (see below).
+//     one of the size host_task_set_next_stack() gave, if any (see below).
 //   - The process's first thread is the chip's start-up code, before the
 //     scheduler runs: what it allocates, the tasks it creates included, is
 //     charged to ESP-IDF's Pre-scheduler record (chip.c starts `main` there).
@@ -264,7 +264,7 @@ static void task_list_remove(TaskHandle_t tcb) {
     pthread_mutex_unlock(&s_tasks_lock);
 }
 
-// stack_depth 0: no stack block (a thread of pthread_create).
+// stack_depth 0: no stack block (a thread of pthread_create nobody sized).
 static TaskHandle_t tcb_new(const char *name, uint32_t stack_depth, UBaseType_t priority, BaseType_t core_id) {
     StackType_t *stack = NULL;
     if (stack_depth > 0) {
