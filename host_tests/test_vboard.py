@@ -330,6 +330,58 @@ print((t.alive, len(blocks)))
         assert _threads(pid) == threads_before
 
 
+def test_soft_reset_cancels_a_thread_that_signals_do_not_reach(vboard_factory):
+    # os.system() waits for its child again when a signal interrupts it, so a
+    # thread in it never reaches the GIL: the soft reset cancels it after its
+    # grace time (boards/HOST/board_reset.c), in that wait. Its task is deleted,
+    # the child is killed, and the next boot runs as usual.
+    b = vboard_factory()
+    pid = b.vboard.firmware_pid
+    threads_before = _threads(pid)
+    h = run(b, """
+import _thread, os, time
+handles = []
+def blocked():
+    heaptrack.malloc(64)   # so that ESP-IDF's statistics know the task
+    handles.append(heaptrack.current_task())
+    os.system('exec sleep 29.5')
+_thread.start_new_thread(blocked, ())
+while not handles:
+    time.sleep_ms(5)
+time.sleep_ms(100)
+print(handles[0])
+""")
+    assert _sleepers(pid) == 1
+    started = time.monotonic()
+    assert run(b, "wait_deleted(%d); print(heaptrack.task_stats(%d).alive)" % (h, h)) is False
+    assert time.monotonic() - started < 15
+    assert _sleepers(pid) == 0
+    assert _threads(pid) == threads_before
+    assert b.vboard.firmware_pid == pid and b.crashes == 0
+
+
+def _sleepers(pid):
+    """The firmware's descendants running `sleep 29.5`."""
+    def parent(p):
+        with open("/proc/%s/stat" % p) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    found = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if f.read().split(b"\0")[:2] != [b"sleep", b"29.5"]:
+                    continue
+            p = int(entry)
+            while p > 1 and p != pid:
+                p = parent(p)
+        except (OSError, ValueError, IndexError):
+            continue
+        found += p == pid
+    return found
+
+
 def _threads(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(next(line for line in f if line.startswith("Threads:")).split()[1])

@@ -27,9 +27,9 @@
 //   SIGINT is ignored (upstream: default action, the process would die of a
 //   Ctrl-C that comes in as code finishes) and a Ctrl-C never ends the process
 //   (upstream exits on a second SIGINT before the first was handled).
-// - mp_thread_init / mp_thread_deinit / mp_thread_create / mp_thread_mutex_lock:
-//   the threads of a boot end at its soft reset, at a safe point, through
-//   pthread_exit() (see "Threads at a soft reset" below).
+// - mp_thread_init / mp_thread_deinit / mp_thread_create / mp_thread_mutex_lock /
+//   mp_thread_start: the threads of a boot end at its soft reset, at a safe
+//   point, through pthread_exit() (see "Threads at a soft reset" below).
 // - gc_init (boards/HOST/mp_task.c): MicroPython's heap is mp_task's, taken
 //   from ESP-IDF's heap once and kept across soft resets, as on the esp32 port.
 //
@@ -100,6 +100,7 @@ static const char soft_reboot_msg[] = "MPY: soft reboot\n";
 int __real_main(int argc, char **argv);
 void __real_mp_thread_init(void);
 mp_uint_t __real_mp_thread_create(void *(*entry)(void *), void *arg, size_t *stack_size);
+void __real_mp_thread_start(void);
 int __real_mp_thread_mutex_lock(mp_thread_mutex_t *mutex, int wait);
 int __real_pyexec_friendly_repl(void);
 int __real_pyexec_raw_repl(void);
@@ -108,6 +109,7 @@ void __real_mp_hal_set_interrupt_char(char c);
 int __wrap_main(int argc, char **argv);
 void __wrap_mp_thread_init(void);
 void __wrap_mp_thread_deinit(void);
+void __wrap_mp_thread_start(void);
 mp_uint_t __wrap_mp_thread_create(void *(*entry)(void *), void *arg, size_t *stack_size);
 int __wrap_mp_thread_mutex_lock(mp_thread_mutex_t *mutex, int wait);
 int __wrap_pyexec_friendly_repl(void);
@@ -140,10 +142,14 @@ static char **main_argv;
 // gets threads out of blocking system calls (time.sleep, select, read), which
 // upstream's code retries after taking the GIL again. After THREAD_STOP_MS,
 // threads still out of reach (blocked in a call that does not return on a
-// signal, e.g. os.system) get upstream's treatment: pthread_cancel(). Their
-// exit hooks run too, and take them off the port's thread list. One that
-// cannot even be cancelled keeps its old generation and ends whenever it takes
-// the GIL.
+// signal, e.g. os.system) get upstream's treatment, pthread_cancel(), but
+// deferred: the cancel lands in the blocking call (a cancellation point), not
+// wherever the thread happens to be. Upstream's asynchronous cancel could land
+// inside a critical section (ESP-IDF's heap lock, heaptrack's tracker lock),
+// and its spinlock would stay taken for ever: the next allocation, in any
+// thread, would spin. Their exit hooks run too, and take them off the port's
+// thread list. One that cannot even be cancelled keeps its old generation and
+// ends whenever it takes the GIL.
 
 typedef struct thread_rec {
     pthread_t id;
@@ -224,6 +230,13 @@ MP_NORETURN static void end_thread(bool holding_gil) {
         mp_thread_mutex_unlock(&MP_STATE_VM(gil_mutex));
     }
     pthread_exit(NULL);
+}
+
+// Called by each new thread first (py/modthread.c); upstream's makes its cancel
+// type asynchronous, which a soft reset's pthread_cancel() must not be (above).
+void __wrap_mp_thread_start(void) {
+    __real_mp_thread_start();
+    pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
 }
 
 mp_uint_t __wrap_mp_thread_create(void *(*entry)(void *), void *arg, size_t *stack_size) {

@@ -46,7 +46,7 @@ $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
 # heap (boards/HOST/mp_task.c).
 LDFLAGS += -Wl,--wrap=main,--wrap=mp_thread_init,--wrap=mp_thread_deinit,--wrap=mp_thread_create \
 	-Wl,--wrap=mp_thread_mutex_lock,--wrap=gc_init,--wrap=pyexec_friendly_repl,--wrap=pyexec_raw_repl \
-	-Wl,--wrap=mp_hal_set_interrupt_char
+	-Wl,--wrap=mp_hal_set_interrupt_char,--wrap=mp_thread_start
 
 # Upstream's gc_try_add_heap (MICROPY_GC_SPLIT_HEAP_AUTO, as on the esp32
 # port, which does not build with -Wpointer-arith) adds to a void pointer,
