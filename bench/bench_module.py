@@ -105,15 +105,22 @@ def one():
     heaptrack.free(heaptrack.malloc(16))
     ended.append(1)
 def done():
+    gc.collect()
     return len([t for t in heaptrack.task_stats() if t.name.startswith('bt') and not t.alive])
-# In batches: a task's TCB stays in ESP-IDF's heap until it ends.
+# In batches: a task's stack and TCB stay in ESP-IDF's heap until it ends.
 for i in range(%(n)d):
     heaptrack.start_task('bt%%d' %% i, one)
     while len(ended) < i - 10:
         time.sleep_ms(1)
+# Each look at %(n)d records leaves garbage that grows MicroPython's heap, from
+# ESP-IDF's biggest heap, where the records' copy must fit: one look when the
+# last task's function has returned, then a few more while the last ones end.
 t0 = time.ticks_ms()
-while done() < %(n)d and time.ticks_diff(time.ticks_ms(), t0) < 60000:
+while len(ended) < %(n)d and time.ticks_diff(time.ticks_ms(), t0) < 60000:
     time.sleep_ms(20)
+time.sleep_ms(50)
+while done() < %(n)d and time.ticks_diff(time.ticks_ms(), t0) < 60000:
+    time.sleep_ms(100)
 """
 
 PER_TASK = MAKE_TASKS + """

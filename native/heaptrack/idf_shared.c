@@ -93,9 +93,7 @@ static void region_fill(ht_region_info_t *r, heap_t *heap) {
     r->minimum_free_size = minus_owner(info.minimum_free_bytes);
 }
 
-// The registered heap after `heap` (the first for NULL) that is a heap yet: a
-// start-up stack's region is registered before it becomes one.
-static heap_t *heap_after(heap_t *heap) {
+heap_t *ht_idf_heap_after(heap_t *heap) {
     heap = heap == NULL ? SLIST_FIRST(&registered_heaps) : SLIST_NEXT(heap, next);
     while (heap != NULL && heap->heap == NULL) {
         heap = SLIST_NEXT(heap, next);
@@ -105,7 +103,7 @@ static heap_t *heap_after(heap_t *heap) {
 
 size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max) {
     size_t n = 0;
-    for (heap_t *heap = heap_after(NULL); heap != NULL; heap = heap_after(heap)) {
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
         if (n < max) {
             heaps[n] = (ht_idf_heap_t) {
                 .start = (uintptr_t)heap->start, .end = (uintptr_t)heap->end, .caps = get_all_caps(heap),
@@ -123,7 +121,7 @@ ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {
         return err;
     }
     size_t n = 0;
-    for (heap_t *heap = heap_after(NULL); heap != NULL; heap = heap_after(heap)) {
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
         if (n < max) {
             region_fill(&regions[n], heap);
         }

@@ -47,4 +47,11 @@ typedef struct {
 // ht_region_info reads it): up to max into heaps; returns how many there are.
 size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max);
 
+// The same walk for code that includes ESP-IDF's heap_private.h (heap_t is
+// `struct heap_t_` there): the registered heap after `heap`, the first for
+// NULL, skipping a start-up stack's region registered before it is a heap.
+// NULL after the last.
+struct heap_t_;
+struct heap_t_ *ht_idf_heap_after(struct heap_t_ *heap);
+
 #endif // HEAPTRACK_IDF_SHARED_H

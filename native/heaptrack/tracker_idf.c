@@ -372,9 +372,8 @@ static void log_watch_install(void) {
 // spanning the most addresses, the first of equals.
 static heap_t *records_heap(void) {
     heap_t *biggest = NULL;
-    heap_t *heap;
-    SLIST_FOREACH(heap, &registered_heaps, next) {
-        if (heap->heap != NULL && (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start)) {
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
+        if (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start) {
             biggest = heap;
         }
     }
@@ -574,12 +573,8 @@ static bool spare_touched(const heap_task_block_t *entries, size_t count) {
 static void *uncharged_alloc(size_t bytes) {
     heap_t *biggest = records_heap();
     void *p = biggest != NULL ? multi_heap_malloc(biggest->heap, bytes) : NULL;
-    heap_t *heap;
-    SLIST_FOREACH(heap, &registered_heaps, next) {
-        if (p != NULL) {
-            return p;
-        }
-        if (heap != biggest && heap->heap != NULL && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0) {
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL && p == NULL; heap = ht_idf_heap_after(heap)) {
+        if (heap != biggest && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0) {
             p = multi_heap_malloc(heap->heap, bytes);
         }
     }

@@ -384,6 +384,42 @@ static bool same_regions(const regions_t *a, const regions_t *b) {
     return true;
 }
 
+// "Bad input changes nothing": the heaps' figures and, where the tracker keeps
+// statistics, its snapshot (of every task, or of the calling one) are the same
+// before and after. The snapshot is taken first: its arrays come from the heap.
+typedef struct {
+    #if HT_TEST_TRACKING
+    ht_snapshot_t snap;
+    bool all_tasks;
+    #endif
+    regions_t regions;
+} state_t;
+
+static state_t state_now(bool all_tasks) {
+    state_t st;
+    #if HT_TEST_TRACKING
+    st.all_tasks = all_tasks;
+    CHECK(ht_snapshot_take(&st.snap, all_tasks, ht_current_task(), true) == HT_OK);
+    #else
+    (void)all_tasks;
+    #endif
+    st.regions = regions();
+    return st;
+}
+
+// Checks that nothing changed since `before`, and releases it.
+static void check_unchanged(state_t *before) {
+    regions_t after = regions();
+    CHECK(same_regions(&before->regions, &after));
+    #if HT_TEST_TRACKING
+    ht_snapshot_t snap_after;
+    CHECK(ht_snapshot_take(&snap_after, before->all_tasks, ht_current_task(), true) == HT_OK);
+    CHECK(same_snapshot(&before->snap, &snap_after));
+    ht_snapshot_release(&before->snap);
+    ht_snapshot_release(&snap_after);
+    #endif
+}
+
 /******************************************************************************/
 // Tests for every build
 
@@ -469,25 +505,13 @@ static void test_full_heap(void) {
         }
     }
     CHECK(n > 8 && n < MAX);
-    regions_t before = regions();
     CHECK(heap_caps_get_free_size(MALLOC_CAP_RTCRAM) < 16);
-    // (A snapshot's arrays come from the heap: taken first, held throughout.)
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_before = take(true);
-    #endif
-    before = regions();
+    state_t before = state_now(true);
     for (int k = 0; k < 3; ++k) {
         CHECK(ht_malloc(4, MALLOC_CAP_RTCRAM) == NULL);
         CHECK(strcmp(ht_error_detail(), "no heap with the requested capabilities has room for the block") == 0);
     }
-    regions_t after = regions();
-    CHECK(same_regions(&before, &after));
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_after = take(true);
-    CHECK(same_snapshot(&snap_before, &snap_after));
-    ht_snapshot_release(&snap_before);
-    ht_snapshot_release(&snap_after);
-    #endif
+    check_unchanged(&before);
     for (size_t k = 0; k < n; ++k) {
         CHECK(ht_free(p[k]) == HT_OK);
     }
@@ -502,12 +526,9 @@ static void test_bad_free(void) {
     char *raw = heap_caps_malloc(100, MALLOC_CAP_DEFAULT);   // ESP-IDF's, not heaptrack's
     CHECK(a && b && raw);
     CHECK(ht_free(a) == HT_OK);
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_before = take(true);   // first: its arrays come from the heap
-    #endif
-    regions_t before = regions();
     int on_stack = 0;
     char *host = malloc(32);
+    state_t before = state_now(true);
     CHECK(ht_free(a) == HT_ERR_NOT_FOUND);            // double free
     CHECK(ht_free(raw) == HT_ERR_NOT_FOUND);          // a block heaptrack did not hand out
     CHECK(ht_free(b + 1) == HT_ERR_NOT_FOUND);        // inside a block
@@ -517,15 +538,8 @@ static void test_bad_free(void) {
     CHECK(ht_free(&on_stack) == HT_ERR_NOT_FOUND);
     CHECK(ht_free(host) == HT_ERR_NOT_FOUND);
     CHECK(ht_free(NULL) == HT_ERR_NOT_FOUND);
+    check_unchanged(&before);
     free(host);
-    regions_t after = regions();
-    CHECK(same_regions(&before, &after));
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_after = take(true);
-    CHECK(same_snapshot(&snap_before, &snap_after));
-    ht_snapshot_release(&snap_before);
-    ht_snapshot_release(&snap_after);
-    #endif
     // Both blocks are intact and still freeable by their owners' calls.
     CHECK(ht_free(b) == HT_OK);
     CHECK(ht_free(b) == HT_ERR_NOT_FOUND);
@@ -576,11 +590,7 @@ static void test_registry_full(void) {
         p[k] = ht_malloc(4, HT_CAP_DEFAULT);
         CHECK(p[k] != NULL);
     }
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_before;   // first: its arrays come from the heap
-    CHECK(ht_snapshot_take(&snap_before, false, ht_current_task(), true) == HT_OK);
-    #endif
-    regions_t before = regions();
+    state_t before = state_now(false);
     CHECK(ht_malloc(4, HT_CAP_DEFAULT) == NULL);
     char expect[40];
     snprintf(expect, sizeof(expect), "at most %u blocks", (unsigned)HT_IDF_MAX_BLOCKS);
@@ -588,15 +598,7 @@ static void test_registry_full(void) {
     CHECK(strstr(ht_error_detail(), "HT_IDF_MAX_BLOCKS") != NULL);
     CHECK(ht_malloc(4, HT_CAP_EXEC) == NULL);   // full first, whatever the caps
     CHECK(strstr(ht_error_detail(), expect) != NULL);
-    regions_t after = regions();
-    CHECK(same_regions(&before, &after));
-    #if HT_TEST_TRACKING
-    ht_snapshot_t snap_after;
-    CHECK(ht_snapshot_take(&snap_after, false, ht_current_task(), true) == HT_OK);
-    CHECK(same_snapshot(&snap_before, &snap_after));   // the peak did not move
-    ht_snapshot_release(&snap_before);
-    ht_snapshot_release(&snap_after);
-    #endif
+    check_unchanged(&before);   // the peak did not move either
     // One freed, one more fits; every other order of frees keeps the table whole.
     CHECK(ht_free(p[HT_IDF_MAX_BLOCKS / 2]) == HT_OK);
     p[HT_IDF_MAX_BLOCKS / 2] = ht_malloc(4, HT_CAP_DEFAULT);
