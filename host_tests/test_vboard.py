@@ -63,6 +63,12 @@ class Raw:
                     return data
             data += chunk
 
+    def prompt(self):
+        """Interrupts whatever runs; returns at a fresh friendly prompt, nothing left to read."""
+        self.s.write(b"\r\x03")
+        self.read_until(b">>> ")
+        self.drain()
+
     def enter(self):
         self.s.write(b"\r\x03\x03")
         self.drain()
@@ -450,7 +456,13 @@ def test_mount_survives_ctrl_d_in_repl(board, tmp_path):
         child.expect(r"'mounted'\r\n>>> ")
         child.send("\x04")  # soft reset; mpremote mounts the directory again
         child.expect("soft reboot")
-        child.expect("Remount local directory")
+        # mpremote remounts only if the board answers its Ctrl-D at once ("MPY: soft
+        # reboot" within 0.5 s, no pause of 0.1 s before it: write_ctrl_d), which a
+        # loaded machine can miss. A user then presses Ctrl-D again; so does this, once.
+        if child.expect(["Remount local directory", pexpect.TIMEOUT], timeout=5) == 1:
+            child.send("\x04")
+            child.expect("soft reboot")
+            child.expect("Remount local directory")
         child.expect(">>> ")
         child.send("import os, %s; os.getcwd(), %s.V\r" % (name, name))
         child.expect(r"\('/remote', 'mounted'\)\r\n>>> ")
@@ -620,9 +632,7 @@ def test_report_after_the_firmware_exited_is_a_crash(vboard_factory):
     pid = b.vboard.firmware_pid
     r = Raw(b.device)
     try:
-        r.s.write(b"\r\x03")
-        r.read_until(b">>> ")
-        r.drain()
+        r.prompt()
         r.s.write(b"import os; os.system(\"(kill -TERM $PPID; while [ $(cut -d' ' -f3 /proc/$PPID/stat) != Z ]; "
                   b"do sleep 0.01; done; echo; echo ==4244==ERROR: LeakSanitizer: detected memory leaks) >&2 &\")\r")
         data = r.read_until(b") ***\r\n", timeout=20)
@@ -642,9 +652,7 @@ def test_crash_in_friendly_repl_is_announced(vboard_factory):
     b = vboard_factory(expect_crashes=True)
     r = Raw(b.device)
     try:
-        r.s.write(b"\r\x03")
-        r.read_until(b">>> ")
-        r.drain()
+        r.prompt()
         r.s.write(b"import os; os.system('kill -ABRT $PPID')\r")
         r.read_until(b"\r\n*** vboard: firmware crashed (SIGABRT) ***\r\n")
         assert b"MicroPython " in r.read_until(b">>> ")
@@ -697,9 +705,7 @@ def test_ctrl_c_while_restarting_interrupts_boot_py_only(vboard_factory):
     (b.vboard.flash / "boot.py").write_text("import time\nprint('boot start')\ntime.sleep(5)\nprint('boot end')\n")
     r = Raw(b.device)
     try:
-        r.s.write(b"\r\x03")
-        r.read_until(b">>> ")
-        r.drain()
+        r.prompt()
         r.s.write(b"\x04")
         r.read_until(b"soft reboot\r\n")
         data = b""
