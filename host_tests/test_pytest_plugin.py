@@ -1,4 +1,5 @@
 """The pytest plugin (heaptrack_host.pytest_plugin), used from a small fresh project via pytester."""
+import os
 import textwrap
 
 import pytest
@@ -82,8 +83,11 @@ def sample_project(pytester):
 
 def board_args(request, board):
     # One token each: pytest takes a separate value for a path argument when it looks for the rootdir.
+    # The inner run has a directory of its own: a firmware path relative to where pytest was
+    # started is made absolute (pytester has changed the working directory by now).
     if board.virtual:
-        return ["--heaptrack-firmware=%s" % request.config.getoption("--firmware")]
+        firmware = os.path.join(request.config.invocation_params.dir, request.config.getoption("--firmware"))
+        return ["--heaptrack-firmware=%s" % firmware]
     return ["--heaptrack-port=%s" % board.device]
 
 
