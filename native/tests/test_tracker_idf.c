@@ -473,7 +473,7 @@ static void test_malloc_free(void) {
 }
 
 static void test_no_heap_for_caps(void) {
-    regions_t before = regions();
+    state_t before = state_now(true);
     // The ESP32-S3 with memory protection has no heap for code, and this run
     // no PSRAM; nothing can hold half the address space.
     CHECK(ht_malloc(16, HT_CAP_EXEC) == NULL);
@@ -486,8 +486,7 @@ static void test_no_heap_for_caps(void) {
     CHECK(ht_malloc(SIZE_MAX, 0) == NULL);
     CHECK(ht_malloc(SIZE_MAX - 3, 0) == NULL);
     CHECK(ht_malloc(0, HT_CAP_DEFAULT) == NULL);   // ESP-IDF's malloc(0)
-    regions_t after = regions();
-    CHECK(same_regions(&before, &after));
+    check_unchanged(&before);
     size_t count = 99;
     CHECK(ht_free_all(&count) == HT_OK && count == 0);
 }
