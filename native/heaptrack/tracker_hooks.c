@@ -995,7 +995,7 @@ ht_err_t ht_free(void *address) {
     bool handed = false;
     ensure_ready(0);
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = s_ready ? entry_find_handed(data_address(address)) : NIL;
+    ix_t e = entry_find_handed(data_address(address));
     if (e != NIL) {
         // Given back before it goes back to the heap: a second ht_free of it,
         // even a concurrent one, finds it gone.
