@@ -9,12 +9,9 @@ new task's TCB) is left out of the statistics and counted: every report then
 starts with a line saying how many, instead of figures that silently drift.
 """
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from board_code import PRELUDE
+from test_cli import heaptrack as mpheaptrack
 
 PSRAM = {"HEAPTRACK_IDF_REGIONS": "SPIRAM:0x3c000000:1048576"}
 
@@ -66,9 +63,7 @@ print('END')
         assert "heaptrack: " not in overview and "heaptrack: " not in details
     # `mpheaptrack parse --check` takes the warning as the report's own: the
     # tree is marked incomplete, and its sums are not held against it.
-    repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.cli", "parse", "--check"], input=details,
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(repo)))
+    proc = mpheaptrack("parse", "--check", input=details, timeout=60)
     assert proc.returncode == 0, proc.stderr
     (tree,) = json.loads(proc.stdout)["items"]
     if hooks == "True":
