@@ -373,14 +373,12 @@ int main(int argc, char **argv) {
         untracked.heap_per_block, idf_ram, hooks_ram, hooks.heap_per_block - untracked.heap_per_block,
         hooks.table_per_block);
     bool fast = true;
+    bool thin = true;     // heaptrack's layer at most 1.1x the raw pair of its build, on both trackers
     double room = 1e30;   // ns per pair 1.3x leaves beyond the floor, at the tightest N
     for (size_t i = 0; i < LIVES; ++i) {
         fast = fast && hooks.raw[i] <= 1.3 * untracked.raw[i];
-        room = least(room, 1.3 * untracked.raw[i] - floor.raw[i]);
-    }
-    bool thin = true;   // heaptrack's layer at most 1.1x the raw pair of its build, on both trackers
-    for (size_t i = 0; i < LIVES; ++i) {
         thin = thin && idf.ht[i] <= 1.1 * idf.raw[i] && hooks.ht[i] <= 1.1 * hooks.raw[i];
+        room = least(room, 1.3 * untracked.raw[i] - floor.raw[i]);
     }
     printf("\nGoals: hooks tracker within 1.3x of untracked at every N: %s; "
         "no more RAM per live block than ESP-IDF's tracker: %s;\n"
