@@ -437,14 +437,12 @@ static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
     return entry_probe(address, &empty);
 }
 
-// The entry heaptrack.malloc handed out at address, or NIL.
+// The entry heaptrack.malloc handed out at address, or NIL. An address has at
+// most one entry whose free is not under way (record_alloc takes a stale one
+// out before it adds the new block): that one, if heaptrack handed it out.
 static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
-    for (unsigned i = slot_home(address); s_entries[i].address != 0; i = slot_after(i)) {
-        if (entry_is((ix_t)i, address) && (s_entries[i].rec & E_OURS) == E_HANDED) {
-            return (ix_t)i;
-        }
-    }
-    return NIL;
+    ix_t e = entry_find(address);
+    return e != NIL && (s_entries[e].rec & E_OURS) == E_HANDED ? e : NIL;
 }
 
 static inline bool HEAP_IRAM_ATTR entry_available(void) {
