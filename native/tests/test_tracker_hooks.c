@@ -112,14 +112,12 @@ static size_t my_blocks(void **addresses, size_t *sizes, size_t max) {
 // runs of used slots long, wrapping past its end): after each step the task's
 // blocks are exactly the live ones, in allocation order, at their sizes.
 static void test_table_churn(void) {
-    size_t base_addresses = my_blocks((void *[HT_HOOKS_MAX_BLOCKS]) { 0 }, (size_t[HT_HOOKS_MAX_BLOCKS]) { 0 },
-        HT_HOOKS_MAX_BLOCKS);
-    CHECK(base_addresses == 0);   // the calling task holds no internal block yet
     enum { LIVE_MAX = HT_HOOKS_MAX_BLOCKS - 24, STEPS = 6000 };
     static void *live[LIVE_MAX];
     static size_t live_sizes[LIVE_MAX];
     static void *seen[HT_HOOKS_MAX_BLOCKS];
     static size_t seen_sizes[HT_HOOKS_MAX_BLOCKS];
+    CHECK(my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS) == 0);   // the calling task holds no internal block yet
     size_t n = 0;
     unsigned seed = 12345;
     bool ok = true;
