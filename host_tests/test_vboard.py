@@ -367,24 +367,17 @@ print(handles[0])
 
 
 def _sleepers(pid):
-    """The firmware's descendants running `sleep 29.5`."""
-    def parent(p):
-        with open("/proc/%s/stat" % p) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
+    """The firmware's children running `sleep 29.5` (os.system's shell execs it)."""
     found = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open("/proc/%s/cmdline" % entry, "rb") as f:
-                if f.read().split(b"\0")[:2] != [b"sleep", b"29.5"]:
-                    continue
-            p = int(entry)
-            while p > 1 and p != pid:
-                p = parent(p)
+                args = f.read().split(b"\0")
+            with open("/proc/%s/stat" % entry) as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
-            continue
-        found += p == pid
+            continue   # gone meanwhile
+        found += args[:2] == [b"sleep", b"29.5"] and parent == pid
     return found
 
 
