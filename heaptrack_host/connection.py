@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import re
 import signal
@@ -69,6 +68,7 @@ from .recording import Sample
 __all__ = ["BoardError", "BoardLost", "ScriptError", "Connection", "open_board", "find_port", "resolve_port"]
 
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SAMPLER_TASK = "ht_sampler"
 
 # Board side: _heaptrack_host_exec(src, name) runs a script as `mpremote run` would
@@ -256,13 +256,43 @@ class Connection:
     # -- raw REPL -----------------------------------------------------------
 
     def _enter(self, timeout: float, soft_reset: bool = False) -> None:
-        from mpremote.transport import TransportError
+        """Interrupts what runs and enters the raw REPL, after a soft reset if asked.
+
+        Not mpremote's enter_raw_repl: it waits for the raw REPL's banner and
+        prompt as one string, which the board writes in two writes, and its
+        timeout counts only silence. A board task printing between the two
+        writes kept it waiting for ever. Each string waited for here is one write
+        of the board's, and the deadline holds while output flows.
+        """
+        serial = self.transport.serial
+        deadline = time.monotonic() + timeout
         try:
-            # enter_raw_repl prints what it got when it fails; keep that off our stdout.
-            with contextlib.redirect_stdout(io.StringIO()):
-                self.transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
-        except (TransportError, OSError) as e:
+            serial.write(b"\r\x03")  # Ctrl-C: interrupt any running program
+            while serial.in_waiting and time.monotonic() < deadline:
+                serial.read(serial.in_waiting)
+            serial.write(b"\r\x01")  # Ctrl-A: the raw REPL
+            self._wait_for(RAW_REPL_BANNER, deadline)
+            if soft_reset:
+                # The prompt after the banner may still be on its way: the REPL reads this after it.
+                serial.write(b"\x04")
+                self._wait_for(b"soft reboot\r\n", deadline)
+                self._wait_for(RAW_REPL_BANNER, deadline)
+        except OSError as e:
             raise BoardError("no MicroPython REPL answers on %s (%s)" % (self.device, e)) from None
+        self.transport.in_raw_repl = True
+
+    def _wait_for(self, ending: bytes, deadline: float) -> None:
+        """Reads up to and including ending, never past it: what follows is the next reader's."""
+        serial = self.transport.serial
+        tail = b""
+        while True:
+            # the longest end of what came that could begin ending
+            matched = next(n for n in range(len(ending), -1, -1) if tail.endswith(ending[:n]))
+            if matched == len(ending):
+                return
+            if time.monotonic() >= deadline:
+                raise BoardError("no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
+            tail = (tail + serial.read(len(ending) - matched))[-len(ending):]
 
     def _setup(self) -> None:
         try:

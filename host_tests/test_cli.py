@@ -427,6 +427,45 @@ def test_ctrl_c_leaves_the_board_as_it_was(board, script, with_script):
     assert "cli_forever" not in left and "ht_sampler" not in left
 
 
+# Starts four tasks that print without a pause, from 300 ms on: after the
+# exec that starts them has written its end.
+PRINTERS = """\
+import _thread, time
+def printer():
+    time.sleep_ms(300)
+    while True:
+        print('a task that prints all the time')
+for i in range(4):
+    _thread.start_new_thread(printer, ())
+"""
+
+# Soft-resets a board again and again while tasks print, through the host
+# tools' connection; then prints what a last command printed.
+SOFT_RESETS_WHILE_TASKS_PRINT = """\
+import sys, time
+from heaptrack_host.connection import Connection
+with Connection(sys.argv[1]) as board:
+    for i in range(int(sys.argv[3])):
+        board.exec(sys.argv[2])
+        time.sleep(0.4)
+        board.soft_reset()
+    print(repr(board.exec("print('quiet')")))
+"""
+
+
+def test_soft_reset_gets_through_tasks_that_print_all_the_time(board):
+    # `watch --run` soft-resets the board before and after a script, to end
+    # the tasks it started, which may print. The raw REPL writes its banner and
+    # its prompt in two writes; with mpremote's way in (the two as one string,
+    # a timeout that counts only silence), a task's line between them kept the
+    # host tools waiting for ever: about one soft reset in 25 with these tasks.
+    proc = subprocess.run([sys.executable, "-c", SOFT_RESETS_WHILE_TASKS_PRINT, board.device, PRINTERS, "25"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    ok(proc)
+    assert proc.stdout == repr("quiet\r\n") + "\n"
+
+
 def test_vboard_subcommand_serves_a_board(tmp_path, virtual_only, request):
     firmware = request.config.getoption("--firmware")
     proc = subprocess.Popen([sys.executable, "-m", "heaptrack_host.cli", "vboard", "--firmware", firmware,

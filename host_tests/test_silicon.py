@@ -49,23 +49,28 @@ print([out, 'interrupts disabled' in msg, before == after])
 @pytest.mark.usefixtures("from_power_on")
 def test_soft_resets_with_tasks_mid_report_and_mid_allocation(board):
     # Each exec starts tasks that print reports and allocate without end, and
-    # returns while they run: the next exec's soft reset deletes them wherever
-    # they are, mid-print (a report holds one of heaptrack's 16 snapshot slots)
-    # or mid-allocation. After 17 of those, everything still works.
-    # (Their output runs on past the end of the exec, which mpremote then
-    # reports as error output: only the last exec's result counts.)
+    # ends with machine.soft_reset(), as a program may: the soft reset deletes
+    # them wherever they are, mid-print (a report holds one of heaptrack's 16
+    # snapshot slots) or mid-allocation. After 17 of those, everything still
+    # works. (Their output runs on past the end of the exec's own output, which
+    # mpremote then reports as error output: only the last exec's result counts.)
+    # The reset is the exec's own, not the next mpremote's: mpremote enters the
+    # raw REPL by waiting for "raw REPL; CTRL-B to exit\r\n>" byte for byte, the
+    # REPL writes it in two writes, and a task's line printed between them left
+    # mpremote waiting for ever (on a pseudo-terminal it has no timeout), on a
+    # board as on the virtual one.
     # The allocator snapshots its own task: every task's stats, dozens of
     # deleted records by then, built as Python objects in a loop that never
     # sleeps, keep MicroPython's 64 KB heap collecting at every allocation
     # without ever growing, and the thread holding the GIL through that
-    # starves the REPL of the next exec, on a board as on the virtual one.
+    # starves the REPL, on a board as on the virtual one.
     # It also works in bursts with a 1 ms sleep between them: the host's GIL
     # is an unfair pthread mutex, and a thread that re-takes it without ever
     # sleeping still starved the REPL now and then under load. Each burst
     # spends most of its time inside heaptrack calls, where a reset finds it.
     for _ in range(17):
         board.mpremote("exec", PRELUDE + """
-import _thread
+import _thread, machine
 def reporter():
     while True:
         heaptrack.print_overview()
@@ -80,6 +85,7 @@ def allocator():
 for f in (reporter, allocator):
     _thread.start_new_thread(f, ())
 time.sleep_ms(30)
+machine.soft_reset()
 """, timeout=60, check=False)
     result = run(board, """
 held = [heaptrack.snapshot() for i in range(20)]
