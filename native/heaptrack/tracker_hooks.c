@@ -32,7 +32,7 @@
 // reused (ht_snapshot_t.dropped_tasks).
 //
 // Hooks only see a block after the heap made it, and after the heap took it
-// back, so two things differ from ESP-IDF's own tracking, which runs inside
+// back, so three things differ from ESP-IDF's own tracking, which runs inside
 // the allocator:
 //   - realloc: the heap reports a resized block only as an allocation. One
 //     resized in place (same address) is accounted as ESP-IDF does (the old
@@ -46,6 +46,9 @@
 //     mark their entry first (E_FREEING), and the storage of snapshots is
 //     left out of both hooks (quiet), so that its free never takes such a
 //     marked entry.
+//   - until its free hook runs, a freed block still counts: an allocation its
+//     owner makes meanwhile in that heap (on the other core) can raise the
+//     owner's peak by it, where ESP-IDF's tracking had taken it off already.
 //
 // heap_caps_get_allocated_size(), which the allocation hook calls, is in flash:
 // like CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH, this tracker does not support
