@@ -128,6 +128,13 @@ BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
 _VBOARD_RESET = re.compile(r"\*\*\* vboard: (firmware crashed \([^\n]*\)|hard reset) \*\*\*")
 
 
+# What MicroPython's error output starts a line with: a traceback, or an
+# exception printed without one. Anything else between the board's two ends of
+# output is a task's printing that came in between.
+_ERROR_OUTPUT = re.compile(r"^(Traceback \(most recent call last\):|[A-Za-z_][\w.]*"
+                           r"(Error|Exception|Exit|Interrupt|Iteration)\b)", re.M)
+
+
 class BoardError(Exception):
     """The board cannot be used (missing, busy, not MicroPython, no heaptrack module, stopped answering).
 
@@ -335,15 +342,36 @@ class Connection:
         from mpremote.transport import TransportError
         try:
             self._busy = True
-            self.transport.exec_raw_no_follow(code)
+            self._send(code, timeout)
             out, err = self.transport.follow(timeout)
             self._busy = False
         except (TransportError, OSError) as e:
             raise self._lost(e) from None
         if err:
             self._reset_under_us(err)
-            raise ScriptError(err.decode(errors="replace"))
+            if _ERROR_OUTPUT.search(err.decode(errors="replace")):
+                raise ScriptError(err.decode(errors="replace"))
+            out += err  # a task's lines between the board's two ends of output, no error
         return out.decode(errors="replace")
+
+    def _send(self, code: str, timeout: float) -> None:
+        """Types code into the raw REPL and returns once the board says it runs it.
+
+        Not mpremote's exec_raw_no_follow: it waits for the prompt, then
+        negotiates raw-paste mode with binary replies read a fixed count at a
+        time, and a board task printing meanwhile left it waiting for ever. The
+        raw REPL's plain mode takes what is typed at any time and answers only
+        "OK", one write of the board's. As mpremote's plain mode, 256 bytes at
+        a time, 10 ms apart, for a board's UART buffer.
+        """
+        serial = self.transport.serial
+        data = code.encode()
+        for i in range(0, len(data), 256):
+            if i:
+                time.sleep(0.01)
+            serial.write(data[i:i + 256])
+        serial.write(b"\x04")
+        self._wait_for(b"OK", time.monotonic() + timeout)
 
     def soft_reset(self) -> None:
         """Ctrl-D: a fresh interpreter (the virtual board also starts fresh statistics)."""
@@ -358,10 +386,13 @@ class Connection:
     def sample(self) -> Sample:
         """One sample, taken now by the REPL's task."""
         try:
-            out = self.exec("__import__('heaptrack').dump_sample(%r)" % (self._t0,))
+            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER))
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
-        line = out.strip().splitlines()[-1] if out.strip() else ""
+        # the marked line: a task may print around it (split at newlines only:
+        # str.splitlines() also splits at the marker's \x1e)
+        marked = [line for line in out.split("\n") if SAMPLE_MARKER in line]
+        line = marked[-1].split(SAMPLE_MARKER, 1)[1].strip() if marked else out.strip()
         try:
             s = Sample.from_board(line)
         except (ValueError, TypeError) as e:
@@ -414,7 +445,7 @@ class Connection:
 
         try:
             self._busy = True
-            self.transport.exec_raw_no_follow(code)
+            self._send(code, 10)
             ser.timeout = 0.1
             while True:
                 last = self.transport.read_until(1, b"\x04", timeout=0.1, data_consumer=feed,

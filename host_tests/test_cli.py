@@ -146,6 +146,39 @@ def test_watch_run_shows_the_leak_and_the_script_output(board, script):
     assert rows[-1].split()[1:4] == ["ok", "DELETED", "0"], rows[-1]  # given back: no leak
 
 
+# Leaves a task behind that prints every 5 ms.
+CHATTY = """\
+import heaptrack, time
+
+def chatter():
+    n = 0
+    while True:
+        n += 1
+        print("chatter", n)
+        time.sleep_ms(5)
+
+heaptrack.start_task("cli_chatty", chatter)
+time.sleep_ms(100)
+print("chatty script done")
+"""
+
+
+def test_watch_samples_on_while_a_task_the_script_left_prints(board, script):
+    # After the script, each sample is a raw-REPL command while its task prints.
+    # mpremote's way of sending one (wait for the prompt, then negotiate
+    # raw-paste mode with binary replies) waited for ever once a line came in
+    # between; a line between the board's two ends of output is no error.
+    try:
+        proc = ok(heaptrack("watch", "--port", board.device, "--run", script(CHATTY), "--samples", 12,
+                            "--interval", 0.05))
+    finally:
+        # The task prints on: the soft reset before a script ends it (mpremote's could hang on it).
+        ok(heaptrack("watch", "--port", board.device, "--run", script("pass\n", "quiet.py"), "--samples", 1))
+    out = proc.stdout
+    assert "chatty script done" in out and "chatter 1\n" in out
+    assert "sample 12 of 12 at" in out and "script.py ended" in out
+
+
 # ---------------------------------------------------------------------------
 # record and plot
 
