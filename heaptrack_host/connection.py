@@ -445,7 +445,7 @@ class Connection:
 
         try:
             self._busy = True
-            self._send(code, 10)
+            self._send(code, timeout=10)  # the script's own time is not limited
             ser.timeout = 0.1
             while True:
                 last = self.transport.read_until(1, b"\x04", timeout=0.1, data_consumer=feed,

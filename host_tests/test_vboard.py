@@ -20,6 +20,7 @@ import pytest
 import serial
 
 from board_code import run
+from heaptrack_host.connection import Connection
 
 REPO = Path(__file__).resolve().parents[1]
 PYBOARD_PY = REPO / "micropython" / "tools" / "pyboard.py"
@@ -318,7 +319,6 @@ def test_soft_reset_ends_threads(board):
     # They run on after the command that started them. (Through the host
     # tools' connection: mpremote's raw-paste exchange fails, or waits for
     # ever, when a thread's line comes in the middle of it.)
-    from heaptrack_host.connection import Connection
     with Connection(board.device) as conn:
         assert "vb_tick" in conn.exec("import time; time.sleep(0.5)")
     # the next command's soft reset ends them
