@@ -91,7 +91,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench venv submodules clean
+.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -102,7 +102,7 @@ help:
 	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
 	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
-	@echo "  make test             C unit tests + host_tests on the virtual board"
+	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
@@ -204,8 +204,17 @@ test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips ve
 		$(PYTEST_ARGS)
 	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
 		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-host
+test: test-c test-idf test-host
 endif
+
+# `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and
+# static RAM per board) as part of `make test` wherever its compiler is; said
+# plainly when it is not.
+test-idf:
+	@if command -v $(ESP32_CHECK_CC) >/dev/null 2>&1 && \
+		[ "$$($(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)" != picolibc.specs ]; then \
+		$(MAKE) --no-print-directory check-idf; \
+	else echo "make test: SKIPPED make check-idf (the device code against ESP-IDF): it needs $(ESP32_CHECK_CC) and picolibc ($(ESP32_CHECK_APT))"; fi
 
 bench: firmware-host-untracked firmware-host-trackers venv
 	$(MAKE) -C $(ROOT)/native/tests bench -j$(JOBS) BUILD=$(BUILD_DIR)/bench IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"

@@ -16,6 +16,13 @@
 #   HEAPTRACK_MAX_BLOCKS       heaptrack.malloc blocks outstanding at once (the
 #                              tracker's HT_IDF_MAX_BLOCKS, 8 bytes of RAM each;
 #                              default 1024)
+#   HEAPTRACK_HOOKS_MAX_BLOCKS, HEAPTRACK_HOOKS_MAX_TASKS
+#                              the hooks tracker's tables: live blocks of the
+#                              whole system (HT_HOOKS_MAX_BLOCKS, 20 bytes each;
+#                              default 1024) and task records (HT_HOOKS_MAX_TASKS,
+#                              64 bytes each with their heap records; default 64)
+# and must set HEAPTRACK_DRAM_BUDGET and HEAPTRACK_IRAM_BUDGET: the static RAM
+# heaptrack may take on the chip, which `make check-idf` checks.
 # and each of its mpconfigvariant_<V>.cmake (named like upstream's) does:
 #   heaptrack_variant(<V> "<board name for that variant>")
 #
@@ -80,6 +87,12 @@ heaptrack_include_upstream(mpconfigboard.cmake)
 heaptrack_finish("${HEAPTRACK_BOARD_NAME}")
 if(DEFINED HEAPTRACK_MAX_BLOCKS)
     list(APPEND MICROPY_DEF_BOARD HT_IDF_MAX_BLOCKS=${HEAPTRACK_MAX_BLOCKS})
+endif()
+if(DEFINED HEAPTRACK_HOOKS_MAX_BLOCKS)
+    list(APPEND MICROPY_DEF_BOARD HT_HOOKS_MAX_BLOCKS=${HEAPTRACK_HOOKS_MAX_BLOCKS})
+endif()
+if(DEFINED HEAPTRACK_HOOKS_MAX_TASKS)
+    list(APPEND MICROPY_DEF_BOARD HT_HOOKS_MAX_TASKS=${HEAPTRACK_HOOKS_MAX_TASKS})
 endif()
 
 # The frozen manifest: upstream's plus heaptrack.py. FROZEN_MANIFEST= on the

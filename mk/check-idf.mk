@@ -23,13 +23,22 @@
 # RISC-V chips: each source compiled (-c), -Wall -Wextra as errors
 # (-Wno-unused-parameter, as ESP-IDF and MicroPython build: callbacks), and
 # tracker_idf.c once more with tracking off.
-# Xtensa chips: the same, -fsyntax-only: the RISC-V compiler stands in, with its
+# Each at the optimisation level the board's sdkconfig.h picks, with the code
+# generation flags ESP-IDF adds to every file (opt_flags, CODEGEN below).
+# Xtensa chips: the same, to assembly text (-S): the RISC-V compiler stands in, with its
 # __riscv* macros undefined and those xtensa-esp-elf-gcc predefines (__XTENSA__,
 # __xtensa__, __XTENSA_EL__, __XTENSA_WINDOWED_ABI__) defined, so ESP-IDF's
 # headers take their Xtensa paths (xtensa/<chip>/include's core-isa.h, the Xtensa
-# FreeRTOS port). ILP32 and little-endian, like Xtensa. What needs the real
-# compiler, and so is not checked: inline assembly, Xtensa builtins, code
-# generation, and warnings that only come with optimisation (-Wmaybe-uninitialized).
+# FreeRTOS port). ILP32 and little-endian, like Xtensa, so the data in that text
+# is the chip's. What needs the real compiler, and so is not checked: inline
+# assembly, Xtensa builtins and code generation.
+#
+# Then, per board and tracker, where the result lands (mk/check_placement.py):
+# static RAM against the board's budget (HEAPTRACK_DRAM_BUDGET and
+# HEAPTRACK_IRAM_BUDGET in its mpconfigboard.cmake), and on RISC-V every symbol
+# IRAM code refers to, placed as ESP-IDF's linker fragments and ROM scripts
+# place it for that board's configuration (kconfgen writes the whole sdkconfig
+# beside sdkconfig.h for it). placement-selftest shows the check failing.
 #
 # The C library: Debian has picolibc, not Espressif's newlib build, so every
 # sdkconfig here also selects ESP-IDF's picolibc option (sdkconfig.picolibc), and
@@ -160,7 +169,7 @@ $(1)/sdkconfig.h: $(1)/config.env $(3) $(CHECK_IDF)/tools/cmake/version.cmake
 	$(KCONFGEN_PY) -m kconfgen --list-separator=semicolon --kconfig $(CHECK_IDF)/Kconfig \
 		--sdkconfig-rename $(CHECK_IDF)/sdkconfig.rename --config $(1)/sdkconfig \
 		--defaults $(1)/sdkconfig.defaults --env IDF_MINIMAL_BUILD=n --env-file $(1)/config.env \
-		--output header $$@.tmp; } >$(1)/kconfgen.log 2>&1 || { cat $(1)/kconfgen.log; exit 1; }
+		--output header $$@.tmp --output config $(1)/sdkconfig; } >$(1)/kconfgen.log 2>&1 || { cat $(1)/kconfgen.log; exit 1; }
 	$(Q)mv -f $$@.tmp $$@
 
 $(1):
@@ -224,9 +233,20 @@ $(NEWLIB_STUB)/sys/reent.h:
 		'#include <sys/reent.h>' >$(NEWLIB_STUB)/reent.h
 endif
 
+# What ESP-IDF compiles every file with for the optimisation level the
+# configuration picks (ESP-IDF's CMakeLists.txt), and the code generation flags
+# it always adds: its sections per function, no jump tables (IRAM code would
+# read them from flash). Shell code; $(1) sdkconfig.h.
+opt_flags = if grep -q '^$(HASH)define CONFIG_COMPILER_OPTIMIZATION_SIZE 1' $(1); then echo -Os -freorder-blocks; \
+	elif grep -q '^$(HASH)define CONFIG_COMPILER_OPTIMIZATION_PERF 1' $(1); then echo -O2; \
+	elif grep -q '^$(HASH)define CONFIG_COMPILER_OPTIMIZATION_DEBUG 1' $(1); then echo -Og -fno-shrink-wrap; \
+	elif grep -q '^$(HASH)define CONFIG_COMPILER_OPTIMIZATION_NONE 1' $(1); then echo -O0; \
+	else echo -DCHECK_IDF_NO_OPTIMIZATION_LEVEL_IN_SDKCONFIG; fi
+CODEGEN := -ffunction-sections -fdata-sections -fno-jump-tables -fno-tree-switch-conversion
+
 # $(1) board dir, $(2) chip, $(3) arch, $(4) board, $(5) dir of its sdkconfig.h
 cflags_text = --specs=picolibc.specs $(NEWLIB_STUB_FLAGS) $(if $(filter xtensa,$(3)),$(XTENSA_POSE),$(ARCH_$(2))) \
-	-std=gnu17 -Os $(WARNINGS) $(DEFINES) \
+	-std=gnu17 $(shell $(call opt_flags,$(5)/sdkconfig.h)) $(CODEGEN) $(WARNINGS) $(DEFINES) \
 	-I$(HT) -I$(5) -I$(1) -I$(MPY_DIR) -I$(PORT_DIR) -I$(ROOT)/boards/$(4) \
 	$(addprefix -isystem $(C)/,$(call idf_includes,$(2),$(3)))
 
@@ -253,8 +273,12 @@ $(DECL_HEADER): $(PORT_DIR)/mpthreadport.c | $(CHECK)
 # the tracker's block table. $(1) board.
 board_extra_sdkconfig = $(patsubst $${CMAKE_CURRENT_LIST_DIR}/../%,$(ROOT)/boards/%,$(shell sed -n \
 	's/^set(HEAPTRACK_EXTRA_SDKCONFIG \(.*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
-board_defines = $(addprefix -DHT_IDF_MAX_BLOCKS=,$(shell sed -n \
-	's/^set(HEAPTRACK_MAX_BLOCKS \([0-9]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
+board_setting = $(shell sed -n 's/^set(HEAPTRACK_$(2) \([0-9]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake)
+board_defines = $(addprefix -DHT_IDF_MAX_BLOCKS=,$(call board_setting,$(1),MAX_BLOCKS))
+board_hooks_defines = $(addprefix -DHT_HOOKS_MAX_BLOCKS=,$(call board_setting,$(1),HOOKS_MAX_BLOCKS)) \
+	$(addprefix -DHT_HOOKS_MAX_TASKS=,$(call board_setting,$(1),HOOKS_MAX_TASKS))
+# The board's budget of static RAM for heaptrack, per tracker (bytes).
+board_budget = $(or $(call board_setting,$(1),$(2)_BUDGET),$(error check-idf: boards/$(1)/mpconfigboard.cmake sets no HEAPTRACK_$(2)_BUDGET))
 
 # $(1) board, $(2) chip, $(3) arch
 define board_rules
@@ -264,7 +288,7 @@ $(call kconfig_rules,$(CHECK)/$(1)/off,$(2),$(call upstream_fragments,$(call boa
 $(call kconfig_rules,$(CHECK)/$(1)/hooks,$(2),$(call upstream_fragments,$(call board_upstream,$(1))) \
 	$(ROOT)/boards/sdkconfig.heaptrack_hooks $(call board_extra_sdkconfig,$(1)) $(LIBC_FRAGMENT))
 $(CHECK)/$(1)/hooks/cflags: $(CHECK)/$(1)/hooks/sdkconfig.h FORCE
-	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)/hooks) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
+	$$(call write_if_changed,$$@,$$(call cflags_text,$(CHECK)/$(1),$(2),$(3),$(1),$(CHECK)/$(1)/hooks) $(call board_hooks_defines,$(1)) -isystem $(C)/$$(shell $$(call soc_register_dir,$(2),$$<)))
 	$(Q)grep -q '^#define CONFIG_HEAP_USE_HOOKS 1' $$< && ! grep -q '^#define CONFIG_HEAP_TASK_TRACKING 1' $$< || \
 		{ echo "check-idf: $(1)'s hooks sdkconfig.h has not CONFIG_HEAP_USE_HOOKS without CONFIG_HEAP_TASK_TRACKING"; exit 1; }
 
@@ -294,18 +318,28 @@ $(CHECK)/$(1)/genhdr/qstrdefs.generated.h $(CHECK)/$(1)/genhdr/compressed.data.h
 
 $(CHECK)/$(1)/%.ok: $(HT)/%.c $(CHECK)/$(1)/cflags $(CHECK)/$(1)/genhdr/qstrdefs.generated.h $(DECL_HEADER)
 	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/cflags $$(if $$(filter $$<,$(DECLARING)),-include $(DECL_HEADER)) \
-		-MD -MP -MF $$(@:.ok=.d) -MT $$@ $(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+		-MD -MP -MF $$(@:.ok=.d) -MT $$@ $(call compile_to,$(3))
 	$(Q)touch $$@
 # heaptrack's own tracker: the board with boards/sdkconfig.heaptrack_hooks
 # where boards/sdkconfig.heaptrack was (as boards/heaptrack_board.cmake builds it).
 $(CHECK)/$(1)/hooks/%.ok: $(HT)/%.c $(CHECK)/$(1)/hooks/cflags $(NEWLIB_STUB:%=%/sys/reent.h)
-	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/hooks/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
-		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/hooks/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ $(call compile_to,$(3))
 	$(Q)touch $$@
 $(CHECK)/$(1)/off/tracker_idf.ok: $(HT)/tracker_idf.c $(CHECK)/$(1)/off/cflags
-	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/off/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ \
-		$(if $(filter xtensa,$(3)),-fsyntax-only,-c -o $$(@:.ok=.o)) $$<
+	$(Q)$(CHECK_CC) @$(CHECK)/$(1)/off/cflags -MD -MP -MF $$(@:.ok=.d) -MT $$@ $(call compile_to,$(3))
 	$(Q)touch $$@
+
+# Where the code and data of each tracker's build land (mk/check_placement.py):
+# the module's objects with tracker_idf.c's, and with the hooks tracker's.
+$(CHECK)/$(1)/placement: $(CHECK)/$(1)/done $(ROOT)/mk/check_placement.py $(ROOT)/boards/$(1)/mpconfigboard.cmake
+	$(Q){ $(KCONFGEN_PY) $(ROOT)/mk/check_placement.py --idf $(CHECK_IDF) --chip $(2) --board $(1) \
+		--config-dir $(CHECK)/$(1) --label idf --dram-budget $(call board_budget,$(1),DRAM) \
+		--iram-budget $(call board_budget,$(1),IRAM) $(foreach f,$(notdir $(SOURCES:.c=)),$(CHECK)/$(1)/$(f).$(call object_ext,$(3))) && \
+	$(KCONFGEN_PY) $(ROOT)/mk/check_placement.py --idf $(CHECK_IDF) --chip $(2) --board $(1) \
+		--config-dir $(CHECK)/$(1)/hooks --label hooks --dram-budget $(call board_budget,$(1),DRAM) \
+		--iram-budget $(call board_budget,$(1),IRAM) $(foreach f,$(filter-out tracker_idf idf_shared,$(notdir $(SOURCES:.c=))),$(CHECK)/$(1)/$(f).$(call object_ext,$(3))) \
+		$(foreach f,$(HOOKS_SOURCES:.c=),$(CHECK)/$(1)/hooks/$(f).$(call object_ext,$(3))); } >$$@.tmp || { cat $$@.tmp; rm -f $$@.tmp; exit 1; }
+	$(Q)mv -f $$@.tmp $$@
 
 -include $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.d,$(SOURCES)) $(CHECK)/$(1)/off/tracker_idf.d \
 	$(patsubst %.c,$(CHECK)/$(1)/hooks/%.d,$(HOOKS_SOURCES))
@@ -316,12 +350,34 @@ $(CHECK)/$(1)/done: $(patsubst $(HT)/%.c,$(CHECK)/$(1)/%.ok,$(SOURCES)) $(CHECK)
 endef
 
 uc = $(shell echo '$(1)' | tr a-z A-Z)
+# RISC-V: an object. Xtensa: the RISC-V compiler's assembly text (it cannot
+# assemble Xtensa's inline assembly), whose data is the chip's (ILP32) and
+# whose code means nothing for the chip. $(1) arch.
+object_ext = $(if $(filter xtensa,$(1)),s,o)
+compile_to = $(if $(filter xtensa,$(1)),-S,-c) -o $$(@:.ok=.$(call object_ext,$(1))) $$<
 
 BOARD_CHIPS := $(foreach b,$(BOARDS),$(b):$(call board_chip,$(b)))
 $(foreach bc,$(BOARD_CHIPS),$(eval $(call board_rules,$(word 1,$(subst :, ,$(bc))),$(word 2,$(subst :, ,$(bc))),$(call chip_arch,$(word 2,$(subst :, ,$(bc))),$(word 1,$(subst :, ,$(bc)))))))
 
 RISCV_BOARDS := $(foreach bc,$(BOARD_CHIPS),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),,$(word 1,$(subst :, ,$(bc)))))
 XTENSA_BOARDS := $(filter-out $(RISCV_BOARDS),$(BOARDS))
+
+################################################################################
+# The placement check can fail: an IRAM function of native/tests/iram_reaches_flash.c
+# calls a flash function of its own, one of ESP-IDF's that this board's
+# configuration puts in flash, one whose place heaptrack does not know, and reads
+# a string in flash; mk/check_placement.py must name all four.
+SELFTEST_BOARD := ESP32_C2
+SELFTEST_SOURCE := $(ROOT)/native/tests/iram_reaches_flash.c
+$(CHECK)/placement-selftest: $(SELFTEST_SOURCE) $(ROOT)/mk/check_placement.py $(CHECK)/$(SELFTEST_BOARD)/done
+	$(Q)$(CHECK_CC) @$(CHECK)/$(SELFTEST_BOARD)/cflags -c -o $(CHECK)/iram_reaches_flash.o $<
+	$(Q)! $(KCONFGEN_PY) $(ROOT)/mk/check_placement.py --idf $(CHECK_IDF) --chip $(call board_chip,$(SELFTEST_BOARD)) \
+		--board $(SELFTEST_BOARD) --config-dir $(CHECK)/$(SELFTEST_BOARD) $(CHECK)/iram_reaches_flash.o >$@.log || \
+		{ cat $@.log; echo "check-idf: mk/check_placement.py passed native/tests/iram_reaches_flash.c"; exit 1; }
+	$(Q)for want in 'refers to flash_helper, in .text' 'in .rodata' 'uses heap_caps_get_info: not a symbol' \
+		'uses pcTaskGetName: libfreertos.a:tasks:pcTaskGetName (default) -> flash_text'; do \
+		grep -qF "$$want" $@.log || { cat $@.log; echo "check-idf: mk/check_placement.py missed '$$want' in native/tests/iram_reaches_flash.c"; exit 1; }; done
+	$(Q)echo "it fails native/tests/iram_reaches_flash.c, as it must ($(SELFTEST_BOARD))." >$@
 
 ################################################################################
 # The host firmware's hand-written sdkconfig.h files against kconfgen's: one per
@@ -369,17 +425,33 @@ ifeq ($(HOOKS_ONLY),1)
 # The boards whose chip this ESP-IDF supports (an older one has some only in preview).
 chip_supported = $(wildcard $(C)/soc/$(1)/include/soc/soc.h)
 HOOKS_BOARD_CHIPS := $(foreach bc,$(BOARD_CHIPS),$(if $(call chip_supported,$(word 2,$(subst :, ,$(bc)))),$(bc)))
-all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(patsubst %.c,$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hooks/%.ok,$(HOOKS_SOURCES)))
+HOOKS_RISCV_BOARDS := $(filter $(RISCV_BOARDS),$(foreach bc,$(HOOKS_BOARD_CHIPS),$(word 1,$(subst :, ,$(bc)))))
+# Where the hooks tracker's IRAM code lands with this ESP-IDF (its RAM is the
+# full check's).
+$(CHECK)/%/hooks/placement: $(foreach f,$(HOOKS_SOURCES:.c=.ok),$(CHECK)/%/hooks/$(f)) $(ROOT)/mk/check_placement.py
+	$(Q)$(KCONFGEN_PY) $(ROOT)/mk/check_placement.py --idf $(CHECK_IDF) --chip $(call board_chip,$*) --board $* \
+		--config-dir $(CHECK)/$*/hooks --label hooks $(foreach f,$(HOOKS_SOURCES:.c=.o),$(CHECK)/$*/hooks/$(f)) >$@.tmp || \
+		{ cat $@.tmp; rm -f $@.tmp; exit 1; }
+	$(Q)mv -f $@.tmp $@
+all: $(foreach bc,$(HOOKS_BOARD_CHIPS),$(patsubst %.c,$(CHECK)/$(word 1,$(subst :, ,$(bc)))/hooks/%.ok,$(HOOKS_SOURCES))) \
+		$(foreach b,$(HOOKS_RISCV_BOARDS),$(CHECK)/$(b)/hooks/placement)
 	@echo "  files    $(HOOKS_SOURCES), each board with boards/sdkconfig.heaptrack_hooks (ESP-IDF $(CHECK_IDF_VERSION))"
 	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
-		$(if $(filter $(bc),$(HOOKS_BOARD_CHIPS)),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled'),'not in this ESP-IDF: skipped');)
+		$(if $(filter $(bc),$(HOOKS_BOARD_CHIPS)),$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: compiled to assembly text','RISC-V: compiled'),'not in this ESP-IDF: skipped');)
+	@cat $(foreach b,$(HOOKS_RISCV_BOARDS),$(CHECK)/$(b)/hooks/placement)
 	@echo "check-idf: OK (ESP-IDF $(CHECK_IDF_VERSION): the hooks tracker)"
 else
-all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done) $(HOST_CHECKS)
+all: $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/done $(CHECK)/$(b)/placement) $(HOST_CHECKS) \
+		$(CHECK)/placement-selftest
 	@echo "  files    $(notdir $(SOURCES)); tracker_idf.c also with tracking off;"
 	@echo "           $(HOOKS_SOURCES) with boards/sdkconfig.heaptrack_hooks"
-	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
-		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: -fsyntax-only','RISC-V: compiled');)
+	@$(foreach bc,$(BOARD_CHIPS),printf '  %-8s %-9s %s, %s\n' $(word 2,$(subst :, ,$(bc))) $(word 1,$(subst :, ,$(bc))) \
+		$(if $(filter $(XTENSA_CHIPS),$(word 2,$(subst :, ,$(bc)))),'Xtensa: compiled to assembly text','RISC-V: compiled') \
+		"at $$(tr ' ' '\n' <$(CHECK)/$(word 1,$(subst :, ,$(bc)))/cflags | grep '^-O' | head -1) (its sdkconfig)";)
+	@echo "  where code and data land (mk/check_placement.py): per board and tracker, heaptrack's static"
+	@echo "  RAM against the board's budget, and every function its IRAM code calls, placed as ESP-IDF's"
+	@echo "  linker fragments and ROM scripts place it for that board; $$(cat $(CHECK)/placement-selftest)"
+	@cat $(foreach b,$(RISCV_BOARDS) $(XTENSA_BOARDS),$(CHECK)/$(b)/placement)
 	@cat $(HOST_CHECKS)
 	@echo "check-idf: OK"
 endif

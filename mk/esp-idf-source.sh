@@ -24,10 +24,12 @@ UNITY_URL=${HEAPTRACK_UNITY_URL:-https://github.com/ThrowTheSwitch/Unity.git}
 stamp=$dest/.heaptrack-source
 
 # What the host build, the ESP-IDF test cases and check-idf read. Kconfig files
-# everywhere: kconfgen loads every component's options to make an sdkconfig.h.
+# everywhere: kconfgen loads every component's options to make an sdkconfig.h;
+# linker fragments (.lf) and ldgen's parser: where ESP-IDF places each function
+# (mk/check_placement.py).
 SPARSE=(
-    /Kconfig /sdkconfig.rename /tools/cmake/version.cmake /tools/kconfig_new/
-    'Kconfig*' 'sdkconfig.rename*'
+    /Kconfig /sdkconfig.rename /tools/cmake/version.cmake /tools/kconfig_new/ /tools/ldgen/ldgen/
+    'Kconfig*' 'sdkconfig.rename*' '*.lf'
     /components/heap/ /components/esp_common/ /components/esp_rom/ /components/esp_mm/
     /components/esp_system/include/ /components/esp_system/port/include/
     /components/esp_hw_support/include/ /components/esp_hw_support/port/include/

@@ -225,6 +225,9 @@ ESP32_CHECK_HOOKS_TAGS ?= v5.3.5 v5.4.4
 ESP32_CHECK_IDF = $(or $(IDF_PATH),$(HEAPTRACK_IDF_SRC))
 ESP32_CHECK_CC ?= riscv64-unknown-elf-gcc
 ESP32_CHECK_KCONFIG_PIN := esp-idf-kconfig~=2.5.0
+# What check-idf runs on Python: ESP-IDF's kconfgen (and its kconfiglib), and
+# for mk/check_placement.py ESP-IDF's own ldgen parser's pyparsing and an ELF reader.
+ESP32_CHECK_PY_PACKAGES := '$(ESP32_CHECK_KCONFIG_PIN)' 'pyparsing>=3.1,<4' 'pyelftools>=0.29,<1'
 ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 
 ifneq ($(filter check-idf,$(MAKECMDGOALS)),)
@@ -236,12 +239,14 @@ $(error check-idf needs picolibc for $(ESP32_CHECK_CC): $(ESP32_CHECK_APT))
 endif
 endif
 
-# kconfgen: from the project's Python if it has esp-idf-kconfig, else from a
-# venv of its own under build/check-idf (made once, from PyPI).
-ESP32_CHECK_KCONFGEN_PY = $$(if $(PYTHON) -c 'import kconfgen' >/dev/null 2>&1; then echo $(PYTHON); \
-	else test -x $(ESP32_CHECK_DIR)/venv/bin/python || { $(PYTHON3) -m venv $(ESP32_CHECK_DIR)/venv && \
-	$(ESP32_CHECK_DIR)/venv/bin/python -m pip install --quiet '$(ESP32_CHECK_KCONFIG_PIN)' >&2; } || \
-	{ echo "check-idf: cannot install $(ESP32_CHECK_KCONFIG_PIN) into $(ESP32_CHECK_DIR)/venv" >&2; exit 1; }; \
+# Those packages: from the project's Python if it has them, else from a venv of
+# its own under build/check-idf (made once, from PyPI).
+ESP32_CHECK_PY_IMPORTS := import kconfgen, kconfiglib, pyparsing, elftools
+ESP32_CHECK_KCONFGEN_PY = $$(if $(PYTHON) -c '$(ESP32_CHECK_PY_IMPORTS)' >/dev/null 2>&1; then echo $(PYTHON); \
+	else $(ESP32_CHECK_DIR)/venv/bin/python -c '$(ESP32_CHECK_PY_IMPORTS)' >/dev/null 2>&1 || \
+	{ { test -x $(ESP32_CHECK_DIR)/venv/bin/python || $(PYTHON3) -m venv $(ESP32_CHECK_DIR)/venv; } && \
+	$(ESP32_CHECK_DIR)/venv/bin/python -m pip install --quiet $(ESP32_CHECK_PY_PACKAGES) >&2; } || \
+	{ echo "check-idf: cannot install $(ESP32_CHECK_PY_PACKAGES) into $(ESP32_CHECK_DIR)/venv" >&2; exit 1; }; \
 	echo $(ESP32_CHECK_DIR)/venv/bin/python; fi)
 
 check-idf:

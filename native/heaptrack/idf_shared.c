@@ -101,17 +101,32 @@ heap_t *ht_idf_heap_after(heap_t *heap) {
     return heap;
 }
 
+static void HEAP_IRAM_ATTR heap_describe(ht_idf_heap_t *out, const heap_t *heap) {
+    out->start = (uintptr_t)heap->start;
+    out->end = (uintptr_t)heap->end;
+    out->caps = get_all_caps(heap);
+    out->handle = heap->heap;
+}
+
 size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max) {
     size_t n = 0;
     for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
         if (n < max) {
-            heaps[n] = (ht_idf_heap_t) {
-                .start = (uintptr_t)heap->start, .end = (uintptr_t)heap->end, .caps = get_all_caps(heap),
-            };
+            heap_describe(&heaps[n], heap);
         }
         n += 1;
     }
     return n;
+}
+
+// find_containing_heap() (heap_private.h), which is always inlined.
+bool HEAP_IRAM_ATTR ht_idf_heap_containing(uintptr_t address, ht_idf_heap_t *heap) {
+    heap_t *found = find_containing_heap((void *)address);
+    if (found == NULL) {
+        return false;
+    }
+    heap_describe(heap, found);
+    return true;
 }
 
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count) {

@@ -36,16 +36,22 @@ const soc_memory_type_desc_t *ht_idf_memory_type(uintptr_t address);
 // Every capability of a memory type, whatever its priority.
 uint32_t ht_idf_type_caps(const soc_memory_type_desc_t *type);
 
-// One of ESP-IDF's registered heaps: its bounds, and every capability
-// heap_caps_malloc matches it by.
+// One of ESP-IDF's registered heaps: its bounds, every capability
+// heap_caps_malloc matches it by, and its multi_heap handle.
 typedef struct {
     uintptr_t start, end;
     uint32_t caps;
+    void *handle;   // multi_heap_handle_t
 } ht_idf_heap_t;
 
 // ESP-IDF's registered heaps in its own order (its registry, as
 // ht_region_info reads it): up to max into heaps; returns how many there are.
 size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max);
+
+// The registered heap holding address, into *heap; false when none does.
+// In IRAM where ESP-IDF's heap is (HEAP_IRAM_ATTR), with no call out of it:
+// heap hooks call it, and they may run with the flash cache disabled.
+bool ht_idf_heap_containing(uintptr_t address, ht_idf_heap_t *heap);
 
 // The same walk for code that includes ESP-IDF's heap_private.h (heap_t is
 // `struct heap_t_` there): the registered heap after `heap`, the first for

@@ -50,20 +50,30 @@
 //     owner makes meanwhile in that heap (on the other core) can raise the
 //     owner's peak by it, where ESP-IDF's tracking had taken it off already.
 //
-// heap_caps_get_allocated_size(), which the allocation hook calls, is in flash:
-// like CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH, this tracker does not support
-// heap calls made while the flash cache is disabled.
+// The hooks run inside ESP-IDF's heap calls, which are in IRAM (unless
+// CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH) so that an interrupt handler may
+// allocate while the flash cache is disabled (a flash write: MicroPython's
+// filesystem). So everything a hook reaches is HEAP_IRAM_ATTR, reads no
+// constant data (which lives in flash), and calls out only to what ESP-IDF
+// places in IRAM or ROM for that same configuration: the current task and its
+// name (FreeRTOS), critical sections, a block's size (multi_heap). What needs
+// flash -- naming heaps, finding the block heap_caps_init() made before any
+// hook -- waits for the API's first call, in task context (ensure_ready).
+// `make check-idf` proves it per board, from the relocations of the compiled
+// objects (mk/check_iram.py).
 //
 // It includes no MicroPython header, so that `make check-idf` compiles it
 // against ESP-IDF's headers alone (v5.3, v5.4, v5.5).
 //
-// Build-time knobs (define with -D; the tables are static, in internal RAM):
+// Build-time knobs (define with -D; the tables are static, in internal RAM; a
+// board sets the first two in its mpconfigboard.cmake, HEAPTRACK_HOOKS_MAX_*,
+// and `make check-idf` holds the total to the board's budget):
 //   HT_HOOKS_MAX_BLOCKS        live blocks tracked at once, every task's: the
 //                              whole system's, not only heaptrack.malloc's
-//                              (default 2048; a power of two, at most 32768;
+//                              (default 1024; a power of two, at most 32768;
 //                              20 bytes each: 16 per slot, 1.25 slots per block)
 //   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 44 bytes each)
-//   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 24 bytes each)
+//   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 20 bytes each)
 //   HT_HOOKS_MAX_HEAPS         heaps (16)
 //   HT_HOOKS_MAX_SNAPSHOTS     snapshots held at the same time (16)
 //   HT_HOOKS_SNAPSHOT_LIBC     1: snapshots live in the C library's heap, not
@@ -89,7 +99,7 @@
 #endif
 
 #ifndef HT_HOOKS_MAX_BLOCKS
-#define HT_HOOKS_MAX_BLOCKS 2048
+#define HT_HOOKS_MAX_BLOCKS 1024
 #endif
 #ifndef HT_HOOKS_MAX_TASKS
 #define HT_HOOKS_MAX_TASKS 64
@@ -220,7 +230,7 @@ typedef struct {
 typedef struct {
     uint32_t current;
     uint32_t peak;
-    uint32_t count;      // live (listed) blocks
+    uint16_t count;      // live (listed) blocks: fewer than HT_HOOKS_MAX_BLOCKS
     ix_t first, last;    // its blocks
     ix_t next;           // the task's next heap record
     ix_t task;
@@ -231,7 +241,8 @@ typedef struct {
 typedef struct {
     uintptr_t start, end;
     uint32_t caps;       // every capability of the heap (get_all_caps)
-    const char *name;
+    void *handle;        // its multi_heap_handle_t
+    const char *name;    // NULL until a snapshot first shows it (heap_name_of)
 } heap_desc_t;
 
 // The table of blocks: open addressing with linear probing, a quarter more
@@ -244,49 +255,36 @@ typedef struct {
 // The RAM the tables take per block they can hold (for bench/bench_tracker.c).
 const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) * SLOTS / HT_HOOKS_MAX_BLOCKS;
 
+// Every table is ready as the C runtime sets it up (static initialisers), before
+// heap_caps_init() and so before the first hook: a hook never sets anything up.
 static entry_t s_entries[SLOTS];
 static task_rec_t s_tasks[HT_HOOKS_MAX_TASKS];
-static ix_t s_task_buckets[TASK_BUCKETS];
+static ix_t s_task_buckets[TASK_BUCKETS] = { [0 ... TASK_BUCKETS - 1] = NIL };
 static heap_rec_t s_heap_recs[HT_HOOKS_MAX_HEAP_RECORDS];
 static heap_desc_t s_heaps[HT_HOOKS_MAX_HEAPS];
 
-// Zero-initialised state means "nothing yet": the tables start being used by
-// the first allocation, long before any code of ours could run. Links are
-// stored plus one (0 is NIL) where a table is read before it is set up.
-static bool s_ready;
 static size_t s_listed;       // entries (slots in use), every one in its record's list
 static uint16_t s_task_count;      // task records in use
 static uint16_t s_tasks_made;      // records ever taken from the never-used tail
-static ix_t s_free_task;           // records given back, linked by order_next
+static ix_t s_free_task = NIL;     // records given back, linked by order_next
 static uint16_t s_heap_rec_count;  // heap records in use
 static uint16_t s_heap_recs_made;
-static ix_t s_free_heap_rec;       // linked by next
+static ix_t s_free_heap_rec = NIL; // linked by next
 static uint32_t s_deletions;       // tasks deleted so far (wraps)
 static uint16_t s_reclaimable;     // deleted tasks' records with no live block
 static size_t s_dropped_tasks;     // deleted tasks' records reused for new tasks
-static ix_t s_task_head;      // the first record in ESP-IDF's order
-static ix_t s_last_task;      // the record the last allocation was charged to
-static ix_t s_last_heap_rec;  // and its heap record
+static ix_t s_task_head = NIL;     // the first record in ESP-IDF's order
+static ix_t s_last_task = NIL;     // the record the last allocation was charged to
+static ix_t s_last_heap_rec = NIL; // and its heap record
 static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
 static unsigned s_freeing;    // entries marked E_FREEING
-static ht_task_t s_quiet[QUIET_SLOTS];   // tasks whose allocations are the tracker's own
+static ht_task_t s_quiet[QUIET_SLOTS] = { [0 ... QUIET_SLOTS - 1] = NO_TASK };   // tasks whose
+                                                   // allocations are the tracker's own
 static unsigned s_quiet_count;
+static bool s_boot_adopted;   // heap_caps_init()'s block is in the tables (ensure_ready)
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
-
-static void HEAP_IRAM_ATTR tables_init(void) {
-    memset(s_task_buckets, 0xff, sizeof(s_task_buckets));
-    s_free_task = NIL;
-    s_free_heap_rec = NIL;
-    s_task_head = NIL;
-    s_last_task = NIL;
-    s_last_heap_rec = NIL;
-    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
-        s_quiet[i] = NO_TASK;
-    }
-    __atomic_store_n(&s_ready, true, __ATOMIC_RELEASE);
-}
 
 // A block's home slot: its address hashed, scaled to the table by the high
 // word of a 32x32-bit product (no division). Every ESP chip computes that in
@@ -307,12 +305,14 @@ static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
 }
 
 /******************************************************************************/
-// Heaps: learned from ESP-IDF's registry of heaps (ht_idf_heaps) the first
-// time a block of one of them shows up.
+// Heaps: learned from ESP-IDF's registry of heaps, each the first time a block
+// of it shows up (heap_learn, in a hook), and all of them at the API's first
+// call (heaps_discover), so that snapshot_caps knows the biggest.
 
 // ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
 // layout is named after its memory type; one added at run time after the first
-// memory type with the same capabilities.
+// memory type with the same capabilities. Reads the chip's layout tables, which
+// are in flash: task context only.
 static const char *heap_name(uintptr_t start, uint32_t caps) {
     const soc_memory_type_desc_t *type = ht_idf_memory_type(start);
     if (type != NULL) {
@@ -326,27 +326,39 @@ static const char *heap_name(uintptr_t start, uint32_t caps) {
     return "unknown";
 }
 
+static const char *heap_name_of(heap_desc_t *heap) {
+    if (heap->name == NULL) {
+        heap->name = heap_name(heap->start, heap->caps);
+    }
+    return heap->name;
+}
+
+// Adds a heap not known yet, with s_lock held.
+static void HEAP_IRAM_ATTR heap_add(const ht_idf_heap_t *found) {
+    for (unsigned k = 0; k < s_heap_count; ++k) {
+        if (s_heaps[k].start == found->start) {
+            return;
+        }
+    }
+    if (s_heap_count < HT_HOOKS_MAX_HEAPS) {
+        heap_desc_t *heap = &s_heaps[s_heap_count];
+        heap->start = found->start;
+        heap->end = found->end;
+        heap->caps = found->caps;
+        heap->handle = found->handle;
+        heap->name = NULL;
+        __atomic_store_n(&s_heap_count, s_heap_count + 1, __ATOMIC_RELEASE);
+    }
+}
+
 // Learns the heaps ESP-IDF has now.
 static void heaps_discover(void) {
     ht_idf_heap_t found[HT_HOOKS_MAX_HEAPS];
     size_t count = ht_idf_heaps(found, HT_HOOKS_MAX_HEAPS);
     count = count < HT_HOOKS_MAX_HEAPS ? count : HT_HOOKS_MAX_HEAPS;
-    const char *names[HT_HOOKS_MAX_HEAPS];
-    for (size_t i = 0; i < count; ++i) {
-        names[i] = heap_name(found[i].start, found[i].caps);
-    }
     taskENTER_CRITICAL(&s_lock);
     for (size_t i = 0; i < count; ++i) {
-        bool known = false;
-        for (unsigned k = 0; k < s_heap_count; ++k) {
-            known |= s_heaps[k].start == found[i].start;
-        }
-        if (!known && s_heap_count < HT_HOOKS_MAX_HEAPS) {
-            s_heaps[s_heap_count] = (heap_desc_t) {
-                .start = found[i].start, .end = found[i].end, .caps = found[i].caps, .name = names[i],
-            };
-            __atomic_store_n(&s_heap_count, s_heap_count + 1, __ATOMIC_RELEASE);
-        }
+        heap_add(&found[i]);
     }
     taskEXIT_CRITICAL(&s_lock);
 }
@@ -371,11 +383,13 @@ static inline int HEAP_IRAM_ATTR heap_of(uintptr_t address) {
 // Before any hook: heap_caps_init() takes the array of ESP-IDF's registered
 // heaps from the first internal 8-bit heap (in the chip's layout order) that
 // holds it, with no hook called, and ESP-IDF's task tracking records it as
-// Pre-scheduler's, at the block's address. It is the lowest used block of that
-// heap when the first hook runs.
+// Pre-scheduler's first block, at the block's address. Heaps are laid out
+// from the lowest address up and that block is never freed, so it stays the
+// lowest used block of the lowest such heap: ensure_ready finds it there
+// (heap_caps_walk is in flash, so not from a hook) and puts it where ESP-IDF
+// has it (boot_block_adopt).
 
 typedef struct {
-    uintptr_t skip;        // the block being allocated
     uintptr_t heap_start;  // the heap found, or 0
     uintptr_t address;
     uint32_t size;
@@ -386,7 +400,7 @@ static bool boot_scan_walker(walker_heap_into_t heap, walker_block_info_t block,
     if (b->heap_start != 0 && (uintptr_t)heap.start >= b->heap_start) {
         return false;   // not before the heap found (heaps come in ESP-IDF's order)
     }
-    if (block.used && (uintptr_t)block.ptr != b->skip && (uintptr_t)block.ptr + HT_BLOCK_OWNER_SIZE != b->skip) {
+    if (block.used) {
         b->heap_start = (uintptr_t)heap.start;
         b->address = (uintptr_t)block.ptr;
         b->size = (uint32_t)block.size;
@@ -395,8 +409,8 @@ static bool boot_scan_walker(walker_heap_into_t heap, walker_block_info_t block,
     return true;
 }
 
-static boot_scan_t boot_scan(uintptr_t skip) {
-    boot_scan_t b = { .skip = skip };
+static boot_scan_t boot_scan(void) {
+    boot_scan_t b = { 0 };
     heap_caps_walk(MALLOC_CAP_8BIT | MALLOC_CAP_INTERNAL, boot_scan_walker, &b);
     return b;
 }
@@ -455,7 +469,13 @@ static inline bool HEAP_IRAM_ATTR entry_available(void) {
 // Moves entry `from` to the empty slot `to`, and its list's links with it.
 static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
     entry_t *en = &s_entries[to];
-    *en = s_entries[from];
+    const entry_t *old = &s_entries[from];
+    // Field by field: a struct copy may become a call to memcpy, which is in flash.
+    en->address = old->address;
+    en->size = old->size;
+    en->prev = old->prev;
+    en->next = old->next;
+    en->rec = old->rec;
     heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
     if (en->prev != NIL) {
         s_entries[en->prev].next = to;
@@ -666,15 +686,15 @@ static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
     return false;
 }
 
-// In IRAM where ESP-IDF's heap is: the declaration in esp_heap_caps.h says so.
 // A block's size as ESP-IDF records it: TLSF's size for the block
-// (multi_heap_get_full_block_size). heap_caps_get_allocated_size() gives it
-// through public API (less task tracking's owner word) but looks the heap up
-// again, which is much of a hook's cost. TLSF keeps the size in the word before
-// the block (its low two bits are flags): once the first SIZE_CHECKS blocks
-// showed the word and the public call agree, the word is read directly. Where
-// they disagree (heap poisoning puts its own header there, a ROM TLSF might lay
-// it out otherwise) the public call stays, for good.
+// (multi_heap_get_full_block_size; heap_caps_get_allocated_size() less task
+// tracking's owner word). multi_heap_get_allocated_size() of the block's heap
+// gives it (in IRAM or ROM wherever ESP-IDF's heap is in IRAM, and in ESP-IDF
+// v5.3 and v5.4 too), but costs a hook two calls. TLSF keeps the size in the
+// word before the block (its low two bits are flags): once the first
+// SIZE_CHECKS blocks showed the word and the call agree, the word is read
+// directly. Where they disagree (heap poisoning puts its own header there, a
+// ROM TLSF might lay it out otherwise) the call stays, for good. With s_lock held.
 #define SIZE_CHECKS 64
 static int s_size_checks;   // blocks that agreed so far; -1: they did not
 
@@ -682,19 +702,14 @@ static inline uint32_t HEAP_IRAM_ATTR size_word(uintptr_t address) {
     return (uint32_t)(((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1] & ~(size_t)3);
 }
 
-static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address) {
-    int checks = __atomic_load_n(&s_size_checks, __ATOMIC_RELAXED);
-    if (checks >= SIZE_CHECKS) {
+static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address, unsigned heap) {
+    if (s_size_checks >= SIZE_CHECKS) {
         return size_word(address);
     }
-    uint32_t size = (uint32_t)(heap_caps_get_allocated_size((void *)address) + HT_BLOCK_OWNER_SIZE);
-    if (checks >= 0) {
-        if (size_word(address) != size) {
-            __atomic_store_n(&s_size_checks, -1, __ATOMIC_RELAXED);
-        } else {
-            __atomic_compare_exchange_n(&s_size_checks, &checks, checks + 1, false,
-                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-        }
+    uint32_t size = (uint32_t)multi_heap_get_allocated_size(s_heaps[heap].handle,
+        (void *)(address - HT_BLOCK_OWNER_SIZE));
+    if (s_size_checks >= 0) {
+        s_size_checks = size_word(address) == size ? s_size_checks + 1 : -1;
     }
     return size;
 }
@@ -703,7 +718,7 @@ static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address) {
 // word before it (bit 0 is set while the block is free). Only once that word
 // is trusted (false before).
 static inline bool HEAP_IRAM_ATTR block_in_use(uintptr_t address, uint32_t size) {
-    if (__atomic_load_n(&s_size_checks, __ATOMIC_RELAXED) < SIZE_CHECKS) {
+    if (s_size_checks < SIZE_CHECKS) {
         return false;
     }
     size_t word = ((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1];
@@ -741,11 +756,21 @@ static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, ix
     s_listed += 1;
 }
 
+// A task's name, as FreeRTOS has it, into a record (no library call: hooks
+// reach only IRAM). Pre-scheduler's is left empty: its name is a constant, in
+// flash, which the snapshot supplies.
+static void HEAP_IRAM_ATTR name_copy(char *name, ht_task_t task) {
+    const char *from = task != 0 ? pcTaskGetName((TaskHandle_t)task) : NULL;
+    bool more = from != NULL;
+    for (size_t i = 0; i < HT_TASK_NAME_LEN; ++i) {
+        char c = more && i + 1 < HT_TASK_NAME_LEN ? from[i] : '\0';
+        more = c != '\0';
+        name[i] = c;
+    }
+}
+
 // A block `size` bytes long at `address`, in heap `heap`, made by `task`.
 static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsigned heap, ht_task_t task) {
-    if (!s_ready) {
-        tables_init();
-    }
     ix_t slot;
     ix_t old = entry_probe(address, &slot);
     if (old != NIL) {
@@ -784,16 +809,16 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     if (t == NIL) {
         t = task_record_take();
         task_rec_t *tr = &s_tasks[t];
-        memset(tr, 0, sizeof(*tr));
         tr->handle = task;
-        tr->alive = true;
+        tr->current = 0;
+        tr->peak = 0;
+        tr->order_next = NIL;
+        tr->hnext = NIL;
         tr->heaps_first = tr->heaps_last = NIL;
-        if (task == 0) {
-            strcpy(tr->name, "Pre-scheduler");
-        } else {
-            const char *name = pcTaskGetName((TaskHandle_t)task);
-            strncpy(tr->name, name != NULL ? name : "", sizeof(tr->name) - 1);
-        }
+        tr->heap_count = 0;
+        tr->alive = true;
+        tr->deleted_at = 0;
+        name_copy(tr->name, task);
         if (!task_link(t)) {
             tr->order_next = s_free_task;
             s_free_task = t;
@@ -809,9 +834,12 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     if (h == NIL) {
         h = heap_record_take();
         heap_rec_t *hr = &s_heap_recs[h];
-        *hr = (heap_rec_t) {
-            .first = NIL, .last = NIL, .next = NIL, .task = t, .heap = (uint8_t)heap,
-        };
+        hr->current = 0;
+        hr->peak = 0;
+        hr->count = 0;
+        hr->first = hr->last = hr->next = NIL;
+        hr->task = t;
+        hr->heap = (uint8_t)heap;
         if (tr->heaps_last == NIL) {
             tr->heaps_first = h;
         } else {
@@ -829,7 +857,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
 static inline bool HEAP_IRAM_ATTR record_alloc_again(uintptr_t address, uint32_t size, unsigned heap,
     ht_task_t task) {
     ix_t t = s_last_task, h = s_last_heap_rec, slot;
-    if (!s_ready || t == NIL || s_quiet_count != 0 || !entry_available()
+    if (t == NIL || s_quiet_count != 0 || !entry_available()
         || s_tasks[t].handle != task || !s_tasks[t].alive || s_heap_recs[h].heap != heap
         || entry_probe(address, &slot) != NIL) {
         return false;
@@ -839,9 +867,6 @@ static inline bool HEAP_IRAM_ATTR record_alloc_again(uintptr_t address, uint32_t
 }
 
 static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
-    if (!s_ready) {
-        return;
-    }
     // The entry at address, the one being freed by heaptrack if there are two
     // (only while heaptrack frees blocks: otherwise the first will do).
     ix_t e = NIL;
@@ -883,28 +908,107 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     tcb_freed(address);
 }
 
-// Sets the tables up, with the block heap_caps_init() made, before their first
-// use (the first allocation, skip, is not that block). Walks heaps: call
-// without s_lock held.
-static void ensure_ready(uintptr_t skip) {
-    if (__atomic_load_n(&s_ready, __ATOMIC_ACQUIRE)) {
+// Puts heap_caps_init()'s block (boot_scan) where ESP-IDF's tracking has it
+// since start-up, the hooks having missed it: Pre-scheduler's first block in
+// its first heap, its size in their usage and peaks all along (the block was
+// never freed, so each peak is what the hooks saw plus its size). With s_lock
+// held.
+static void boot_block_adopt(uintptr_t address, uint32_t size, unsigned heap) {
+    ix_t slot;
+    if (entry_probe(address, &slot) != NIL || !entry_available()) {
+        return;   // the hooks know it (they cannot), or no room: it stays out
+    }
+    ix_t t = task_find_alive(0);
+    if (t == NIL) {
+        if (!task_record_available() || !heap_record_available()) {
+            s_untracked += 1;
+            return;
+        }
+        // Last in ESP-IDF's order (handle 0), where ESP-IDF has it from the first.
+        t = task_record_take();
+        task_rec_t *tr = &s_tasks[t];
+        memset(tr, 0, sizeof(*tr));
+        tr->alive = true;
+        tr->order_next = NIL;
+        tr->heaps_first = tr->heaps_last = NIL;
+        ix_t *link = &s_task_head;
+        while (*link != NIL) {
+            link = &s_tasks[*link].order_next;
+        }
+        *link = t;
+        s_task_count += 1;
+        size_t b = task_bucket_of(0);
+        tr->hnext = s_task_buckets[b];
+        s_task_buckets[b] = t;
+    }
+    task_rec_t *tr = &s_tasks[t];
+    ix_t h = tr->heaps_first, prev = NIL;
+    while (h != NIL && s_heap_recs[h].heap != heap) {
+        prev = h;
+        h = s_heap_recs[h].next;
+    }
+    if (h == NIL) {
+        if (!heap_record_available()) {
+            s_untracked += 1;
+            return;
+        }
+        h = heap_record_take();
+        heap_rec_t *hr = &s_heap_recs[h];
+        memset(hr, 0, sizeof(*hr));
+        hr->first = hr->last = hr->next = NIL;
+        hr->task = t;
+        hr->heap = (uint8_t)heap;
+        tr->heap_count += 1;
+        if (tr->heaps_last == NIL) {
+            tr->heaps_last = h;
+        }
+    } else if (prev != NIL) {
+        s_heap_recs[prev].next = s_heap_recs[h].next;   // out of its place, to the front
+        if (tr->heaps_last == h) {
+            tr->heaps_last = prev;
+        }
+    }
+    if (tr->heaps_first != h) {
+        s_heap_recs[h].next = tr->heaps_first;
+        tr->heaps_first = h;
+    }
+    heap_rec_t *hr = &s_heap_recs[h];
+    tr->current += size;
+    tr->peak += size;
+    hr->current += size;
+    hr->peak += size;
+    hr->count += 1;
+    entry_t *en = &s_entries[slot];
+    en->address = address;
+    en->size = size;
+    en->rec = (uint16_t)(h | E_PRESCHED);
+    en->prev = NIL;
+    en->next = hr->first;
+    if (hr->first != NIL) {
+        s_entries[hr->first].prev = slot;
+    } else {
+        hr->last = slot;
+    }
+    hr->first = slot;
+    s_listed += 1;
+}
+
+// What the hooks leave to the API's first call, in task context: every heap
+// ESP-IDF has, and the block heap_caps_init() made. Walks heaps: call without
+// s_lock held.
+static void ensure_ready(void) {
+    if (__atomic_load_n(&s_boot_adopted, __ATOMIC_ACQUIRE)) {
         return;
     }
-    boot_scan_t b = boot_scan(skip);
-    int heap = -1;
-    if (b.heap_start != 0) {
-        heap = heap_of(b.address);
-        if (heap < 0) {
-            heaps_discover();
-            heap = heap_of(b.address);
-        }
-    }
+    heaps_discover();
+    boot_scan_t b = boot_scan();
+    int heap = b.heap_start != 0 ? heap_of(b.address) : -1;
     taskENTER_CRITICAL(&s_lock);
-    if (!s_ready) {
-        tables_init();
+    if (!s_boot_adopted) {
         if (heap >= 0) {
-            record_alloc(b.address, b.size, (unsigned)heap, 0);
+            boot_block_adopt(b.address, b.size, (unsigned)heap);
         }
+        __atomic_store_n(&s_boot_adopted, true, __ATOMIC_RELEASE);
     }
     taskEXIT_CRITICAL(&s_lock);
 }
@@ -923,20 +1027,31 @@ static inline uintptr_t HEAP_IRAM_ATTR data_address(void *ptr) {
     return (uintptr_t)ptr;
 }
 
+// The heap holding address, learned from ESP-IDF's registry if it is new; -1
+// for none.
+static int HEAP_IRAM_ATTR heap_learn(uintptr_t address) {
+    ht_idf_heap_t found;
+    if (!ht_idf_heap_containing(address, &found)) {
+        return -1;
+    }
+    taskENTER_CRITICAL(&s_lock);
+    heap_add(&found);
+    taskEXIT_CRITICAL(&s_lock);
+    return heap_of(address);
+}
+
 void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
     (void)size;
     (void)caps;
     uintptr_t address = data_address(ptr);
-    ensure_ready(address);
     int heap = heap_of(address);
     if (heap < 0) {
-        heaps_discover();
-        heap = heap_of(address);
+        heap = heap_learn(address);
     }
     ht_task_t task = (ht_task_t)xTaskGetCurrentTaskHandle();
-    uint32_t block_size = block_size_of(address);
     taskENTER_CRITICAL(&s_lock);
     if (heap >= 0) {
+        uint32_t block_size = block_size_of(address, (unsigned)heap);
         if (!record_alloc_again(address, block_size, (unsigned)heap, task)) {
             record_alloc(address, block_size, (unsigned)heap, task);
         }
@@ -968,7 +1083,7 @@ void *ht_malloc(size_t size, uint32_t caps) {
     }
     bool recorded;
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = s_ready ? entry_find(data_address(p)) : NIL;
+    ix_t e = entry_find(data_address(p));
     recorded = e != NIL;
     if (recorded) {
         s_entries[e].rec |= E_HANDED;
@@ -994,7 +1109,7 @@ ht_err_t ht_free(void *address) {
         return HT_ERR_NOT_FOUND;
     }
     bool handed = false;
-    ensure_ready(0);
+    ensure_ready();
     taskENTER_CRITICAL(&s_lock);
     ix_t e = entry_find_handed(data_address(address));
     if (e != NIL) {
@@ -1024,7 +1139,7 @@ ht_err_t ht_free_all(size_t *count) {
     }
     // Claim every block handed out now, in one pass: blocks allocated while we
     // free are not ours to free.
-    ensure_ready(0);
+    ensure_ready();
     taskENTER_CRITICAL(&s_lock);
     for (unsigned e = 0; e < SLOTS; ++e) {
         if ((s_entries[e].rec & E_OURS) == E_HANDED) {
@@ -1104,7 +1219,7 @@ static uint32_t snapshot_caps(void) {
 // are taken (with wait, it waits for one: they are held for one heap call).
 static int quiet_begin(bool wait) {
     ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
-    ensure_ready(0);
+    ensure_ready();
     for (;;) {
         int slot = -1;
         taskENTER_CRITICAL(&s_lock);
@@ -1212,8 +1327,12 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
     bool with_blocks) {
     const task_rec_t *tr = &s_tasks[t];
     memset(out, 0, sizeof(*out));
-    memcpy(out->name, tr->name, sizeof(out->name));
-    out->name[sizeof(out->name) - 1] = '\0';
+    if (tr->handle == 0) {
+        strcpy(out->name, "Pre-scheduler");
+    } else {
+        memcpy(out->name, tr->name, sizeof(out->name));
+        out->name[sizeof(out->name) - 1] = '\0';
+    }
     out->handle = tr->handle;
     out->is_alive = tr->alive;
     out->overall_current_usage = tr->current;
@@ -1222,10 +1341,10 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
     out->heap_stat = *heaps;
     for (ix_t h = tr->heaps_first; h != NIL; h = s_heap_recs[h].next) {
         const heap_rec_t *hr = &s_heap_recs[h];
-        const heap_desc_t *heap = &s_heaps[hr->heap];
+        heap_desc_t *heap = &s_heaps[hr->heap];
         ht_heap_stat_t *hs = (*heaps)++;
         *hs = (ht_heap_stat_t) {
-            .name = heap->name,
+            .name = heap_name_of(heap),
             .caps = heap->caps,
             .size = heap->end - heap->start,
             .current_usage = hr->current,
@@ -1276,7 +1395,7 @@ static void held_release(int slot) {
 }
 
 static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks, void **held) {
-    ensure_ready(0);
+    ensure_ready();
     for (int attempt = 0; attempt < HT_SNAPSHOT_TRIES; ++attempt) {
         taskENTER_CRITICAL(&s_lock);
         ix_t one = all ? NIL : snapshot_task(task);
@@ -1372,7 +1491,7 @@ void ht_vm_restart(void) {
             held_release(i);
         }
     }
-    ensure_ready(0);
+    ensure_ready();
     taskENTER_CRITICAL(&s_lock);
     for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
         s_quiet[i] = NO_TASK;
