@@ -506,6 +506,33 @@ heaptrack.free_all()
     assert result == [True, True, True, None]
 
 
+def test_overview_of_10000_blocks_takes_at_most_its_stated_bound(vboard_factory):
+    # An overview takes its task and heap arrays (docs/real-boards.md: at most
+    # (tasks + 4) x 40 + (task-heap records + 8) x 28 + 16 x 12 bytes, plus the
+    # allocator's headers), never a block array for every live block, which
+    # ESP-IDF's own heap_caps_alloc_all_task_stat_arrays() takes: 120 KB for
+    # 10,000 blocks. Measured as the fall of the biggest heap's low-water mark
+    # across print_overview(), from a low-water mark that is its free bytes.
+    psram = vboard_factory(env=PSRAM)
+    result = run(psram, """
+held = [heaptrack.malloc(16, heaptrack.CAP_SPIRAM) for i in range(10000)]
+heaptrack.print_overview()        # the tracker learns how many records there are
+def spiram():
+    return [r for r in heaptrack.heap_info().regions if r.total == 1048576][0]
+s = spiram()
+low = heaptrack.malloc(s.free - s.minimum_free + 64, heaptrack.CAP_SPIRAM)
+before = spiram()
+heaptrack.print_overview()
+after = spiram()
+stats = heaptrack.task_stats()
+bound = (len(stats) + 4) * 40 + (sum(len(t.heaps) for t in stats) + 8) * 28 + 16 * 12 + 3 * 16
+heaptrack.free_all()
+print([before.minimum_free == before.free, before.minimum_free - after.minimum_free, bound])
+""", timeout=120)
+    at_low, taken, bound = result
+    assert at_low and 0 < taken <= bound < 10000 * 12 // 8, result
+
+
 def test_cap_exec_is_refused_where_it_comes_back_at_another_address(board):
     result = run(board, """
 try:

@@ -119,6 +119,41 @@ size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max) {
     return n;
 }
 
+heap_t *ht_idf_biggest_heap(void) {
+    heap_t *biggest = NULL;
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
+        if (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start) {
+            biggest = heap;
+        }
+    }
+    return biggest;
+}
+
+// A heap ESP-IDF gives out only when asked for by its capabilities.
+static bool held_in_reserve(const heap_t *heap) {
+    return heap->caps[0] == 0;
+}
+
+void *ht_idf_uncharged_alloc(size_t bytes) {
+    heap_t *biggest = ht_idf_biggest_heap();
+    void *p = biggest != NULL ? multi_heap_malloc(biggest->heap, bytes) : NULL;
+    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL && p == NULL; heap = ht_idf_heap_after(heap)) {
+        if (heap != biggest && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0 && !held_in_reserve(heap)) {
+            p = multi_heap_malloc(heap->heap, bytes);
+        }
+    }
+    return p;
+}
+
+void ht_idf_uncharged_free(void *p) {
+    if (p != NULL) {
+        heap_t *heap = find_containing_heap(p);
+        if (heap != NULL) {
+            multi_heap_free(heap->heap, p);
+        }
+    }
+}
+
 // find_containing_heap() (heap_private.h), which is always inlined.
 bool HEAP_IRAM_ATTR ht_idf_heap_containing(uintptr_t address, ht_idf_heap_t *heap) {
     heap_t *found = find_containing_heap((void *)address);

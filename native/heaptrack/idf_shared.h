@@ -8,6 +8,7 @@
 #define HEAPTRACK_IDF_SHARED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sdkconfig.h"
@@ -59,5 +60,21 @@ bool ht_idf_heap_containing(uintptr_t address, ht_idf_heap_t *heap);
 // NULL after the last.
 struct heap_t_;
 struct heap_t_ *ht_idf_heap_after(struct heap_t_ *heap);
+
+// The heap ESP-IDF keeps its task tracking records and statistics arrays in:
+// find_biggest_heap()'s rule in heap_task_info.c (v5.5), the registered heap
+// spanning the most addresses, the first of equals.
+struct heap_t_ *ht_idf_biggest_heap(void);
+
+// Memory for a tracker's copies of the statistics, taken straight from a heap
+// below heap_caps_malloc, as ESP-IDF takes its statistics arrays: no task is
+// charged for it and no hook sees it. From the biggest heap, else from another
+// byte-addressable heap, but never from one ESP-IDF hands out only when asked
+// for by its capabilities (nothing at its first priority): the pool of internal
+// RAM a PSRAM board keeps for DMA (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL) stays
+// for what needs it. NULL when none has room. Task context.
+void *ht_idf_uncharged_alloc(size_t bytes);
+// Frees what ht_idf_uncharged_alloc returned (NULL: nothing).
+void ht_idf_uncharged_free(void *p);
 
 #endif // HEAPTRACK_IDF_SHARED_H

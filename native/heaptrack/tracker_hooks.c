@@ -43,9 +43,9 @@
 //     the first core's free hook runs; the new block then replaces the entry,
 //     and the late free hook, finding a block of the new entry's size in use
 //     at that address (TLSF's header), leaves it alone. heaptrack's own frees
-//     mark their entry first (E_FREEING), and the storage of snapshots is
-//     left out of both hooks (quiet), so that its free never takes such a
-//     marked entry.
+//     mark their entry first (E_FREEING); the storage of snapshots comes
+//     from below the hooks (ht_idf_uncharged_alloc), so no free of it can
+//     take such a marked entry.
 //   - until its free hook runs, a freed block still counts: an allocation its
 //     owner makes meanwhile in that heap (on the other core) can raise the
 //     owner's peak by it, where ESP-IDF's tracking had taken it off already.
@@ -153,10 +153,6 @@ static const char *const detail_snapshot_busy =
     "the task statistics kept changing while being copied: try again";
 static const char *const detail_snapshot_slots =
     "too many statistics snapshots held at once (at most " HT_STR(HT_HOOKS_MAX_SNAPSHOTS) ")";
-#if !HT_HOOKS_SNAPSHOT_LIBC
-static const char *const detail_snapshot_quiet =
-    "too many statistics snapshots being taken at once";
-#endif
 static const char *const detail_context =
     "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
     "(machine.disable_irq()): a report copies every record with interrupts masked, "
@@ -249,8 +245,6 @@ typedef struct {
 // slots than blocks so that probe runs stay short when it is full.
 #define SLOTS (HT_HOOKS_MAX_BLOCKS + HT_HOOKS_MAX_BLOCKS / 4)
 #define TASK_BUCKETS 64
-#define QUIET_SLOTS 8
-#define NO_TASK ((ht_task_t)1)   // no TCB is at an odd address
 
 // The RAM the tables take per block they can hold (for bench/bench_tracker.c).
 const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) * SLOTS / HT_HOOKS_MAX_BLOCKS;
@@ -280,9 +274,6 @@ static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
 static unsigned s_freeing;    // entries marked E_FREEING
-static ht_task_t s_quiet[QUIET_SLOTS] = { [0 ... QUIET_SLOTS - 1] = NO_TASK };   // tasks whose
-                                                   // allocations are the tracker's own
-static unsigned s_quiet_count;
 static bool s_boot_adopted;   // heap_caps_init()'s block is in the tables (ensure_ready)
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
 
@@ -307,7 +298,7 @@ static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
 /******************************************************************************/
 // Heaps: learned from ESP-IDF's registry of heaps, each the first time a block
 // of it shows up (heap_learn, in a hook), and all of them at the API's first
-// call (heaps_discover), so that snapshot_caps knows the biggest.
+// call (heaps_discover).
 
 // ESP-IDF's name for a heap (v5.5, heap_caps_init.c): a heap of the chip's
 // layout is named after its memory type; one added at run time after the first
@@ -677,15 +668,6 @@ static inline ix_t HEAP_IRAM_ATTR heap_record_take(void) {
     return h;
 }
 
-static bool HEAP_IRAM_ATTR is_quiet(ht_task_t task) {
-    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
-        if (s_quiet[i] == task) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // A block's size as ESP-IDF records it: TLSF's size for the block
 // (multi_heap_get_full_block_size; heap_caps_get_allocated_size() less task
 // tracking's owner word). multi_heap_get_allocated_size() of the block's heap
@@ -782,9 +764,6 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         entry_remove(old);
         entry_probe(address, &slot);   // the run may have moved back
     }
-    if (s_quiet_count != 0 && is_quiet(task)) {
-        return;   // the tracker's own snapshot storage
-    }
 
     // Everything this needs is checked first, so that a full table changes nothing.
     ix_t t = task_find_alive(task);
@@ -857,7 +836,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
 static inline bool HEAP_IRAM_ATTR record_alloc_again(uintptr_t address, uint32_t size, unsigned heap,
     ht_task_t task) {
     ix_t t = s_last_task, h = s_last_heap_rec, slot;
-    if (t == NIL || s_quiet_count != 0 || !entry_available()
+    if (t == NIL || !entry_available()
         || s_tasks[t].handle != task || !s_tasks[t].alive || s_heap_recs[h].heap != heap
         || entry_probe(address, &slot) != NIL) {
         return false;
@@ -1063,9 +1042,7 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
 
 void esp_heap_trace_free_hook(void *ptr) {
     taskENTER_CRITICAL(&s_lock);
-    if (s_quiet_count == 0 || !is_quiet((ht_task_t)xTaskGetCurrentTaskHandle())) {
-        record_free((uintptr_t)ptr);
-    }
+    record_free((uintptr_t)ptr);
     taskEXIT_CRITICAL(&s_lock);
 }
 
@@ -1187,100 +1164,28 @@ ht_err_t ht_free_all(size_t *count) {
 }
 
 /******************************************************************************/
-// Snapshots: one copy of the records, taken under the lock, into memory the
-// tracker leaves out of the statistics (ESP-IDF's tracker does the same with
-// its arrays).
-
-#if !HT_HOOKS_SNAPSHOT_LIBC
-// Snapshots come from the kind of memory of the biggest heap, where ESP-IDF's
-// tracker takes its arrays (PSRAM where there is some, keeping internal RAM for
-// what needs it): the capabilities of that heap.
-static uint32_t snapshot_caps(void) {
-    uint32_t caps = MALLOC_CAP_8BIT;
-    size_t biggest = 0;
-    taskENTER_CRITICAL(&s_lock);
-    for (unsigned i = 0; i < s_heap_count; ++i) {
-        if (s_heaps[i].end - s_heaps[i].start > biggest && (s_heaps[i].caps & MALLOC_CAP_8BIT)) {
-            biggest = s_heaps[i].end - s_heaps[i].start;
-            caps = s_heaps[i].caps & ~(uint32_t)MALLOC_CAP_EXEC;
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
-    return caps;
-}
-#endif
-
-#if !HT_HOOKS_SNAPSHOT_LIBC
-// While the calling task holds a quiet slot, the hooks leave its heap calls
-// out: the storage of its snapshots is the tracker's own. Its free too: were
-// it recorded as a free, it could take the entry of a block heaptrack is
-// freeing at the same address (E_FREEING, its free hook still due), whose late
-// hook would then remove the block made there next. The slot, or -1 when all
-// are taken (with wait, it waits for one: they are held for one heap call).
-static int quiet_begin(bool wait) {
-    ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
-    ensure_ready();
-    for (;;) {
-        int slot = -1;
-        taskENTER_CRITICAL(&s_lock);
-        for (int i = 0; i < QUIET_SLOTS; ++i) {
-            if (s_quiet[i] == NO_TASK) {
-                s_quiet[i] = me;
-                s_quiet_count += 1;
-                slot = i;
-                break;
-            }
-        }
-        taskEXIT_CRITICAL(&s_lock);
-        if (slot >= 0 || !wait) {
-            return slot;
-        }
-        vTaskDelay(1);
-    }
-}
-
-static void quiet_end(int slot) {
-    taskENTER_CRITICAL(&s_lock);
-    s_quiet[slot] = NO_TASK;
-    s_quiet_count -= 1;
-    taskEXIT_CRITICAL(&s_lock);
-}
-#endif
+// Snapshots: one copy of the records, taken under the lock, into memory no
+// task is charged for and no hook sees (ht_idf_uncharged_alloc: from the
+// biggest heap, where ESP-IDF's tracker takes its arrays, PSRAM where there is
+// some; never from a pool kept in reserve).
 
 static void *snapshot_alloc(size_t bytes) {
     #if HT_HOOKS_SNAPSHOT_LIBC
     void *p = malloc(bytes);
-    if (p == NULL) {
-        s_detail = detail_snapshot_no_mem;
-    }
-    return p;
     #else
-    int slot = quiet_begin(false);
-    if (slot < 0) {
-        s_detail = detail_snapshot_quiet;
-        return NULL;
-    }
-    void *p = heap_caps_malloc(bytes, snapshot_caps());
-    if (p == NULL) {
-        // That kind is full: any byte-addressable memory, as tracker_idf.c
-        // falls back for its block arrays.
-        p = heap_caps_malloc(bytes, MALLOC_CAP_8BIT);
-    }
-    quiet_end(slot);
+    void *p = ht_idf_uncharged_alloc(bytes);
+    #endif
     if (p == NULL) {
         s_detail = detail_snapshot_no_mem;
     }
     return p;
-    #endif
 }
 
 static void snapshot_free(void *p) {
     #if HT_HOOKS_SNAPSHOT_LIBC
     free(p);
     #else
-    int slot = quiet_begin(true);
-    heap_caps_free(p);
-    quiet_end(slot);
+    ht_idf_uncharged_free(p);
     #endif
 }
 
@@ -1484,20 +1389,14 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 }
 
 void ht_vm_restart(void) {
-    // The tasks of the previous VM are gone: the snapshots they held, and the
-    // quiet marks of any that died taking one, are nobody's now.
+    // The tasks of the previous VM are gone: the snapshots they held are
+    // nobody's now.
     for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
         if (s_held[i] != NULL) {
             held_release(i);
         }
     }
     ensure_ready();
-    taskENTER_CRITICAL(&s_lock);
-    for (unsigned i = 0; i < QUIET_SLOTS; ++i) {
-        s_quiet[i] = NO_TASK;
-    }
-    s_quiet_count = 0;
-    taskEXIT_CRITICAL(&s_lock);
 }
 
 /******************************************************************************/

@@ -7,11 +7,19 @@
 //   - the registry of outstanding addresses is a static table, never heap;
 //   - a full registry is detected before allocating, not by allocating and
 //     freeing again (which would raise the caller's peak);
-//   - snapshots live in the arrays that heap_caps_alloc_all_task_stat_arrays()
-//     allocates: ESP-IDF takes them straight from the TLSF heap, uncharged, so
+//   - snapshots live in arrays taken straight from the TLSF heap, uncharged,
+//     as ESP-IDF takes its own statistics arrays (ht_idf_uncharged_alloc), so
 //     taking a report neither creates a task record nor moves anyone's peak.
-//     They are converted in place to the tracker types, which have the same
-//     size (checked below), instead of being copied into a charged block.
+//     heap_caps_get_all_task_stat() fills them, and they are converted in place
+//     to the tracker types, which have the same size (checked below).
+//
+// heaptrack sizes those arrays itself rather than through
+// heap_caps_alloc_all_task_stat_arrays(), which also allocates a block array
+// for every live block in the system (12 bytes each) in ESP-IDF's biggest
+// heap, overviews included: a report of a board with 10,000 blocks would take
+// 120 KB from under Wi-Fi's feet. An overview takes a task array and a heap
+// array, sized as the last copy needed; only a report with blocks takes the
+// block array, and only of the blocks there are.
 //
 // Snapshots always come from the all-tasks API, also for one task: ESP-IDF's
 // single-task sizing counts only ALIVE tasks (a DELETED task would come back
@@ -90,7 +98,7 @@ static const char *const detail_registry_full =
     "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
 #if CONFIG_HEAP_TASK_TRACKING
 static const char *const detail_snapshot_no_mem =
-    "not enough free memory in ESP-IDF's biggest heap, where ESP-IDF copies its task statistics";
+    "not enough free heap to copy the task statistics";
 static const char *const detail_snapshot_busy =
     "ESP-IDF's task statistics kept changing while being copied: try again";
 static const char *const detail_counts_wrapped =
@@ -367,19 +375,6 @@ static void log_watch_install(void) {
     }
 }
 
-// The heap ESP-IDF allocates its records and statistics arrays in:
-// find_biggest_heap()'s rule in heap_task_info.c (v5.5), the registered heap
-// spanning the most addresses, the first of equals.
-static heap_t *records_heap(void) {
-    heap_t *biggest = NULL;
-    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL; heap = ht_idf_heap_after(heap)) {
-        if (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start) {
-            biggest = heap;
-        }
-    }
-    return biggest;
-}
-
 // ESP-IDF's largest record, a task's (task_info_t: its task_stat_t, a list
 // head of two pointers and a link), as heap_task_info.c v5.5 defines it.
 #define HT_IDF_RECORD_MAX (sizeof(task_stat_t) + 3 * sizeof(void *))
@@ -390,7 +385,7 @@ ht_err_t ht_records_info(ht_records_t *records) {
     if (err != HT_OK) {
         return err;
     }
-    heap_t *heap = records_heap();
+    heap_t *heap = ht_idf_biggest_heap();
     if (heap != NULL) {
         multi_heap_info_t info;
         multi_heap_get_info(heap->heap, &info);
@@ -507,12 +502,6 @@ static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
     }
 }
 
-// Whether ESP-IDF made the task and heap arrays: all a copy needs of its own
-// (the block array, 12 bytes per live block in the system, is ours).
-static bool task_arrays_made(const heap_all_tasks_stat_t *a) {
-    return (a->task_count == 0 || a->stat_arr != NULL) && (a->heap_count == 0 || a->heap_stat_start != NULL);
-}
-
 // ESP-IDF's fill assumes that no heap record lists more blocks than it
 // counts, and its realloc path can break that: it takes one off the count of
 // every record with the block owner's handle -- a deleted task's too, when a
@@ -522,8 +511,7 @@ static bool task_arrays_made(const heap_all_tasks_stat_t *a) {
 // array's end, before its start (its index wraps too), or, for a record that
 // counts none, at the array's start even when no blocks were asked for.
 //
-// So the block array handed to ESP-IDF is always ours, from the heap ESP-IDF
-// would use (uncharged, like its own), with marked spare entries on both
+// So the block array handed to ESP-IDF always has marked spare entries on both
 // sides: a mark overwritten tells that the copy is inconsistent, instead of a
 // heap corrupted. HT_IDF_SPARE_BLOCKS entries lie before it, as many plus one
 // per 16 blocks after it; a wrong count then overruns only when one copy
@@ -536,18 +524,13 @@ typedef struct {
     size_t after_count;
 } spare_t;
 
-// The arrays of one copy. Before blocks_attach they are all ESP-IDF's; after
-// it the block array is ours, HT_IDF_SPARE_BLOCKS entries into its block.
-static void idf_arrays_free(heap_all_tasks_stat_t *a) {
-    heap_caps_free_all_task_stat_arrays(a);   // frees whatever is non-NULL
-    memset(a, 0, sizeof(*a));
-}
-
+// The arrays of one copy, all ours; the block array HT_IDF_SPARE_BLOCKS entries
+// into its allocation.
 static void arrays_free(heap_all_tasks_stat_t *a) {
-    if (a->alloc_stat_start != NULL) {
-        a->alloc_stat_start -= HT_IDF_SPARE_BLOCKS;
-    }
-    idf_arrays_free(a);
+    ht_idf_uncharged_free(a->stat_arr);
+    ht_idf_uncharged_free(a->heap_stat_start);
+    ht_idf_uncharged_free(a->alloc_stat_start != NULL ? a->alloc_stat_start - HT_IDF_SPARE_BLOCKS : NULL);
+    memset(a, 0, sizeof(*a));
 }
 
 static void spare_mark(heap_task_block_t *entries, size_t count) {
@@ -565,39 +548,15 @@ static bool spare_touched(const heap_task_block_t *entries, size_t count) {
     return false;
 }
 
-// Memory no task is charged for, as ESP-IDF takes its arrays: straight from a
-// heap, below heap_caps_malloc. First from the heap ESP-IDF would use; when
-// that one is full (MicroPython's heap grows into it), from any other byte-
-// addressable heap, so that a copy can still be made where ESP-IDF's own would
-// fail. ESP-IDF frees it from whichever heap holds it.
-static void *uncharged_alloc(size_t bytes) {
-    heap_t *biggest = records_heap();
-    void *p = biggest != NULL ? multi_heap_malloc(biggest->heap, bytes) : NULL;
-    for (heap_t *heap = ht_idf_heap_after(NULL); heap != NULL && p == NULL; heap = ht_idf_heap_after(heap)) {
-        if (heap != biggest && (get_all_caps(heap) & MALLOC_CAP_8BIT) != 0) {
-            p = multi_heap_malloc(heap->heap, bytes);
-        }
-    }
-    return p;
-}
-
-static void blocks_free(heap_task_block_t *start) {
-    heap_all_tasks_stat_t blocks_only = { .alloc_count = 1, .alloc_stat_start = start };
-    heap_caps_free_all_task_stat_arrays(&blocks_only);
-}
-
-// Replaces the block array (ESP-IDF's, or ours from an earlier call) by ours:
-// room for `counted` blocks and the spare entries. False when the heap has no
-// room for it.
-static bool blocks_attach(heap_all_tasks_stat_t *a, bool idf_made, size_t counted, spare_t *spare) {
-    if (a->alloc_stat_start != NULL) {
-        blocks_free(idf_made ? a->alloc_stat_start : a->alloc_stat_start - HT_IDF_SPARE_BLOCKS);
-        a->alloc_stat_start = NULL;
-    }
+// Replaces the block array (if any) by one with room for `counted` blocks and
+// the spare entries. False when no heap has room for it.
+static bool blocks_attach(heap_all_tasks_stat_t *a, size_t counted, spare_t *spare) {
+    ht_idf_uncharged_free(a->alloc_stat_start != NULL ? a->alloc_stat_start - HT_IDF_SPARE_BLOCKS : NULL);
+    a->alloc_stat_start = NULL;
+    a->alloc_count = 0;
     size_t after = HT_IDF_SPARE_BLOCKS + counted / 16;
     size_t total = HT_IDF_SPARE_BLOCKS + counted + after;
-    a->alloc_count = 0;
-    heap_task_block_t *entries = uncharged_alloc(total * sizeof(heap_task_block_t));
+    heap_task_block_t *entries = ht_idf_uncharged_alloc(total * sizeof(heap_task_block_t));
     if (entries == NULL) {
         return false;
     }
@@ -630,118 +589,117 @@ static bool counts_wrapped(const heap_all_tasks_stat_t *a) {
     return false;
 }
 
-// Fills a (with its block array of spare entries only) and refuses counts
-// that wrapped; restores the capacities the fill overwrote.
-static ht_err_t fill_without_blocks_checked(heap_all_tasks_stat_t *a, size_t counted) {
-    size_t task_capacity = a->task_count;
-    size_t heap_capacity = a->heap_count;
-    if (heap_caps_get_all_task_stat(a) != ESP_OK) {
-        s_detail = detail_snapshot_no_mem;
-        return HT_ERR_NO_MEM;
+// The capacities of the task and heap arrays for the next copy: what held
+// every record last time, and a little room to grow. With deleted tasks kept,
+// records are only ever added, so one fill usually does.
+#define HT_IDF_TASK_SLACK 4
+#define HT_IDF_HEAP_SLACK 8
+static size_t s_task_capacity = 8;
+static size_t s_heap_capacity = 16;
+
+// Task and heap arrays of these capacities, and a block array of spare entries.
+static bool arrays_alloc(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, spare_t *spare) {
+    memset(a, 0, sizeof(*a));
+    a->stat_arr = ht_idf_uncharged_alloc(tasks * sizeof(task_stat_t));
+    a->heap_stat_start = ht_idf_uncharged_alloc(heaps * sizeof(heap_stat_t));
+    if (a->stat_arr == NULL || a->heap_stat_start == NULL || !blocks_attach(a, 0, spare)) {
+        arrays_free(a);
+        return false;
     }
-    bool wrapped = counted > HT_COUNT_SANE || counts_wrapped(a);
-    a->task_count = task_capacity;
-    a->heap_count = heap_capacity;
-    a->alloc_count = 0;
-    if (wrapped) {
-        s_detail = detail_counts_wrapped;
-        return HT_ERR_INCONSISTENT;
-    }
-    return HT_OK;
+    a->task_count = tasks;
+    a->heap_count = heaps;
+    return true;
 }
 
-// One complete copy of ESP-IDF's records into *out (its arrays, unconverted);
-// *overran tells whether ESP-IDF wrote into the spare entries.
-static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *overran) {
-    // A fill that came back exactly full without the Pre-scheduler record at
-    // its end is kept here until the next sizing tells whether it was whole.
-    heap_all_tasks_stat_t pending;
-    size_t pending_capacity = 0;
-    bool pending_overran = false;
-    bool have_pending = false;
+// Fills a to these capacities (its arrays must hold them); after it, a's
+// counts are what ESP-IDF filled. Whether that saw every record.
+static fill_t fill(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, size_t blocks, bool with_blocks) {
+    a->task_count = tasks;
+    a->heap_count = heaps;
+    a->alloc_count = blocks;
+    if (heap_caps_get_all_task_stat(a) != ESP_OK) {   // only for arguments it refuses
+        a->task_count = a->heap_count = a->alloc_count = 0;
+        return FILL_TRUNCATED;
+    }
+    return fill_check(a, tasks, with_blocks);
+}
 
-    for (int attempt = 0; attempt < HT_IDF_SNAPSHOT_TRIES; ++attempt) {
+// The heap records, and the blocks, that a filled copy's tasks count.
+static size_t heaps_counted(const heap_all_tasks_stat_t *a) {
+    size_t counted = 0;
+    for (size_t t = 0; t < a->task_count; ++t) {
+        counted += a->stat_arr[t].heap_count;
+    }
+    return counted;
+}
+
+static size_t blocks_counted(const heap_all_tasks_stat_t *a) {
+    size_t counted = 0;
+    for (size_t t = 0; t < a->task_count; ++t) {
+        const task_stat_t *ts = &a->stat_arr[t];
+        for (size_t h = 0; ts->heap_stat != NULL && h < ts->heap_count; ++h) {
+            counted += ts->heap_stat[h].alloc_count;
+        }
+    }
+    return counted;
+}
+
+// One complete copy of ESP-IDF's records into *out (its arrays, unconverted,
+// with their filled counts); *overran tells whether ESP-IDF wrote into the
+// spare entries. A fill that finds its arrays too small says how much it saw,
+// and the next one has room for that (tasks doubling while they fill their
+// array): that converges, or a heap runs out of room. Records that change
+// between the fill without blocks and the one with them are a retry, at most
+// HT_IDF_SNAPSHOT_TRIES.
+static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *overran) {
+    size_t tasks = s_task_capacity;
+    size_t heaps = s_heap_capacity;
+    int changed = 0;
+    for (;;) {
         heap_all_tasks_stat_t a;
-        memset(&a, 0, sizeof(a));
-        // ESP-IDF sizes and allocates the task, heap and block arrays in that
-        // order and gives up at the first it cannot allocate; the block array
-        // is replaced by ours anyway.
-        if (heap_caps_alloc_all_task_stat_arrays(&a) != ESP_OK && !task_arrays_made(&a)) {
-            idf_arrays_free(&a);
-            if (have_pending) {
-                arrays_free(&pending);
-            }
-            s_detail = detail_snapshot_no_mem;
-            return HT_ERR_NO_MEM;
-        }
-        if (have_pending) {
-            have_pending = false;
-            // With deleted tasks kept, records are only ever added: if there
-            // are as many now as that fill could hold, it held them all.
-            if (ht_track_deleted() && a.task_count == pending_capacity) {
-                idf_arrays_free(&a);
-                *out = pending;
-                *overran = pending_overran;
-                return HT_OK;
-            }
-            arrays_free(&pending);
-        }
-        size_t task_capacity = a.task_count;
-        size_t heap_capacity = a.heap_count;
-        size_t counted = a.alloc_count;
         spare_t spare;
-        if (!blocks_attach(&a, true, 0, &spare)) {
-            idf_arrays_free(&a);
+        if (!arrays_alloc(&a, tasks, heaps, &spare)) {
             s_detail = detail_snapshot_no_mem;
             return HT_ERR_NO_MEM;
         }
-        if (with_blocks) {
-            // First without blocks, which is safe whatever the counts say
-            // (every record counting some is skipped, and the index stays at
-            // 0): a count that wrapped below zero would walk the next fill's
-            // index back before the array.
-            ht_err_t err = fill_without_blocks_checked(&a, counted);
-            if (err == HT_OK && !blocks_attach(&a, false, counted, &spare)) {
-                err = HT_ERR_NO_MEM;
-                s_detail = detail_snapshot_no_mem;
-            }
-            if (err != HT_OK) {
-                arrays_free(&a);
-                if (have_pending) {
-                    arrays_free(&pending);
-                }
-                return err;
-            }
-            a.task_count = task_capacity;
-            a.heap_count = heap_capacity;
-        }
-        if (heap_caps_get_all_task_stat(&a) != ESP_OK) {
+        // First without blocks, which is safe whatever the counts say (every
+        // record counting some is skipped, and the index stays at 0): a count
+        // that wrapped below zero would walk a fill with blocks back before
+        // the array, so such a copy is refused (an overview only flags it).
+        fill_t result = fill(&a, tasks, heaps, 0, false);
+        if (result == FILL_COMPLETE && with_blocks && counts_wrapped(&a)) {
             arrays_free(&a);
-            s_detail = detail_snapshot_no_mem;
+            s_detail = detail_counts_wrapped;
+            return HT_ERR_INCONSISTENT;
+        }
+        if (result == FILL_COMPLETE && with_blocks) {
+            size_t counted = blocks_counted(&a);
+            if (!blocks_attach(&a, counted, &spare)) {
+                arrays_free(&a);
+                s_detail = detail_snapshot_no_mem;
+                return HT_ERR_NO_MEM;
+            }
+            result = fill(&a, tasks, heaps, counted, true);
+            changed += result != FILL_COMPLETE;
+        }
+        if (result == FILL_COMPLETE) {
+            s_task_capacity = a.task_count + HT_IDF_TASK_SLACK;
+            s_heap_capacity = heaps_counted(&a) + HT_IDF_HEAP_SLACK;
+            *out = a;
+            *overran = spare_overran(&spare);
+            return HT_OK;
+        }
+        size_t seen = heaps_counted(&a);
+        arrays_free(&a);
+        if (changed >= HT_IDF_SNAPSHOT_TRIES) {
+            s_detail = detail_snapshot_busy;
             return HT_ERR_NO_MEM;
         }
-        bool touched = spare_overran(&spare);
-        switch (fill_check(&a, task_capacity, with_blocks)) {
-            case FILL_COMPLETE:
-                *out = a;
-                *overran = touched;
-                return HT_OK;
-            case FILL_AMBIGUOUS:
-                pending = a;
-                pending_capacity = task_capacity;
-                pending_overran = touched;
-                have_pending = true;
-                break;
-            case FILL_TRUNCATED:
-                arrays_free(&a);
-                break;
+        if (result == FILL_AMBIGUOUS) {
+            tasks *= 2;
         }
+        heaps = (seen > heaps ? seen : heaps) + HT_IDF_HEAP_SLACK;
     }
-    if (have_pending) {
-        arrays_free(&pending);
-    }
-    s_detail = detail_snapshot_busy;
-    return HT_ERR_NO_MEM;
 }
 
 static ht_idf_snapshot_t *snapshot_slot_acquire(void) {
