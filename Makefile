@@ -211,10 +211,10 @@ endif
 # static RAM per board) as part of `make test` wherever its compiler is; said
 # plainly when it is not.
 test-idf:
-	@if command -v $(ESP32_CHECK_CC) >/dev/null 2>&1 && \
+	@if command -v $(ESP32_CHECK_CC) >/dev/null 2>&1 && [ -e /usr/include/newlib/reent.h ] && \
 		[ "$$($(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)" != picolibc.specs ]; then \
 		$(MAKE) --no-print-directory check-idf; \
-	else echo "make test: SKIPPED make check-idf (the device code against ESP-IDF): it needs $(ESP32_CHECK_CC) and picolibc ($(ESP32_CHECK_APT))"; fi
+	else echo "make test: SKIPPED make check-idf (the device code against ESP-IDF): it needs $(ESP32_CHECK_CC), picolibc and newlib's headers ($(ESP32_CHECK_APT))"; fi
 
 bench: firmware-host-untracked firmware-host-trackers venv
 	$(MAKE) -C $(ROOT)/native/tests bench -j$(JOBS) BUILD=$(BUILD_DIR)/bench IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"

@@ -161,7 +161,11 @@ define kconfig_rules
 $(1)/config.env: FORCE | $(1)
 	$$(call write_if_changed,$$@,$$(call kconfig_env,$(1),$(2)))
 
-$(1)/sdkconfig.h: $(1)/config.env $(3) $(CHECK_IDF)/tools/cmake/version.cmake
+# The list of fragments, so that a change of the list remakes sdkconfig.h too.
+$(1)/fragments: FORCE | $(1)
+	$$(call write_if_changed,$$@,$(3))
+
+$(1)/sdkconfig.h: $(1)/config.env $(1)/fragments $(3) $(CHECK_IDF)/tools/cmake/version.cmake
 	$(Q)cat $(3) >$(1)/sdkconfig.defaults
 	$(Q)rm -f $(1)/sdkconfig
 	$(Q){ $(KCONFGEN_PY) $(CHECK_IDF)/tools/kconfig_new/prepare_kconfig_files.py --list-separator=semicolon \
@@ -380,40 +384,60 @@ $(CHECK)/placement-selftest: $(SELFTEST_SOURCE) $(ROOT)/mk/check_placement.py $(
 	$(Q)echo "it fails native/tests/iram_reaches_flash.c, as it must ($(SELFTEST_BOARD))." >$@
 
 ################################################################################
-# The host firmware's hand-written sdkconfig.h files against kconfgen's: one per
-# chip the virtual board can be (boards/HOST/esp_idf/sdkconfig/<chip>[-psram]/),
-# each checked against ESP-IDF's defaults for its chip + boards/sdkconfig.heaptrack
-# (+ MicroPython's octal-PSRAM fragments for a -psram one, as its SPIRAM_OCT
-# variant has them), in build/check-idf/host-<chip>[-psram]/.
+# The virtual board's chips against the firmware each stands for: one per
+# directory boards/HOST/esp_idf/sdkconfig/<chip>[-psram]/, whose file `board`
+# names the heaptrack board (and upstream variant) it is. kconfgen makes that
+# firmware's sdkconfig.h from the same fragments a real build uses (upstream's
+# board and variant, then boards/sdkconfig.heaptrack and the board's extra
+# fragments, or sdkconfig.heaptrack_hooks), with the C library the firmware
+# has, in build/check-idf/host-<chip>/ (and .../hooks/); mk/check_host_config.py
+# compares values, ESP-IDF's heap sources as preprocessed (by the host's own
+# build, boards/HOST/esp_idf.mk, both ways) and the TCB's size, and
+# boards/HOST/esp_idf/sdkconfig/intended.h lists what differs on purpose.
 
 HOST_SDKCONFIG_DIR ?= $(ROOT)/boards/HOST/esp_idf/sdkconfig
-HOST_CHIPS := $(patsubst $(HOST_SDKCONFIG_DIR)/%/sdkconfig.h,%,$(wildcard $(HOST_SDKCONFIG_DIR)/*/sdkconfig.h))
+HOST_CHIPS := $(patsubst $(HOST_SDKCONFIG_DIR)/%/board,%,$(wildcard $(HOST_SDKCONFIG_DIR)/*/board))
 ifeq ($(HOST_CHIPS),)
-$(error check-idf: no $(HOST_SDKCONFIG_DIR)/<chip>/sdkconfig.h, the host firmware's hand-written sdkconfig.h files (HOST_SDKCONFIG_DIR=<dir> if they moved))
+$(error check-idf: no $(HOST_SDKCONFIG_DIR)/<chip>/board, naming the board each of the virtual board's chips stands for (HOST_SDKCONFIG_DIR=<dir> if they moved))
 endif
+HOST_INTENDED := $(HOST_SDKCONFIG_DIR)/intended.h
 host_target = $(firstword $(subst -, ,$(1)))
-HOST_FRAGMENTS_psram := $(PORT_DIR)/boards/sdkconfig.spiram_sx $(PORT_DIR)/boards/sdkconfig.spiram_oct
-# What the host takes from MicroPython's own sdkconfig.base: the printf
-# without floats (it sizes the main task's stack, esp_task.h), as upstream sets it.
-HOST_MPY_FRAGMENT := $(CHECK)/sdkconfig.host-micropython
-$(HOST_MPY_FRAGMENT): $(PORT_DIR)/boards/sdkconfig.base | $(CHECK)
-	$(Q)grep -x 'CONFIG_NEWLIB_NANO_FORMAT=y' $< >$@ || { echo "check-idf: $< no longer sets CONFIG_NEWLIB_NANO_FORMAT=y: update the host sdkconfig.h files"; exit 1; }
-host_fragments = $(ROOT)/boards/sdkconfig.heaptrack $(HOST_MPY_FRAGMENT) $(if $(findstring -psram,$(1)),$(HOST_FRAGMENTS_psram))
+host_board = $(word 1,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
+host_variant = $(word 2,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
+# The fragments upstream's variant $(2) of board $(1) adds to the board's.
+upstream_variant_fragments = $(if $(2),$(addprefix $(PORT_DIR)/,$(shell sed -n 's/^[[:space:]]*\(boards\/[^[:space:]()]*\).*/\1/p' \
+	$(PORT_DIR)/boards/$(1)/mpconfigvariant_$(2).cmake)))
+# $(1) host chip, $(2) heaptrack's fragment.
+host_fragments = $(call upstream_fragments,$(call board_upstream,$(call host_board,$(1)))) \
+	$(call upstream_variant_fragments,$(call board_upstream,$(call host_board,$(1))),$(call host_variant,$(1))) \
+	$(2) $(call board_extra_sdkconfig,$(call host_board,$(1)))
+HOST_IDF_MK := $(ROOT)/boards/HOST/esp_idf.mk
+# newlib's headers (Debian: libnewlib-dev), for the size of its struct _reent.
+NEWLIB_INCLUDE ?= /usr/include/newlib
+HOST_CC ?= cc
 
-# Every CONFIG_ macro the hand-written file defines (HEAPTRACK_IDF_TRACKING=1),
-# by the preprocessor, with the value kconfgen's file gives it. $(1) host chip.
+# $(1) host chip
 define host_check_rules
-$(call kconfig_rules,$(CHECK)/host-$(1),$(call host_target,$(1)),$(call host_fragments,$(1)))
-$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) $(CHECK)/host-$(1)/sdkconfig.h
-	$(Q)$(CHECK_CC) -E -dM -DHEAPTRACK_IDF_TRACKING=1 $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(CHECK)/host-$(1)/hand.defs
-	$(Q)$(CHECK_CC) -E -dM $(CHECK)/host-$(1)/sdkconfig.h | grep '^#define CONFIG_' | sort >$(CHECK)/host-$(1)/kconfgen.defs
-	$(Q)awk 'NR == FNR { v = $$$$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); gen[$$$$2] = v; next } \
-		{ v = $$$$0; sub(/^#define [A-Za-z0-9_]+ /, "", v); n++; \
-		  if (!($$$$2 in gen)) { print "  " $$$$2 " " v ": kconfgen leaves it unset"; bad++ } \
-		  else if (gen[$$$$2] != v) { print "  " $$$$2 " " v ": kconfgen has " gen[$$$$2]; bad++ } } \
-		END { if (bad) { print "check-idf: " bad " of the " n " CONFIG_ values in boards/HOST/esp_idf/sdkconfig/$(1)/sdkconfig.h differ from ESP-IDF $(CHECK_IDF_VERSION)'\''s $(call host_target,$(1)) defaults + $(notdir $(call host_fragments,$(1))) (kconfgen: $(patsubst $(ROOT)/%,%,$(CHECK))/host-$(1)/sdkconfig.h)"; exit 1 } \
-		      printf "  %-8s HOST      %d CONFIG_ values of boards/HOST/esp_idf/sdkconfig/$(1)/sdkconfig.h = kconfgen'\''s (ESP-IDF'\''s defaults + $(notdir $(call host_fragments,$(1))))\n", "$(1)", n }' \
-		$(CHECK)/host-$(1)/kconfgen.defs $(CHECK)/host-$(1)/hand.defs >$$@.tmp || { cat $$@.tmp; rm -f $$@.tmp; exit 1; }
+$(call kconfig_rules,$(CHECK)/host-$(1),$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack))
+$(call kconfig_rules,$(CHECK)/host-$(1)/hooks,$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack_hooks))
+$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(HOST_SDKCONFIG_DIR)/$(1)/board $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) \
+		$(CHECK)/host-$(1)/sdkconfig.h $(CHECK)/host-$(1)/hooks/sdkconfig.h $(CHECK)/$(call host_board,$(1))/cflags \
+		$(ROOT)/mk/check_host_config.py $(HOST_IDF_MK) FORCE
+	$(Q)for d in $(CHECK)/host-$(1) $(CHECK)/host-$(1)/hooks; do mkdir -p $$$$d/first && \
+		printf '%s\n' "// kconfgen's sdkconfig.h, then what the virtual board sets otherwise on purpose (made by mk/check-idf.mk)" \
+		"#include \"$$$$d/sdkconfig.h\"" '#include "$(HOST_INTENDED)"' >$$$$d/first/sdkconfig.h; done
+	+$(Q)pp() { $(MAKE) --no-print-directory -f $(HOST_IDF_MK) preprocessed IDF_SRC=$(CHECK_IDF) CC='$(HOST_CC)' \
+		CHIP=$(call host_target,$(1)) PSRAM=$(if $(findstring -psram,$(1)),1,0) OUT=$(CHECK)/host-$(1)/pp-$$$$1 $$$$2; }; \
+	rm -rf $(CHECK)/host-$(1)/pp-* && \
+	pp host "TRACKING=1 TRACKER=idf" && pp board "TRACKING=1 TRACKER=idf SDKCONFIG_FIRST=$(CHECK)/host-$(1)/first" && \
+	pp host-hooks "TRACKING=0 TRACKER=hooks" && pp board-hooks "TRACKING=0 TRACKER=hooks SDKCONFIG_FIRST=$(CHECK)/host-$(1)/hooks/first" && \
+	mkdir -p $(CHECK)/host-$(1)/pp && for d in host board host-hooks board-hooks; do rm -rf $(CHECK)/host-$(1)/pp/$$$$d && \
+		mv $(CHECK)/host-$(1)/pp-$$$$d/pp $(CHECK)/host-$(1)/pp/$$$$d; done
+	$(Q)$(KCONFGEN_PY) $(ROOT)/mk/check_host_config.py --chip $(1) --board "$(strip $(call host_board,$(1)) $(call host_variant,$(1)))" \
+		--hand $(HOST_SDKCONFIG_DIR)/$(1) --intended $(HOST_INTENDED) --kconfgen $(CHECK)/host-$(1) \
+		--kconfgen-hooks $(CHECK)/host-$(1)/hooks --pp $(CHECK)/host-$(1)/pp --cc $(CHECK_CC) \
+		--cflags $(CHECK)/$(call host_board,$(1))/cflags --newlib-include $(NEWLIB_INCLUDE) >$$@.tmp || \
+		{ cat $$@.tmp; rm -f $$@.tmp; exit 1; }
 	$(Q)mv -f $$@.tmp $$@
 endef
 $(foreach h,$(HOST_CHIPS),$(eval $(call host_check_rules,$(h))))

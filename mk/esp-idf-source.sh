@@ -33,6 +33,7 @@ SPARSE=(
     /components/heap/ /components/esp_common/ /components/esp_rom/ /components/esp_mm/
     /components/esp_system/include/ /components/esp_system/port/include/
     /components/esp_hw_support/include/ /components/esp_hw_support/port/include/
+    /components/esp_hw_support/esp_memory_utils.c /components/esp_psram/include/
     /components/esp_hw_support/dma/include/
     /components/esp_driver_spi/include/ /components/esp_driver_gpio/include/ /components/esp_pm/include/
     /components/soc/ /components/hal/ /components/log/ /components/freertos/

@@ -31,7 +31,8 @@ IDF_MANIFEST_PATHS := components/heap/heap_caps_base.c components/heap/heap_caps
 	components/heap/heap_caps_init.c components/heap/multi_heap.c components/heap/heap_task_info.c \
 	components/heap/port/memory_layout_utils.c components/heap/port/esp32s3/memory_layout.c \
 	components/heap/port/esp32/memory_layout.c components/heap/port/esp32c3/memory_layout.c \
-	components/esp_mm/heap_align_hw.c components/heap/include components/heap/private_include \
+	components/esp_mm/heap_align_hw.c components/esp_hw_support/esp_memory_utils.c \
+	components/heap/include components/heap/private_include \
 	components/heap/heap_private.h components/heap/multi_heap_internal.h \
 	components/heap/multi_heap_platform.h components/heap/multi_heap_config.h \
 	components/heap/test_apps/heap_tests/main \

@@ -228,7 +228,7 @@ ESP32_CHECK_KCONFIG_PIN := esp-idf-kconfig~=2.5.0
 # What check-idf runs on Python: ESP-IDF's kconfgen (and its kconfiglib), and
 # for mk/check_placement.py ESP-IDF's own ldgen parser's pyparsing and an ELF reader.
 ESP32_CHECK_PY_PACKAGES := '$(ESP32_CHECK_KCONFIG_PIN)' 'pyparsing>=3.1,<4' 'pyelftools>=0.29,<1'
-ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+ESP32_CHECK_APT := apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf libnewlib-dev
 
 ifneq ($(filter check-idf,$(MAKECMDGOALS)),)
 ifeq ($(shell command -v $(ESP32_CHECK_CC)),)
@@ -236,6 +236,10 @@ $(error check-idf needs $(ESP32_CHECK_CC) and picolibc: $(ESP32_CHECK_APT))
 endif
 ifeq ($(notdir $(shell $(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)),$(shell $(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs))
 $(error check-idf needs picolibc for $(ESP32_CHECK_CC): $(ESP32_CHECK_APT))
+endif
+# newlib's headers: the size of the C library's part of a FreeRTOS TCB on the chip.
+ifeq ($(wildcard /usr/include/newlib/reent.h),)
+$(error check-idf needs newlib's headers (/usr/include/newlib): $(ESP32_CHECK_APT))
 endif
 endif
 

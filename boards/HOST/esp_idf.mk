@@ -25,6 +25,11 @@
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
 # Makefile checks that (mk/esp-idf.mk).
+#
+# `make -f ... preprocessed OUT=<dir> [SDKCONFIG_FIRST=<dir>]` writes ESP-IDF's
+# sources as the host compiles them, preprocessed, to OUT/pp/: make check-idf
+# compares them with what the chip's own sdkconfig.h (in SDKCONFIG_FIRST, found
+# before the shim's) makes of them.
 
 HOST_IDF_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 SHIM := $(HOST_IDF_MK_DIR)/esp_idf
@@ -56,7 +61,8 @@ endif
 endif
 
 # ESP-IDF's files, as components/heap/CMakeLists.txt lists them for the chip
-# with heap task tracking, plus esp_mm's alignment helper the heap calls.
+# with heap task tracking, plus esp_mm's alignment helper the heap calls and
+# esp_hw_support's answers to "is this address executable, external, ...".
 IDF_SOURCES := \
 	heap/heap_caps_base.c \
 	heap/heap_caps.c \
@@ -65,7 +71,8 @@ IDF_SOURCES := \
 	heap/tlsf/tlsf.c \
 	heap/port/memory_layout_utils.c \
 	heap/port/$(CHIP)/memory_layout.c \
-	esp_mm/heap_align_hw.c
+	esp_mm/heap_align_hw.c \
+	esp_hw_support/esp_memory_utils.c
 ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
@@ -84,10 +91,12 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	esp_common/include esp_system/include esp_hw_support/include esp_hw_support/dma/include \
 	esp_rom/include esp_rom/$(CHIP)/include esp_rom/$(CHIP)/include/$(CHIP) esp_rom/$(CHIP) \
 	soc/include soc/$(CHIP)/include soc/$(CHIP)/register \
-	hal/include hal/$(CHIP)/include hal/platform_port/include log/include esp_mm/include
+	hal/include hal/$(CHIP)/include hal/platform_port/include log/include esp_mm/include esp_psram/include
+SDKCONFIG_FIRST ?=
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
 	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) $(CODE_FLAGS) \
-	-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) $(addprefix -isystem $(C)/,$(IDF_INCLUDES))
+	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) \
+	$(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
 # tlsf gained tlsf_find_containing_block after ESP-IDF v5.4's pin; with an
@@ -115,8 +124,14 @@ endif
 TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o
 LIB := $(OUT)/libesp_idf_host.a
 
-.PHONY: all
+.PHONY: all preprocessed
 all: $(LIB) $(OUT)/link.flags $(OUT)/firmware.cflags
+preprocessed: $(addprefix $(OUT)/pp/,$(IDF_SOURCES:.c=.i))
+
+$(OUT)/pp/%.i: $(C)/%.c FORCE
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS_IDF) $(CFLAGS_FILE) -E -P $< -o $@
+.PHONY: FORCE
 
 $(LIB): $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ)
 	@rm -f $@

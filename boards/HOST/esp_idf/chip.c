@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "host_chip.h"
 
@@ -77,14 +78,19 @@ void host_chip_fail(const char *what, const char *detail) {
 soc_memory_region_t s_shifted_regions[HOST_LAYOUT_MAX_REGIONS] __asm__("soc_memory_regions");
 size_t s_shifted_region_count __asm__("soc_memory_region_count");
 
-// ESP-IDF's regions of the chip, those under the sanitizer's shadow moved down.
+// ESP-IDF's regions of the chip's internal DRAM, which is under the
+// sanitizer's shadow, moved down; and the ESP32-S3's IRAM region below D/IRAM,
+// which the app's IRAM code covers: the linker symbols that reserve it also
+// reserve the code's DRAM alias, and move with DRAM (chip_esp32s3.c), so the
+// region moves with them. (The PSRAM region, also under the shadow, stays:
+// ESP-IDF reserves all of it by constant addresses.)
 static void relocate_layout(void) {
     if (host_layout_region_count > HOST_LAYOUT_MAX_REGIONS) {
         host_chip_fail("memory", "more layout regions than HOST_LAYOUT_MAX_REGIONS");
     }
     for (size_t i = 0; i < host_layout_region_count; ++i) {
         soc_memory_region_t r = host_layout_regions[i];
-        if (r.start >= 0x28000000 && r.start < 0x40000000) {
+        if ((r.start >= SOC_DIRAM_DRAM_LOW && r.start < 0x40000000) || (r.start >= 0x40370000 && r.start < SOC_DIRAM_IRAM_LOW)) {
             r.start -= HOST_CHIP_SHADOW_SHIFT;
         }
         s_shifted_regions[i] = r;
@@ -96,9 +102,8 @@ static void relocate_layout(void) {
 }
 #endif
 
-void host_chip_map(uintptr_t start, size_t size) {
-    void *p = mmap((void *)start, size, PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+static void map_at(uintptr_t start, size_t size, int flags, int fd) {
+    void *p = mmap((void *)start, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE, fd, 0);
     if (p != (void *)start) {
         char detail[120];
         snprintf(detail, sizeof(detail), "cannot map %zu bytes at 0x%08lx (%s)",
@@ -108,6 +113,25 @@ void host_chip_map(uintptr_t start, size_t size) {
         }
         host_chip_fail("memory", detail);
     }
+}
+
+void host_chip_map(uintptr_t start, size_t size) {
+    map_at(start, size, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+}
+
+// One memory at two addresses: a file of no name, mapped shared twice.
+void host_chip_map_aliased(uintptr_t start, size_t size, uintptr_t iram_alias) {
+    if (iram_alias == 0 || HOST_CHIP_SHADOW_SHIFT != 0) {
+        host_chip_map(start, size);
+        return;
+    }
+    int fd = memfd_create("chip-diram", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        host_chip_fail("memory", "cannot make the D/IRAM that both buses see");
+    }
+    map_at(start, size, MAP_SHARED, fd);
+    map_at(iram_alias, size, MAP_SHARED, fd);
+    close(fd);
 }
 
 static const soc_memory_type_desc_t *memory_type(const char *name, size_t len) {
@@ -159,7 +183,7 @@ static void add_extra_regions(const char *spec) {
 __attribute__((constructor)) static void chip_start(void) {
     relocate_layout();
     for (size_t i = 0; i < host_chip.memory_count; ++i) {
-        host_chip_map(host_chip.memory[i].start, host_chip.memory[i].size);
+        host_chip_map_aliased(host_chip.memory[i].start, host_chip.memory[i].size, host_chip.memory[i].iram_alias);
     }
     heap_caps_init();
     if (host_chip.add_psram != NULL) {

@@ -37,9 +37,12 @@ HOST_CHIP_SYMBOL(_rtc_fast_reserved_end, 0x3FF82000);
 HOST_CHIP_SYMBOL(_rtc_slow_reserved_start, 0x50001FE8);
 HOST_CHIP_SYMBOL(_rtc_slow_reserved_end, 0x50002000);
 
+// The instruction bus sees SRAM1 (D/IRAM) backwards (SOC_DIRAM_INVERTED),
+// which this host does not map: executable blocks come from the IRAM heap,
+// which ESP-IDF tries first, and only once that is full from D/IRAM.
 static const host_chip_memory_t s_memory[] = {
-    { SOC_DRAM_LOW, SOC_DRAM_HIGH - SOC_DRAM_LOW },
-    { 0x40080000u, 0x400A0000u - 0x40080000u },
+    { SOC_DRAM_LOW, SOC_DRAM_HIGH - SOC_DRAM_LOW, 0 },
+    { 0x40080000u, 0x400A0000u - 0x40080000u, 0 },
 };
 
 const host_chip_t host_chip = {

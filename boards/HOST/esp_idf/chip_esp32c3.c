@@ -39,8 +39,9 @@ static const ets_rom_layout_t s_rom_layout = {
 const ets_rom_layout_t *const ets_rom_layout_p = &s_rom_layout;
 
 static const host_chip_memory_t s_memory[] = {
-    { SOC_DIRAM_DRAM_LOW, SOC_DIRAM_DRAM_HIGH - SOC_DIRAM_DRAM_LOW },
-    { SOC_RTC_DRAM_LOW, SOC_RTC_DRAM_HIGH - SOC_RTC_DRAM_LOW },
+    // D/IRAM, which the instruction bus sees at SOC_DIRAM_IRAM_LOW up.
+    { SOC_DIRAM_DRAM_LOW, SOC_DIRAM_DRAM_HIGH - SOC_DIRAM_DRAM_LOW, SOC_DIRAM_IRAM_LOW },
+    { SOC_RTC_DRAM_LOW, SOC_RTC_DRAM_HIGH - SOC_RTC_DRAM_LOW, 0 },
 };
 
 const host_chip_t host_chip = {

@@ -1,7 +1,9 @@
 // The ESP32-S3 (the default virtual board): its memory, the linker and ROM
 // symbols ESP-IDF's esp32s3 layout (components/heap/port/esp32s3/memory_layout.c)
-// reads, and with CONFIG_SPIRAM (sdkconfig/esp32s3-psram) the octal PSRAM of
-// MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant.
+// reads, and with HOST_CHIP_PSRAM (sdkconfig/esp32s3-psram) the octal PSRAM of
+// a module for MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant. Without it,
+// the firmware's CONFIG_SPIRAM finds no PSRAM and goes on without
+// (CONFIG_SPIRAM_IGNORE_NOTFOUND): nothing to do here.
 //
 // Memory: internal data RAM (0x3FC88000-0x3FD00000, the union of the layout's
 // DIRAM and DRAM regions) and RTC fast memory (0x600FE000-0x60100000), at
@@ -11,6 +13,7 @@
 #include "esp_heap_caps_init.h"
 #include "esp_log.h"
 #include "rom/rom_layout.h"
+#include "esp_private/esp_psram_extram.h"
 #include "soc/soc.h"
 
 #include "host_chip.h"
@@ -21,8 +24,11 @@
 // matter to the heap.
 HOST_CHIP_SHIFTED_SYMBOL(_data_start, 0x3FC90000);
 HOST_CHIP_SHIFTED_SYMBOL(_heap_start, 0x3FC955C0);
-// IRAM addresses: ESP-IDF reserves their DRAM alias (minus SOC_I_D_OFFSET).
-HOST_CHIP_SHIFTED_SYMBOL(_iram_start, 0x40378000);
+// IRAM code: from where the 16 KB instruction cache leaves off (ESP-IDF's
+// esp32s3 memory.ld: SRAM_IRAM_ORG, 0x40370000 + 0x4000) through the IRAM
+// heap region of the layout (0x40374000-0x40378000), which it covers, and on
+// into D/IRAM, whose DRAM alias (minus SOC_I_D_OFFSET) ESP-IDF reserves too.
+HOST_CHIP_SHIFTED_SYMBOL(_iram_start, 0x40374000);
 HOST_CHIP_SHIFTED_SYMBOL(_iram_end, 0x40380000);
 // RTC fast memory: RTC data of the app at its start, ROM's reserved words at its end.
 HOST_CHIP_SYMBOL(_rtc_force_fast_end, 0x600FE010);
@@ -40,11 +46,15 @@ static const ets_rom_layout_t s_rom_layout = {
 const ets_rom_layout_t *const ets_rom_layout_p = &s_rom_layout;
 
 static const host_chip_memory_t s_memory[] = {
-    { 0x3FC88000u - HOST_CHIP_SHADOW_SHIFT, 0x3FD00000u - 0x3FC88000u },
-    { SOC_RTC_DRAM_LOW, 0x2000u },
+    // D/IRAM, which the instruction bus sees at SOC_DIRAM_IRAM_LOW up.
+    { SOC_DIRAM_DRAM_LOW - HOST_CHIP_SHADOW_SHIFT, SOC_DIRAM_DRAM_HIGH - SOC_DIRAM_DRAM_LOW, SOC_DIRAM_IRAM_LOW },
+    // DRAM the data cache does not use (32 KB of cache here).
+    { SOC_DIRAM_DRAM_HIGH - HOST_CHIP_SHADOW_SHIFT, 0x3FD00000u - SOC_DIRAM_DRAM_HIGH, 0 },
+    // RTC fast memory, at one address for both buses.
+    { SOC_RTC_DRAM_LOW, 0x2000u, 0 },
 };
 
-#if CONFIG_SPIRAM
+#if HOST_CHIP_PSRAM
 // The board's PSRAM: 8 MiB of octal PSRAM (an ESP32-S3 module such as the
 // ESP32-S3-WROOM-1 N8R8 that the SPIRAM_OCT variant is for). ESP-IDF's
 // esp_psram maps it into the data bus's external range (SOC_EXTRAM_DATA_LOW
@@ -95,11 +105,21 @@ static void reserve_dma_pool(void) {
 }
 #endif
 
+// esp_psram's: whether p lies in the PSRAM the chip mapped (none without it).
+bool esp_psram_check_ptr_addr(const void *p) {
+    #if HOST_CHIP_PSRAM
+    return (uintptr_t)p >= CHIP_PSRAM_START && (uintptr_t)p - CHIP_PSRAM_START < CHIP_PSRAM_SIZE;
+    #else
+    (void)p;
+    return false;
+    #endif
+}
+
 const host_chip_t host_chip = {
     .name = "ESP32-S3",
     .memory = s_memory,
     .memory_count = sizeof(s_memory) / sizeof(s_memory[0]),
-    #if CONFIG_SPIRAM
+    #if HOST_CHIP_PSRAM
     .add_psram = add_psram,
     .main_task_start = reserve_dma_pool,
     #endif

@@ -26,6 +26,12 @@
 typedef struct {
     uintptr_t start;
     size_t size;
+    // Where the instruction bus sees the same memory (D/IRAM), 0 for nowhere:
+    // ESP-IDF hands out executable blocks there (heap_caps_malloc with
+    // MALLOC_CAP_EXEC, where memory protection is off). Not in a sanitizer
+    // build, whose DRAM is off the chip's addresses that ESP-IDF's alias
+    // arithmetic needs.
+    uintptr_t iram_alias;
 } host_chip_memory_t;
 
 typedef struct {
@@ -40,6 +46,8 @@ typedef struct {
 
 extern const host_chip_t host_chip;
 
-// Maps size bytes at the chip address start, or stops the program saying why.
+// Maps size bytes at the chip address start (and the same bytes again at
+// iram_alias, unless 0), or stops the program saying why.
 void host_chip_map(uintptr_t start, size_t size);
+void host_chip_map_aliased(uintptr_t start, size_t size, uintptr_t iram_alias);
 __attribute__((noreturn)) void host_chip_fail(const char *what, const char *detail);

@@ -61,6 +61,17 @@ int chip_posix_memalign(void **out_ptr, size_t alignment, size_t size) {
     return ENOMEM;
 }
 
+// newlib's strlcpy (the chip's C library has it; glibc has it from 2.38 only).
+size_t strlcpy(char *dst, const char *src, size_t size) {
+    size_t n = strlen(src);
+    if (size != 0) {
+        size_t k = n < size - 1 ? n : size - 1;
+        memcpy(dst, src, k);
+        dst[k] = '\0';
+    }
+    return n;
+}
+
 // components/esp_system/esp_system.c
 uint32_t esp_get_free_heap_size(void) {
     return heap_caps_get_free_size(MALLOC_CAP_DEFAULT);

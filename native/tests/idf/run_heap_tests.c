@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sdkconfig.h"
 #include "unity.h"
 #include "unity_test_runner.h"
+
+#include "host_chip.h"
 
 typedef struct {
     const char *name;
@@ -27,6 +30,17 @@ static const host_skip_t s_host_skips[] = {
       "the test declares heap_caps_check_add_region_allowed(), a bool function, as returning esp_err_t; "
       "i386 returns a bool in AL and leaves the rest of EAX undefined (Xtensa and RISC-V widen it), "
       "so false reads as non-zero here" },
+#if !HOST_CHIP_PSRAM
+    // ESP-IDF's test app takes CONFIG_SPIRAM to mean that the board has PSRAM;
+    // heaptrack's ESP32_S3 firmware has CONFIG_SPIRAM and runs without PSRAM
+    // where the module has none, as this virtual ESP32-S3 does.
+    // run_heap_tests_psram runs them, with PSRAM.
+    { "Capabilities aligned allocator test", "needs PSRAM, which this ESP32-S3 module has not" },
+    { "Capabilities aligned calloc test", "needs PSRAM, which this ESP32-S3 module has not" },
+    { "Check if reserved DMA pool still can allocate even when malloc()'ed memory is exhausted",
+      "needs PSRAM, which this ESP32-S3 module has not" },
+    { "Check if default cap allocates in external memory in priority", "needs PSRAM, which this ESP32-S3 module has not" },
+#endif
 #if defined(__SANITIZE_ADDRESS__)
     // The sanitizer build moves the chip's DRAM out of ASan's 32-bit shadow
     // (boards/HOST/esp_idf/chip.c); blocks are no longer at DMA-capable addresses.
@@ -34,6 +48,16 @@ static const host_skip_t s_host_skips[] = {
       "under ASan the shim moves DRAM below 0x10000000; esp_ptr_dma_capable() checks the chip's addresses" },
     { "test heap_caps_calloc_prefer for dma memory",
       "under ASan the shim moves DRAM below 0x10000000; esp_ptr_dma_capable() checks the chip's addresses" },
+    { "test memory protection features",
+      "under ASan the shim moves DRAM below 0x10000000; heap_caps_malloc(MALLOC_CAP_EXEC) finds it off the "
+      "chip's D/IRAM addresses and hands out no instruction-bus alias for esp_ptr_in_iram() to see" },
+    { "realloc shrink buffer with EXEC CAPS",
+      "under ASan the shim moves DRAM below 0x10000000; heap_caps_malloc(MALLOC_CAP_EXEC) hands out no "
+      "instruction-bus alias there for esp_ptr_executable() to see" },
+    { "Allocate D/IRAM as DRAM",
+      "under ASan the shim moves DRAM below 0x10000000, off the chip's D/IRAM addresses the test looks for" },
+    { "Allocate D/IRAM as IRAM",
+      "under ASan the shim moves DRAM below 0x10000000, off the chip's D/IRAM addresses the test looks for" },
 #endif
 };
 
@@ -67,6 +91,11 @@ static int selected(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    #if HOST_CHIP_PSRAM
+    // What ESP-IDF's main task does for a board with PSRAM before app_main,
+    // where the test app runs: internal RAM set aside for DMA (host_chip.h).
+    host_chip.main_task_start();
+    #endif
     UNITY_BEGIN();
     int count = unity_get_test_count();
     for (int i = 0; i < count; ++i) {

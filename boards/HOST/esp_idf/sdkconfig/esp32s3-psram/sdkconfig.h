@@ -1,21 +1,16 @@
 // sdkconfig.h of the virtual ESP32-S3 with octal PSRAM (`--chip esp32s3
-// --psram`): the ESP32-S3's configuration (../esp32s3/sdkconfig.h) plus
-// MicroPython's PSRAM fragments as its ESP32_GENERIC_S3 SPIRAM_OCT variant
-// applies them (ports/esp32/boards/sdkconfig.spiram_sx, then
-// sdkconfig.spiram_oct). Values are what ESP-IDF's kconfgen writes for ESP-IDF's
-// esp32s3 defaults + boards/sdkconfig.heaptrack + those two fragments.
+// --psram`): heaptrack's ESP32_S3 firmware in MicroPython's SPIRAM_OCT variant
+// (its fragments add sdkconfig.240mhz and sdkconfig.spiram_oct), on a module
+// with 8 MiB of octal PSRAM, which the shim maps and ESP-IDF adds to the heap
+// (chip_esp32s3.c). Checked as ../esp32s3/sdkconfig.h is.
 #pragma once
 
 #include "../esp32s3/sdkconfig.h"
 
-// PSRAM (components/esp_psram/Kconfig): the layout's SPIRAM region and its
-// reservation are compiled in; malloc() takes blocks above
-// CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL bytes from PSRAM first.
-#define CONFIG_SPIRAM 1
+#undef CONFIG_SPIRAM_MODE_QUAD
 #define CONFIG_SPIRAM_MODE_OCT 1
-#define CONFIG_SPIRAM_BOOT_INIT 1
-#define CONFIG_SPIRAM_USE_MALLOC 1
-#define CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL 8192
-#define CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL 32768
 #define CONFIG_ESP32S3_DATA_CACHE_LINE_32B 1
 #define CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE 32
+
+// Not a CONFIG_ value: the module has PSRAM (the shim maps it).
+#define HOST_CHIP_PSRAM 1
