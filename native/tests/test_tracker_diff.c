@@ -9,6 +9,19 @@
 // statistics must be identical, field by field, block by block, in the same
 // order: every task, and every task alone.
 //
+// Known differences, by design (docs/hooks-tracker.md, "What hooks cannot
+// see"), which the workloads steer clear of, and which known_differences()
+// shows are still exactly what the documentation says:
+//   - realloc that moves a block within its heap: ESP-IDF's heap calls only
+//     the allocation hook, so the hooks tracker keeps the old block charged
+//     to its owner until the heap hands that address out again;
+//   - a block freed on one core while its owner allocates in the same heap on
+//     the other: until the free hook runs the freed block still counts, and
+//     can raise the owner's peak (a TCB freed by the idle task while its
+//     creator starts the next task). It takes two cores and a preemption in
+//     a window of a few instructions, which no workload here can arrange;
+//     host_tests/test_tracker_diff.py waits for every free's hook instead.
+//
 //   test_tracker_diff [SEEDS [STEPS]]
 //
 // The process re-executes itself once with a small PSRAM heap (128 KiB, so that
@@ -328,6 +341,65 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
     compare_all();
 }
 
+// The hooks tracker's block list of `task` in the heap holding `address`,
+// and ESP-IDF's, differ only by `stale` (NULL: they do not differ).
+static void check_only_stale(ht_task_t task, const void *stale, size_t stale_size) {
+    ht_snapshot_t a, b;
+    CHECK(ht_snapshot_take(&a, false, task, true) == HT_OK && hk_snapshot_take(&b, false, task, true) == HT_OK);
+    if (a.task_count == 1 && b.task_count == 1) {
+        const ht_task_stat_t *ta = &a.tasks[0], *tb = &b.tasks[0];
+        size_t blocks_a = 0, blocks_b = 0, stale_seen = 0;
+        for (size_t h = 0; h < ta->heap_count; ++h) {
+            blocks_a += ta->heap_stat[h].alloc_count;
+        }
+        for (size_t h = 0; h < tb->heap_count; ++h) {
+            blocks_b += tb->heap_stat[h].alloc_count;
+            for (size_t k = 0; k < tb->heap_stat[h].alloc_count; ++k) {
+                stale_seen += tb->heap_stat[h].blocks[k].address == stale && stale != NULL;
+            }
+        }
+        CHECK(blocks_b == blocks_a + (stale != NULL));
+        CHECK(stale_seen == (stale != NULL));
+        CHECK(tb->overall_current_usage == ta->overall_current_usage + (stale != NULL ? stale_size : 0));
+    }
+    ht_snapshot_release(&a);
+    hk_snapshot_release(&b);
+}
+
+// The first known difference (above), as documented: a realloc that moves a
+// block leaves the old one in the hooks tracker's figures, and only there,
+// until its address is handed out again; then the two agree.
+static void known_differences(void) {
+    ht_task_t me = (ht_task_t)xTaskGetCurrentTaskHandle();
+    check_only_stale(me, NULL, 0);
+    void *old = heap_caps_malloc(64, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    void *wall = heap_caps_malloc(64, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);   // so that it cannot grow in place
+    CHECK(old != NULL && wall != NULL);
+    size_t old_size = 0;
+    ht_snapshot_t b;
+    CHECK(hk_snapshot_take(&b, false, me, true) == HT_OK);
+    for (size_t h = 0; h < b.task_count && h < b.tasks[0].heap_count; ++h) {
+        for (size_t k = 0; k < b.tasks[0].heap_stat[h].alloc_count; ++k) {
+            if (b.tasks[0].heap_stat[h].blocks[k].address == old) {
+                old_size = b.tasks[0].heap_stat[h].blocks[k].size;
+            }
+        }
+    }
+    hk_snapshot_release(&b);
+    void *moved = heap_caps_realloc(old, 4096, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    CHECK(moved != NULL && moved != old && old_size != 0);
+    check_only_stale(me, old, old_size);
+    // The heap hands the address out again (the same size, first fit): the
+    // new block replaces the stale entry.
+    void *again = heap_caps_malloc(64, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    CHECK(again == old);
+    check_only_stale(me, NULL, 0);
+    heap_caps_free(again);
+    heap_caps_free(wall);
+    heap_caps_free(moved);
+    compare_all();
+}
+
 int main(int argc, char **argv) {
     unsigned seeds = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
     unsigned steps = argc > 2 ? (unsigned)atoi(argv[2]) : 400;
@@ -335,6 +407,7 @@ int main(int argc, char **argv) {
     for (unsigned s = 1; s <= seeds; ++s) {
         run_seed(s * 7919u + (psram ? 1000u : 0u), steps, psram);
     }
+    known_differences();
     printf("%s: %u seeds x %u steps%s: %zu snapshot pairs compared, %s (%zu not taken: ESP-IDF had no room)\n",
         argv[0], seeds, steps, psram ? " (with 128 KiB of PSRAM)" : "", g_compared,
         g_failures ? "DIFFERENT" : "identical", g_no_room);
