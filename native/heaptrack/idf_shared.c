@@ -79,6 +79,13 @@ static size_t minus_owner(size_t bytes) {
     return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
 }
 
+void ht_idf_heap_free(const ht_idf_heap_t *heap, size_t *free_bytes, size_t *largest) {
+    multi_heap_info_t info;
+    multi_heap_get_info(heap->handle, &info);
+    *free_bytes = minus_owner(info.total_free_bytes);
+    *largest = minus_owner(info.largest_free_block);
+}
+
 static void region_fill(ht_region_info_t *r, heap_t *heap) {
     multi_heap_info_t info;
     multi_heap_get_info(heap->heap, &info);
