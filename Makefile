@@ -91,7 +91,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-host bench venv submodules clean
+.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -122,6 +122,11 @@ submodules: $(SUBMODULES_STAMP)
 $(SUBMODULES_STAMP):
 	git -C $(ROOT) submodule update --init micropython
 	git -C $(MPY_DIR) submodule update --init lib/micropython-lib
+
+# mbedTLS for the virtual board's ssl module: MicroPython's lib/mbedtls at the
+# commit MicroPython pins, checked on every build (the script says which release).
+mbedtls-checkout: $(SUBMODULES_STAMP)
+	@$(ROOT)/mk/mbedtls-checkout.sh $(MPY_DIR)
 
 # mpy-cross first, on its own: a BUILD= on the port's command line would reach its sub-make.
 MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
@@ -155,7 +160,15 @@ HOST_PORT_MAKE = $(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
 		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) HEAPTRACK_IDF_OUT=$(HOST_IDF_OUT) \
 		$(if $(HOST_SANITIZE_FLAGS),STRIP= LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)") \
 		$(if $(HOST_FIRMWARE_CFLAGS),CFLAGS_EXTRA="$(HOST_FIRMWARE_CFLAGS)")
-firmware-host: $(MPY_CROSS) host-idf
+# MicroPython's build scans a file for qstrs again only when the file changed,
+# not when the variant's configuration did (a module switched on finds its
+# qstrs missing): when boards/HOST's configuration changes, the build's
+# generated headers go and are made again.
+HOST_VARIANT_CONFIG := $(addprefix $(ROOT)/boards/HOST/,mpconfigvariant.mk mpconfigvariant.h manifest.py)
+firmware-host: $(MPY_CROSS) host-idf mbedtls-checkout
+	@stamp=$(HOST_BUILD)/.variant-$$(cat $(HOST_VARIANT_CONFIG) | cksum | cut -d' ' -f1); \
+	if [ ! -e $$stamp ]; then rm -rf $(HOST_BUILD)/genhdr $(HOST_BUILD)/frozen_content.c $(HOST_BUILD)/.variant-*; \
+		mkdir -p $(HOST_BUILD) && touch $$stamp; fi
 	$(HOST_PORT_MAKE) || { echo "firmware-host: the build of $(HOST_BUILD) failed; trying once more"; $(HOST_PORT_MAKE); }
 
 VENV_STAMP := $(VENV)/.installed

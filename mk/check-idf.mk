@@ -402,6 +402,7 @@ ifeq ($(HOST_CHIPS),)
 $(error check-idf: no $(HOST_SDKCONFIG_DIR)/<chip>/board, naming the board each of the virtual board's chips stands for (HOST_SDKCONFIG_DIR=<dir> if they moved))
 endif
 HOST_INTENDED := $(HOST_SDKCONFIG_DIR)/intended.h
+HOST_MBEDTLS_CONFIG := $(ROOT)/boards/HOST/mbedtls/mbedtls_sdkconfig.h
 host_target = $(firstword $(subst -, ,$(1)))
 host_board = $(word 1,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
 host_variant = $(word 2,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
@@ -421,7 +422,7 @@ HOST_CC ?= cc
 define host_check_rules
 $(call kconfig_rules,$(CHECK)/host-$(1),$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack))
 $(call kconfig_rules,$(CHECK)/host-$(1)/hooks,$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack_hooks))
-$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(HOST_SDKCONFIG_DIR)/$(1)/board $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) \
+$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(HOST_SDKCONFIG_DIR)/$(1)/board $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) $(HOST_MBEDTLS_CONFIG) \
 		$(CHECK)/host-$(1)/sdkconfig.h $(CHECK)/host-$(1)/hooks/sdkconfig.h $(CHECK)/$(call host_board,$(1))/cflags \
 		$(ROOT)/mk/check_host_config.py $(HOST_IDF_MK) FORCE
 	$(Q)for d in $(CHECK)/host-$(1) $(CHECK)/host-$(1)/hooks; do mkdir -p $$$$d/first && \
@@ -437,7 +438,8 @@ $(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(HOST_SDKCONFIG
 	$(Q)$(KCONFGEN_PY) $(ROOT)/mk/check_host_config.py --chip $(1) --board "$(strip $(call host_board,$(1)) $(call host_variant,$(1)))" \
 		--hand $(HOST_SDKCONFIG_DIR)/$(1) --intended $(HOST_INTENDED) --kconfgen $(CHECK)/host-$(1) \
 		--kconfgen-hooks $(CHECK)/host-$(1)/hooks --pp $(CHECK)/host-$(1)/pp --cc $(CHECK_CC) \
-		--cflags $(CHECK)/$(call host_board,$(1))/cflags --newlib-include $(NEWLIB_INCLUDE) >$$@.tmp || \
+		--cflags $(CHECK)/$(call host_board,$(1))/cflags --newlib-include $(NEWLIB_INCLUDE) \
+		--mbedtls-config $(HOST_MBEDTLS_CONFIG) >$$@.tmp || \
 		{ cat $$@.tmp; rm -f $$@.tmp; exit 1; }
 	$(Q)mv -f $$@.tmp $$@
 endef

@@ -77,7 +77,7 @@ ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
 
-SHIM_SOURCES := app_startup.c chip.c chip_$(CHIP).c console.c freertos.c
+SHIM_SOURCES := app_startup.c chip.c chip_$(CHIP).c console.c freertos.c mbedtls_memory.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
 # (both ESP-IDF's tracking and the hooks on).
 ifeq ($(TRACKING)$(HOOKS),11)
@@ -153,7 +153,7 @@ $(OUT)/firmware.cflags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
 	@echo "-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)" >$@.tmp
 	@mv -f $@.tmp $@
 
-SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h $(SHIM)/sdkconfig/*.h \
+SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/../mbedtls/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h $(SHIM)/sdkconfig/*.h \
 	$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)/*.h $(if $(filter 1,$(PSRAM)),$(SHIM)/sdkconfig/$(CHIP)/*.h))
 $(OUT)/idf/%.o: $(C)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)

@@ -3,10 +3,18 @@
 MICROPY_PY_THREAD = 1
 MICROPY_PY_THREAD_GIL = 1
 
-# Nothing that needs a lib/ submodule.
+# No btree, no ffi. The ssl module with mbedTLS (MicroPython's lib/mbedtls,
+# checked out by the top-level Makefile, mk/mbedtls-checkout.sh), configured as
+# the firmware's sdkconfig configures ESP-IDF's mbedTLS where that decides what
+# a session allocates, its memory from ESP-IDF's heap (mbedtls/,
+# esp_idf/mbedtls_memory.c): a TLS
+# session costs on the virtual board what it costs on the chip.
 MICROPY_PY_BTREE = 0
-MICROPY_PY_SSL = 0
 MICROPY_PY_FFI = 0
+MICROPY_PY_SSL = 1
+MICROPY_SSL_MBEDTLS = 1
+MBEDTLS_CONFIG_FILE = \"mbedtls_config_board.h\"
+CFLAGS += -I$(VARIANT_DIR)/mbedtls
 
 FROZEN_MANIFEST = $(VARIANT_DIR)/manifest.py
 USER_C_MODULES = $(VARIANT_DIR)/../../native
@@ -52,3 +60,12 @@ LDFLAGS += -Wl,--wrap=main,--wrap=mp_thread_init,--wrap=mp_thread_deinit,--wrap=
 # port, which does not build with -Wpointer-arith) adds to a void pointer,
 # a GNU C extension that the unix port's -Wpointer-arith rejects.
 $(BUILD)/py/gc.o: CFLAGS += -Wno-pointer-arith
+
+# makemanifest.py writes frozen_content.c again only when a frozen module is
+# newer than it, not when the firmware's own qstrs changed, against which the
+# frozen code's qstr table is built (it then redeclares qstrs the firmware has
+# gained): when qstrdefs.generated.h is newer, it goes, and is written again.
+$(BUILD)/frozen_content.c: heaptrack-frozen-qstrs
+.PHONY: heaptrack-frozen-qstrs
+heaptrack-frozen-qstrs: $(BUILD)/genhdr/qstrdefs.generated.h
+	@if [ $(BUILD)/genhdr/qstrdefs.generated.h -nt $(BUILD)/frozen_content.c ]; then rm -f $(BUILD)/frozen_content.c; fi

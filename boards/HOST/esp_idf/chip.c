@@ -207,6 +207,19 @@ void *host_chip_malloc(size_t size) {
     return heap_caps_malloc_default(size);
 }
 
+// components/newlib/src/heap.c's calloc: malloc's path, zeroed.
+void *host_chip_calloc(size_t count, size_t size) {
+    size_t bytes;
+    if (__builtin_mul_overflow(count, size, &bytes)) {
+        return NULL;
+    }
+    void *block = heap_caps_malloc_default(bytes);
+    if (block != NULL) {
+        memset(block, 0, bytes);
+    }
+    return block;
+}
+
 size_t host_chip_largest_free_block(void) {
     return heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT);
 }
