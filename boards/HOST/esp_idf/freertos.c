@@ -450,6 +450,14 @@ void vTaskDelay(TickType_t ticks) {
     }
 }
 
+// The tick count: CONFIG_FREERTOS_HZ ticks a second of the host's monotonic
+// clock (from an arbitrary start, as the count wraps on the chip anyway).
+TickType_t xTaskGetTickCount(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (TickType_t)((uint64_t)now.tv_sec * CONFIG_FREERTOS_HZ + (uint64_t)now.tv_nsec * CONFIG_FREERTOS_HZ / 1000000000u);
+}
+
 BaseType_t xTaskNotifyGive(TaskHandle_t task) {
     pthread_mutex_lock(&task->notify_lock);
     task->notify_value += 1;
