@@ -78,6 +78,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 
 include $(ROOT)/mk/esp-idf.mk
+include $(ROOT)/mk/freertos.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
 HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
@@ -91,7 +92,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-host bench venv submodules clean
+.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -103,6 +104,11 @@ help:
 	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
+	@echo "  make test-qemu        the C tests on the QEMU board (boards/QEMU_RV32: FreeRTOS-Kernel $(FREERTOS_TAG) on"
+	@echo "                        qemu-system-riscv32 -M virt, ESP-IDF's heap as an ESP32-C3 has it): interrupt,"
+	@echo "                        deletion and idle-task tests; build/qemu/*.elf, by hand:"
+	@echo "                        qemu-system-riscv32 -M virt -bios none -nographic -semihosting-config enable=on \\"
+	@echo "                          -kernel build/qemu/test_rtos.elf"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
@@ -217,8 +223,24 @@ test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips ve
 		$(PYTEST_ARGS)
 	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
 		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-idf test-host
+test: test-c test-idf test-qemu test-host
 endif
+
+# The QEMU board's C tests (native/tests/qemu), where its emulator and the
+# RISC-V compiler are; said plainly when they are not. The idle workload runs
+# on the host's virtual ESP32-C3 first (native/tests' test_workload_idle): the
+# QEMU run's statistics must be the same.
+QEMU_SYSTEM := qemu-system-riscv32
+QEMU_APT := apt-get install qemu-system-misc gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf libnewlib-dev
+test-qemu: $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
+	@if command -v $(QEMU_SYSTEM) >/dev/null 2>&1 && command -v $(ESP32_CHECK_CC) >/dev/null 2>&1 && \
+		[ "$$($(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)" != picolibc.specs ]; then \
+		$(MAKE) --no-print-directory -C $(ROOT)/native/tests -j$(JOBS) BUILD=$(BUILD_DIR)/ctest IDF_SRC=$(HEAPTRACK_IDF_SRC) \
+			CC="$(CC)" $(BUILD_DIR)/ctest/test_workload_idle && \
+		HEAPTRACK_IDF_CONSOLE=/dev/null $(BUILD_DIR)/ctest/test_workload_idle >$(BUILD_DIR)/ctest/workload_idle.out && \
+		$(MAKE) --no-print-directory -C $(ROOT)/native/tests/qemu -j$(JOBS) BUILD=$(BUILD_DIR)/qemu \
+			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out; \
+	else echo "make test: SKIPPED the QEMU board's tests: they need $(QEMU_SYSTEM), $(ESP32_CHECK_CC) and picolibc ($(QEMU_APT))"; fi
 
 # `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and
 # static RAM per board) as part of `make test` wherever its compiler is; said

@@ -5,7 +5,8 @@
 #
 #   make -f mk/check-idf.mk CHECK_IDF=<ESP-IDF tree> KCONFGEN_PY=<python> [V=1]
 #
-# The sources: every native/heaptrack/*.c but the host's (named *host*), and
+# The sources: every native/heaptrack/*.c but the host's (named *host*) and
+# idf_teardown.c (linked with its --wrap options on the QEMU board only), and
 # whatever native/heaptrack/micropython.cmake (what ports/esp32 compiles) names.
 #
 # Per board (boards/<BOARD>/board.json "mcu" names its chip), in
@@ -89,7 +90,7 @@ all:
 ################################################################################
 # What is compiled, and for which chips.
 
-SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c) $(HT)/tracker_hooks.c,$(wildcard $(HT)/*.c)) \
+SOURCES := $(sort $(filter-out $(wildcard $(HT)/*host*.c) $(HT)/tracker_hooks.c $(HT)/idf_teardown.c,$(wildcard $(HT)/*.c)) \
 	$(filter-out $(HT)/tracker_hooks.c,$(addprefix $(HT)/,$(shell sed -n 's/.*CMAKE_CURRENT_LIST_DIR}\/\([A-Za-z0-9_]*\.c\).*/\1/p' $(HT)/micropython.cmake))))
 ifeq ($(SOURCES),)
 $(error check-idf: no sources in $(HT))
