@@ -56,7 +56,7 @@ void heap_caps_free(void *ptr);
 #endif
 
 // machine.reset(): a hard reset, the firmware process ends with a status that
-// tells the virtual board to start a new one (boards/HOST/board_reset.c).
+// tells the virtual board to start a new one (boards/HOST/mp_task.c).
 // Upstream's unix port has no reset; this adds it to the machine module.
 // machine.disable_irq()/enable_irq(): a FreeRTOS critical section, as on the
 // esp32 port (boards/HOST/board_irq.c).
