@@ -44,16 +44,16 @@ ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
 endif
 # HEAPTRACK_CHIP: the chip the virtual board is (its ESP-IDF memory layout at
-# its addresses, its sdkconfig): esp32s3 (the default, build/host), esp32
-# (build/host-esp32), esp32c3 (build/host-esp32c3). HEAPTRACK_PSRAM=1 (esp32s3):
-# with octal PSRAM, as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
-# (build/host-esp32s3-psram). `make test` builds each and runs the chip tests
+# its addresses, its sdkconfig): a folder of boards/HOST/chips, esp32s3 by
+# default (build/host), the others in build/host-NAME; HEAPTRACK_PSRAM=1: the
+# chip's folder with PSRAM (esp32s3-psram: MicroPython's ESP32_GENERIC_S3
+# SPIRAM_OCT variant). `make test` builds each and runs the chip tests
 # (host_tests/test_chips.py, test_boot.py) on it.
-HEAPTRACK_CHIP ?= esp32s3
-HEAPTRACK_PSRAM ?= 0
 include $(ROOT)/boards/HOST/chips.mk
+HEAPTRACK_CHIP ?= $(HOST_DEFAULT_CHIP)
+HEAPTRACK_PSRAM ?= 0
 HOST_CHIP_NAME := $(call host_chip_name,$(HEAPTRACK_CHIP),$(HEAPTRACK_PSRAM),HEAPTRACK_CHIP)
-HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
+HOST_CHIP_SUFFIX := $(if $(filter $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
 ifneq ($(HOST_CHIP_SUFFIX),)
 ifeq ($(SANITIZE),1)
 $(error SANITIZE=1 is for the ESP32-S3 only: the sanitizer build moves its DRAM out of ASan's shadow (boards/HOST/esp_idf/chip.c))
@@ -71,8 +71,7 @@ FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
 # The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
 # each: the chip tests and the boot's (the whole suite runs on the default).
-OTHER_CHIPS := $(filter-out esp32s3,$(HOST_CHIPS)) $(call host_chip_name,esp32s3,1,HEAPTRACK_CHIP)
-chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
+OTHER_CHIPS := $(filter-out $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAMES))
 CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
@@ -100,7 +99,7 @@ help:
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
-	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
+	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip ($(HOST_CHIP_NAMES): boards/HOST/chips; build/host-CHIP);"
 	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
@@ -200,7 +199,7 @@ ifeq ($(SANITIZE),1)
 OTHER_CHIPS :=
 endif
 firmware-host-chips:
-	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call chip_make_args,$(c)) &&) true
+	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call host_chip_make_args,$(c)) &&) true
 
 # Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
 firmware-host-trackers:

@@ -2,7 +2,7 @@
 // threads with a GIL as on the esp32 port.
 #define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
 
-// The chip the virtual board is (esp_idf/sdkconfig/<chip>/sdkconfig.h, named by
+// The chip the virtual board is (chips/<chip>/sdkconfig.h, named by
 // the build: HEAPTRACK_CHIP), as the esp32 port's mpconfigport.h reads it.
 #include "sdkconfig.h"
 

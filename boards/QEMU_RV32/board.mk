@@ -56,7 +56,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 # FreeRTOS-Kernel: the kernel's files this board uses and the GCC RISC-V port,
 # for a core with a CLINT and no extensions (QEMU's virt), unmodified.
 KERNEL_SOURCES := tasks.c queue.c list.c portable/GCC/RISC-V/port.c portable/GCC/RISC-V/portASM.S
-KERNEL_INCLUDES := -I$(QEMU_MK_DIR) -I$(HOST_SHIM)/sdkconfig/$(CHIP) -I$(FREERTOS_SRC)/include \
+KERNEL_INCLUDES := -I$(QEMU_MK_DIR) -I$(ROOT)/boards/HOST/chips/$(CHIP) -I$(FREERTOS_SRC)/include \
 	-I$(FREERTOS_SRC)/portable/GCC/RISC-V \
 	-I$(FREERTOS_SRC)/portable/GCC/RISC-V/chip_specific_extensions/RISCV_MTIME_CLINT_no_extensions
 
@@ -137,7 +137,7 @@ $(OUT)/cflags: $(MAKEFILE_LIST) | $(OUT)
 
 comma := ,
 HEADERS := $(wildcard $(QEMU_MK_DIR)/*.h $(QEMU_MK_DIR)/include/*.h $(QEMU_MK_DIR)/include/*/*.h \
-	$(HOST_SHIM)/sdkconfig/*.h $(HOST_SHIM)/sdkconfig/$(CHIP)/*.h)
+	$(ROOT)/boards/HOST/chips/*.h $(ROOT)/boards/HOST/chips/$(CHIP)/sdkconfig.h)
 
 $(OUT)/kernel/%.o: $(FREERTOS_SRC)/%.c $(HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)

@@ -1,7 +1,7 @@
 // The ESP32-C3 the QEMU board is, as far as ESP-IDF's heap goes, and its
 // start-up: the linker and ROM symbols ESP-IDF's esp32c3 layout
 // (components/heap/port/esp32c3/memory_layout.c) reads, with the values of the
-// virtual ESP32-C3 (boards/HOST/esp_idf/chip_esp32c3.c), moved where QEMU has
+// virtual ESP32-C3 (boards/HOST/chips/esp32c3/layout.c), moved where QEMU has
 // RAM (qemu_board.h); what other chip parts tell the heap; ESP-IDF's start-up
 // (heap_caps_init() before any task, the task `main` that calls the app); and
 // the chip's console, which is QEMU's semihosting (stdout). Nothing here

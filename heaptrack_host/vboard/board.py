@@ -214,7 +214,7 @@ class VirtualBoard:
               log output, which a board writes to its UART, not to the USB REPL.
     verbose:  also log every byte exchanged.
     chip:     without firmware, the chip whose host firmware runs (paths.CHIPS:
-              esp32s3, the default; esp32; esp32c3; esp32s3-psram).
+              the folders of boards/HOST/chips; esp32s3 by default).
     """
 
     def __init__(self, firmware=None, flash=None, env=None, log=None, *, verbose=False,

@@ -59,9 +59,9 @@
 
 #if HOST_CHIP_PSRAM
 #define HT_TEST_PSRAM_BUILD 1
-// The ESP32-S3 with octal PSRAM (sdkconfig/esp32s3-psram): the chip's start-up
+// The ESP32-S3 with octal PSRAM (boards/HOST/chips/esp32s3-psram): the chip's start-up
 // adds its 8 MiB of PSRAM as ESP-IDF's esp_psram does, where
-// boards/HOST/esp_idf/chip_esp32s3.c maps it; only the PSRAM tests run.
+// boards/HOST/chips/esp32s3/layout.c maps it; only the PSRAM tests run.
 #define PSRAM_START 0x3c200000u
 #define PSRAM_SIZE (8u * 1024 * 1024)
 #else
