@@ -80,7 +80,7 @@ include $(ROOT)/mk/esp-idf.mk
 include $(ROOT)/mk/freertos.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
-HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
 ifdef PORT
 HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
 endif
@@ -91,7 +91,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
+.PHONY: help mbedtls-checkout firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -212,17 +212,35 @@ test-host: venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
+# Every firmware the host suite runs on, and the tools' .venv.
+firmware-host-all: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
+
 # The whole suite on ESP-IDF's tracker, with the differential test of the two
-# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
-# Then the chip tests on each other chip's firmware.
-test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		$(PYTEST_ARGS)
+# trackers (host_tests/test_tracker_diff.py), and the whole suite on heaptrack's:
+# at the same time where the machine has two cores or more (each on boards of
+# its own; the second's output, kept in build/test-host-hooks.log, follows the
+# first's). Then the chip tests on each other chip's firmware.
+HOST_SUITE_IDF = $(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) \
+	--firmware-untracked $(FIRMWARE_UNTRACKED) --firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
+HOST_SUITE_HOOKS = $(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) \
+	--firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)
+HOOKS_LOG := $(BUILD_DIR)/test-host-hooks.log
+test-host: firmware-host-all
+ifeq ($(shell [ $(JOBS) -ge 2 ] && echo parallel),parallel)
+	@echo "== the host suite on ESP-IDF's tracker, and on heaptrack's at the same time ($(HOOKS_LOG))"
+	@$(HOST_SUITE_HOOKS) -p no:cacheprovider >$(HOOKS_LOG) 2>&1 & hooks=$$!; \
+	$(HOST_SUITE_IDF); idf=$$?; wait $$hooks; hooks_status=$$?; \
+	echo "== the host suite on heaptrack's tracker"; cat $(HOOKS_LOG); \
+	[ $$idf -eq 0 ] && [ $$hooks_status -eq 0 ]
+else
+	$(HOST_SUITE_IDF)
+	$(HOST_SUITE_HOOKS)
+endif
 	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
 		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-idf test-qemu test-host
+TEST_STAGES := test-c test-idf test-qemu firmware-host-all test-host
+test:
+	@$(ROOT)/mk/test-stages.sh "$(MAKE)" $(TEST_STAGES)
 endif
 
 # The QEMU board's C tests (native/tests/qemu), where its emulator and the

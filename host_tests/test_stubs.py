@@ -18,7 +18,8 @@ pytest.importorskip("mypy", reason="mypy is in the test extras (pip install -e .
 
 
 def mypy(*args, cwd=REPO):
-    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--config-file",
+    # No cache (--cache-dir=/dev/null, mypy's way): suites may run at the same time.
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir=/dev/null", "--config-file",
                            str(REPO / "mypy.ini")] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=str(cwd), timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
