@@ -15,7 +15,7 @@ PYTHON3 ?= python3
 # suppression file native/tests/ubsan-upstream.supp (upstream code only, each entry with
 # its reason; LeakSanitizer stays on and upstream needs no lsan-upstream.supp), and
 # counts any sanitizer report as a crash, which fails the test session
-# (heaptrack_host/vboard.py, SANITIZER_OPTIONS).
+# (heaptrack_host/vboard/crash.py, SANITIZER_OPTIONS).
 ifeq ($(SANITIZE),1)
 HOST_FLAVOUR := host-sanitize
 HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer --param asan-use-after-return=0

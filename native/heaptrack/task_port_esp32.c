@@ -2,7 +2,7 @@
 // through the port's own thread machinery, so the new task is registered with
 // the GC and the GIL exactly like a _thread thread.
 //
-// Waiting until the task runs is the caller's job (tracker.h): the port keeps
+// Waiting until the task runs is the caller's job (task_port.h): the port keeps
 // the entry pointer in a single static until the new task has read it.
 
 #include <string.h>
