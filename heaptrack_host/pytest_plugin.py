@@ -131,7 +131,7 @@ class HeaptrackBoard:
         return "<HeaptrackBoard %s%s>" % (self.device, " (virtual)" if self.virtual else "")
 
     def connect(self):
-        """A sampler.Connection (context manager) to this board."""
+        """A connection.Connection (context manager) to this board."""
         from .connection import Connection
         return Connection(self.device)
 
