@@ -98,7 +98,15 @@ err(heaptrack.malloc, 64 * 1024 * 1024)
 info = heaptrack.heap_info()
 fs = info.failures
 heaptrack.clear_failures()
-print({'module': pub(heaptrack), 'TaskStat': pub(t), 'HeapStat': pub(t.heaps[0]), 'Snapshot': pub(s),
+c0 = heaptrack.gc_census()
+c = heaptrack.gc_census()
+cd = c.compare_to(c0)
+ch = heaptrack.gc_holders(s)
+ho = heaptrack.gc_holders('Snapshot', 1)
+ev = heaptrack.gc_events()
+print({'Census': pub(c), 'TypeStat': pub(c.types[0]), 'CensusDiff': pub(cd), 'TypeStatDiff': pub(cd.stats[0]),
+       'Chain': pub(ch), 'Link': pub(ch.links[0]), 'Holders': pub(ho), 'GcEvents': pub(ev), 'GcEvent': pub(ev[0]),
+       'module': pub(heaptrack), 'TaskStat': pub(t), 'HeapStat': pub(t.heaps[0]), 'Snapshot': pub(s),
        'Diff': pub(d), 'TaskDiff': pub(td), 'HeapDiff': pub(td.heaps[0]), 'LeakCheck': pub(r),
        'HeapInfo': pub(info), 'Statistic': pub(s.statistics()[0]), '_Region': pub(info.regions[0]),
        '_GCHeap': pub(info.gc), 'Failures': pub(fs), 'Failure': pub(fs[0]), '_FailureHeap': pub(fs[0].heaps[0])})

@@ -279,7 +279,8 @@ $(DECL_HEADER): $(PORT_DIR)/mpthreadport.c | $(CHECK)
 board_extra_sdkconfig = $(patsubst $${CMAKE_CURRENT_LIST_DIR}/../%,$(ROOT)/boards/%,$(shell sed -n \
 	's/^set(HEAPTRACK_EXTRA_SDKCONFIG \(.*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
 board_setting = $(shell sed -n 's/^set(HEAPTRACK_$(2) \([0-9]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake)
-board_failures_defines = $(addprefix -DHT_FAILURES=,$(call board_setting,$(1),FAILURES))
+board_failures_defines = $(addprefix -DHT_FAILURES=,$(call board_setting,$(1),FAILURES)) \
+	$(addprefix -DHT_GC_EVENTS=,$(call board_setting,$(1),GC_EVENTS))
 board_defines = $(addprefix -DHT_IDF_MAX_BLOCKS=,$(call board_setting,$(1),MAX_BLOCKS)) $(call board_failures_defines,$(1))
 board_hooks_defines = $(addprefix -DHT_HOOKS_MAX_BLOCKS=,$(call board_setting,$(1),HOOKS_MAX_BLOCKS)) \
 	$(addprefix -DHT_HOOKS_MAX_TASKS=,$(call board_setting,$(1),HOOKS_MAX_TASKS)) $(call board_failures_defines,$(1))

@@ -26,7 +26,9 @@
 // mpconfigport.h, by the chip's sdkconfig.h): 56 KB on ESP32, 64 KB on
 // ESP32-S3 and ESP32-C3, taken from ESP-IDF's heap by mp_task at boot, grown
 // by more areas from ESP-IDF's heap as it fills, an empty area given back
-// (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there.
+// (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there, and
+// heaptrack's, which also records each area (native/heaptrack/gc_areas.h), as
+// every heaptrack board sets it (boards/heaptrack_board.h).
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
 #if CONFIG_IDF_TARGET_ESP32
@@ -34,8 +36,8 @@
 #else
 #define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
 #endif
-#define MP_PLAT_ALLOC_HEAP(size) host_chip_malloc(size)
-#define MP_PLAT_FREE_HEAP(ptr) heap_caps_free(ptr)
+#define MP_PLAT_ALLOC_HEAP(size) ht_gc_area_alloc(size)
+#define MP_PLAT_FREE_HEAP(ptr) ht_gc_area_free(ptr)
 // mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
 #define MICROPY_TASK_STACK_SIZE (16 * 1024)
 #define MP_TASK_PRIORITY (1)
@@ -51,8 +53,8 @@
 #endif
 #ifndef __ASSEMBLER__
 #include <stddef.h>
-void *host_chip_malloc(size_t size);
-void heap_caps_free(void *ptr);
+void *ht_gc_area_alloc(size_t size);
+void ht_gc_area_free(void *area);
 #endif
 
 // machine.reset(): a hard reset, the firmware process ends with a status that

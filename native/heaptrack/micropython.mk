@@ -8,8 +8,13 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
 	$(HEAPTRACK_MOD_DIR)/dump.c \
 	$(HEAPTRACK_MOD_DIR)/errors.c \
+	$(HEAPTRACK_MOD_DIR)/gc_census.c \
+	$(HEAPTRACK_MOD_DIR)/gc_heap.c \
+	$(HEAPTRACK_MOD_DIR)/gc_holders.c \
+	$(HEAPTRACK_MOD_DIR)/gc_port_host.c \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
+	$(HEAPTRACK_MOD_DIR)/modgc.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/stats.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \

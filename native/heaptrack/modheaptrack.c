@@ -12,6 +12,7 @@
 #include "failures.h"
 #include "heapinfo.h"
 #include "linebuf.h"
+#include "modgc.h"
 #include "report.h"
 #include "stats.h"
 #include "task.h"
@@ -367,6 +368,10 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_records_info), MP_ROM_PTR(&heapinfo_records_obj) },
     { MP_ROM_QSTR(MP_QSTR_failures), MP_ROM_PTR(&heapinfo_failures_obj) },
     { MP_ROM_QSTR(MP_QSTR_clear_failures), MP_ROM_PTR(&heapinfo_clear_failures_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_census), MP_ROM_PTR(&heaptrack_gc_census_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_holders), MP_ROM_PTR(&heaptrack_gc_holders_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_holders_of), MP_ROM_PTR(&heaptrack_gc_holders_of_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_events), MP_ROM_PTR(&heaptrack_gc_events_obj) },
 
     { MP_ROM_QSTR(MP_QSTR_CAP_EXEC), MP_ROM_INT(HT_CAP_EXEC) },
     { MP_ROM_QSTR(MP_QSTR_CAP_32BIT), MP_ROM_INT(HT_CAP_32BIT) },

@@ -334,3 +334,155 @@ class HeapInfo:
 
 def heap_info(with_failures: bool = True) -> HeapInfo: ...
 def print_heap_info(size: Optional[int] = None, caps: int = ...) -> None: ...
+
+
+# Inside MicroPython's GC heap (native/heaptrack/modules/heaptrack/census.py).
+
+class TypeStat:
+    """One row of a census: count objects of type name ('list', 'app.Sensor', or
+    '(unattributed)', '(other types)') holding size bytes, their storage included."""
+
+    name: str
+    count: int
+    size: int
+    def __init__(self, name: str, count: int, size: int) -> None: ...
+
+
+class TypeStatDiff:
+    """A type across two censuses (tracemalloc's StatisticDiff)."""
+
+    name: str
+    size: int
+    size_diff: int
+    count: int
+    count_diff: int
+    def __init__(self, name: str, size: int, size_diff: int, count: int, count_diff: int) -> None: ...
+
+
+class CensusDiff:
+    """What changed between two censuses, biggest change first."""
+
+    old: "Census"
+    new: "Census"
+    elapsed_ms: int
+    total_diff: int
+    stats: List[TypeStatDiff]
+    def __init__(self, old: "Census", new: "Census") -> None: ...
+    @property
+    def grew(self) -> List[TypeStatDiff]:
+        """The types whose bytes or objects grew."""
+    def type(self, name: str) -> TypeStatDiff:
+        """ValueError if neither census has it."""
+    def print(self, limit: Optional[int] = None, changed_only: bool = True) -> None: ...
+
+
+class Census:
+    """MicroPython's GC heap by Python type at one moment: every live allocation
+    counted once, a container's storage with its owner; total is gc.mem_alloc()."""
+
+    collected: bool     # taken right after a collection
+    total: int
+    allocations: int
+    types: List[TypeStat]   # biggest first, '(unattributed)' and '(other types)' included
+    ticks_ms: int
+    def __init__(self, collected: bool, total: int, allocations: int, types: List[TypeStat],
+                 ticks_ms: int) -> None: ...
+    def type(self, name: str) -> TypeStat:
+        """Its TypeStat (one of 0 objects if the census has none)."""
+    @property
+    def unattributed(self) -> TypeStat: ...
+    def statistics(self) -> List[TypeStat]: ...
+    def compare_to(self, old: "Census") -> CensusDiff: ...
+    def print(self, limit: Optional[int] = None) -> None: ...
+
+
+def gc_census(collect: bool = True) -> Census:
+    """Each Python type's live objects and bytes in MicroPython's GC heap (after a
+    collection unless collect=False). Allocates only its result; the walk leaves
+    the heap as it found it."""
+
+
+class Link:
+    """One object of a holder chain and how it holds the next."""
+
+    what: str               # 'object', 'instance', 'class', 'module', 'frame' or 'data'
+    module: Optional[str]
+    name: Optional[str]
+    size: int
+    via: Optional[str]      # 'index', 'key', 'dict_key', 'member', 'attr', 'local', 'const', 'closed', 'word', None
+    detail: Any
+    func: Optional[str]
+    def __init__(self, what: str, module: Optional[str], name: Optional[str], size: int, via: Optional[str],
+                 detail: Any, func: Optional[str]) -> None: ...
+    @property
+    def type_name(self) -> Optional[str]: ...
+
+
+class Chain:
+    """Who holds an object, from a root down to it: str() is
+    'app.readings -> list[1203] -> bytes (64 B)'."""
+
+    root: str               # 'global', 'vm', 'stack', 'caller' or 'none'
+    module: Optional[str]
+    key: Any
+    task: Optional[int]
+    task_name: Optional[str]
+    vm_offset: Optional[int]
+    vm_name: Optional[str]
+    links: List[Link]
+    sweeps: int
+    truncated: bool
+    def __init__(self, raw: Any) -> None: ...
+    @property
+    def held(self) -> bool:
+        """False when only the caller (or nothing) holds the object."""
+
+
+class Holders:
+    """Chains of a sample of the objects of one type."""
+
+    name: str
+    count: int
+    chains: List[Chain]
+    def __init__(self, name: str, count: int, chains: List[Chain]) -> None: ...
+    def __iter__(self) -> Iterator[Chain]: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> Chain: ...
+
+
+@overload
+def gc_holders(obj: Union[str, type], count: int = 3) -> Holders: ...
+@overload
+def gc_holders(obj: Any, count: int = 3) -> Chain: ...
+
+
+class GcEvent:
+    """MicroPython's GC heap took an area of ESP-IDF's heap (grew) or gave one back."""
+
+    number: int
+    ms: int
+    grew: bool
+    address: int
+    size: int
+    heap: str               # the ESP-IDF heap's memory type ('RAM', 'SPIRAM')
+    task: int
+    task_name: str
+    largest_before: int     # ESP-IDF's largest free internal block before
+    largest_after: int      # ... and after
+    gc_areas: int
+    gc_bytes: int
+    def __init__(self, record: Any) -> None: ...
+
+
+class GcEvents:
+    total: int
+    lost: int
+    items: List[GcEvent]
+    def __init__(self, total: int, lost: int, items: List[GcEvent]) -> None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[GcEvent]: ...
+    def __getitem__(self, i: int) -> GcEvent: ...
+
+
+def gc_events() -> GcEvents:
+    """Each time the GC heap took an area of ESP-IDF's heap or gave one back."""
