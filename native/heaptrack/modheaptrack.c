@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "heapinfo.h"
 #include "linebuf.h"
+#include "metrics.h"
 #include "report.h"
 #include "stats.h"
 #include "task.h"
@@ -245,9 +246,14 @@ static mp_obj_t *task_list(mp_obj_t tasks_in, size_t *count) {
     return tasks;
 }
 
-// Writes to a stream object through mp_print.
+// Writes to a stream object through mp_print: all of it, or OSError. A stream
+// that would block or timed out raises too (mp_stream_write would return None
+// and go on), so output cut short never passes for whole.
 static void stream_strn(void *data, const char *str, size_t len) {
-    mp_stream_write(MP_OBJ_FROM_PTR(data), str, len, MP_STREAM_RW_WRITE);
+    int err = 0;
+    if (mp_stream_write_exactly(MP_OBJ_FROM_PTR(data), str, len, &err) != len) {
+        mp_raise_OSError(err != 0 ? err : MP_EIO);
+    }
 }
 
 // _write_tasks(stream, tasks): the task and heap lines of dump() for each
@@ -266,6 +272,105 @@ static mp_obj_t heaptrack_write_tasks(mp_obj_t stream_in, mp_obj_t tasks_in) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_write_tasks_obj, heaptrack_write_tasks);
+
+// metrics(out=None, *, max_deleted=16): Prometheus's text exposition of the
+// statistics (metrics.c), returned as a str, or written to the stream out in
+// chunks (then no MicroPython heap is used for the text). Everything is read
+// (and the arguments checked) before the first byte is made.
+static size_t metrics_max_deleted(mp_obj_t arg) {
+    if (arg == MP_OBJ_NULL) {
+        return METRICS_MAX_DELETED_DEFAULT;
+    }
+    mp_uint_t n = arg_word_or_raise(arg, MP_QSTR_max_deleted);
+    if (n > METRICS_MAX_DELETED_LIMIT) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("max_deleted must be 0 to %d"),
+            METRICS_MAX_DELETED_LIMIT);
+    }
+    return n;
+}
+
+// The text's size, roughly: each listed task's three lines, each region's
+// four, and the fixed part (HELP and TYPE lines), so that the str is made in
+// one allocation in the common case.
+static size_t metrics_size_guess(const metrics_input_t *in) {
+    return 256 * in->snap->task_count + 400 * in->region_count + 3072;
+}
+
+// The text as a str, its buffer cut to size, made without hashing it:
+// mp_obj_new_str_from_vstr hashes it twice (to look for an interned copy, and
+// for the str), a fifth of the time metrics() takes, for a hash nobody asks
+// for. A str's hash may be 0, "not computed" (py/objstr.h), and is then
+// computed when asked.
+static mp_obj_t str_unhashed(vstr_t *vstr) {
+    byte *data = (byte *)m_renew(char, vstr->buf, vstr->alloc, vstr->len + 1);
+    data[vstr->len] = '\0';
+    mp_obj_str_t *str = mp_obj_malloc(mp_obj_str_t, &mp_type_str);
+    str->hash = 0;
+    str->len = vstr->len;
+    str->data = data;
+    return MP_OBJ_FROM_PTR(str);
+}
+
+static mp_obj_t metrics_out(const metrics_input_t *in, mp_obj_t out) {
+    if (out == mp_const_none) {
+        vstr_t vstr;
+        mp_print_t print;
+        vstr_init_print(&vstr, metrics_size_guess(in), &print);
+        metrics_print(&print, in);
+        return str_unhashed(&vstr);
+    }
+    mp_print_t stream = { MP_OBJ_TO_PTR(out), stream_strn };
+    linebuf_t lb;
+    linebuf_init_chunks(&lb, &stream);
+    metrics_print(&lb.print, in);
+    linebuf_flush(&lb);
+    return mp_const_none;
+}
+
+static mp_obj_t heaptrack_metrics(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_out, ARG_max_deleted };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_out, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_max_deleted, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_t out = args[ARG_out].u_obj;
+    if (out != mp_const_none) {
+        if (!MP_OBJ_TYPE_HAS_SLOT(mp_obj_get_type(out), protocol)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("out must be a stream (a file, a socket, sys.stdout) or None"));
+        }
+        mp_get_stream_raise(out, MP_STREAM_OP_WRITE);
+    }
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    heapinfo_gc_t gc;
+    ht_records_t records;
+    metrics_input_t in = {
+        .regions = regions,
+        .gc = &gc,
+        .records = &records,
+        .max_deleted = metrics_max_deleted(args[ARG_max_deleted].u_obj),
+    };
+    tracker_check(ht_records_info(&records));
+    in.region_count = heapinfo_read_regions(regions);
+    heapinfo_read_gc(&gc, regions, in.region_count);
+    in.alloc_failures = ht_alloc_failures();
+    ht_snapshot_t snap;
+    take_snapshot(&snap, mp_const_none, false);
+    in.snap = &snap;
+    mp_obj_t result = MP_OBJ_NULL;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        result = metrics_out(&in, out);
+        nlr_pop();
+    }
+    ht_snapshot_release(&snap);
+    if (result == MP_OBJ_NULL) {
+        nlr_jump(nlr.ret_val);
+    }
+    return result;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_metrics_obj, 0, heaptrack_metrics);
 
 // _render(header, tasks, as_str, max_tasks, max_blocks): the header line, then
 // ESP-IDF's detail tree of the TaskStats with each task's handle, at most
@@ -330,6 +435,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 // (MICROPY_MODULE_BUILTIN_INIT): tasks of the previous VM may have died in the
 // middle of a heaptrack call.
 static mp_obj_t heaptrack___init__(void) {
+    ht_alloc_failures_watch();
     ht_vm_restart();
     return mp_const_none;
 }
@@ -348,6 +454,7 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_print_details), MP_ROM_PTR(&heaptrack_print_details_obj) },
     { MP_ROM_QSTR(MP_QSTR_track_deleted), MP_ROM_PTR(&heaptrack_track_deleted_obj) },
     { MP_ROM_QSTR(MP_QSTR_dump), MP_ROM_PTR(&heaptrack_dump_obj) },
+    { MP_ROM_QSTR(MP_QSTR_metrics), MP_ROM_PTR(&heaptrack_metrics_obj) },
     { MP_ROM_QSTR(MP_QSTR__write_tasks), MP_ROM_PTR(&heaptrack_write_tasks_obj) },
     { MP_ROM_QSTR(MP_QSTR__render), MP_ROM_PTR(&heaptrack_render_obj) },
     { MP_ROM_QSTR(MP_QSTR_TaskStat), MP_ROM_PTR(&stats_task_type) },
