@@ -120,6 +120,12 @@ finally:
     del _heaptrack_host_run
 """
 
+# Board side: heaptrack.metrics()'s text after a marker line with its length
+# (in characters), each in one write. Filled in with the call and the marker.
+METRICS_MARKER = "\x1eheaptrack-metrics:"
+BOARD_METRICS = ("(lambda text, write: (write('%%s%%d\\n' %% (%(marker)r, len(text))), write(text)))"
+                 "(__import__('heaptrack').%(call)s, __import__('sys').stdout.write)\n")
+
 # Board side: runs a script once.
 BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
 
@@ -400,6 +406,34 @@ class Connection:
         if self._t0 is None:
             self._t0 = s.ticks_ms
         return s
+
+    def metrics(self, max_deleted: Optional[int] = None, timeout: float = 10) -> str:
+        """heaptrack.metrics()'s text, taken now by the REPL's task (Prometheus's exposition format).
+
+        The board writes a marker line with the text's length, then the text, each in one
+        write, so a board task's printing can only come around them; what still arrives
+        garbled (a real board's USB driver may release the GIL while writing the text) does
+        not have that length or is not the format, and raises BoardError."""
+        from .exposition import ExpositionError, parse
+        call = "metrics()" if max_deleted is None else "metrics(max_deleted=%d)" % max_deleted
+        try:
+            out = self.exec(BOARD_METRICS % {"call": call, "marker": METRICS_MARKER}, timeout=timeout)
+        except ScriptError as e:
+            if "AttributeError" in e.traceback and "metrics" in e.traceback:
+                raise BoardError("the heaptrack firmware on %s is older than these host tools (it has no "
+                                 "heaptrack.metrics()): flash a current one" % self.device) from None
+            raise BoardError("reading metrics failed on %s: %s" % (self.device, e)) from None
+        out = out.replace("\r\n", "\n")
+        at = out.rfind(METRICS_MARKER)
+        header, _, rest = out[at + len(METRICS_MARKER):].partition("\n") if at >= 0 else ("", "", "")
+        if not header.isdigit() or len(rest) < int(header):
+            raise BoardError("metrics from %s came garbled (no whole text after the marker)" % self.device)
+        text = rest[:int(header)]
+        try:
+            parse(text)
+        except ExpositionError as e:
+            raise BoardError("metrics from %s came garbled: %s" % (self.device, e)) from None
+        return text
 
     def run_script(self, source: str, name: str = "script.py", timeout: float = 60) -> str:
         """Runs source as `mpremote run` would (fresh namespace, __name__ == "__main__") but without
