@@ -189,8 +189,14 @@ firmware-host-trackers:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=hooks
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=diff
 
+# host_tests/test_prometheus.py runs Debian's Prometheus server and promtool:
+# one line saying so when they are missing (.ci/run installs them).
+PROMETHEUS_CHECK = @command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || \
+	{ echo "make test: host_tests/test_prometheus.py needs Prometheus's server and promtool: apt-get install prometheus"; exit 1; }
+
 ifdef PORT
 test-host: venv
+	$(PROMETHEUS_CHECK)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
@@ -198,6 +204,7 @@ else
 # trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
 # Then the chip tests on each other chip's firmware.
 test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
+	$(PROMETHEUS_CHECK)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
 		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
