@@ -7,7 +7,7 @@ static void linebuf_strn(void *data, const char *str, size_t len) {
     while (len > 0) {
         size_t room = sizeof(lb->buf) - lb->len;
         size_t take = len < room ? len : room;
-        const char *newline = lb->whole_lines ? memchr(str, '\n', take) : NULL;
+        const char *newline = memchr(str, '\n', take);
         if (newline != NULL) {
             take = newline - str + 1;
         }
@@ -26,12 +26,6 @@ void linebuf_init(linebuf_t *lb, const mp_print_t *out) {
     lb->print.print_strn = linebuf_strn;
     lb->out = out;
     lb->len = 0;
-    lb->whole_lines = true;
-}
-
-void linebuf_init_chunks(linebuf_t *lb, const mp_print_t *out) {
-    linebuf_init(lb, out);
-    lb->whole_lines = false;
 }
 
 void linebuf_flush(linebuf_t *lb) {

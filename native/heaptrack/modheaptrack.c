@@ -274,8 +274,8 @@ static mp_obj_t heaptrack_write_tasks(mp_obj_t stream_in, mp_obj_t tasks_in) {
 static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_write_tasks_obj, heaptrack_write_tasks);
 
 // metrics(out=None, *, max_deleted=16): Prometheus's text exposition of the
-// statistics (metrics.c), returned as a str, or written to the stream out in
-// chunks (then no MicroPython heap is used for the text). Everything is read
+// statistics (metrics.c), returned as a str, or written to the stream out 256
+// bytes at a time (then no MicroPython heap is used for the text). Everything is read
 // (and the arguments checked) before the first byte is made.
 static size_t metrics_max_deleted(mp_obj_t arg) {
     if (arg == MP_OBJ_NULL) {
@@ -320,10 +320,7 @@ static mp_obj_t metrics_out(const metrics_input_t *in, mp_obj_t out) {
         return str_unhashed(&vstr);
     }
     mp_print_t stream = { MP_OBJ_TO_PTR(out), stream_strn };
-    linebuf_t lb;
-    linebuf_init_chunks(&lb, &stream);
-    metrics_print(&lb.print, in);
-    linebuf_flush(&lb);
+    metrics_print(&stream, in);
     return mp_const_none;
 }
 
