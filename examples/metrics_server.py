@@ -18,7 +18,7 @@
 # Memory per scrape: the request (at most MAX_REQUEST bytes), asyncio's stream
 # and a few small objects, 1.7 KB of MicroPython heap on the virtual board, the
 # same for 50 tasks as for 3 (host_tests/test_metrics_server.py): the text goes
-# to the socket in 200-byte chunks straight from the statistics. The event loop
+# to the socket 256 bytes at a time, straight from the statistics. The event loop
 # waits while the text goes out, at most TIMEOUT_S for a client that stops
 # reading.
 import asyncio
