@@ -129,15 +129,16 @@ static mp_obj_t heaptrack_track_deleted(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_track_deleted_obj, heaptrack_track_deleted);
 
-// Runs fn over a snapshot and releases the snapshot however fn leaves.
+// Runs fn over a snapshot (with ctx, what else fn needs) and releases the
+// snapshot however fn leaves.
 static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
-    mp_obj_t (*fn)(const ht_snapshot_t *snap, bool all)) {
+    mp_obj_t (*fn)(const ht_snapshot_t *snap, bool all, void *ctx), void *ctx) {
     ht_snapshot_t snap;
     take_snapshot(&snap, task_in, with_blocks);
     mp_obj_t result = MP_OBJ_NULL;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        result = fn(&snap, task_in == mp_const_none);
+        result = fn(&snap, task_in == mp_const_none, ctx);
         nlr_pop();
     }
     ht_snapshot_release(&snap);
@@ -147,7 +148,7 @@ static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
     return result;
 }
 
-static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all, void *ctx) {
     if (!all) {
         return stats_new_task(&snap->tasks[0]);
     }
@@ -167,7 +168,7 @@ static mp_obj_t heaptrack_task_stats(size_t n_args, const mp_obj_t *pos_args, mp
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    return with_snapshot(args[ARG_task].u_obj, args[ARG_blocks].u_bool, stats_from);
+    return with_snapshot(args[ARG_task].u_obj, args[ARG_blocks].u_bool, stats_from, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_task_stats_obj, 0, heaptrack_task_stats);
 
@@ -181,11 +182,11 @@ static mp_obj_t print_lines(const ht_snapshot_t *snap,
     return mp_const_none;
 }
 
-static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     return print_lines(snap, report_print_overview);
 }
 
-static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     return print_lines(snap, report_print_details);
 }
 
@@ -200,19 +201,18 @@ static mp_obj_t task_kw(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_ar
 }
 
 static mp_obj_t heaptrack_print_overview(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    return with_snapshot(task_kw(n_args, pos_args, kw_args), false, print_overview_of);
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), false, print_overview_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_overview_obj, 0, heaptrack_print_overview);
 
 static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    return with_snapshot(task_kw(n_args, pos_args, kw_args), true, print_details_of);
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), true, print_details_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_details_obj, 0, heaptrack_print_details);
 
 // dump(task=None, blocks=True): everything is read (and a bad task refused)
 // before the first line goes out, so a failed dump prints nothing.
-static mp_obj_t dump_all_of(const ht_snapshot_t *snap, bool all) {
-    (void)all;
+static mp_obj_t dump_all_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
     size_t region_count = heapinfo_read_regions(regions);
     heapinfo_gc_t gc;
@@ -232,7 +232,7 @@ static mp_obj_t heaptrack_dump(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    return with_snapshot(args[0].u_obj, mp_obj_is_true(args[1].u_obj), dump_all_of);
+    return with_snapshot(args[0].u_obj, mp_obj_is_true(args[1].u_obj), dump_all_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_dump_obj, 0, heaptrack_dump);
 
@@ -293,7 +293,13 @@ static size_t metrics_max_deleted(mp_obj_t arg) {
 // four, and the fixed part (HELP and TYPE lines), so that the str is made in
 // one allocation in the common case.
 static size_t metrics_size_guess(const metrics_input_t *in) {
-    return 256 * in->snap->task_count + 400 * in->region_count + 3072;
+    size_t alive = 0;
+    for (size_t i = 0; i < in->snap->task_count; i++) {
+        alive += in->snap->tasks[i].is_alive ? 1 : 0;
+    }
+    size_t deleted = in->snap->task_count - alive;
+    size_t listed = alive + (deleted < in->max_deleted ? deleted : in->max_deleted);
+    return 256 * listed + 400 * in->region_count + 3072;
 }
 
 // The text as a str, its buffer cut to size, made without hashing it:
@@ -311,16 +317,24 @@ static mp_obj_t str_unhashed(vstr_t *vstr) {
     return MP_OBJ_FROM_PTR(str);
 }
 
-static mp_obj_t metrics_out(const metrics_input_t *in, mp_obj_t out) {
-    if (out == mp_const_none) {
+// ctx: the metrics_input_t, but its snapshot, and the out argument.
+typedef struct {
+    metrics_input_t in;
+    mp_obj_t out;
+} metrics_call_t;
+
+static mp_obj_t metrics_of(const ht_snapshot_t *snap, bool all, void *ctx) {
+    metrics_call_t *call = ctx;
+    call->in.snap = snap;
+    if (call->out == mp_const_none) {
         vstr_t vstr;
         mp_print_t print;
-        vstr_init_print(&vstr, metrics_size_guess(in), &print);
-        metrics_print(&print, in);
+        vstr_init_print(&vstr, metrics_size_guess(&call->in), &print);
+        metrics_print(&print, &call->in);
         return str_unhashed(&vstr);
     }
-    mp_print_t stream = { MP_OBJ_TO_PTR(out), stream_strn };
-    metrics_print(&stream, in);
+    mp_print_t stream = { MP_OBJ_TO_PTR(call->out), stream_strn };
+    metrics_print(&stream, &call->in);
     return mp_const_none;
 }
 
@@ -342,30 +356,20 @@ static mp_obj_t heaptrack_metrics(size_t n_args, const mp_obj_t *pos_args, mp_ma
     ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
     heapinfo_gc_t gc;
     ht_records_t records;
-    metrics_input_t in = {
-        .regions = regions,
-        .gc = &gc,
-        .records = &records,
-        .max_deleted = metrics_max_deleted(args[ARG_max_deleted].u_obj),
+    metrics_call_t call = {
+        .in = {
+            .regions = regions,
+            .gc = &gc,
+            .records = &records,
+            .max_deleted = metrics_max_deleted(args[ARG_max_deleted].u_obj),
+        },
+        .out = out,
     };
     tracker_check(ht_records_info(&records));
-    in.region_count = heapinfo_read_regions(regions);
-    heapinfo_read_gc(&gc, regions, in.region_count);
-    in.alloc_failures = ht_alloc_failures();
-    ht_snapshot_t snap;
-    take_snapshot(&snap, mp_const_none, false);
-    in.snap = &snap;
-    mp_obj_t result = MP_OBJ_NULL;
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        result = metrics_out(&in, out);
-        nlr_pop();
-    }
-    ht_snapshot_release(&snap);
-    if (result == MP_OBJ_NULL) {
-        nlr_jump(nlr.ret_val);
-    }
-    return result;
+    call.in.region_count = heapinfo_read_regions(regions);
+    heapinfo_read_gc(&gc, regions, call.in.region_count);
+    call.in.alloc_failures = ht_alloc_failures();
+    return with_snapshot(mp_const_none, false, metrics_of, &call);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_metrics_obj, 0, heaptrack_metrics);
 
