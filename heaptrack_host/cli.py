@@ -598,7 +598,7 @@ def _max_deleted(text: str) -> int:
 
 
 def cmd_exporter(args) -> int:
-    from .exporter import ExportedBoard, Exporter, serve, stderr_line
+    from .exporter import ExportedBoard, Exporter, serve
     ports = args.port or ([os.environ["HEAPTRACK_PORT"]] if os.environ.get("HEAPTRACK_PORT") else None)
     if not ports:
         raise UsageError("exporter needs --port for each board (or $HEAPTRACK_PORT)")
@@ -606,7 +606,11 @@ def cmd_exporter(args) -> int:
     labels = [label for label, _ in specs]
     if len(set(labels)) != len(labels):
         raise UsageError("two boards with the same label: give each --port a NAME=PORT")
-    on_change = stderr_line(PROG)
+
+    def on_change(line: str) -> None:  # a board went away or came back
+        sys.stderr.write("%s exporter: %s\n" % (PROG, line))
+        sys.stderr.flush()
+
     boards = [ExportedBoard(label, port, max_deleted=args.max_deleted, timeout=args.timeout, on_change=on_change)
               for label, port in specs]
     exporter = Exporter(boards, timeout=args.timeout)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import concurrent.futures
 import http.server
 import socket
-import sys
 import threading
 import time
 from typing import Callable, List, Optional, Tuple
@@ -60,6 +59,7 @@ class ExportedBoard:
         self._connection: Optional[Connection] = None
         self._lock = threading.Lock()      # one exchange at a time on the wire
         self._pending: Optional[concurrent.futures.Future] = None
+        self._pending_lock = threading.Lock()  # scrapes come in threads of their own
 
     def __str__(self) -> str:
         return "%s (%s)" % (self.label, self.port) if self.label != self.port else self.port
@@ -99,9 +99,10 @@ class ExportedBoard:
 
     def read_in(self, pool: concurrent.futures.Executor) -> concurrent.futures.Future:
         """A read on the pool: the one still going, if there is one, else a new one."""
-        if self._pending is None or self._pending.done():
-            self._pending = pool.submit(self.read)
-        return self._pending
+        with self._pending_lock:
+            if self._pending is None or self._pending.done():
+                self._pending = pool.submit(self.read)
+            return self._pending
 
     def _close(self) -> None:
         if self._connection is not None:
@@ -215,11 +216,3 @@ def serve(exporter: Exporter, address: Tuple[str, int]) -> http.server.Threading
     handler = type("Handler", (_Handler,), {"exporter": exporter})
     server_class = _Server6 if ":" in address[0] else _Server
     return server_class(address, handler)
-
-
-def stderr_line(prog: str) -> Callable[[str], None]:
-    """on_change for the command: one line on stderr per change of a board."""
-    def write(line: str) -> None:
-        sys.stderr.write("%s exporter: %s\n" % (prog, line))
-        sys.stderr.flush()
-    return write
