@@ -31,8 +31,9 @@ CONTRIB = REPO / "contrib" / "prometheus"
 
 # The demo's period and rounds: the leaking task leaks a block a period and is
 # deleted after three; the whole demo takes about six periods.
-DEMO = "period_s=1.0, rounds=4"
-SCRAPE = "500ms"
+DEMO = "period_s=1.5, rounds=4"
+SCRAPE = "1s"
+EVALUATE = "500ms"
 # The board-side runner: waits for the file `go` (the test makes it in the
 # board's flash directory once Prometheus scrapes), runs the demo, makes `done`,
 # and stays alive: a runner that ended would be a deleted task, holding a GC
@@ -80,7 +81,7 @@ def scaled_rules(path):
 def prometheus_config(board_target, exporter_target, rules_file):
     """The shipped configuration with the test's targets, scrape interval and rules."""
     config = yaml.safe_load((CONTRIB / "prometheus.yml").read_text(encoding="utf-8"))
-    config["global"].update(scrape_interval=SCRAPE, scrape_timeout=SCRAPE, evaluation_interval=SCRAPE)
+    config["global"].update(scrape_interval=SCRAPE, scrape_timeout=SCRAPE, evaluation_interval=EVALUATE)
     config["rule_files"] = [str(rules_file)]
     targets = {"heaptrack": board_target, "heaptrack-exporter": exporter_target}
     assert sorted(job["job_name"] for job in config["scrape_configs"]) == sorted(targets)
@@ -177,9 +178,12 @@ def test_prometheus_sees_the_leak_on_a_board_and_through_the_exporter(vboard_fac
             (labels["job"], labels["task"]) for labels, v in prometheus.query(firing)) == [
             ("heaptrack", "leaking_task"), ("heaptrack-exporter", "leaking_task")])
         end = time.time()
-        # Every alert that was pending or firing at any time: the leak's only.
-        seen = prometheus.query("max_over_time(ALERTS[%ds])" % (end - since + 60))
-        assert sorted((l["alertname"], l["alertstate"], l["job"], l.get("task")) for l, v in seen) == sorted(
+        # Every alert that was pending or firing at any time: the leak's only. (A
+        # scrape that a loaded machine makes miss its second can make the board-down
+        # alert pending, never firing: it needs 5 s of them.)
+        seen = [(l["alertname"], l["alertstate"], l["job"], l.get("task")) for l, v in
+                prometheus.query("max_over_time(ALERTS[%ds])" % (end - since + 60))]
+        assert sorted(a for a in seen if a[:2] != ("HeaptrackBoardDown", "pending")) == sorted(
             (name, state, job, "leaking_task") for name in ["HeaptrackDeletedTaskHoldsMemory"]
             for state in ("pending", "firing") for job in ("heaptrack", "heaptrack-exporter"))
         for job in ("heaptrack", "heaptrack-exporter"):
