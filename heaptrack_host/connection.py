@@ -68,6 +68,7 @@ from .recording import Sample
 __all__ = ["BoardError", "BoardLost", "ScriptError", "Connection", "open_board", "find_port", "resolve_port"]
 
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
+SETUP_MARKER = "\x1eheaptrack-setup:"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SAMPLER_TASK = "ht_sampler"
 
@@ -120,11 +121,25 @@ finally:
     del _heaptrack_host_run
 """
 
-# Board side: heaptrack.metrics()'s text after a marker line with its length
-# (in characters), each in one write. Filled in with the call and the marker.
+# Board side: heaptrack.metrics()'s text in pieces of METRICS_PIECE characters,
+# each written with one write after a marker and its offset (marker + "12:"),
+# after a marker line with the text's length (marker + "4123\n"). A long write
+# is not one: the port's write may give up the interpreter lock part way (a
+# pseudo-terminal's buffer, a USB driver), and another task's printing come in;
+# a short one is. Filled in with the call, the marker and the piece's size.
 METRICS_MARKER = "\x1eheaptrack-metrics:"
-BOARD_METRICS = ("(lambda text, write: (write('%%s%%d\\n' %% (%(marker)r, len(text))), write(text)))"
-                 "(__import__('heaptrack').%(call)s, __import__('sys').stdout.write)\n")
+METRICS_PIECE = 256
+BOARD_METRICS = """\
+def _heaptrack_host_metrics(text, write, marker, piece):
+    write('%%s%%d\\n' %% (marker, len(text)))
+    for at in range(0, len(text), piece):
+        write('%%s%%d:%%s' %% (marker, at, text[at:at + piece]))
+try:
+    _heaptrack_host_metrics(__import__('heaptrack').%(call)s, __import__('sys').stdout.write, %(marker)r, %(piece)d)
+finally:
+    del _heaptrack_host_metrics
+"""
+_METRICS_FRAME = re.compile(re.escape(METRICS_MARKER) + r"(\d+)(\n|:)")
 
 # Board side: runs a script once.
 BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
@@ -309,10 +324,12 @@ class Connection:
 
     def _setup(self) -> None:
         try:
+            # The answer in one write after a marker: a task's printing may come before it on its line.
             out = self.exec(BOARD_HELPER + "import sys as _s, heaptrack as _h\n"
                             "_h.task_stats, _h.heap_info, _h.dump, _h.dump_sample\n"
-                            "print(repr((getattr(_s.implementation, '_machine', ''), _h.TRACK_DELETED)))\n"
-                            "del _s, _h")
+                            "_s.stdout.write(%r + repr((getattr(_s.implementation, '_machine', ''), "
+                            "_h.TRACK_DELETED)) + '\\n')\n"
+                            "del _s, _h" % SETUP_MARKER)
         except ScriptError as e:
             if "ImportError" in e.traceback and "heaptrack" in e.traceback:
                 raise BoardError("the board on %s runs MicroPython without the heaptrack module: "
@@ -323,7 +340,12 @@ class Connection:
                                  "flash a current one" % (self.device, e)) from None
             raise BoardError("the board on %s failed to set up heaptrack sampling: %s" % (self.device, e)) from None
         import ast
-        self.machine, self.track_deleted = ast.literal_eval(out.strip().splitlines()[-1])
+        answer = out[out.rfind(SETUP_MARKER) + len(SETUP_MARKER):].split("\n", 1)[0]
+        try:
+            self.machine, self.track_deleted = ast.literal_eval(answer.strip())
+        except (ValueError, SyntaxError):
+            raise BoardError("the board on %s gave no answer to heaptrack's set-up (%r)" % (self.device, answer)) \
+                from None
         self._helper = True
 
     def _lost(self, e) -> BoardError:
@@ -410,25 +432,23 @@ class Connection:
     def metrics(self, max_deleted: Optional[int] = None, timeout: float = 10) -> str:
         """heaptrack.metrics()'s text, taken now by the REPL's task (Prometheus's exposition format).
 
-        The board writes a marker line with the text's length, then the text, each in one
-        write, so a board task's printing can only come around them; what still arrives
-        garbled (a real board's USB driver may release the GIL while writing the text) does
-        not have that length or is not the format, and raises BoardError."""
-        from .exposition import ExpositionError, parse
+        The board writes it in short pieces, each marked with its offset (BOARD_METRICS), so
+        that a board task's printing between them is left out; text that still arrives
+        garbled (a piece cut by other output) has not its length or is not the format, and
+        raises BoardError."""
         call = "metrics()" if max_deleted is None else "metrics(max_deleted=%d)" % max_deleted
         try:
-            out = self.exec(BOARD_METRICS % {"call": call, "marker": METRICS_MARKER}, timeout=timeout)
+            out = self.exec(BOARD_METRICS % {"call": call, "marker": METRICS_MARKER, "piece": METRICS_PIECE},
+                            timeout=timeout)
         except ScriptError as e:
             if "AttributeError" in e.traceback and "metrics" in e.traceback:
                 raise BoardError("the heaptrack firmware on %s is older than these host tools (it has no "
                                  "heaptrack.metrics()): flash a current one" % self.device) from None
             raise BoardError("reading metrics failed on %s: %s" % (self.device, e)) from None
-        out = out.replace("\r\n", "\n")
-        at = out.rfind(METRICS_MARKER)
-        header, _, rest = out[at + len(METRICS_MARKER):].partition("\n") if at >= 0 else ("", "", "")
-        if not header.isdigit() or len(rest) < int(header):
-            raise BoardError("metrics from %s came garbled (no whole text after the marker)" % self.device)
-        text = rest[:int(header)]
+        text = _metrics_pieces(out.replace("\r\n", "\n"))
+        if text is None:
+            raise BoardError("metrics from %s came garbled (pieces missing or cut)" % self.device)
+        from .exposition import ExpositionError, parse
         try:
             parse(text)
         except ExpositionError as e:
@@ -578,6 +598,22 @@ class Connection:
         except OSError:
             pass
         self.transport = None
+
+
+def _metrics_pieces(out: str) -> Optional[str]:
+    """The text BOARD_METRICS wrote in out, its pieces put together; None without all of them."""
+    length = None
+    pieces = []
+    for m in _METRICS_FRAME.finditer(out):
+        if m.group(2) == "\n":
+            length, pieces = int(m.group(1)), []
+        elif length is not None:
+            at = int(m.group(1))
+            if at != len(pieces) * METRICS_PIECE:
+                return None
+            pieces.append(out[m.end():m.end() + min(METRICS_PIECE, length - at)])
+    text = "".join(pieces)
+    return text if length is not None and len(text) == length else None
 
 
 class _Stopper:
