@@ -155,9 +155,10 @@ print(res + [gc.mem_free() + gc.mem_alloc()])
 
 # heaptrack.metrics() beside task_stats() on 50 more tasks, each alive and
 # holding a block: the MicroPython heap one call allocates (collector off) and
-# the time of a call, the calls taking turns (each after a collection, which is
-# not timed), so that the machine's load weighs on all alike; heap_info() for
-# the part of metrics() that reads the heaps.
+# the median time of a call, the calls taking turns (each after a collection,
+# which is not timed), so that the machine's load weighs on all alike and a
+# call the machine preempted does not count; heap_info() for the part of
+# metrics() that reads the heaps.
 METRICS = """
 import heaptrack, time, gc
 stop = []
@@ -181,14 +182,14 @@ def heap(f):
     gc.enable()
     return used
 def times(n):
-    total = [0] * len(calls)
+    taken = [[] for f in calls]
     for i in range(n):
         for k, f in enumerate(calls):
             gc.collect()
             t0 = time.ticks_us()
             f()
-            total[k] += time.ticks_diff(time.ticks_us(), t0)
-    return [t / n for t in total]
+            taken[k].append(time.ticks_diff(time.ticks_us(), t0))
+    return [sorted(t)[n // 2] for t in taken]
 result = [len(heaptrack.task_stats()), len(heaptrack.metrics()), [heap(f) for f in calls], times(%(n)d)]
 out.close()
 import os

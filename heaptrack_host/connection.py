@@ -7,6 +7,7 @@ what it reads is recording.Sample.
     with open_board(port) as board:          # or open_board(vboard=True)
         sample = board.sample()              # recording.Sample: t, tasks, regions, gc
         dump = board.dump()                  # dump.Dump (every block)
+        text = board.metrics()               # heaptrack.metrics(): Prometheus's text format
         board.run_sampled(source, interval, on_sample, on_output)
 
 Ports are given as mpremote takes them: a device path, ``auto`` (the first USB
