@@ -5,6 +5,7 @@ Its answers are read with prometheus_client's parser. The exporter runs as the
 command a user runs, against virtual boards.
 """
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,13 @@ def wait_until(what, condition, timeout=60, every=0.1):
         if time.monotonic() > deadline:
             pytest.fail("timed out after %d s waiting for %s" % (timeout, what), pytrace=False)
         time.sleep(every)
+
+
+def free_port():
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_exporter(log, *ports):

@@ -13,15 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from heaptrack_host.connection import Connection
 
-from test_exporter import wait_until
+from test_exporter import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

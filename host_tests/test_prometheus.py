@@ -12,7 +12,6 @@ only on virtual boards.
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -24,7 +23,7 @@ import yaml
 
 from heaptrack_host.connection import Connection
 
-from test_exporter import start_exporter, stop, wait_until
+from test_exporter import free_port, start_exporter, stop, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRIB = REPO / "contrib" / "prometheus"
@@ -58,12 +57,6 @@ def need(program):
         pytest.fail("%s is not installed: apt-get install prometheus (Debian's Prometheus server; "
                     ".ci/run installs it)" % program, pytrace=False)
     return path
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scaled_rules(path):
