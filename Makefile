@@ -44,16 +44,16 @@ ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
 endif
 # HEAPTRACK_CHIP: the chip the virtual board is (its ESP-IDF memory layout at
-# its addresses, its sdkconfig): esp32s3 (the default, build/host), esp32
-# (build/host-esp32), esp32c3 (build/host-esp32c3). HEAPTRACK_PSRAM=1 (esp32s3):
-# with octal PSRAM, as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
-# (build/host-esp32s3-psram). `make test` builds each and runs the chip tests
+# its addresses, its sdkconfig): a folder of boards/HOST/chips, esp32s3 by
+# default (build/host), the others in build/host-NAME; HEAPTRACK_PSRAM=1: the
+# chip's folder with PSRAM (esp32s3-psram: MicroPython's ESP32_GENERIC_S3
+# SPIRAM_OCT variant). `make test` builds each and runs the chip tests
 # (host_tests/test_chips.py, test_boot.py) on it.
-HEAPTRACK_CHIP ?= esp32s3
-HEAPTRACK_PSRAM ?= 0
 include $(ROOT)/boards/HOST/chips.mk
+HEAPTRACK_CHIP ?= $(HOST_DEFAULT_CHIP)
+HEAPTRACK_PSRAM ?= 0
 HOST_CHIP_NAME := $(call host_chip_name,$(HEAPTRACK_CHIP),$(HEAPTRACK_PSRAM),HEAPTRACK_CHIP)
-HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
+HOST_CHIP_SUFFIX := $(if $(filter $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
 ifneq ($(HOST_CHIP_SUFFIX),)
 ifeq ($(SANITIZE),1)
 $(error SANITIZE=1 is for the ESP32-S3 only: the sanitizer build moves its DRAM out of ASan's shadow (boards/HOST/esp_idf/chip.c))
@@ -71,13 +71,13 @@ FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
 # The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
 # each: the chip tests and the boot's (the whole suite runs on the default).
-OTHER_CHIPS := $(filter-out esp32s3,$(HOST_CHIPS)) $(call host_chip_name,esp32s3,1,HEAPTRACK_CHIP)
-chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
+OTHER_CHIPS := $(filter-out $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAMES))
 CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 
 include $(ROOT)/mk/esp-idf.mk
+include $(ROOT)/mk/freertos.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
 HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
@@ -91,7 +91,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-host bench venv submodules clean
+.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -99,10 +99,15 @@ help:
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
-	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
+	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip ($(HOST_CHIP_NAMES): boards/HOST/chips; build/host-CHIP);"
 	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
+	@echo "  make test-qemu        the C tests on the QEMU board (boards/QEMU_RV32: FreeRTOS-Kernel $(FREERTOS_TAG) on"
+	@echo "                        qemu-system-riscv32 -M virt, ESP-IDF's heap as an ESP32-C3 has it): interrupt,"
+	@echo "                        deletion and idle-task tests; build/qemu/*.elf, by hand:"
+	@echo "                        qemu-system-riscv32 -M virt -bios none -nographic -semihosting-config enable=on \\"
+	@echo "                          -kernel build/qemu/test_rtos.elf"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
 	@echo "  make test SANITIZE=1  the same on a firmware built with ASan/UBSan"
 	@echo "  make bench            benchmarks (bench/), printing their figures"
@@ -122,6 +127,11 @@ submodules: $(SUBMODULES_STAMP)
 $(SUBMODULES_STAMP):
 	git -C $(ROOT) submodule update --init micropython
 	git -C $(MPY_DIR) submodule update --init lib/micropython-lib
+
+# mbedTLS for the virtual board's ssl module: MicroPython's lib/mbedtls at the
+# commit MicroPython pins, checked on every build (the script says which release).
+mbedtls-checkout: $(SUBMODULES_STAMP)
+	@$(ROOT)/mk/mbedtls-checkout.sh $(MPY_DIR)
 
 # mpy-cross first, on its own: a BUILD= on the port's command line would reach its sub-make.
 MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
@@ -155,7 +165,15 @@ HOST_PORT_MAKE = $(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) \
 		VARIANT_DIR=$(ROOT)/boards/HOST BUILD=$(HOST_BUILD) HEAPTRACK_IDF_OUT=$(HOST_IDF_OUT) \
 		$(if $(HOST_SANITIZE_FLAGS),STRIP= LDFLAGS_EXTRA="$(HOST_SANITIZE_FLAGS)") \
 		$(if $(HOST_FIRMWARE_CFLAGS),CFLAGS_EXTRA="$(HOST_FIRMWARE_CFLAGS)")
-firmware-host: $(MPY_CROSS) host-idf
+# MicroPython's build scans a file for qstrs again only when the file changed,
+# not when the variant's configuration did (a module switched on finds its
+# qstrs missing): when boards/HOST's configuration changes, the build's
+# generated headers go and are made again.
+HOST_VARIANT_CONFIG := $(addprefix $(ROOT)/boards/HOST/,mpconfigvariant.mk mpconfigvariant.h manifest.py)
+firmware-host: $(MPY_CROSS) host-idf mbedtls-checkout
+	@stamp=$(HOST_BUILD)/.variant-$$(cat $(HOST_VARIANT_CONFIG) | cksum | cut -d' ' -f1); \
+	if [ ! -e $$stamp ]; then rm -rf $(HOST_BUILD)/genhdr $(HOST_BUILD)/frozen_content.c $(HOST_BUILD)/.variant-*; \
+		mkdir -p $(HOST_BUILD) && touch $$stamp; fi
 	$(HOST_PORT_MAKE) || { echo "firmware-host: the build of $(HOST_BUILD) failed; trying once more"; $(HOST_PORT_MAKE); }
 
 VENV_STAMP := $(VENV)/.installed
@@ -181,7 +199,7 @@ ifeq ($(SANITIZE),1)
 OTHER_CHIPS :=
 endif
 firmware-host-chips:
-	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call chip_make_args,$(c)) &&) true
+	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call host_chip_make_args,$(c)) &&) true
 
 # Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
 firmware-host-trackers:
@@ -211,8 +229,24 @@ test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips ve
 		$(PYTEST_ARGS)
 	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
 		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-idf test-host
+test: test-c test-idf test-qemu test-host
 endif
+
+# The QEMU board's C tests (native/tests/qemu), where its emulator and the
+# RISC-V compiler are; said plainly when they are not. The idle workload runs
+# on the host's virtual ESP32-C3 first (native/tests' test_workload_idle): the
+# QEMU run's statistics must be the same.
+QEMU_SYSTEM := qemu-system-riscv32
+QEMU_APT := apt-get install qemu-system-misc gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf libnewlib-dev
+test-qemu: $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
+	@if command -v $(QEMU_SYSTEM) >/dev/null 2>&1 && command -v $(ESP32_CHECK_CC) >/dev/null 2>&1 && \
+		[ "$$($(ESP32_CHECK_CC) --specs=picolibc.specs -print-file-name=picolibc.specs)" != picolibc.specs ]; then \
+		$(MAKE) --no-print-directory -C $(ROOT)/native/tests -j$(JOBS) BUILD=$(BUILD_DIR)/ctest IDF_SRC=$(HEAPTRACK_IDF_SRC) \
+			CC="$(CC)" $(BUILD_DIR)/ctest/test_workload_idle && \
+		HEAPTRACK_IDF_CONSOLE=/dev/null $(BUILD_DIR)/ctest/test_workload_idle >$(BUILD_DIR)/ctest/workload_idle.out && \
+		$(MAKE) --no-print-directory -C $(ROOT)/native/tests/qemu -j$(JOBS) BUILD=$(BUILD_DIR)/qemu \
+			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out; \
+	else echo "make test: SKIPPED the QEMU board's tests: they need $(QEMU_SYSTEM), $(ESP32_CHECK_CC) and picolibc ($(QEMU_APT))"; fi
 
 # `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and
 # static RAM per board) as part of `make test` wherever its compiler is; said

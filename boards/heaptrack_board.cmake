@@ -21,6 +21,8 @@
 #                              whole system (HT_HOOKS_MAX_BLOCKS, 20 bytes each;
 #                              default 1024) and task records (HT_HOOKS_MAX_TASKS,
 #                              64 bytes each with their heap records; default 64)
+#   HEAPTRACK_FAILURES         failed allocations kept, the newest (HT_FAILURES,
+#                              about 230 bytes each; default 8)
 # and must set HEAPTRACK_DRAM_BUDGET and HEAPTRACK_IRAM_BUDGET: the static RAM
 # heaptrack may take on the chip, which `make check-idf` checks.
 # and each of its mpconfigvariant_<V>.cmake (named like upstream's) does:
@@ -93,6 +95,9 @@ if(DEFINED HEAPTRACK_HOOKS_MAX_BLOCKS)
 endif()
 if(DEFINED HEAPTRACK_HOOKS_MAX_TASKS)
     list(APPEND MICROPY_DEF_BOARD HT_HOOKS_MAX_TASKS=${HEAPTRACK_HOOKS_MAX_TASKS})
+endif()
+if(DEFINED HEAPTRACK_FAILURES)
+    list(APPEND MICROPY_DEF_BOARD HT_FAILURES=${HEAPTRACK_FAILURES})
 endif()
 
 # The frozen manifest: upstream's plus heaptrack.py. FROZEN_MANIFEST= on the

@@ -421,6 +421,9 @@ def _split_lines(text: str) -> List[str]:
 # The line heaptrack prints before a report whose figures it knows to be
 # incomplete (native/heaptrack/report.c), then why.
 INCOMPLETE = "heaptrack: warning: these figures are incomplete: "
+# The line heaptrack prints before a report when ESP-IDF's heap has failed
+# allocations it has not told of yet (report.c): not part of the report.
+FAILED_NOTE = re.compile(r"heaptrack: \d+ ESP-IDF heap allocations? failed ")
 
 
 def _line_before(lines: List[str], index: int) -> int:
@@ -434,11 +437,13 @@ def _line_before(lines: List[str], index: int) -> int:
 def _preamble(lines: List[str], index: int) -> Tuple[Optional[str], Optional[str]]:
     """What precedes the report at lines[index]: its " PRINTING" heading, and why
     its figures are incomplete when heaptrack's warning line (printed by the report,
-    after the caller's heading) is there."""
+    after the caller's heading and any note of failed allocations) is there."""
     j = _line_before(lines, index)
     incomplete = None
     if j >= 0 and lines[j].startswith(INCOMPLETE):
         incomplete = lines[j].strip()[len(INCOMPLETE):]
+        j = _line_before(lines, j)
+    if j >= 0 and FAILED_NOTE.match(lines[j]):
         j = _line_before(lines, j)
     heading = lines[j].strip() if j >= 0 and lines[j].startswith(" PRINTING") else None
     return heading, incomplete

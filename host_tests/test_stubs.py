@@ -92,11 +92,15 @@ heaptrack.free(a)
 d = heaptrack.snapshot().compare_to(s)
 td = d.task(me)
 r = heaptrack.check_leaks(lambda: None, rounds=1)
+heaptrack.clear_failures()
+err(heaptrack.malloc, 64 * 1024 * 1024)
 info = heaptrack.heap_info()
+fs = info.failures
+heaptrack.clear_failures()
 print({'module': pub(heaptrack), 'TaskStat': pub(t), 'HeapStat': pub(t.heaps[0]), 'Snapshot': pub(s),
        'Diff': pub(d), 'TaskDiff': pub(td), 'HeapDiff': pub(td.heaps[0]), 'LeakCheck': pub(r),
        'HeapInfo': pub(info), 'Statistic': pub(s.statistics()[0]), '_Region': pub(info.regions[0]),
-       '_GCHeap': pub(info.gc)})
+       '_GCHeap': pub(info.gc), 'Failures': pub(fs), 'Failure': pub(fs[0]), '_FailureHeap': pub(fs[0].heaps[0])})
 """)
     module, classes = stub_names()
     assert module == on_board.pop("module")

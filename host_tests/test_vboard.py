@@ -344,7 +344,7 @@ print((t.alive, len(blocks)))
 def test_soft_reset_cancels_a_thread_that_signals_do_not_reach(vboard_factory):
     # os.system() waits for its child again when a signal interrupts it, so a
     # thread in it never reaches the GIL: the soft reset cancels it after its
-    # grace time (boards/HOST/board_reset.c), in that wait. Its task is deleted,
+    # grace time (boards/HOST/threads.c), in that wait. Its task is deleted,
     # the child is killed, and the next boot runs as usual.
     b = vboard_factory()
     pid = b.vboard.firmware_pid

@@ -10,6 +10,10 @@ same fragments a real build uses.
 - Code: ESP-IDF's heap sources, preprocessed as the host compiles them, come
   out the same with the virtual board's sdkconfig.h as with kconfgen's plus
   intended.h: no option the heap code reads is missing or different.
+- mbedTLS: boards/HOST/mbedtls/mbedtls_sdkconfig.h, which sets the virtual
+  board's mbedTLS options from the sdkconfig (what a TLS session allocates, and
+  where), gives the same MBEDTLS_ macros with the virtual board's sdkconfig.h
+  as with kconfgen's.
 - TCB: the size of the TCB blocks the virtual board's FreeRTOS stand-in
   allocates is sizeof(TCB_t) under the board's configuration: FreeRTOS's
   StaticTask_t (its public mirror) as this compiler lays it out, plus, where
@@ -18,7 +22,7 @@ same fragments a real build uses.
 
   check_host_config.py --chip C --board B --hand DIR --intended FILE \\
       --kconfgen DIR --kconfgen-hooks DIR --pp DIR --cc CC --cflags FILE \\
-      --newlib-include DIR
+      --newlib-include DIR --mbedtls-config FILE
 
 --pp holds host/, board/, host-hooks/, board-hooks/: the preprocessed sources.
 Prints one line, or each difference and exits 1.
@@ -59,6 +63,28 @@ def compare_values(cc: str, hand: str, board: str, macros: List[str], what: str)
             bad.append(f'{what}: {name} {value}: the firmware leaves it unset')
         elif theirs[name] != value:
             bad.append(f'{what}: {name} {value}: the firmware has {theirs[name]}')
+    return bad
+
+
+def compare_mbedtls(cc: str, config: str, hand_dir: str, board_dir: str) -> List[str]:
+    """The MBEDTLS_ macros config gives with each sdkconfig.h (found by its
+    directory on the include path)."""
+    def macros(include_dir: str) -> Dict[str, str]:
+        out = subprocess.run([cc, '-E', '-dM', '-I', include_dir, config], check=True, capture_output=True,
+                             text=True).stdout
+        return {m.group(1): m.group(2).strip()
+                for m in map(re.compile(r'^#define ((?:MBEDTLS|HEAPTRACK_MBEDTLS)_\w+) ?(.*)$').match,
+                             out.splitlines()) if m}
+    def shown(values: Dict[str, str], name: str) -> str:
+        return 'unset' if name not in values else (values[name] or 'defined')
+    mine, theirs = macros(hand_dir), macros(board_dir)
+    bad = []
+    for name in sorted(set(mine) | set(theirs)):
+        if mine.get(name) != theirs.get(name):
+            bad.append(f'mbedTLS: {name} is {shown(mine, name)}, with the firmware\'s sdkconfig '
+                       f'{shown(theirs, name)} ({os.path.basename(config)})')
+    if not mine:
+        bad.append(f'mbedTLS: {config} sets no MBEDTLS_ macro')
     return bad
 
 
@@ -122,6 +148,7 @@ def main() -> int:
     ap.add_argument('--cc', required=True)
     ap.add_argument('--cflags', required=True, help="check-idf's compiler flags for the board")
     ap.add_argument('--newlib-include', required=True)
+    ap.add_argument('--mbedtls-config', required=True, help="the virtual board's mbedtls_sdkconfig.h")
     args = ap.parse_args()
 
     hand = os.path.join(args.hand, 'sdkconfig.h')
@@ -134,6 +161,8 @@ def main() -> int:
     bad += compare_code(os.path.join(args.pp, 'host'), os.path.join(args.pp, 'board'), 'with ESP-IDF\'s tracking')
     bad += compare_code(os.path.join(args.pp, 'host-hooks'), os.path.join(args.pp, 'board-hooks'),
                         'with the hooks tracker')
+    bad += compare_mbedtls(args.cc, args.mbedtls_config, args.hand, os.path.dirname(board))
+    mbedtls_macros = len(re.findall(r'^#define MBEDTLS_', open(args.mbedtls_config).read(), re.M))
 
     config = defines(args.cc, board)
     want = tcb_size(args.cc, args.cflags, config.get('CONFIG_LIBC_NEWLIB') == '1', args.newlib_include)
@@ -149,12 +178,12 @@ def main() -> int:
         for line in bad:
             print(f'  check-idf: virtual {args.chip} against {args.board}: {line}')
         print(f'check-idf: the virtual {args.chip} is not heaptrack\'s {args.board} firmware '
-              f'(boards/HOST/esp_idf/sdkconfig/{args.chip}/, intended differences: '
+              f'(boards/HOST/chips/{args.chip}/, intended differences: '
               f'{os.path.relpath(args.intended, os.getcwd())})')
         return 1
-    print(f'  {args.chip:13} = {args.board}: its {values} CONFIG_ values, ESP-IDF\'s heap code as preprocessed and '
-          f'its {want}-byte TCB are the firmware\'s, but for {intended} value{"" if intended == 1 else "s"} '
-          f'set otherwise on purpose ({os.path.basename(args.intended)})')
+    print(f'  {args.chip:13} = {args.board}: its {values} CONFIG_ values, ESP-IDF\'s heap code as preprocessed, '
+          f'its mbedTLS options and its {want}-byte TCB are the firmware\'s, but for {intended} '
+          f'value{"" if intended == 1 else "s"} set otherwise on purpose ({os.path.basename(args.intended)})')
     return 0
 
 

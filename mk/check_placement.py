@@ -36,6 +36,10 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
 IRAM_PREFIXES = ('.iram0', '.iram1')
+# Flash code that IRAM code calls only in task context, where the flash cache
+# is on (failures.c says why that holds): the section name is the claim, made
+# next to the code (HT_TASK_CONTEXT_ONLY), and reported as such.
+TASK_CONTEXT_PREFIX = '.text.task_context.'
 RAM_PREFIXES = ('.data', '.sdata', '.bss', '.sbss', '.dram', '.noinit') + IRAM_PREFIXES
 DRAM_PREFIXES = ('.data', '.sdata', '.bss', '.sbss', '.dram')
 # Relocations that name no place: linker relaxation and alignment.
@@ -84,6 +88,9 @@ CALLEES: Dict[str, List[Tuple[str, object]]] = {
     'registered_heaps': [('y', Fragment(*HEAP, 'heap_caps_init.c', sections='bss'))],
     'xTaskGetCurrentTaskHandle': [('y', TASKS)],
     'pcTaskGetName': [('y', TASKS)],
+    'xTaskGetTickCount': [('y', TASKS)],
+    'xTaskGetTickCountFromISR': [('y', TASKS)],
+    'xPortInIsrContext': [('IDF_TARGET_ARCH_RISCV', RISCV_PORT)],
     # taskENTER_CRITICAL / taskEXIT_CRITICAL (portmacro.h): single-core RISC-V chips, then dual-core.
     'vPortEnterCritical': [('IDF_TARGET_ARCH_RISCV', RISCV_PORT)],
     'vPortExitCritical': [('IDF_TARGET_ARCH_RISCV', RISCV_PORT)],
@@ -300,6 +307,7 @@ def main() -> int:
     code_measured = not any(path.endswith('.s') for path in args.objects)
     problems: List[str] = []
     external: Dict[str, List[str]] = {}
+    task_context: set = set()
     objects = {os.path.basename(path): read_object(path) for path in args.objects}
     ours = {name: (obj, section) for obj, (_, _, defines) in objects.items() for name, section in defines.items()}
     for obj, (sizes, references, _) in objects.items():
@@ -311,6 +319,8 @@ def main() -> int:
                 where = ours[ref.symbol][1]   # another of these objects'
             if where is None:
                 external.setdefault(ref.symbol, []).append(f'{obj} {ref.section}')
+            elif where.startswith(TASK_CONTEXT_PREFIX):
+                task_context.add(f'{obj}: {where[len(TASK_CONTEXT_PREFIX):]}')
             elif not in_ram(where):
                 problems.append(f'{obj}: IRAM code ({ref.section}) refers to {ref.symbol}, in {where}: flash')
 
@@ -340,6 +350,8 @@ def main() -> int:
     print(f'  {args.chip:8} {args.board:9}{label:6}: DRAM {dram:,} B, {code}')
     for line in placed:
         print(f'      {line}')
+    for line in sorted(task_context):
+        print(f'      {line}: flash code, called in task context only')
     for line in dict.fromkeys(problems):
         print(f'  check-idf: {args.board}{label}: {line}')
     return 1 if problems else 0

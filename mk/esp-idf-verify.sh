@@ -3,8 +3,10 @@
 # upstream's, unmodified, and says exactly what they are. Prints one summary
 # line; exits 1, naming the files, when anything differs.
 #
-#   mk/esp-idf-verify.sh SRC MANIFEST
+#   mk/esp-idf-verify.sh SRC MANIFEST [NAME]
 #
+# NAME names the tree in messages ("ESP-IDF"; the QEMU board checks its
+# FreeRTOS-Kernel with the same script, mk/freertos.mk).
 # MANIFEST (mk/esp-idf-<tag>.sha1, written by `make idf-manifest`) holds:
 #   tag <tag>
 #   pin <submodule path> <commit>         the commit ESP-IDF's tag pins
@@ -18,7 +20,8 @@ set -euo pipefail
 
 src=${1:?usage: esp-idf-verify.sh SRC MANIFEST}
 manifest=$(realpath "${2:?usage: esp-idf-verify.sh SRC MANIFEST}")
-cd "$src" || { echo "esp-idf-verify: no ESP-IDF tree at $src" >&2; exit 1; }
+name=${3:-ESP-IDF}
+cd "$src" || { echo "esp-idf-verify: no $name tree at $src" >&2; exit 1; }
 
 tag=$(sed -n 's/^tag //p' "$manifest")
 bad=()
@@ -29,11 +32,11 @@ while read -r sha path; do
     [ "$(git hash-object "$path" 2>/dev/null)" = "$sha" ] || bad+=("$path")
 done < <(awk 'NF == 2 && length($1) == 40 && $1 !~ /[^0-9a-f]/' "$manifest")
 if [ ${#bad[@]} -gt 0 ]; then
-    echo "esp-idf-verify: ESP-IDF at $src differs from $tag in:" >&2
+    echo "esp-idf-verify: $name at $src differs from $tag in:" >&2
     printf '  %s\n' "${bad[@]}" >&2
     exit 1
 fi
-summary="ESP-IDF $tag: $count files = the tag's"
+summary="$name $tag: $count files = the tag's"
 
 # Each pinned submodule.
 while read -r _ sub pin; do

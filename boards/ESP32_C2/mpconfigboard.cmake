@@ -7,6 +7,8 @@ set(HEAPTRACK_MAX_BLOCKS 256)
 # task records (about 15 KB) instead of 1024 and 64.
 set(HEAPTRACK_HOOKS_MAX_BLOCKS 512)
 set(HEAPTRACK_HOOKS_MAX_TASKS 32)
+# The newest 4 failed allocations (1 KB) instead of 8.
+set(HEAPTRACK_FAILURES 4)
 # heaptrack's static RAM on this chip, with either tracker, at most (bytes;
 # `make check-idf` fails above it): data, and code in IRAM.
 set(HEAPTRACK_DRAM_BUDGET 16384)

@@ -4,7 +4,7 @@
 # trackers, into one static library.
 #
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
-#       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=esp32s3|esp32|esp32c3] [PSRAM=0|1]
+#       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=<target of a chips/ folder>] [PSRAM=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
 #       [CODE_FLAGS=-fno-pie]                     (code generation: the benchmarks' builds)
 #
@@ -16,11 +16,11 @@
 # then pulls the hooks tracker in even where nothing else names it, so that no
 # program runs ESP-IDF's hooks unset by accident.
 #
-# CHIP: the chip whose heaps the library lays out, with that chip's ESP-IDF
-# layout, soc headers and sdkconfig (esp_idf/sdkconfig/<chip>/) and its chip
-# file (esp_idf/chip_<chip>.c); esp32s3 by default. PSRAM=1 (esp32s3 only): with
-# the octal PSRAM of MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
-# (esp_idf/sdkconfig/esp32s3-psram/).
+# CHIP: the chip whose heaps the library lays out (ESP-IDF's target), with
+# that chip's ESP-IDF layout and soc headers, and its folder of chips/ (its
+# sdkconfig.h, its layout.c: chips/README.md); esp32s3 by default. PSRAM=1:
+# the chip's folder with PSRAM (chips/esp32s3-psram: the octal PSRAM of
+# MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant).
 #
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
@@ -47,10 +47,11 @@ TRACKER_DEFS ?=
 CODE_FLAGS ?=
 CC ?= gcc
 C := $(IDF_SRC)/components
-CHIP ?= esp32s3
-PSRAM ?= 0
 include $(HOST_IDF_MK_DIR)/chips.mk
-HOST_SDKCONFIG_NAME := $(call host_chip_name,$(CHIP),$(PSRAM),CHIP)
+CHIP ?= $(HOST_DEFAULT_CHIP)
+PSRAM ?= 0
+HOST_CHIP_DIR := $(HOST_CHIPS_DIR)/$(call host_chip_name,$(CHIP),$(PSRAM),CHIP)
+HOST_CHIP_LAYOUT := $(HOST_CHIPS_DIR)/$(call host_chip_var,$(notdir $(HOST_CHIP_DIR)),CHIP_LAYOUT)/layout.c
 # The sanitizer build moves the ESP32-S3's DRAM out of ASan's shadow (chip.c,
 # asan_layout.h); the other chips' layouts reserve fixed DRAM addresses that
 # it would not move.
@@ -77,7 +78,7 @@ ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
 
-SHIM_SOURCES := app_startup.c chip.c chip_$(CHIP).c console.c freertos.c
+SHIM_SOURCES := app_startup.c chip.c console.c freertos.c mbedtls_memory.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
 # (both ESP-IDF's tracking and the hooks on).
 ifeq ($(TRACKING)$(HOOKS),11)
@@ -95,7 +96,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 SDKCONFIG_FIRST ?=
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
 	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) $(CODE_FLAGS) \
-	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) \
+	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(HOST_CHIP_DIR) -I$(SHIM)/include -I$(SHIM) \
 	$(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
@@ -116,12 +117,13 @@ $(OUT)/idf/heap/port/memory_layout_utils.o: CFLAGS_FILE := -include $(SHIM)/asan
 endif
 
 IDF_OBJS := $(addprefix $(OUT)/idf/,$(IDF_SOURCES:.c=.o))
-SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
+SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o)) $(OUT)/shim/layout.o
 ifeq ($(filter idf hooks,$(TRACKER)),)
 $(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
 endif
-# The tracker, and what both trackers share (idf_shared.c).
-TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o
+# The tracker, what both trackers share (idf_shared.c), and the record of
+# failed allocations (failures.c), which both have.
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o $(OUT)/failures.o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all preprocessed
@@ -149,11 +151,11 @@ $(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
 # (mpconfigvariant.h sizes MicroPython's heap and places its task by it, as
 # the esp32 port's mpconfigport.h does).
 $(OUT)/firmware.cflags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
-	@echo "-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)" >$@.tmp
+	@echo "-I$(HOST_CHIP_DIR)" >$@.tmp
 	@mv -f $@.tmp $@
 
-SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h $(SHIM)/sdkconfig/*.h \
-	$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)/*.h $(if $(filter 1,$(PSRAM)),$(SHIM)/sdkconfig/$(CHIP)/*.h))
+SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/../mbedtls/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h \
+	$(HOST_CHIPS_DIR)/*.h $(HOST_CHIPS_DIR)/*/sdkconfig.h $(HOST_CHIP_DIR)/chip.mk)
 $(OUT)/idf/%.o: $(C)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(patsubst $(C)/%,esp-idf/%,$<)"
@@ -164,6 +166,12 @@ $(OUT)/shim/%.o: $(SHIM)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@echo "CC $(notdir $<) (host shim)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
 
+# The chip's memory layout (chips/<chip>/layout.c).
+$(OUT)/shim/layout.o: $(HOST_CHIP_LAYOUT) $(SHIM_HEADERS) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC $(notdir $(patsubst %/,%,$(dir $<)))/layout.c (host shim)"
+	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
+
 # Every object depends on the flags it was compiled with: a build with other
 # knobs into the same OUT recompiles.
 FLAGS_STAMP := $(OUT)/flags.$(shell echo '$(CFLAGS_IDF) $(TRACKER_DEFS) $(TRACKER)' | cksum | cut -d' ' -f1)
@@ -171,7 +179,7 @@ $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h \
+$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h $(HEAPTRACK_DIR)/failures.h \
 		$(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(notdir $<)"

@@ -2,7 +2,7 @@
 // threads with a GIL as on the esp32 port.
 #define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
 
-// The chip the virtual board is (esp_idf/sdkconfig/<chip>/sdkconfig.h, named by
+// The chip the virtual board is (chips/<chip>/sdkconfig.h, named by
 // the build: HEAPTRACK_CHIP), as the esp32 port's mpconfigport.h reads it.
 #include "sdkconfig.h"
 
@@ -56,7 +56,7 @@ void heap_caps_free(void *ptr);
 #endif
 
 // machine.reset(): a hard reset, the firmware process ends with a status that
-// tells the virtual board to start a new one (boards/HOST/board_reset.c).
+// tells the virtual board to start a new one (boards/HOST/mp_task.c).
 // Upstream's unix port has no reset; this adds it to the machine module.
 // machine.disable_irq()/enable_irq(): a FreeRTOS critical section, as on the
 // esp32 port (boards/HOST/board_irq.c).

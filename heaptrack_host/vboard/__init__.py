@@ -45,7 +45,7 @@ raw-paste mode), so only what differs from a board is done here:
   ``boot.py`` and ``main.py`` are interruptible.
 * Soft reset: on Ctrl-D at the friendly prompt, on an empty raw-REPL command, or
   on ``sys.exit()`` / ``machine.soft_reset()`` the firmware restarts MicroPython
-  inside its process, as an ESP32 does (boards/HOST/board_reset.c): it prints
+  inside its process, as an ESP32 does (boards/HOST/mp_task.c): it prints
   ``MPY: soft reboot``, runs the setup code and ``boot.py`` again (and
   ``main.py`` in the friendly REPL) and returns to the REPL mode the client was
   in. Its process, and with it ESP-IDF's heap and its statistics, lives on;

@@ -50,12 +50,12 @@ def _die_with_parent(parent_pid):
             os._exit(1)
     return preexec
 
-# The firmware's soft reboot line, as it writes it (boards/HOST/board_reset.c): at
+# The firmware's soft reboot line, as it writes it (boards/HOST/mp_task.c): at
 # the start of a line, or straight after the 0x04 that ends a raw-REPL command's
 # output (sys.exit() in a raw-REPL command).
 SOFT_REBOOT_LINE = b"MPY: soft reboot\n"
 _SOFT_REBOOT = re.compile(rb"(?<=[\x00-\x1f])MPY: soft reboot\n")
-# The firmware's exit status for machine.reset(), a hard reset (boards/HOST/board_reset.c,
+# The firmware's exit status for machine.reset(), a hard reset (boards/HOST/mp_task.c,
 # HARD_RESET_STATUS): the board starts a new firmware process.
 HARD_RESET_STATUS = 100
 
@@ -77,7 +77,7 @@ _F_SETPIPE_SZ = 1031  # Linux fcntl
 # Code run by each boot (the firmware's command-line code, run again at every
 # soft reset), before the firmware runs boot.py and main.py and its REPL: what
 # a board's _boot.py does. {root!r} is filled in. The firmware arms no Ctrl-C
-# while it runs (boards/HOST/board_reset.c), so it cannot be interrupted half
+# while it runs (boards/HOST/repl.c), so it cannot be interrupted half
 # way. Flash is the flash directory as a board's root filesystem: a VfsPosix
 # rooted there, whose ilistdir also gives sizes as FAT/littlefs do (mpremote fs
 # ls shows them) and whose statvfs is a board's 2 MiB partition (mpremote df). It delegates rather than subclasses VfsPosix: the VFS layer
@@ -214,7 +214,7 @@ class VirtualBoard:
               log output, which a board writes to its UART, not to the USB REPL.
     verbose:  also log every byte exchanged.
     chip:     without firmware, the chip whose host firmware runs (paths.CHIPS:
-              esp32s3, the default; esp32; esp32c3; esp32s3-psram).
+              the folders of boards/HOST/chips; esp32s3 by default).
     """
 
     def __init__(self, firmware=None, flash=None, env=None, log=None, *, verbose=False,
@@ -608,7 +608,7 @@ class VirtualBoard:
             if _sigint_caught(fw.pid):
                 # Ctrl-C armed: KeyboardInterrupt, and the byte is consumed. (The
                 # firmware arms it for the user's code only, not for the board's
-                # setup: see boards/HOST/board_reset.c.)
+                # setup: see boards/HOST/repl.c.)
                 try:
                     os.kill(fw.pid, signal.SIGINT)
                 except ProcessLookupError:

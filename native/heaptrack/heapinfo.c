@@ -7,6 +7,7 @@
 #include "py/runtime.h"
 
 #include "errors.h"
+#include "failures.h"
 #include "heapinfo.h"
 #include "tracker.h"
 
@@ -130,3 +131,103 @@ static mp_obj_t heapinfo_records(void) {
     return mp_obj_new_attrtuple(records_fields, MP_ARRAY_SIZE(items), items);
 }
 MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_records_obj, heapinfo_records);
+
+/******************************************************************************/
+// Failed ESP-IDF allocations (failures.h), as the frozen package's failures()
+// explains them.
+
+static const qstr failure_fields[] = {
+    MP_QSTR_number, MP_QSTR_ms, MP_QSTR_task, MP_QSTR_task_name, MP_QSTR_size, MP_QSTR_caps,
+    MP_QSTR_function, MP_QSTR_in_isr, MP_QSTR_heap_count, MP_QSTR_heaps, MP_QSTR_gc_total,
+};
+
+static const qstr failure_heap_fields[] = {
+    MP_QSTR_name, MP_QSTR_start, MP_QSTR_caps, MP_QSTR_total, MP_QSTR_free, MP_QSTR_largest, MP_QSTR_gc,
+};
+
+static mp_obj_t failure_obj(const ht_failure_t *f) {
+    size_t kept = f->heap_count < HT_FAILURE_HEAPS ? f->heap_count : HT_FAILURE_HEAPS;
+    mp_obj_t heaps = mp_obj_new_tuple(kept, NULL);
+    for (size_t i = 0; i < kept; ++i) {
+        const ht_failure_heap_t *h = &f->heaps[i];
+        mp_obj_t items[] = {
+            mp_obj_new_str_from_cstr(h->name),
+            mp_obj_new_int_from_uint(h->start),
+            mp_obj_new_int_from_uint(h->caps),
+            mp_obj_new_int_from_uint(h->total),
+            mp_obj_new_int_from_uint(h->free),
+            mp_obj_new_int_from_uint(h->largest),
+            h->gc == SIZE_MAX ? mp_const_none : mp_obj_new_int_from_uint(h->gc),
+        };
+        ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(heaps))->items[i] =
+            mp_obj_new_attrtuple(failure_heap_fields, MP_ARRAY_SIZE(items), items);
+    }
+    mp_obj_t items[] = {
+        mp_obj_new_int_from_uint(f->number),
+        mp_obj_new_int_from_ull(f->ms),
+        mp_obj_new_int_from_uint(f->task),
+        mp_obj_new_str_from_cstr(f->task_name),
+        mp_obj_new_int_from_uint(f->size),
+        mp_obj_new_int_from_uint(f->caps),
+        f->function != NULL ? mp_obj_new_str_from_cstr(f->function) : mp_const_none,
+        mp_obj_new_bool(f->in_isr),
+        mp_obj_new_int_from_uint(f->heap_count),
+        heaps,
+        f->gc_total == SIZE_MAX ? mp_const_none : mp_obj_new_int_from_uint(f->gc_total),
+    };
+    return mp_obj_new_attrtuple(failure_fields, MP_ARRAY_SIZE(items), items);
+}
+
+// (total, lost, [failure, ...]): the failures since power-on (or the last
+// clear), how many of them the ring no longer holds, and those it holds,
+// oldest first. Reports stop announcing them.
+static mp_obj_t heapinfo_failures(void) {
+    ht_failure_t *held = m_new(ht_failure_t, HT_FAILURES);
+    size_t count;
+    uint32_t total, lost;
+    ht_err_t err = ht_failures_copy(held, HT_FAILURES, &count, &total, &lost);
+    if (err != HT_OK) {
+        m_del(ht_failure_t, held, HT_FAILURES);
+        tracker_raise(err);
+    }
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < count; ++i) {
+        mp_obj_list_append(list, failure_obj(&held[i]));
+    }
+    m_del(ht_failure_t, held, HT_FAILURES);
+    // The caller now knows of them: reports need not announce them.
+    ht_failures_set_reported(total);
+    mp_obj_t items[] = { mp_obj_new_int_from_uint(total), mp_obj_new_int_from_uint(lost), list };
+    return mp_obj_new_tuple(MP_ARRAY_SIZE(items), items);
+}
+MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_failures_obj, heapinfo_failures);
+
+static mp_obj_t heapinfo_clear_failures(void) {
+    tracker_check(ht_failures_clear());
+    return mp_const_none;
+}
+MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_clear_failures_obj, heapinfo_clear_failures);
+
+// The bytes of MicroPython's GC heap in [start, end), for a failure's record:
+// called inside whatever heap call failed, in any task, so it raises nothing,
+// allocates nothing and only reads where the GC's areas lie.
+static size_t gc_bytes_within(uintptr_t start, uintptr_t end) {
+    size_t bytes = 0;
+    for (mp_state_mem_area_t *area = &MP_STATE_MEM(area); area != NULL;
+         #if MICROPY_GC_SPLIT_HEAP
+         area = area->next
+         #else
+         area = NULL
+         #endif
+         ) {
+        uintptr_t at = (uintptr_t)area->gc_alloc_table_start;
+        if (at != 0 && at >= start && at < end) {
+            bytes += area->gc_pool_end - area->gc_alloc_table_start;
+        }
+    }
+    return bytes;
+}
+
+void heapinfo_init(void) {
+    ht_failures_set_gc_probe(gc_bytes_within);
+}

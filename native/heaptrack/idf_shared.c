@@ -35,27 +35,6 @@ bool ht_idf_task_context(void) {
     return !xPortInIsrContext() && xPortCanYield();
 }
 
-// Failed allocations. ESP-IDF calls the callback from inside heap_caps_*,
-// which may run with the flash cache disabled or in an interrupt handler: it
-// lives in IRAM where ESP-IDF's heap does, touches one word of RAM and takes
-// no lock. Two cores failing at the same instant may count once.
-static volatile size_t s_alloc_failures;
-
-static void HEAP_IRAM_ATTR count_alloc_failure(size_t size, uint32_t caps, const char *function_name) {
-    (void)size;
-    (void)caps;
-    (void)function_name;
-    s_alloc_failures = s_alloc_failures + 1;
-}
-
-void ht_alloc_failures_watch(void) {
-    heap_caps_register_failed_alloc_callback(count_alloc_failure);
-}
-
-size_t ht_alloc_failures(void) {
-    return s_alloc_failures;
-}
-
 #if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
 static const char *const detail_exec_alias =
     "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "
@@ -98,6 +77,13 @@ uint32_t ht_idf_type_caps(const soc_memory_type_desc_t *type) {
 
 static size_t minus_owner(size_t bytes) {
     return bytes > HT_BLOCK_OWNER_SIZE ? bytes - HT_BLOCK_OWNER_SIZE : 0;
+}
+
+void ht_idf_heap_free(const ht_idf_heap_t *heap, size_t *free_bytes, size_t *largest) {
+    multi_heap_info_t info;
+    multi_heap_get_info(heap->handle, &info);
+    *free_bytes = minus_owner(info.total_free_bytes);
+    *largest = minus_owner(info.largest_free_block);
 }
 
 static void region_fill(ht_region_info_t *r, heap_t *heap) {

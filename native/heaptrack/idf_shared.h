@@ -49,6 +49,11 @@ typedef struct {
 // ht_region_info reads it): up to max into heaps; returns how many there are.
 size_t ht_idf_heaps(ht_idf_heap_t *heaps, size_t max);
 
+// A heap's free bytes and its largest free block now, less task tracking's
+// owner word, as heap_caps_get_info() counts them: what heap_caps_malloc can
+// hand out. Takes the heap's lock (task context).
+void ht_idf_heap_free(const ht_idf_heap_t *heap, size_t *free_bytes, size_t *largest);
+
 // The registered heap holding address, into *heap; false when none does.
 // In IRAM where ESP-IDF's heap is (HEAP_IRAM_ATTR), with no call out of it:
 // heap hooks call it, and they may run with the flash cache disabled.

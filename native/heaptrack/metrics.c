@@ -333,7 +333,8 @@ static void print_health(out_t *out, const metrics_input_t *in) {
     single(out, "heaptrack_records_full", "gauge",
         "1 when the tracker has no room for its next new record; else 0.", in->records->full ? 1 : 0);
     single(out, "heaptrack_alloc_failures_total", "counter",
-        "Allocations ESP-IDF's heap refused (NULL from heap_caps_*, any caller) since heaptrack's first import.",
+        "Allocations ESP-IDF's heap refused (NULL from heap_caps_*, any caller) since power-on or "
+        "heaptrack.clear_failures(): heaptrack.failures() explains the newest.",
         in->alloc_failures);
 }
 

@@ -22,7 +22,7 @@ typedef struct {
     size_t region_count;
     const heapinfo_gc_t *gc;
     const ht_records_t *records;
-    size_t alloc_failures;
+    size_t alloc_failures;   // ht_failures_newest(): since power-on or the last clear
     size_t max_deleted;   // at most METRICS_MAX_DELETED_LIMIT
 } metrics_input_t;
 

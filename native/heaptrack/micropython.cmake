@@ -18,6 +18,7 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/task.c
     ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
     ${CMAKE_CURRENT_LIST_DIR}/idf_shared.c
+    ${CMAKE_CURRENT_LIST_DIR}/failures.c
 )
 
 # Heap accounting: heaptrack's own tracker where the sdkconfig turns ESP-IDF's

@@ -9,6 +9,7 @@
 
 #include "dump.h"
 #include "errors.h"
+#include "failures.h"
 #include "heapinfo.h"
 #include "linebuf.h"
 #include "metrics.h"
@@ -77,8 +78,14 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *pos_args, mp_map
     void *address = NULL;
     if (mp_obj_is_small_int(args[0])) {
         tracker_check(ht_context_check());   // a RuntimeError, not "no memory"
+        uint32_t failures_before = ht_failures_newest(NULL);
         address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
         if (address == NULL) {
+            // The MemoryError below tells the caller of the failure ESP-IDF
+            // recorded: a report need not (unless others were untold before).
+            if (ht_failures_reported() >= failures_before) {
+                ht_failures_set_reported(ht_failures_newest(NULL));
+            }
             // The tracker may know more, e.g. that its table of live blocks is full.
             if (*ht_error_detail() != '\0') {
                 mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), ht_error_detail());
@@ -368,7 +375,7 @@ static mp_obj_t heaptrack_metrics(size_t n_args, const mp_obj_t *pos_args, mp_ma
     tracker_check(ht_records_info(&records));
     call.in.region_count = heapinfo_read_regions(regions);
     heapinfo_read_gc(&gc, regions, call.in.region_count);
-    call.in.alloc_failures = ht_alloc_failures();
+    call.in.alloc_failures = ht_failures_newest(NULL);
     return with_snapshot(mp_const_none, false, metrics_of, &call);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_metrics_obj, 0, heaptrack_metrics);
@@ -436,8 +443,8 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_start_task_obj, 2, task_start);
 // (MICROPY_MODULE_BUILTIN_INIT): tasks of the previous VM may have died in the
 // middle of a heaptrack call.
 static mp_obj_t heaptrack___init__(void) {
-    ht_alloc_failures_watch();
     ht_vm_restart();
+    heapinfo_init();
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack___init___obj, heaptrack___init__);
@@ -465,6 +472,8 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_region_info), MP_ROM_PTR(&heapinfo_regions_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_info), MP_ROM_PTR(&heapinfo_gc_obj) },
     { MP_ROM_QSTR(MP_QSTR_records_info), MP_ROM_PTR(&heapinfo_records_obj) },
+    { MP_ROM_QSTR(MP_QSTR_failures), MP_ROM_PTR(&heapinfo_failures_obj) },
+    { MP_ROM_QSTR(MP_QSTR_clear_failures), MP_ROM_PTR(&heapinfo_clear_failures_obj) },
 
     { MP_ROM_QSTR(MP_QSTR_CAP_EXEC), MP_ROM_INT(HT_CAP_EXEC) },
     { MP_ROM_QSTR(MP_QSTR_CAP_32BIT), MP_ROM_INT(HT_CAP_32BIT) },

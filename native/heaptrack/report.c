@@ -4,6 +4,7 @@
 // made, so a report of any length needs no MicroPython heap. Sizes print at
 // their full width (size_t), never cut to 32 bits.
 #include "report.h"
+#include "failures.h"
 
 static const char overview_top[] =
     "┌────────────────────┬─────────┬──────────────────────┬───────────────────┬─────────────────┐\n"
@@ -40,8 +41,31 @@ static void print_warning(const mp_print_t *print, const ht_snapshot_t *snap) {
     mp_print_str(print, "\n");
 }
 
-void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
+// Before a report, once: one line when ESP-IDF's heap failed allocations that
+// heaptrack has not told of yet (heaptrack.failures() explains each).
+static void print_new_failures(const mp_print_t *print) {
+    ht_failure_t newest;
+    uint32_t total = ht_failures_newest(&newest);
+    uint32_t told = ht_failures_reported();
+    if (total <= told) {
+        return;
+    }
+    uint32_t untold = total - told;
+    mp_printf(print, "heaptrack: %lu ESP-IDF heap allocation%s failed (the newest: %lu bytes with caps 0x%08lx "
+        "in %s, %s); heaptrack.failures() explains %s\n",
+        (unsigned long)untold, untold == 1 ? "" : "s", (unsigned long)newest.size, (unsigned long)newest.caps,
+        newest.task == 0 ? "Pre-scheduler" : newest.task_name, newest.function != NULL ? newest.function : "?",
+        untold == 1 ? "it" : "them");
+    ht_failures_set_reported(total);
+}
+
+static void print_notes(const mp_print_t *print, const ht_snapshot_t *snap) {
+    print_new_failures(print);
     print_warning(print, snap);
+}
+
+void report_print_overview(const mp_print_t *print, const ht_snapshot_t *snap) {
+    print_notes(print, snap);
     if (snap->task_count == 0) {
         return;
     }
@@ -111,7 +135,7 @@ void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool
 }
 
 void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap) {
-    print_warning(print, snap);
+    print_notes(print, snap);
     for (size_t i = 0; i < snap->task_count; i++) {
         report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX);
     }

@@ -172,17 +172,6 @@ ht_err_t ht_context_check(void);
 // any task uses the tracker (the module's first import does).
 void ht_vm_restart(void);
 
-// Counts the allocations ESP-IDF's heap refuses from now on: every heap_caps_*
-// call (malloc, calloc, realloc, aligned, ...) that returns NULL for a non-zero
-// size, whoever makes it, through ESP-IDF's one failed-allocation callback
-// (heap_caps_register_failed_alloc_callback), which this takes over. Calling it
-// again changes nothing. The module calls it at its first import.
-void ht_alloc_failures_watch(void);
-
-// How many allocations ESP-IDF's heap refused since ht_alloc_failures_watch()
-// was first called (0 before).
-size_t ht_alloc_failures(void);
-
 // The calling task's handle.
 ht_task_t ht_current_task(void);
 

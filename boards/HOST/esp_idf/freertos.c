@@ -439,6 +439,27 @@ void vTaskDelete(TaskHandle_t task) {
     }
 }
 
+// FreeRTOS's tick count: CONFIG_FREERTOS_HZ ticks a second since the
+// scheduler started, here since the firmware started (it wraps, as a
+// TickType_t does).
+static struct timespec s_ticks_origin;
+
+__attribute__((constructor)) static void ticks_start(void) {
+    clock_gettime(CLOCK_MONOTONIC, &s_ticks_origin);
+}
+
+TickType_t xTaskGetTickCount(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ns = (int64_t)(now.tv_sec - s_ticks_origin.tv_sec) * 1000000000 + (now.tv_nsec - s_ticks_origin.tv_nsec);
+    return (TickType_t)((uint64_t)ns * CONFIG_FREERTOS_HZ / 1000000000u);
+}
+
+// The interrupt handlers' variant: the host has none, and the same count.
+TickType_t xTaskGetTickCountFromISR(void) {
+    return xTaskGetTickCount();
+}
+
 void vTaskDelay(TickType_t ticks) {
     if (ticks == 0) {
         sched_yield();

@@ -52,11 +52,13 @@ int xTaskCreatePinnedToCore(void (*code)(void *), const char *name, uint32_t sta
     void *parameters, unsigned int priority, struct tskTaskControlBlock **created, int core_id);
 void heap_caps_free(void *ptr);
 
-// The chip's C library malloc (ESP-IDF's newlib glue: heap_caps_malloc_default,
-// which ESP-IDF keeps private), and the largest block it could hand out now
-// (heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT)): what the esp32
-// port's MicroPython heap is allocated and grown with.
+// The chip's C library malloc and calloc (ESP-IDF's newlib glue:
+// heap_caps_malloc_default, which ESP-IDF keeps private), and the largest block
+// malloc could hand out now (heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT)):
+// what the esp32 port's MicroPython heap is allocated and grown with, and what
+// mbedTLS allocates with where the firmware's sdkconfig says so.
 void *host_chip_malloc(size_t size);
+void *host_chip_calloc(size_t count, size_t size);
 size_t host_chip_largest_free_block(void);
 
 // A task as FreeRTOS's uxTaskGetSystemState reports it, for esp32.idf_task_info().

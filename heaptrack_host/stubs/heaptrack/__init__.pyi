@@ -277,17 +277,74 @@ class _Records:
     untracked: int          # allocations it could not record: reports are incomplete
 
 
+class _FailureHeap:
+    """A heap with the failed call's caps, at that moment (a named tuple on the board)."""
+
+    name: str
+    start: int
+    caps: int
+    total: int
+    free: int
+    largest: int
+    gc: Optional[int]       # bytes of it MicroPython's GC heap held; None: not known
+
+
+class Failure:
+    """One failed heap_caps_* allocation; str() explains it in one sentence."""
+
+    number: int             # the how-many-th since power-on (or clear_failures())
+    ms: int                 # milliseconds since start-up
+    task: int               # the calling task's handle (0: Pre-scheduler)
+    task_name: str
+    size: int
+    caps: int
+    function: Optional[str]  # the ESP-IDF call that failed
+    in_isr: bool
+    heap_count: int
+    heaps: Tuple[_FailureHeap, ...]
+    gc_total: Optional[int]
+    kind: str               # "no heap", "exhausted", "fragmented", "in an interrupt handler"
+    free: int
+    largest: int
+    gc: int
+    holders: List[Tuple[str, int]]
+    def __init__(self, record: Any, holders: Any = ...) -> None: ...
+    @property
+    def where(self) -> str: ...
+
+
+class Failures:
+    """The failed allocations the board holds, oldest first; str() explains each."""
+
+    total: int
+    lost: int
+    items: List[Failure]
+    def __init__(self, total: int, lost: int, items: List[Failure]) -> None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Failure]: ...
+    def __getitem__(self, i: int) -> Failure: ...
+
+
+def failures() -> Failures:
+    """The failed ESP-IDF allocations, each explained; reports stop announcing them."""
+
+
+def clear_failures() -> None: ...
+
+
 class HeapInfo:
     regions: List[_Region]
     gc: _GCHeap
     records: Optional[_Records]   # None on a firmware without task tracking
+    failures: Optional[Failures]  # None when taken with_failures=False
     trusted: bool                 # no allocation went unrecorded
-    def __init__(self, regions: List[_Region], gc: _GCHeap, records: Optional[_Records] = None) -> None: ...
+    def __init__(self, regions: List[_Region], gc: _GCHeap, records: Optional[_Records] = None,
+                 failures: Optional[Failures] = None) -> None: ...
     def largest_free(self, caps: int = ...) -> int: ...
     def can_allocate(self, size: int, caps: int = ...) -> bool: ...
     def fits(self, size: int, caps: int = ...) -> str: ...
     def print(self, size: Optional[int] = None, caps: int = ...) -> None: ...
 
 
-def heap_info() -> HeapInfo: ...
+def heap_info(with_failures: bool = True) -> HeapInfo: ...
 def print_heap_info(size: Optional[int] = None, caps: int = ...) -> None: ...

@@ -13,15 +13,15 @@
 #include "hal/cache_ll.h"
 
 #include "chip_libc.h"
+#include "host_shim.h"
 
 // ESP-IDF's heap_private.h: the "default" allocation paths malloc() takes.
-void *heap_caps_malloc_default(size_t size);
 void *heap_caps_realloc_default(void *ptr, size_t size);
 void *heap_caps_aligned_alloc_default(size_t alignment, size_t size);
 
-// components/newlib/src/heap.c
+// components/newlib/src/heap.c (malloc and calloc: the shim's, host_shim.h)
 void *chip_malloc(size_t size) {
-    return heap_caps_malloc_default(size);
+    return host_chip_malloc(size);
 }
 
 void *chip_realloc(void *ptr, size_t size) {
@@ -33,15 +33,7 @@ void chip_free(void *ptr) {
 }
 
 void *chip_calloc(size_t nmemb, size_t size) {
-    size_t size_bytes;
-    if (__builtin_mul_overflow(nmemb, size, &size_bytes)) {
-        return NULL;
-    }
-    void *result = heap_caps_malloc_default(size_bytes);
-    if (result != NULL) {
-        memset(result, 0, size_bytes);
-    }
-    return result;
+    return host_chip_calloc(nmemb, size);
 }
 
 void *chip_memalign(size_t alignment, size_t size) {

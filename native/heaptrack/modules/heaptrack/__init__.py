@@ -29,6 +29,7 @@ import _heaptrack
 from .leaks import Snapshot, Statistic, Diff, TaskDiff, HeapDiff, LeakCheck, snapshot, check_leaks
 from .heapinfo import HeapInfo, heap_info, print_heap_info
 from .sample import dump_sample
+from .failed import Failure, Failures, failures, clear_failures
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()
@@ -38,6 +39,6 @@ TRACK_DELETED = _heaptrack.track_deleted()
 TRACKER = _heaptrack.tracker()
 
 # Importing the submodules bound them here; they are not API.
-for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample"):
+for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample", "failed"):
     globals().pop(_name, None)
 del _name

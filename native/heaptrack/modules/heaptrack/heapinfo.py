@@ -2,6 +2,7 @@
 # "why does this allocation fail while gc.mem_free() is large?".
 import _heaptrack
 
+from .failed import failures
 from .table import Table
 
 _TABLE = Table(("HEAP", "CAPS", "TOTAL", "FREE", "LARGEST FREE", "MINIMUM FREE"),
@@ -15,12 +16,14 @@ class HeapInfo:
     records: where the tracker keeps its records (region: an index in regions, None for
     heaptrack's static tables; room: largest free block there in bytes, or free table
     entries; full: the next new record may not be made; untracked: allocations it could
-    not record), None without task tracking."""
+    not record), None without task tracking; failures: the failed ESP-IDF allocations
+    (heaptrack.Failures), shown when there were any."""
 
-    def __init__(self, regions, gc, records=None):
+    def __init__(self, regions, gc, records=None, failures=None):
         self.regions = regions
         self.gc = gc
         self.records = records
+        self.failures = failures
 
     @property
     def trusted(self):
@@ -43,6 +46,8 @@ class HeapInfo:
         lines.append(" MicroPython GC heap: %d area%s, %d bytes used, %d bytes of it inside ESP-IDF heaps" % (
             gc.areas, "" if gc.areas == 1 else "s", gc.used, gc.in_esp_heap))
         lines.extend(self._records_lines())
+        if self.failures is not None and self.failures.total:
+            lines.extend(" " + line for line in str(self.failures).split("\n"))
         return lines
 
     def _records_lines(self):
@@ -81,8 +86,11 @@ class HeapInfo:
             print(self.fits(size, caps))
 
 
-def heap_info():
-    return HeapInfo(_heaptrack.region_info(), _heaptrack.gc_info(), _heaptrack.records_info())
+def heap_info(with_failures=True):
+    """HeapInfo of now; with_failures: with the failed allocations explained (which
+    counts as telling of them: reports stop announcing them)."""
+    return HeapInfo(_heaptrack.region_info(), _heaptrack.gc_info(), _heaptrack.records_info(),
+                    failures() if with_failures else None)
 
 
 def print_heap_info(size=None, caps=_heaptrack.CAP_DEFAULT):

@@ -20,7 +20,7 @@ def dump_sample(t0=None, marker=""):
     "regions": [{name, caps, total, free, largest_free, minimum_free}],
     "gc": {total, used, free, largest_free}}."""
     ms = time.ticks_ms()
-    info = heap_info()
+    info = heap_info(with_failures=False)
     g = info.gc
     line = json.dumps({
         "type": "sample", "version": SAMPLE_VERSION, "ticks_ms": ms,

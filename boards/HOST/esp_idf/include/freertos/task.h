@@ -38,6 +38,8 @@ typedef struct {
 UBaseType_t uxTaskGetNumberOfTasks(void);
 UBaseType_t uxTaskGetSystemState(TaskStatus_t *status, UBaseType_t max, uint32_t *total_run_time);
 void vTaskDelay(TickType_t ticks);
+TickType_t xTaskGetTickCount(void);
+TickType_t xTaskGetTickCountFromISR(void);
 BaseType_t xTaskNotifyGive(TaskHandle_t task);
 uint32_t ulTaskNotifyTake(BaseType_t clear_on_exit, TickType_t ticks_to_wait);
 
