@@ -207,8 +207,14 @@ firmware-host-trackers:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=hooks
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=diff
 
+# host_tests/test_prometheus.py runs Debian's Prometheus server and promtool:
+# one line saying so when they are missing (.ci/run installs them).
+PROMETHEUS_CHECK = @command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || \
+	{ echo "make test: host_tests/test_prometheus.py needs Prometheus's server and promtool: apt-get install prometheus"; exit 1; }
+
 ifdef PORT
 test-host: venv
+	$(PROMETHEUS_CHECK)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
@@ -226,6 +232,7 @@ HOST_SUITE_HOOKS = $(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_
 	--firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)
 HOOKS_LOG := $(BUILD_DIR)/test-host-hooks.log
 test-host: firmware-host-all
+	$(PROMETHEUS_CHECK)
 ifeq ($(shell [ $(JOBS) -ge 2 ] && echo parallel),parallel)
 	@echo "== the host suite on ESP-IDF's tracker, and on heaptrack's at the same time ($(HOOKS_LOG))"
 	@$(HOST_SUITE_HOOKS) -p no:cacheprovider >$(HOOKS_LOG) 2>&1 & hooks=$$!; \

@@ -4,6 +4,7 @@
     mpheaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
     mpheaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
     mpheaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
+    mpheaptrack exporter --port [NAME=]DEV [--port ...] [--listen [HOST]:PORT]   (Prometheus's /metrics)
     mpheaptrack vboard [vboard options]            (the virtual board: heaptrack_host.vboard)
 
 The same as ``python -m heaptrack_host``. Not called ``heaptrack``: that name is
@@ -15,7 +16,8 @@ board went away), with one line on stderr saying why.
 
 Layering as in mpremote: connection.py is the transport to a board, recording.py
 the model of what is sampled (and the recording file's format), verdict.py the one
-leak verdict, this module the commands and main.
+leak verdict, exposition.py Prometheus's text format and exporter.py the /metrics
+server, this module the commands and main.
 """
 
 from __future__ import annotations
@@ -557,6 +559,85 @@ def cmd_parse(args) -> int:
 
 
 # ---------------------------------------------------------------------------
+# exporter
+
+
+def _board_spec(text: str):
+    """--port [NAME=]PORT: the board's label (NAME, else PORT as given) and its port."""
+    label, sep, port = text.partition("=")
+    if not sep:
+        return text, text
+    if not label or not port:
+        raise argparse.ArgumentTypeError("expected PORT or NAME=PORT, got %r" % text)
+    return label, port
+
+
+def _listen_address(text: str):
+    """--listen [HOST]:PORT (HOST empty: every interface; [ADDR] for IPv6)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "", text
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected [HOST]:PORT, got %r" % text) from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0 to 65535, got %d" % number)
+    return host, number
+
+
+def _max_deleted(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number: %r" % text) from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be 0 to 64, got %d" % value)
+    return value
+
+
+def cmd_exporter(args) -> int:
+    from .exporter import ExportedBoard, Exporter, serve
+    ports = args.port or ([os.environ["HEAPTRACK_PORT"]] if os.environ.get("HEAPTRACK_PORT") else None)
+    if not ports:
+        raise UsageError("exporter needs --port for each board (or $HEAPTRACK_PORT)")
+    specs = [p if isinstance(p, tuple) else _board_spec(p) for p in ports]
+    labels = [label for label, _ in specs]
+    if len(set(labels)) != len(labels):
+        raise UsageError("two boards with the same label: give each --port a NAME=PORT")
+
+    def on_change(line: str) -> None:  # a board went away or came back
+        sys.stderr.write("%s exporter: %s\n" % (PROG, line))
+        sys.stderr.flush()
+
+    boards = [ExportedBoard(label, port, max_deleted=args.max_deleted, timeout=args.timeout, on_change=on_change)
+              for label, port in specs]
+    exporter = Exporter(boards, timeout=args.timeout)
+    try:
+        exporter.open()
+        try:
+            server = serve(exporter, args.listen)
+        except OSError as e:
+            raise UsageError("cannot listen on %s:%d: %s" % (args.listen[0] or "*", args.listen[1],
+                                                              e.strerror or e)) from None
+        host, port = server.server_address[:2]
+        sys.stderr.write("%s exporter: serving http://%s:%d/metrics for %s: %s (Ctrl-C to stop)\n" % (
+            PROG, "[%s]" % host if ":" in host else host, port, _count_of(len(boards), "board"),
+            ", ".join(str(b) for b in boards)))
+        sys.stderr.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            sys.stderr.write("%s exporter: stopped; the boards are back at their REPL\n" % PROG)
+        finally:
+            server.server_close()
+    finally:
+        exporter.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # main
 
 
@@ -613,6 +694,23 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    "says is incomplete (its warning line before it) is noted on stderr, not checked")
     p.add_argument("--indent", type=int, default=1, help="JSON indent (default: %(default)s)")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("exporter", help="serve Prometheus's /metrics for boards on serial ports",
+                       description="Serve heaptrack.metrics() of one or many boards at /metrics for Prometheus, "
+                       "each sample with a board label. Every scrape reads each board through its serial port "
+                       "(the raw REPL); background tasks on the boards go on running.")
+    p.add_argument("-p", "--port", action="append", type=_board_spec, metavar="[NAME=]DEV",
+                   help="a board, as --port of the other commands takes it (a0, /dev/ttyACM0, vboard, ...); "
+                   "NAME is its board label (default: DEV as given). Give it once per board "
+                   "(default: $HEAPTRACK_PORT)")
+    p.add_argument("--listen", type=_listen_address, default=("", 9101), metavar="[HOST]:PORT",
+                   help="where to serve /metrics (default: :9101, every interface; port 0: any free port)")
+    p.add_argument("--max-deleted", type=_max_deleted, metavar="N",
+                   help="deleted tasks each board lists one by one (0 to 64; default: heaptrack.metrics()'s, 16)")
+    p.add_argument("--timeout", type=_positive, default=10.0, metavar="S",
+                   help="seconds a board has to answer a scrape (default: %(default)s; less when Prometheus's "
+                   "scrape timeout is shorter)")
+    p.set_defaults(func=cmd_exporter)
 
     sub.add_parser("vboard", help="run a virtual board (see `mpheaptrack vboard --help`)", add_help=False)
     return ap

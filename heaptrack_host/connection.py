@@ -7,6 +7,7 @@ what it reads is recording.Sample.
     with open_board(port) as board:          # or open_board(vboard=True)
         sample = board.sample()              # recording.Sample: t, tasks, regions, gc
         dump = board.dump()                  # dump.Dump (every block)
+        text = board.metrics()               # heaptrack.metrics(): Prometheus's text format
         board.run_sampled(source, interval, on_sample, on_output)
 
 Ports are given as mpremote takes them: a device path, ``auto`` (the first USB
@@ -68,6 +69,7 @@ from .recording import Sample
 __all__ = ["BoardError", "BoardLost", "ScriptError", "Connection", "open_board", "find_port", "resolve_port"]
 
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
+SETUP_MARKER = "\x1eheaptrack-setup:"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SAMPLER_TASK = "ht_sampler"
 
@@ -119,6 +121,26 @@ try:
 finally:
     del _heaptrack_host_run
 """
+
+# Board side: heaptrack.metrics()'s text in pieces of METRICS_PIECE characters,
+# each written with one write after a marker and its offset (marker + "12:"),
+# after a marker line with the text's length (marker + "4123\n"). A long write
+# is not one: the port's write may give up the interpreter lock part way (a
+# pseudo-terminal's buffer, a USB driver), and another task's printing come in;
+# a short one is. Filled in with the call, the marker and the piece's size.
+METRICS_MARKER = "\x1eheaptrack-metrics:"
+METRICS_PIECE = 256
+BOARD_METRICS = """\
+def _heaptrack_host_metrics(text, write, marker, piece):
+    write('%%s%%d\\n' %% (marker, len(text)))
+    for at in range(0, len(text), piece):
+        write('%%s%%d:%%s' %% (marker, at, text[at:at + piece]))
+try:
+    _heaptrack_host_metrics(__import__('heaptrack').%(call)s, __import__('sys').stdout.write, %(marker)r, %(piece)d)
+finally:
+    del _heaptrack_host_metrics
+"""
+_METRICS_FRAME = re.compile(re.escape(METRICS_MARKER) + r"(\d+)(\n|:)")
 
 # Board side: runs a script once.
 BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
@@ -303,10 +325,12 @@ class Connection:
 
     def _setup(self) -> None:
         try:
+            # The answer in one write after a marker: a task's printing may come before it on its line.
             out = self.exec(BOARD_HELPER + "import sys as _s, heaptrack as _h\n"
                             "_h.task_stats, _h.heap_info, _h.dump, _h.dump_sample\n"
-                            "print(repr((getattr(_s.implementation, '_machine', ''), _h.TRACK_DELETED)))\n"
-                            "del _s, _h")
+                            "_s.stdout.write(%r + repr((getattr(_s.implementation, '_machine', ''), "
+                            "_h.TRACK_DELETED)) + '\\n')\n"
+                            "del _s, _h" % SETUP_MARKER)
         except ScriptError as e:
             if "ImportError" in e.traceback and "heaptrack" in e.traceback:
                 raise BoardError("the board on %s runs MicroPython without the heaptrack module: "
@@ -317,7 +341,12 @@ class Connection:
                                  "flash a current one" % (self.device, e)) from None
             raise BoardError("the board on %s failed to set up heaptrack sampling: %s" % (self.device, e)) from None
         import ast
-        self.machine, self.track_deleted = ast.literal_eval(out.strip().splitlines()[-1])
+        answer = out[out.rfind(SETUP_MARKER) + len(SETUP_MARKER):].split("\n", 1)[0]
+        try:
+            self.machine, self.track_deleted = ast.literal_eval(answer.strip())
+        except (ValueError, SyntaxError):
+            raise BoardError("the board on %s gave no answer to heaptrack's set-up (%r)" % (self.device, answer)) \
+                from None
         self._helper = True
 
     def _lost(self, e) -> BoardError:
@@ -400,6 +429,32 @@ class Connection:
         if self._t0 is None:
             self._t0 = s.ticks_ms
         return s
+
+    def metrics(self, max_deleted: Optional[int] = None, timeout: float = 10) -> str:
+        """heaptrack.metrics()'s text, taken now by the REPL's task (Prometheus's exposition format).
+
+        The board writes it in short pieces, each marked with its offset (BOARD_METRICS), so
+        that a board task's printing between them is left out; text that still arrives
+        garbled (a piece cut by other output) has not its length or is not the format, and
+        raises BoardError."""
+        call = "metrics()" if max_deleted is None else "metrics(max_deleted=%d)" % max_deleted
+        try:
+            out = self.exec(BOARD_METRICS % {"call": call, "marker": METRICS_MARKER, "piece": METRICS_PIECE},
+                            timeout=timeout)
+        except ScriptError as e:
+            if "AttributeError" in e.traceback and "metrics" in e.traceback:
+                raise BoardError("the heaptrack firmware on %s is older than these host tools (it has no "
+                                 "heaptrack.metrics()): flash a current one" % self.device) from None
+            raise BoardError("reading metrics failed on %s: %s" % (self.device, e)) from None
+        text = _metrics_pieces(out.replace("\r\n", "\n"))
+        if text is None:
+            raise BoardError("metrics from %s came garbled (pieces missing or cut)" % self.device)
+        from .exposition import ExpositionError, parse
+        try:
+            parse(text)
+        except ExpositionError as e:
+            raise BoardError("metrics from %s came garbled: %s" % (self.device, e)) from None
+        return text
 
     def run_script(self, source: str, name: str = "script.py", timeout: float = 60) -> str:
         """Runs source as `mpremote run` would (fresh namespace, __name__ == "__main__") but without
@@ -544,6 +599,22 @@ class Connection:
         except OSError:
             pass
         self.transport = None
+
+
+def _metrics_pieces(out: str) -> Optional[str]:
+    """The text BOARD_METRICS wrote in out, its pieces put together; None without all of them."""
+    length = None
+    pieces = []
+    for m in _METRICS_FRAME.finditer(out):
+        if m.group(2) == "\n":
+            length, pieces = int(m.group(1)), []
+        elif length is not None:
+            at = int(m.group(1))
+            if at != len(pieces) * METRICS_PIECE:
+                return None
+            pieces.append(out[m.end():m.end() + min(METRICS_PIECE, length - at)])
+    text = "".join(pieces)
+    return text if length is not None and len(text) == length else None
 
 
 class _Stopper:

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 API = ["CAP_32BIT", "CAP_8BIT", "CAP_DEFAULT", "CAP_DMA", "CAP_EXEC", "CAP_INTERNAL", "CAP_SPIRAM",
        "Diff", "Failure", "Failures", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic",
        "TRACKER", "TRACK_DELETED", "TaskDiff", "TaskStat", "check_leaks", "clear_failures", "current_task", "dump",
-       "dump_sample", "failures", "free", "free_all", "heap_info", "malloc", "print_details", "print_heap_info",
+       "dump_sample", "failures", "free", "free_all", "heap_info", "malloc", "metrics", "print_details", "print_heap_info",
        "print_overview", "snapshot", "start_task", "task_stats"]
 
 

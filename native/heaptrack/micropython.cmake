@@ -12,6 +12,7 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/errors.c
     ${CMAKE_CURRENT_LIST_DIR}/heapinfo.c
     ${CMAKE_CURRENT_LIST_DIR}/linebuf.c
+    ${CMAKE_CURRENT_LIST_DIR}/metrics.c
     ${CMAKE_CURRENT_LIST_DIR}/report.c
     ${CMAKE_CURRENT_LIST_DIR}/stats.c
     ${CMAKE_CURRENT_LIST_DIR}/task.c

@@ -15,6 +15,7 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/modgc.c \
+	$(HEAPTRACK_MOD_DIR)/metrics.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/stats.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \

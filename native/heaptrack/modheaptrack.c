@@ -13,6 +13,7 @@
 #include "heapinfo.h"
 #include "linebuf.h"
 #include "modgc.h"
+#include "metrics.h"
 #include "report.h"
 #include "stats.h"
 #include "task.h"
@@ -136,15 +137,16 @@ static mp_obj_t heaptrack_track_deleted(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(heaptrack_track_deleted_obj, heaptrack_track_deleted);
 
-// Runs fn over a snapshot and releases the snapshot however fn leaves.
+// Runs fn over a snapshot (with ctx, what else fn needs) and releases the
+// snapshot however fn leaves.
 static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
-    mp_obj_t (*fn)(const ht_snapshot_t *snap, bool all)) {
+    mp_obj_t (*fn)(const ht_snapshot_t *snap, bool all, void *ctx), void *ctx) {
     ht_snapshot_t snap;
     take_snapshot(&snap, task_in, with_blocks);
     mp_obj_t result = MP_OBJ_NULL;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        result = fn(&snap, task_in == mp_const_none);
+        result = fn(&snap, task_in == mp_const_none, ctx);
         nlr_pop();
     }
     ht_snapshot_release(&snap);
@@ -154,7 +156,7 @@ static mp_obj_t with_snapshot(mp_obj_t task_in, bool with_blocks,
     return result;
 }
 
-static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all, void *ctx) {
     if (!all) {
         return stats_new_task(&snap->tasks[0]);
     }
@@ -174,7 +176,7 @@ static mp_obj_t heaptrack_task_stats(size_t n_args, const mp_obj_t *pos_args, mp
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    return with_snapshot(args[ARG_task].u_obj, args[ARG_blocks].u_bool, stats_from);
+    return with_snapshot(args[ARG_task].u_obj, args[ARG_blocks].u_bool, stats_from, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_task_stats_obj, 0, heaptrack_task_stats);
 
@@ -188,11 +190,11 @@ static mp_obj_t print_lines(const ht_snapshot_t *snap,
     return mp_const_none;
 }
 
-static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t print_overview_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     return print_lines(snap, report_print_overview);
 }
 
-static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all) {
+static mp_obj_t print_details_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     return print_lines(snap, report_print_details);
 }
 
@@ -207,19 +209,18 @@ static mp_obj_t task_kw(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_ar
 }
 
 static mp_obj_t heaptrack_print_overview(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    return with_snapshot(task_kw(n_args, pos_args, kw_args), false, print_overview_of);
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), false, print_overview_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_overview_obj, 0, heaptrack_print_overview);
 
 static mp_obj_t heaptrack_print_details(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    return with_snapshot(task_kw(n_args, pos_args, kw_args), true, print_details_of);
+    return with_snapshot(task_kw(n_args, pos_args, kw_args), true, print_details_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_print_details_obj, 0, heaptrack_print_details);
 
 // dump(task=None, blocks=True): everything is read (and a bad task refused)
 // before the first line goes out, so a failed dump prints nothing.
-static mp_obj_t dump_all_of(const ht_snapshot_t *snap, bool all) {
-    (void)all;
+static mp_obj_t dump_all_of(const ht_snapshot_t *snap, bool all, void *ctx) {
     ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
     size_t region_count = heapinfo_read_regions(regions);
     heapinfo_gc_t gc;
@@ -239,7 +240,7 @@ static mp_obj_t heaptrack_dump(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    return with_snapshot(args[0].u_obj, mp_obj_is_true(args[1].u_obj), dump_all_of);
+    return with_snapshot(args[0].u_obj, mp_obj_is_true(args[1].u_obj), dump_all_of, NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_dump_obj, 0, heaptrack_dump);
 
@@ -253,9 +254,14 @@ static mp_obj_t *task_list(mp_obj_t tasks_in, size_t *count) {
     return tasks;
 }
 
-// Writes to a stream object through mp_print.
+// Writes to a stream object through mp_print: all of it, or OSError. A stream
+// that would block or timed out raises too (mp_stream_write would return None
+// and go on), so output cut short never passes for whole.
 static void stream_strn(void *data, const char *str, size_t len) {
-    mp_stream_write(MP_OBJ_FROM_PTR(data), str, len, MP_STREAM_RW_WRITE);
+    int err = 0;
+    if (mp_stream_write_exactly(MP_OBJ_FROM_PTR(data), str, len, &err) != len) {
+        mp_raise_OSError(err != 0 ? err : MP_EIO);
+    }
 }
 
 // _write_tasks(stream, tasks): the task and heap lines of dump() for each
@@ -274,6 +280,106 @@ static mp_obj_t heaptrack_write_tasks(mp_obj_t stream_in, mp_obj_t tasks_in) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_write_tasks_obj, heaptrack_write_tasks);
+
+// metrics(out=None, *, max_deleted=16): Prometheus's text exposition of the
+// statistics (metrics.c), returned as a str, or written to the stream out 256
+// bytes at a time (then no MicroPython heap is used for the text). Everything is read
+// (and the arguments checked) before the first byte is made.
+static size_t metrics_max_deleted(mp_obj_t arg) {
+    if (arg == MP_OBJ_NULL) {
+        return METRICS_MAX_DELETED_DEFAULT;
+    }
+    mp_uint_t n = arg_word_or_raise(arg, MP_QSTR_max_deleted);
+    if (n > METRICS_MAX_DELETED_LIMIT) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("max_deleted must be 0 to %d"),
+            METRICS_MAX_DELETED_LIMIT);
+    }
+    return n;
+}
+
+// The text's size, roughly: each listed task's three lines, each region's
+// four, and the fixed part (HELP and TYPE lines), so that the str is made in
+// one allocation in the common case.
+static size_t metrics_size_guess(const metrics_input_t *in) {
+    size_t alive = 0;
+    for (size_t i = 0; i < in->snap->task_count; i++) {
+        alive += in->snap->tasks[i].is_alive ? 1 : 0;
+    }
+    size_t deleted = in->snap->task_count - alive;
+    size_t listed = alive + (deleted < in->max_deleted ? deleted : in->max_deleted);
+    return 256 * listed + 400 * in->region_count + 3072;
+}
+
+// The text as a str, its buffer cut to size, made without hashing it:
+// mp_obj_new_str_from_vstr hashes it twice (to look for an interned copy, and
+// for the str), a fifth of the time metrics() takes, for a hash nobody asks
+// for. A str's hash may be 0, "not computed" (py/objstr.h), and is then
+// computed when asked.
+static mp_obj_t str_unhashed(vstr_t *vstr) {
+    byte *data = (byte *)m_renew(char, vstr->buf, vstr->alloc, vstr->len + 1);
+    data[vstr->len] = '\0';
+    mp_obj_str_t *str = mp_obj_malloc(mp_obj_str_t, &mp_type_str);
+    str->hash = 0;
+    str->len = vstr->len;
+    str->data = data;
+    return MP_OBJ_FROM_PTR(str);
+}
+
+// ctx: the metrics_input_t, but its snapshot, and the out argument.
+typedef struct {
+    metrics_input_t in;
+    mp_obj_t out;
+} metrics_call_t;
+
+static mp_obj_t metrics_of(const ht_snapshot_t *snap, bool all, void *ctx) {
+    metrics_call_t *call = ctx;
+    call->in.snap = snap;
+    if (call->out == mp_const_none) {
+        vstr_t vstr;
+        mp_print_t print;
+        vstr_init_print(&vstr, metrics_size_guess(&call->in), &print);
+        metrics_print(&print, &call->in);
+        return str_unhashed(&vstr);
+    }
+    mp_print_t stream = { MP_OBJ_TO_PTR(call->out), stream_strn };
+    metrics_print(&stream, &call->in);
+    return mp_const_none;
+}
+
+static mp_obj_t heaptrack_metrics(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_out, ARG_max_deleted };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_out, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_max_deleted, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mp_obj_t out = args[ARG_out].u_obj;
+    if (out != mp_const_none) {
+        if (!MP_OBJ_TYPE_HAS_SLOT(mp_obj_get_type(out), protocol)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("out must be a stream (a file, a socket, sys.stdout) or None"));
+        }
+        mp_get_stream_raise(out, MP_STREAM_OP_WRITE);
+    }
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    heapinfo_gc_t gc;
+    ht_records_t records;
+    metrics_call_t call = {
+        .in = {
+            .regions = regions,
+            .gc = &gc,
+            .records = &records,
+            .max_deleted = metrics_max_deleted(args[ARG_max_deleted].u_obj),
+        },
+        .out = out,
+    };
+    tracker_check(ht_records_info(&records));
+    call.in.region_count = heapinfo_read_regions(regions);
+    heapinfo_read_gc(&gc, regions, call.in.region_count);
+    call.in.alloc_failures = ht_failures_newest(NULL);
+    return with_snapshot(mp_const_none, false, metrics_of, &call);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_metrics_obj, 0, heaptrack_metrics);
 
 // _render(header, tasks, as_str, max_tasks, max_blocks): the header line, then
 // ESP-IDF's detail tree of the TaskStats with each task's handle, at most
@@ -357,6 +463,7 @@ static const mp_rom_map_elem_t heaptrack_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_print_details), MP_ROM_PTR(&heaptrack_print_details_obj) },
     { MP_ROM_QSTR(MP_QSTR_track_deleted), MP_ROM_PTR(&heaptrack_track_deleted_obj) },
     { MP_ROM_QSTR(MP_QSTR_dump), MP_ROM_PTR(&heaptrack_dump_obj) },
+    { MP_ROM_QSTR(MP_QSTR_metrics), MP_ROM_PTR(&heaptrack_metrics_obj) },
     { MP_ROM_QSTR(MP_QSTR__write_tasks), MP_ROM_PTR(&heaptrack_write_tasks_obj) },
     { MP_ROM_QSTR(MP_QSTR__render), MP_ROM_PTR(&heaptrack_render_obj) },
     { MP_ROM_QSTR(MP_QSTR_TaskStat), MP_ROM_PTR(&stats_task_type) },

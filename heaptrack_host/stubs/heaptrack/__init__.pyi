@@ -122,6 +122,20 @@ def dump(task: Optional[int] = None, blocks: bool = True) -> None:
     """Prints everything as JSON lines for host tools (heaptrack_host.dump)."""
 
 
+# metrics(): the statistics in Prometheus's text exposition format (version
+# 0.0.4): every alive task's current and peak bytes and live blocks (labels task,
+# handle, status), the same for at most max_deleted (0 to 64) deleted tasks, those
+# holding the most first (the others summed in heaptrack_unlisted_deleted_*), every
+# heap region's size, free bytes, largest free block and low-water mark, the GC
+# heap, tracker health and failed allocations. Returned as a str; given out (a
+# file, a socket, sys.stdout), written to it in chunks, with no MicroPython heap
+# used for the text. docs/fleet.md lists the metrics.
+@overload
+def metrics(out: None = None, *, max_deleted: int = 16) -> str: ...
+@overload
+def metrics(out: Any, *, max_deleted: int = 16) -> None: ...
+
+
 def dump_sample(t0: Optional[int] = None, marker: str = "") -> None:
     """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples)."""
 

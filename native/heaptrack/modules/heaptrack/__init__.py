@@ -14,6 +14,7 @@ from _heaptrack import (
     print_overview,
     print_details,
     dump,
+    metrics,
     TaskStat,
     HeapStat,
     CAP_EXEC,
