@@ -63,13 +63,11 @@ soc_memory_region_t s_regions[MAX_REGIONS] __asm__("soc_memory_regions");
 size_t s_region_count __asm__("soc_memory_region_count");
 
 static uintptr_t moved(uintptr_t address) {
-    if (address >= QEMU_CHIP_DRAM_LOW && address < QEMU_CHIP_DRAM_HIGH) {
-        return DRAM(address);
+    uintptr_t here = qemu_board_address(address);
+    if (here == 0) {
+        qemu_board_fail("ESP-IDF's layout has a region in no memory the board has");
     }
-    if (address >= QEMU_CHIP_RTC_LOW && address < QEMU_CHIP_RTC_HIGH) {
-        return RTC(address);
-    }
-    qemu_board_fail("ESP-IDF's layout has a region in no memory the board has");
+    return here;
 }
 
 // ESP-IDF's region table with each start moved; the instruction-bus address
