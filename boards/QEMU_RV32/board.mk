@@ -7,9 +7,12 @@
 #   make -f boards/QEMU_RV32/board.mk IDF_SRC=<ESP-IDF tree> FREERTOS_SRC=<FreeRTOS-Kernel tree> OUT=<dir>
 #       [TRACKER=idf|hooks] [TRACKER_DEFS=-D...] [SAFE_TEARDOWN=0|1]
 #
-# OUT/libqemu_board.a is the library, OUT/link.flags what linking a program
-# with it takes, OUT/cflags what the program's own files compile with (ESP-IDF's
-# and FreeRTOS's headers through the board's layer). Both source trees must be
+# OUT/libqemu_board.a is the library, OUT/link.flags what linking a C program
+# with it takes (its main() is board_main.c's: the chip's start-up),
+# OUT/link-app.flags the same for a program with a main() and a -T linker
+# script option of its own (MicroPython: boards/QEMU_RV32/micropython), OUT/cflags
+# what the program's own files compile with (ESP-IDF's and FreeRTOS's headers
+# through the board's layer). Both source trees must be
 # the pinned ones: the top-level Makefile checks them (mk/esp-idf.mk,
 # mk/freertos.mk).
 #
@@ -119,7 +122,7 @@ HEAPTRACK_OBJS := $(addprefix $(OUT)/heaptrack/,$(HEAPTRACK_SOURCES:.c=.o))
 LIB := $(OUT)/libqemu_board.a
 
 .PHONY: all
-all: $(LIB) $(OUT)/link.flags $(OUT)/cflags
+all: $(LIB) $(OUT)/board_main.o $(OUT)/link.flags $(OUT)/link-app.flags $(OUT)/cflags
 
 $(LIB): $(KERNEL_OBJS) $(IDF_OBJS) $(BOARD_OBJS) $(HEAPTRACK_OBJS)
 	@rm -f $@
@@ -128,19 +131,28 @@ $(LIB): $(KERNEL_OBJS) $(IDF_OBJS) $(BOARD_OBJS) $(HEAPTRACK_OBJS)
 # Programs: picolibc with semihosting; the board's RAM from 0x80000000 (code,
 # then data), below where the chip's memories sit (qemu_board.h); ESP-IDF's
 # reserved-region table; the safe teardown in front of vTaskDelete.
+comma := ,
+LINK_APP := $(LINK_ARCH) --specs=picolibc.specs --oslib=semihost -Wl,--defsym=__flash=0x80000000 \
+	-Wl,--defsym=__flash_size=0x200000 -Wl,--defsym=__ram=0x80200000 -Wl,--defsym=__ram_size=0x200000 \
+	-Wl,--defsym=__stack_size=0x2000 -Wl,--no-relax -Wl,--no-warn-rwx-segments -Wl,--gc-sections \
+	$(if $(filter 1,$(SAFE_TEARDOWN)),$(addprefix -Wl$(comma)--wrap=,$(HT_TEARDOWN_WRAPS))) \
+	-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 $(OUT)/link.flags: $(MAKEFILE_LIST) | $(OUT)
-	@echo "$(LINK_ARCH) --specs=picolibc.specs --oslib=semihost -Wl,--defsym=__flash=0x80000000 \
-		-Wl,--defsym=__flash_size=0x200000 -Wl,--defsym=__ram=0x80200000 -Wl,--defsym=__ram_size=0x200000 -Wl,--defsym=__stack_size=0x2000 \
-		-T$(QEMU_MK_DIR)/board.ld -Wl,--no-relax -Wl,--no-warn-rwx-segments -Wl,--gc-sections \
-		$(if $(filter 1,$(SAFE_TEARDOWN)),$(addprefix -Wl$(comma)--wrap=,$(HT_TEARDOWN_WRAPS))) \
-		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive" | tr -s '\t ' ' ' >$@.tmp
+	@echo "-T$(QEMU_MK_DIR)/board.ld $(OUT)/board_main.o $(LINK_APP)" | tr -s '\t ' ' ' >$@.tmp
 	@mv -f $@.tmp $@
+$(OUT)/link-app.flags: $(MAKEFILE_LIST) | $(OUT)
+	@echo "$(LINK_APP)" | tr -s '\t ' ' ' >$@.tmp
+	@mv -f $@.tmp $@
+
+$(OUT)/board_main.o: $(QEMU_MK_DIR)/board_main.c $(HEADERS) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC board_main.c (QEMU board)"
+	@$(CC) $(IDF_CFLAGS) $(WARN) -c $< -o $@
 
 $(OUT)/cflags: $(MAKEFILE_LIST) | $(OUT)
 	@echo "$(IDF_CFLAGS) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR)" >$@.tmp
 	@mv -f $@.tmp $@
 
-comma := ,
 HEADERS := $(wildcard $(QEMU_MK_DIR)/*.h $(QEMU_MK_DIR)/include/*.h $(QEMU_MK_DIR)/include/*/*.h \
 	$(HOST_SHIM)/sdkconfig/*.h $(HOST_SHIM)/sdkconfig/$(CHIP)/*.h)
 

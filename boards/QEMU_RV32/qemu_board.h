@@ -36,6 +36,11 @@ static inline uintptr_t qemu_board_address(uintptr_t address) {
 // once the scheduler runs. Its return value is the run's exit status.
 int qemu_app_main(int argc, char **argv);
 
+// The chip's start-up (chip.c): ESP-IDF's heaps, the task `main` (which starts
+// `mp_task`), the scheduler. A C program's main() is board_main.c's, which
+// calls this; MicroPython's (ports/qemu's main.c) runs in mp_task instead.
+__attribute__((noreturn)) void qemu_board_start(void);
+
 // The name of the next thread pthread_create starts (include/pthread.h):
 // used once; without it a thread is `mp_thread`, as the esp32 port names
 // _thread threads.
@@ -46,6 +51,10 @@ __attribute__((noreturn)) void qemu_board_fail(const char *what);
 
 // hook, when set, runs in every tick interrupt (the kernel's tick hook).
 void qemu_board_set_tick_hook(void (*hook)(void));
+// handler runs in the interrupt of the platform-level interrupt controller's
+// source irq (QEMU virt's PLIC: the UART is 10), which this enables.
+void qemu_board_set_external_interrupt(unsigned irq, void (*handler)(void));
+
 // handler runs in the machine software interrupt, which
 // qemu_board_raise_software_interrupt() raises (the CLINT's MSIP).
 void qemu_board_set_software_interrupt(void (*handler)(void));
