@@ -91,6 +91,7 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
+.PHONY: firmware-qemu qemu-board run-qemu test-qemu-micropython
 .PHONY: help mbedtls-checkout firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
@@ -105,7 +106,8 @@ help:
 	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
 	@echo "  make test-qemu        the C tests on the QEMU board (boards/QEMU_RV32: FreeRTOS-Kernel $(FREERTOS_TAG) on"
 	@echo "                        qemu-system-riscv32 -M virt, ESP-IDF's heap as an ESP32-C3 has it): interrupt,"
-	@echo "                        deletion and idle-task tests; build/qemu/*.elf, by hand:"
+	@echo "                        deletion and idle-task tests, heaptrack's C contract tests on both trackers,"
+	@echo "                        ESP-IDF's heap test cases; build/qemu/*.elf, by hand:"
 	@echo "                        qemu-system-riscv32 -M virt -bios none -nographic -semihosting-config enable=on \\"
 	@echo "                          -kernel build/qemu/test_rtos.elf"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
@@ -263,8 +265,52 @@ test-qemu: $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
 			CC="$(CC)" $(BUILD_DIR)/ctest/test_workload_idle && \
 		HEAPTRACK_IDF_CONSOLE=/dev/null $(BUILD_DIR)/ctest/test_workload_idle >$(BUILD_DIR)/ctest/workload_idle.out && \
 		$(MAKE) --no-print-directory -C $(ROOT)/native/tests/qemu -j$(JOBS) BUILD=$(BUILD_DIR)/qemu \
-			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out; \
+			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out && \
+		$(MAKE) --no-print-directory test-qemu-micropython; \
 	else echo "make test: SKIPPED the QEMU board's tests: they need $(QEMU_SYSTEM), $(ESP32_CHECK_CC) and picolibc ($(QEMU_APT))"; fi
+
+# The part of host_tests that make test runs on the QEMU board's MicroPython
+# (mpremote on its UART's pty, --port), about a minute: the demo's report,
+# soft resets that delete threads inside ESP-IDF's heap (MicroPython's esp32
+# thread teardown and heaptrack's safe teardown on a real RTOS), tasks and
+# reports. QEMU_HOST_TESTS=... (paths under host_tests/) runs others; what
+# runs there and what cannot (no filesystem, no esp32 module) is in
+# docs/qemu-board.md.
+QEMU_HOST_TESTS := test_leak_demo.py::test_demo_through_mpremote_run \
+	test_silicon.py::test_soft_resets_with_tasks_mid_report_and_mid_allocation \
+	test_module.py::test_thread_tasks_are_named_as_on_esp32 \
+	test_module.py::test_print_overview_and_details_match_esp_idf_format
+test-qemu-micropython: firmware-qemu venv
+	@echo "== MicroPython on the QEMU board: host_tests through mpremote on its UART's pty"
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE) sh -c \
+		'$(PYTHON) -m pytest $(addprefix $(ROOT)/host_tests/,$(QEMU_HOST_TESTS)) --port "$$QEMU_BOARD_PORT" $(PYTEST_ARGS)'
+
+# MicroPython on the QEMU board (boards/QEMU_RV32/micropython): upstream
+# ports/qemu built with heaptrack's module on the board's library (FreeRTOS,
+# ESP-IDF's heap as an ESP32-C3 has it, the safe teardown). When the board's
+# configuration changes, the build's generated headers go and are made again
+# (as for the host firmware).
+QEMU_MP_BUILD := $(BUILD_DIR)/qemu-micropython
+QEMU_FIRMWARE := $(QEMU_MP_BUILD)/firmware.elf
+QEMU_MP_BOARD := $(ROOT)/boards/QEMU_RV32/micropython
+QEMU_MP_CONFIG := $(addprefix $(QEMU_MP_BOARD)/,mpconfigboard.mk mpconfigboard.h manifest.py)
+firmware-qemu: $(MPY_CROSS) $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
+	@$(MAKE) --no-print-directory -f $(ROOT)/boards/QEMU_RV32/board.mk -j$(JOBS) IDF_SRC=$(HEAPTRACK_IDF_SRC) \
+		FREERTOS_SRC=$(FREERTOS_SRC) OUT=$(QEMU_MP_BUILD)/board
+	@stamp=$(QEMU_MP_BUILD)/.board-$$(cat $(QEMU_MP_CONFIG) | cksum | cut -d' ' -f1); \
+	if [ ! -e $$stamp ]; then rm -rf $(QEMU_MP_BUILD)/genhdr $(QEMU_MP_BUILD)/frozen_content.c $(QEMU_MP_BUILD)/.board-*; \
+		mkdir -p $(QEMU_MP_BUILD) && touch $$stamp; fi
+	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=QEMU_RV32 BOARD_DIR=$(QEMU_MP_BOARD) BUILD=$(QEMU_MP_BUILD) \
+		QEMU_BOARD_OUT=$(QEMU_MP_BUILD)/board
+
+# The QEMU board's MicroPython with its REPL on a pseudo-terminal: prints the
+# device, serves until Ctrl-C (qemu-board); runs examples/leak_demo.py on it
+# with mpremote (run-qemu).
+qemu-board: firmware-qemu venv
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE)
+run-qemu: firmware-qemu venv
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE) \
+		sh -c 'mpremote connect "$$QEMU_BOARD_PORT" run $(ROOT)/examples/leak_demo.py'
 
 # `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and
 # static RAM per board) as part of `make test` wherever its compiler is; said
