@@ -96,7 +96,7 @@ info = heaptrack.heap_info()
 print({'module': pub(heaptrack), 'TaskStat': pub(t), 'HeapStat': pub(t.heaps[0]), 'Snapshot': pub(s),
        'Diff': pub(d), 'TaskDiff': pub(td), 'HeapDiff': pub(td.heaps[0]), 'LeakCheck': pub(r),
        'HeapInfo': pub(info), 'Statistic': pub(s.statistics()[0]), '_Region': pub(info.regions[0]),
-       '_GCHeap': pub(info.gc)})
+       '_GCHeap': pub(info.gc), '_GCArea': pub(info.gc_areas[0]), '_Records': pub(info.records)})
 """)
     module, classes = stub_names()
     assert module == on_board.pop("module")
