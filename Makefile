@@ -162,7 +162,7 @@ VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)
 $(VENV_STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(PYTHON) -m pip install --quiet -e "$(ROOT)[test]"
 	touch $@
 

@@ -342,7 +342,7 @@ def render_overview(rows: List[OverviewRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_lines(task: TaskDetail, last: bool) -> Iterator[str]:
+def _task_lines(task: TaskDetail, last: bool, mark=None) -> Iterator[str]:
     task_visual = " " if last else "│"
     yield _task_line(task, last)
     for i, h in enumerate(task.heaps):
@@ -350,14 +350,17 @@ def _task_lines(task: TaskDetail, last: bool) -> Iterator[str]:
         yield _heap_line(h, task_visual, last_heap)
         heap_visual = " " if last_heap else "│"
         for address, size in h.blocks:
-            yield _alloc_line(address, size, task_visual, heap_visual)
+            line = _alloc_line(address, size, task_visual, heap_visual)
+            yield line + mark(task, address) if mark is not None else line
 
 
-def render_details(tasks: List[TaskDetail]) -> str:
-    """The detail tree ESP-IDF prints for these tasks (the last one gets └)."""
+def render_details(tasks: List[TaskDetail], mark=None) -> str:
+    """The detail tree ESP-IDF prints for these tasks (the last one gets └). mark(task,
+    address), when given, is what heaptrack's own rendering adds after an ALLOC line
+    (dump.Dump's str): then it is no longer ESP-IDF's format."""
     out = []
     for i, t in enumerate(tasks):
-        out.extend(_task_lines(t, i == len(tasks) - 1))
+        out.extend(_task_lines(t, i == len(tasks) - 1, mark))
     return "".join(line + "\n" for line in out)
 
 
