@@ -421,9 +421,10 @@ def _split_lines(text: str) -> List[str]:
     return lines
 
 
-# The line heaptrack prints before a report whose figures it knows to be
-# incomplete (native/heaptrack/report.c), then why.
-INCOMPLETE = "heaptrack: warning: these figures are incomplete: "
+# The line heaptrack prints before a report (native/heaptrack/report.c): when
+# its figures are incomplete (then why), or when task records run out.
+WARNING = "heaptrack: warning: "
+INCOMPLETE = WARNING + "these figures are incomplete: "
 
 
 def _line_before(lines: List[str], index: int) -> int:
@@ -437,11 +438,12 @@ def _line_before(lines: List[str], index: int) -> int:
 def _preamble(lines: List[str], index: int) -> Tuple[Optional[str], Optional[str]]:
     """What precedes the report at lines[index]: its " PRINTING" heading, and why
     its figures are incomplete when heaptrack's warning line (printed by the report,
-    after the caller's heading) is there."""
+    after the caller's heading) says so."""
     j = _line_before(lines, index)
     incomplete = None
-    if j >= 0 and lines[j].startswith(INCOMPLETE):
-        incomplete = lines[j].strip()[len(INCOMPLETE):]
+    if j >= 0 and lines[j].startswith(WARNING):
+        if lines[j].startswith(INCOMPLETE):
+            incomplete = lines[j].strip()[len(INCOMPLETE):]
         j = _line_before(lines, j)
     heading = lines[j].strip() if j >= 0 and lines[j].startswith(" PRINTING") else None
     return heading, incomplete

@@ -286,6 +286,27 @@ def test_plot_highlights_only_a_leak(tmp_path):
     assert share_of_color(read_png(tmp_path / "leaky.png"), plot.LEAK_COLOR) > 0.002
 
 
+def test_plot_draws_a_held_task_apart_and_its_peak_since_the_first_sample(tmp_path):
+    rec = tmp_path / "held.jsonl"
+    lines = [json.dumps({"type": "record", "version": 1, "machine": "test"})]
+    for i in range(10):
+        # died before the recording, holding 5000 B; a task whose peak of 90000 B was
+        # before the recording, and that uses 1000 B while recorded
+        tasks = {"dead": {"current": 5000, "peak": 8000, "alive": False},
+                 "busy": {"current": 1000, "peak": 90000, "alive": True}}
+        lines.append(json.dumps({"type": "sample", "t": i * 0.5, "tasks": tasks}))
+    rec.write_text("\n".join(lines) + "\n")
+    out = ok(heaptrack("plot", rec, "-o", tmp_path / "held.png")).stdout
+    assert "no leak; held by dead tasks: dead (died before watching, still holds 5000 B)" in out
+    pixels = read_png(tmp_path / "held.png")
+    assert share_of_color(pixels, plot.HELD_COLOR) > 0.002 and share_of_color(pixels, plot.LEAK_COLOR) < 0.0002
+    from heaptrack_host.recording import series_by_task
+    fig, ax, drawn = plot.figure({}, [json.loads(x) for x in lines[1:]])
+    assert ax.get_ylim()[1] < 10000   # no 90000 B peak from before the recording
+    assert "busy — ok, peak 1000 B" in drawn["busy"].get_label()
+    assert series_by_task([json.loads(x) for x in lines[1:]])["busy"].peaks_seen() == [1000] * 10
+
+
 def test_plot_html_only(tmp_path):
     rec = tmp_path / "leaky.jsonl"
     synthetic_recording(rec, leak=True)
