@@ -194,17 +194,26 @@ test-host: venv
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
-# The whole suite on ESP-IDF's tracker, with the differential test of the two
-# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
-# Then the chip tests on each other chip's firmware.
-test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		$(PYTEST_ARGS)
-	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
-		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-idf test-host
+# The host suites: the whole suite on ESP-IDF's tracker, with the differential
+# test of the two trackers (host_tests/test_tracker_diff.py), then the whole
+# suite on heaptrack's, then the chip tests on each other chip's firmware. As
+# NAME COMMAND pairs for mk/run-suites.sh.
+HOST_SUITES = "host suite, ESP-IDF's tracker" \
+		"$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) --firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)" \
+	"host suite, heaptrack's hooks tracker" \
+		"$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)" \
+	$(foreach c,$(OTHER_CHIPS),"chip tests, the virtual $(c)" \
+		"$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS)")
+HOST_SUITE_DEPS := firmware-host-untracked firmware-host-trackers firmware-host-chips venv
+test-host: $(HOST_SUITE_DEPS)
+	@$(ROOT)/mk/run-suites.sh $(HOST_SUITES)
+# Everything is built first; then every suite runs, each whatever the others
+# did, and the end says how each went (mk/run-suites.sh).
+test: $(HOST_SUITE_DEPS) $(IDF_SOURCE_STAMP)
+	@$(ROOT)/mk/run-suites.sh \
+		"C tests (heaptrack's trackers, ESP-IDF's own heap tests; ASan/UBSan)" "$(MAKE) --no-print-directory test-c" \
+		"make check-idf (the device code against ESP-IDF)" "$(MAKE) --no-print-directory test-idf" \
+		$(HOST_SUITES)
 endif
 
 # `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and

@@ -2,9 +2,9 @@
 # board (native/heaptrack: the C module _heaptrack and the frozen package).
 # MicroPython strips docstrings, so the documentation lives here.
 #
-# Editors and mypy find these stubs through heaptrack_host/stubs: the
-# repository's mypy.ini sets mypy_path to it; elsewhere, point mypy_path
-# (pyright/Pylance: stubPath) at the directory `python -m heaptrack_host.stubs` prints.
+# Installed, this file is also the PEP 561 stub package heaptrack-stubs, which
+# mypy and pyright find with no configuration; in this repository, mypy.ini sets
+# mypy_path to heaptrack_host/stubs (with MicroPython's time).
 # host_tests/test_stubs.py checks that these names are the board's public names.
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Sequence, Tuple, Union, overload
 

@@ -136,7 +136,7 @@ def records_warning(rec):
     if rec.region is not None:
         return ("task records take %d bytes of ESP-IDF's biggest heap (%d tasks, %d deleted), which keeps "
                 "them until a hard reset: room for about %d more tasks before new ones go unrecorded "
-                "and reports fail (README: Two trackers)" % (rec.bytes, rec.tasks, rec.deleted, rec.tasks_left))
+                "and reports fail (README: A board that runs for days)" % (rec.bytes, rec.tasks, rec.deleted, rec.tasks_left))
     return ("the table of task records is nearly full (%d tasks, %d deleted holding blocks or not): room "
             "for about %d more; heaptrack.clear() forgets deleted tasks that hold nothing"
             % (rec.tasks, rec.deleted, rec.tasks_left))
