@@ -151,8 +151,11 @@ ht_err_t ht_clear(size_t *dropped);
 
 // The task a live block was charged to, and its size as the statistics count it
 // (ht_block_t.size). address is what the allocation returned (for a block of
-// executable memory, its data address). HT_ERR_NOT_FOUND for an address that
-// is no live block's the tracker knows; HT_ERR_UNSUPPORTED without task tracking.
+// executable memory, its data address), and must be a live block's: ESP-IDF's
+// tracker reads the owner word its tracking writes before the block (the
+// module asks only of the GC heap's areas), heaptrack's looks it up and says
+// HT_ERR_NOT_FOUND for a block it does not know. HT_ERR_UNSUPPORTED without
+// task tracking.
 ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size);
 
 // One heap region, with multi_heap_info_t's figures.
