@@ -182,7 +182,7 @@ VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)
 $(VENV_STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(PYTHON) -m pip install --quiet -e "$(ROOT)[test]"
 	touch $@
 
@@ -245,11 +245,20 @@ else
 	$(HOST_SUITE_IDF)
 	$(HOST_SUITE_HOOKS)
 endif
-	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
-		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-TEST_STAGES := test-c test-idf test-qemu firmware-host-all test-host
+	@status=0; $(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)"; \
+		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) || status=1;) \
+		exit $$status
+
+# Every stage runs whatever the others did; the end says how each went and
+# how long it took (mk/run-suites.sh).
+MAKE_STAGE = $(MAKE) --no-print-directory
 test:
-	@$(ROOT)/mk/test-stages.sh "$(MAKE)" $(TEST_STAGES)
+	@$(ROOT)/mk/run-suites.sh \
+		"C tests (heaptrack's trackers, ESP-IDF's own heap tests; ASan/UBSan)" "$(MAKE_STAGE) test-c" \
+		"make check-idf (the device code against ESP-IDF)" "$(MAKE_STAGE) test-idf" \
+		"the QEMU board (FreeRTOS on RISC-V, MicroPython on it)" "$(MAKE_STAGE) test-qemu" \
+		"the host firmwares and the tools' .venv" "$(MAKE_STAGE) firmware-host-all" \
+		"host suites (both trackers, every virtual chip)" "$(MAKE_STAGE) test-host"
 endif
 
 # The QEMU board's C tests (native/tests/qemu), where its emulator and the

@@ -72,6 +72,9 @@ SAMPLE_MARKER = "\x1eheaptrack-sample:"
 SETUP_MARKER = "\x1eheaptrack-setup:"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SAMPLER_TASK = "ht_sampler"
+# Seconds a board has to answer for one sample (a board with a thousand tasks takes
+# well under one): longer, and it stopped answering.
+SAMPLE_TIMEOUT = 15
 
 # Board side: _heaptrack_host_exec(src, name) runs a script as `mpremote run` would
 # (fresh namespace, __name__ == "__main__"). Also checks that the heaptrack module
@@ -186,6 +189,11 @@ def find_port() -> str:
     for p in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
         if p.vid is not None:
             return p.device
+    from . import vboard
+    live = vboard.running_boards()
+    if live:
+        raise BoardError("no USB board found, but a virtual board runs (%s): pass --port vboard, or "
+                         "--vboard for one of this command's own" % ", ".join(b.device for b in live))
     raise BoardError("no board found: connect one and pass --port DEV, or use --vboard for a virtual board")
 
 
@@ -209,13 +217,15 @@ def resolve_port(spec: Optional[str]) -> str:
                 return p.device
         raise BoardError("no USB serial device with serial number %s" % spec[3:])
     if spec == "vboard":
-        from . import paths
-        link = paths.tty_link()
-        try:
-            return os.readlink(link)
-        except OSError:
-            raise BoardError("no virtual board is running (%s): start one with `mpheaptrack vboard`, or "
-                             "use --vboard" % link) from None
+        from . import vboard
+        live = vboard.running_boards()
+        if not live:
+            raise BoardError("no virtual board is running: start one with `mpheaptrack vboard`, or use --vboard")
+        default = [b for b in live if b.default]
+        if default or len(live) == 1:
+            return (default or live)[0].device
+        raise BoardError("%d virtual boards run (%s): pass --port with the device of the one you mean"
+                         % (len(live), ", ".join("%s, flash %s" % (b.device, b.flash) for b in live)))
     return spec
 
 
@@ -310,18 +320,25 @@ class Connection:
             raise BoardError("no MicroPython REPL answers on %s (%s)" % (self.device, e)) from None
         self.transport.in_raw_repl = True
 
-    def _wait_for(self, ending: bytes, deadline: float) -> None:
-        """Reads up to and including ending, never past it: what follows is the next reader's."""
+    def _wait_for(self, ending: bytes, deadline: float, silent: Optional[str] = None) -> None:
+        """Reads up to and including ending, never past it: what follows is the next reader's.
+        BoardLost when the virtual board says meanwhile that its firmware ended (a crash, a
+        hard reset): the new one will not answer what was sent to the old."""
         serial = self.transport.serial
         tail = b""
+        seen = b""
         while True:
             # the longest end of what came that could begin ending
             matched = next(n for n in range(len(ending), -1, -1) if tail.endswith(ending[:n]))
             if matched == len(ending):
                 return
             if time.monotonic() >= deadline:
-                raise BoardError("no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
-            tail = (tail + serial.read(len(ending) - matched))[-len(ending):]
+                raise BoardError(silent or "no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
+            data = serial.read(len(ending) - matched)
+            tail = (tail + data)[-len(ending):]
+            seen = (seen + data)[-160:]
+            if data and b"***" in seen:
+                self._reset_under_us(seen)
 
     def _setup(self) -> None:
         try:
@@ -400,13 +417,51 @@ class Connection:
                 time.sleep(0.01)
             serial.write(data[i:i + 256])
         serial.write(b"\x04")
-        self._wait_for(b"OK", time.monotonic() + timeout)
+        self._wait_for(b"OK", time.monotonic() + timeout,
+                       "the board on %s stopped answering (no 'OK' within %g s)" % (self.device, timeout))
 
     def soft_reset(self) -> None:
-        """Ctrl-D: a fresh interpreter (the virtual board also starts fresh statistics)."""
+        """Ctrl-D: a fresh interpreter. ESP-IDF's heap and its statistics live on, as on an
+        ESP32: deleted tasks' records, peaks."""
         self._helper = False
         self._t0 = None
         self._enter(15, soft_reset=True)  # also interrupts a command still running
+        self._busy = False
+        self._setup()
+
+    def hard_reset(self, timeout: float = 30) -> None:
+        """machine.reset(), as `mpremote reset` does, and back in the raw REPL once the board
+        answers again: from power-on, with no task records, peaks or deleted tasks from
+        before. A USB board drops off the bus and comes back (at the same device, as a
+        board at a fixed port does); the virtual board starts a new firmware process
+        behind the same device."""
+        from mpremote.transport_serial import SerialTransport
+        self._helper = False
+        self._t0 = None
+        serial = self.transport.serial
+        try:
+            self._enter(5)   # whatever runs, interrupted
+            serial.write(b"import machine\nmachine.reset()\x04")
+            self._wait_for(b"OK", time.monotonic() + 5)   # it runs it: the board resets
+        except OSError as e:
+            raise self._lost(e) from None
+        self._close_transport()
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            time.sleep(0.2)
+            try:
+                self.transport = SerialTransport(self.device, baudrate=115200)
+                self.transport.serial.timeout = 1
+                self._enter(min(3, max(0.5, deadline - time.monotonic())))
+                break
+            except Exception as e:   # not back yet: the device is away, or not answering
+                last = e
+                if getattr(self, "transport", None) is not None:
+                    self._close_transport()
+                if time.monotonic() >= deadline:
+                    raise BoardError("the board on %s did not come back within %.0f s of its hard reset (%s)"
+                                     % (self.device, timeout, last)) from None
         self._busy = False
         self._setup()
 
@@ -415,7 +470,8 @@ class Connection:
     def sample(self) -> Sample:
         """One sample, taken now by the REPL's task."""
         try:
-            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER))
+            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER),
+                            timeout=SAMPLE_TIMEOUT)
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
         # the marked line: a task may print around it (split at newlines only:
@@ -532,6 +588,11 @@ class Connection:
         self._reset_under_us(err)
         error = err[:-1].decode(errors="replace").replace("\r\n", "\n")
         if not error.strip():
+            return None
+        if not _ERROR_OUTPUT.search(error):
+            # A task's lines between the board's two ends of output: output, not an
+            # error (as exec() takes them).
+            on_output(error)
             return None
         last_line = error.strip().splitlines()[-1]
         if stop.sent_at is not None and last_line.startswith("KeyboardInterrupt"):

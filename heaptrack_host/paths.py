@@ -12,10 +12,12 @@ The host firmware (``build/host/micropython`` of a heaptrack checkout, built by
    checkout where ``make`` has built the firmware copies it into the package
    (``heaptrack_host/firmware/``, see setup.py).
 
-A virtual board's state (its flash directory, log, status file and the
-``vboard-flash.tty`` link to its device) lives in the checkout's ``build/`` when run
-from a checkout, else in ``$XDG_STATE_HOME/heaptrack`` (``~/.local/state/heaptrack``),
-never inside site-packages.
+A virtual board's state (its flash directory, log, status file, the lock it holds
+on the flash while it runs and the ``vboard-flash.tty`` link to its device) lives in
+the checkout's ``build/`` when run from a checkout, else in ``$XDG_STATE_HOME/heaptrack``
+(``~/.local/state/heaptrack``), never inside site-packages. A second virtual board
+started with the default flash while the first runs gets ``vboard-flash-2`` (and
+its own ``.tty`` link, status and log), a third ``vboard-flash-3``, and so on.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import re
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-__all__ = ["FirmwareNotFound", "CHIPS", "DEFAULT_CHIP", "chip_name", "checkout", "find_firmware", "state_dir", "default_flash", "tty_link",
-           "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
+__all__ = ["FirmwareNotFound", "CHIPS", "DEFAULT_CHIP", "chip_name", "checkout", "find_firmware", "state_dir",
+           "default_flash", "tty_link", "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
 
 PACKAGE = Path(__file__).resolve().parent
 BUNDLED_FIRMWARE = PACKAGE / "firmware" / "micropython"
@@ -155,14 +157,15 @@ def state_dir() -> Path:
     return Path(base) / "heaptrack"
 
 
-def default_flash() -> Path:
-    return state_dir() / "vboard-flash"
+def default_flash(n: int = 1) -> Path:
+    """The flash of the n-th virtual board running at once with the default flash:
+    vboard-flash, then vboard-flash-2, ..."""
+    return state_dir() / ("vboard-flash" if n == 1 else "vboard-flash-%d" % n)
 
 
-def tty_link() -> Path:
-    """The symlink to the device of the last virtual board started with its default flash
-    (``--port vboard`` reads it)."""
-    return state_dir() / "vboard-flash.tty"
+def tty_link(n: int = 1) -> Path:
+    """The symlink to the device of the virtual board with default_flash(n) while it runs."""
+    return default_flash(n).with_name(default_flash(n).name + ".tty")
 
 
 def sanitizer_suppressions() -> Path:

@@ -20,6 +20,12 @@
 // The banner names heaptrack's version (HEAPTRACK_VERSION: native/heaptrack/micropython.mk).
 #define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
 
+// os.uname() and sys.platform as the esp32 port has them (its mpconfigport.h):
+// sysname and nodename "esp32" on every chip, release and version
+// MicroPython's, machine the board and chip named above.
+#define MICROPY_PY_SYS_PLATFORM "esp32"
+#define MICROPY_PY_OS_UNAME (1)
+
 #include "ports/unix/variants/mpconfigvariant_common.h"
 
 // MicroPython's heap as the esp32 port has it on the virtual board's chip (its
@@ -61,13 +67,16 @@ void ht_gc_area_free(void *area);
 // tells the virtual board to start a new one (boards/HOST/mp_task.c).
 // Upstream's unix port has no reset; this adds it to the machine module.
 // machine.disable_irq()/enable_irq(): a FreeRTOS critical section, as on the
-// esp32 port (boards/HOST/board_irq.c).
+// esp32 port (boards/HOST/board_irq.c). machine.unique_id(): the board's MAC
+// address, as the esp32 port answers it (boards/HOST/board_id.c).
 #ifndef __ASSEMBLER__
 extern const struct _mp_obj_fun_builtin_fixed_t host_machine_reset_obj;
 extern const struct _mp_obj_fun_builtin_fixed_t host_machine_disable_irq_obj;
 extern const struct _mp_obj_fun_builtin_fixed_t host_machine_enable_irq_obj;
+extern const struct _mp_obj_fun_builtin_fixed_t host_machine_unique_id_obj;
 #endif
 #define MICROPY_PY_MACHINE_EXTRA_GLOBALS \
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&host_machine_reset_obj) }, \
     { MP_ROM_QSTR(MP_QSTR_disable_irq), MP_ROM_PTR(&host_machine_disable_irq_obj) }, \
-    { MP_ROM_QSTR(MP_QSTR_enable_irq), MP_ROM_PTR(&host_machine_enable_irq_obj) },
+    { MP_ROM_QSTR(MP_QSTR_enable_irq), MP_ROM_PTR(&host_machine_enable_irq_obj) }, \
+    { MP_ROM_QSTR(MP_QSTR_unique_id), MP_ROM_PTR(&host_machine_unique_id_obj) },

@@ -1499,6 +1499,128 @@ static void test_realloc_miscount(void) {
 
 #endif // !HT_TEST_HOOKS
 
+// Each task's totals only: the same tasks and figures as a full copy, no heaps.
+static void test_totals_snapshot(void) {
+    worker_t w;
+    ht_task_t handle = worker_start(&w, "totals");
+    void *p = worker_malloc(&w, 300, HT_CAP_DEFAULT);
+    CHECK(p != NULL);
+    ht_snapshot_t full = take(false);
+    ht_snapshot_t totals;
+    CHECK(ht_snapshot_take_totals(&totals, true, 0) == HT_OK);
+    CHECK(totals.task_count == full.task_count);
+    for (size_t i = 0; i < totals.task_count && i < full.task_count; ++i) {
+        const ht_task_stat_t *a = &totals.tasks[i], *b = &full.tasks[i];
+        CHECK(a->handle == b->handle && strcmp(a->name, b->name) == 0 && a->is_alive == b->is_alive);
+        CHECK(a->overall_current_usage == b->overall_current_usage && a->overall_peak_usage == b->overall_peak_usage);
+        CHECK(a->heap_count == b->heap_count && a->heap_stat == NULL);
+    }
+    ht_snapshot_release(&totals);
+    ht_snapshot_release(&full);
+    CHECK(ht_snapshot_take_totals(&totals, false, handle) == HT_OK);
+    CHECK(totals.task_count == 1 && totals.tasks[0].handle == handle && totals.tasks[0].heap_count == 1);
+    ht_snapshot_release(&totals);
+    CHECK(worker_free(&w, p) == HT_OK);
+    worker_stop(&w);
+}
+
+// The task a block is charged to, and its size as the statistics count it.
+static void test_block_owner(void) {
+    worker_t w;
+    ht_task_t handle = worker_start(&w, "owner");
+    void *p = worker_malloc(&w, 200, HT_CAP_DEFAULT);
+    CHECK(p != NULL);
+    ht_task_t owner = 0;
+    size_t size = 0;
+    CHECK(ht_block_owner((uintptr_t)p, &owner, &size) == HT_OK);
+    CHECK(owner == handle && size == block_size(p));
+    ht_snapshot_t snap = take(true);
+    const ht_task_stat_t *task = find_task(&snap, handle);
+    CHECK(task != NULL && task->heap_stat[0].blocks[0].address == p && task->heap_stat[0].blocks[0].size == size);
+    ht_snapshot_release(&snap);
+    CHECK(worker_free(&w, p) == HT_OK);
+    #if HT_TEST_HOOKS
+    CHECK(ht_block_owner((uintptr_t)p, &owner, &size) == HT_ERR_NOT_FOUND);
+    #endif
+    worker_stop(&w);
+}
+
+// How many records there are, of deleted tasks among them, and room for more.
+static void test_records_counted(void) {
+    ht_records_t before;
+    CHECK(ht_records_info(&before) == HT_OK && before.tasks > 0 && before.tasks_left > 0 && !before.low);
+    worker_t w;
+    worker_start(&w, "counted");
+    void *p = worker_malloc(&w, 64, HT_CAP_DEFAULT);
+    CHECK(worker_free(&w, p) == HT_OK);
+    worker_stop(&w);
+    ht_records_t after;
+    CHECK(ht_records_info(&after) == HT_OK);
+    ht_snapshot_t snap = take(false);
+    size_t deleted = 0;
+    for (size_t i = 0; i < snap.task_count; ++i) {
+        deleted += !snap.tasks[i].is_alive;
+    }
+    CHECK(after.tasks == snap.task_count && after.deleted == deleted);
+    CHECK(snap.records.tasks == after.tasks && snap.records.deleted == after.deleted);
+    ht_snapshot_release(&snap);
+    #if HT_TEST_HOOKS
+    // Reused when full: a record dropped by clear() is room again.
+    CHECK(after.tasks_left >= before.tasks_left - 1);
+    #else
+    CHECK(after.tasks == before.tasks + 1 && after.deleted == before.deleted + 1);
+    CHECK(after.bytes > before.bytes && after.tasks_left < before.tasks_left);
+    #endif
+}
+
+// tracemalloc's controls: reset_peak() brings alive tasks' peaks back to their
+// current usage, clear() forgets deleted tasks that hold nothing. heaptrack's
+// tracker can; ESP-IDF's cannot, and says what it keeps.
+static void test_reset_peak_and_clear(void) {
+    worker_t w, gone, holder;
+    ht_task_t handle = worker_start(&w, "peaky");
+    void *big = worker_malloc(&w, 4000, HT_CAP_DEFAULT);
+    void *small = worker_malloc(&w, 100, HT_CAP_DEFAULT);
+    CHECK(worker_free(&w, big) == HT_OK);
+    ht_task_t gone_handle = worker_start(&gone, "gone");
+    void *q = worker_malloc(&gone, 64, HT_CAP_DEFAULT);
+    CHECK(worker_free(&gone, q) == HT_OK);
+    worker_stop(&gone);
+    ht_task_t holder_handle = worker_start(&holder, "holder");
+    void *held = worker_malloc(&holder, 96, HT_CAP_DEFAULT);
+    worker_stop(&holder);
+    size_t dropped = 99;
+    #if HT_TEST_HOOKS
+    CHECK(ht_reset_peak() == HT_OK);
+    ht_snapshot_t snap = take(false);
+    const ht_task_stat_t *task = find_task(&snap, handle);
+    CHECK(task != NULL && task->overall_peak_usage == task->overall_current_usage);
+    CHECK(task != NULL && task->heap_stat[0].peak_usage == task->heap_stat[0].current_usage);
+    CHECK(task != NULL && task->overall_current_usage == block_size(small));
+    const ht_task_stat_t *dead = find_named(&snap, holder_handle, "holder");
+    CHECK(dead != NULL && dead->overall_peak_usage == block_size(held));   // deleted: not touched
+    ht_snapshot_release(&snap);
+    CHECK(ht_clear(&dropped) == HT_OK && dropped >= 1);
+    snap = take(true);
+    CHECK(find_named(&snap, gone_handle, "gone") == NULL);
+    CHECK(find_named(&snap, holder_handle, "holder") != NULL);   // its block keeps its owner
+    CHECK(find_task(&snap, handle) != NULL);
+    ht_snapshot_release(&snap);
+    #else
+    CHECK(ht_reset_peak() == HT_ERR_UNSUPPORTED && strstr(ht_error_detail(), "no call to reset it") != NULL);
+    CHECK(ht_clear(&dropped) == HT_ERR_UNSUPPORTED && dropped == 0);
+    CHECK(strstr(ht_error_detail(), "until a hard reset") != NULL);
+    ht_snapshot_t snap = take(false);
+    CHECK(find_named(&snap, gone_handle, "gone") != NULL);
+    ht_snapshot_release(&snap);
+    (void)handle;
+    (void)holder_handle;
+    #endif
+    CHECK(ht_free(held) == HT_OK);
+    CHECK(worker_free(&w, small) == HT_OK);
+    worker_stop(&w);
+}
+
 #endif // HT_TEST_TRACKING
 
 /******************************************************************************/
@@ -2120,6 +2242,10 @@ static const test_t g_tests[] = {
     { "snapshot_slots", test_snapshot_slots, NULL },
     { "vm_restart_reclaims", test_vm_restart_reclaims, NULL },
     { "snapshot_under_churn", test_snapshot_under_churn, NULL },
+    { "totals_snapshot", test_totals_snapshot, NULL },
+    { "block_owner", test_block_owner, NULL },
+    { "records_counted", test_records_counted, NULL },
+    { "reset_peak_and_clear", test_reset_peak_and_clear, NULL },
     #else
     { "tracking_off", NULL, NULL },   // filled in below
     #endif
@@ -2167,8 +2293,14 @@ static void test_tracking_off(void) {
     CHECK(strstr(ht_error_detail(), "without ESP-IDF heap task tracking") != NULL);
     CHECK(strstr(ht_error_detail(), "CONFIG_HEAP_TASK_TRACKING=y") != NULL);
     CHECK(ht_snapshot_take(&snap, false, ht_current_task(), false) == HT_ERR_UNSUPPORTED);
+    CHECK(ht_snapshot_take_totals(&snap, true, 0) == HT_ERR_UNSUPPORTED);
     ht_snapshot_release(&snap);
     CHECK(snap.storage == NULL);
+    size_t dropped = 9;
+    ht_task_t owner;
+    size_t size;
+    CHECK(ht_reset_peak() == HT_ERR_UNSUPPORTED && ht_clear(&dropped) == HT_ERR_UNSUPPORTED && dropped == 0);
+    CHECK(ht_block_owner((uintptr_t)a, &owner, &size) == HT_ERR_UNSUPPORTED);
     CHECK(ht_free(a) == HT_OK);
     CHECK(ht_free(a) == HT_ERR_NOT_FOUND);
     size_t count = 99;

@@ -557,7 +557,9 @@ int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     s_next_name[0] = '\0';
     s_next_stack = 0;
     if (tcb == NULL) {
-        return EAGAIN;   // what FreeRTOS's "could not allocate" becomes for a pthread caller
+        // FreeRTOS's "could not allocate" (errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY)
+        // for a pthread caller: _thread raises OSError(ENOMEM), which says memory.
+        return ENOMEM;
     }
     tcb->start = start;
     tcb->start_arg = arg;

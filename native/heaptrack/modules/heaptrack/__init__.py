@@ -10,6 +10,8 @@ from _heaptrack import (
     malloc,
     free,
     free_all,
+    reset_peak,
+    clear,
     task_stats,
     print_overview,
     print_details,
