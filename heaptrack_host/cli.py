@@ -26,6 +26,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -127,10 +128,13 @@ class _Collector:
         self.keep = keep
         self._series: Dict[str, TaskSeries] = {}
         self._instances = Instances()
+        self.failures: List[dict] = []   # the failed allocations seen since the first sample
 
-    def add(self, sample: Sample) -> None:
+    def add(self, sample: Sample) -> List[dict]:
+        """Takes a sample in; returns the failed allocations it is the first to carry."""
         self.count += 1
         self.last = sample
+        self.failures.extend(sample.failures)
         self.last_json = sample.to_json(self._instances.label(sample))
         for name, v in self.last_json["tasks"].items():
             s = self._series.get(name)
@@ -141,12 +145,33 @@ class _Collector:
                 # (the first sample stays: changes and peaks are since it)
                 for values in (s.times, s.current, s.peak, s.alive, s.gc):
                     del values[1]
+        return sample.failures
 
     def series(self) -> Dict[str, TaskSeries]:
         return self._series
 
     def verdicts(self) -> Dict[str, verdict.Verdict]:
         return {name: s.verdict() for name, s in self._series.items()}
+
+
+def _failure_line(sample: Sample, failure: dict) -> str:
+    """A failed allocation the moment a sample brings it: the firmware's sentence."""
+    return "%s: allocation failed (seen at %.1f s): %s" % (PROG, sample.t, failure["text"])
+
+
+class _PythonErrors:
+    """The lines of a script's output that are MicroPython's side of a failed allocation
+    (a MemoryError, an OSError ENOMEM), whole lines from output that comes in pieces."""
+
+    PATTERN = re.compile(r"MemoryError|\bENOMEM\b|\[Errno 12\]")
+
+    def __init__(self):
+        self._partial = ""
+
+    def feed(self, text: str) -> List[str]:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        return [line.strip() for line in lines if self.PATTERN.search(line)]
 
 
 class _Script:
@@ -301,6 +326,19 @@ def _heap_lines(sample: Optional[Sample]) -> str:
     return text
 
 
+def _failure_lines(collector: _Collector) -> str:
+    """The failed allocations: how many since power-on, how many while watched, the newest."""
+    total = collector.last.failures_total if collector.last else None
+    if not total:
+        return ""
+    text = "Failed ESP-IDF allocations: %d since power-on, %d while watched" % (total, len(collector.failures))
+    if collector.failures:
+        text += "; the newest: " + collector.failures[-1]["text"]
+    else:
+        text += " (heaptrack.failures() explains them)"
+    return text
+
+
 def _board_lost(error: BoardError, out_path: Optional[str] = None) -> int:
     msg = "%s: error: %s" % (PROG, error)
     if out_path:
@@ -337,8 +375,12 @@ def cmd_watch(args) -> int:
             return text
 
         def view(final=False):
-            return Group(Text(status(final), style="bold"), _watch_table(collector, console.width),
-                         Text(_heap_lines(collector.last), style="dim"))
+            parts = [Text(status(final), style="bold"), _watch_table(collector, console.width),
+                     Text(_heap_lines(collector.last), style="dim")]
+            failed = _failure_lines(collector)
+            if failed:
+                parts.append(Text(failed, style="bold red"))
+            return Group(*parts)
 
         def should_stop():
             return limit is not None and collector.count >= limit
@@ -349,7 +391,8 @@ def cmd_watch(args) -> int:
                     def on_sample(sample):
                         if should_stop():
                             return  # the script's last sample, after the limit
-                        collector.add(sample)
+                        for failure in collector.add(sample):
+                            console.print(Text(_failure_line(sample, failure), style="bold red"))
                         console.print(view())
                         console.print()
 
@@ -363,7 +406,8 @@ def cmd_watch(args) -> int:
                         def on_sample(sample):
                             if should_stop():
                                 return
-                            collector.add(sample)
+                            for failure in collector.add(sample):
+                                live.console.print(Text(_failure_line(sample, failure), style="bold red"))
                             live.update(view())
 
                         def on_output(text):
@@ -438,6 +482,14 @@ class _Progress:
                 info += ", %s: %s" % (what, ", ".join(names))
         return info
 
+    def note(self, line: str) -> None:
+        """A line that matters now (a failed allocation): above the bar, or on its own."""
+        if self.progress is not None:
+            self.progress.console.print(line, highlight=False, markup=False)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
     def close(self) -> None:
         if self.progress is not None:
             if self.collector is not None:
@@ -468,14 +520,23 @@ def cmd_record(args) -> int:
         def on_sample(sample):
             if args.samples is not None and collector.count >= args.samples:
                 return  # the script's last sample, after the limit
-            collector.add(sample)
+            failed = collector.add(sample)
             out.write(json.dumps(collector.last_json) + "\n")
             out.flush()
+            for failure in failed:
+                progress.note(_failure_line(sample, failure))
             progress.update(collector)
+
+        python_errors = _PythonErrors()
 
         def on_output(text):
             sys.stdout.write(text)
             sys.stdout.flush()
+            for line in python_errors.feed(text):
+                # After the last sample: the failure it reports is in the next sample's.
+                t = collector.last_json["t"] if collector.last_json else 0.0
+                out.write(json.dumps({"type": "python_error", "t": t, "text": line}) + "\n")
+                out.flush()
 
         def should_stop():
             if args.samples is not None and collector.count >= args.samples:
@@ -491,6 +552,10 @@ def cmd_record(args) -> int:
             lost = e
         finally:
             progress.close()
+            # A script ended by MicroPython's MemoryError or ENOMEM: its traceback's line.
+            for line in python_errors.feed((error or "") + "\n"):
+                t = collector.last_json["t"] if collector.last_json else 0.0
+                out.write(json.dumps({"type": "python_error", "t": t, "text": line}) + "\n")
             out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error,
                                   "board_lost": str(lost) if lost else None}) + "\n")
         if lost:
@@ -503,6 +568,9 @@ def cmd_record(args) -> int:
         " (stopped by Ctrl-C)" if interrupted else ""))
     sys.stderr.write("%s: changes since the first sample%s: %s\n" % (
         PROG, " (from a hard reset)" if args.hard_reset else "", verdict.summary(collector.verdicts())))
+    if collector.failures:
+        sys.stderr.write("%s: %s failed while recording (in the recording; plot marks them)\n" % (
+            PROG, _count_of(len(collector.failures), "ESP-IDF heap allocation")))
     return _report_script_error(error)
 
 
@@ -537,20 +605,22 @@ def cmd_plot(args) -> int:
         png = str(Path(args.record).with_suffix(".png"))
     if png is not None:
         try:
-            plot.plot_png(header, samples, png, args.title)
+            plot.plot_png(header, samples, png, args.title, rec.python_errors)
         except OSError as e:
             raise UsageError("cannot write %s: %s" % (png, e.strerror or e)) from None
         outputs.append(png)
     if args.html is not None:
         try:
-            plot.write_html(header, samples, args.html, args.title)
+            plot.write_html(header, samples, args.html, args.title, rec.python_errors)
         except OSError as e:
             raise UsageError("cannot write %s: %s" % (args.html, e.strerror or e)) from None
         outputs.append(args.html)
     summary = plot.summarize(samples)
-    print("%s: %s, %s -> %s; %s" % (
+    failed = rec.failures()
+    print("%s: %s, %s -> %s; %s%s" % (
         PROG, _count_of(len(summary), "task"), _count_of(len(samples), "sample"), ", ".join(outputs),
-        verdict.summary({name: v for name, (_, v) in summary.items()})))
+        verdict.summary({name: v for name, (_, v) in summary.items()}),
+        "; %s marked" % _count_of(len(failed), "failed allocation") if failed else ""))
     return 0
 
 

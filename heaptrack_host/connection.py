@@ -96,12 +96,15 @@ def _heaptrack_host_exec(src, name):
 BOARD_RUN = """\
 def _heaptrack_host_run(src, name, interval_ms, marker):
     import heaptrack, time
-    state = [False, False]  # stop requested, sampler finished
+    state = [False, False, %(failures_after)r]  # stop requested, sampler finished, failures seen
+    if state[2] is None:
+        # Counted before the script starts, so that its failures are news in the samples.
+        state[2] = heaptrack.failures(0).total
     t0 = time.ticks_ms()
     def sampler():
         try:
             while not state[0]:
-                heaptrack.dump_sample(t0, marker)
+                state[2] = heaptrack.dump_sample(t0, marker, state[2])
                 deadline = time.ticks_add(time.ticks_ms(), interval_ms)
                 while not state[0]:
                     left = time.ticks_diff(deadline, time.ticks_ms())
@@ -118,7 +121,7 @@ def _heaptrack_host_run(src, name, interval_ms, marker):
         deadline = time.ticks_add(time.ticks_ms(), 5000)
         while not state[1] and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             time.sleep_ms(5)
-        heaptrack.dump_sample(t0, marker)
+        heaptrack.dump_sample(t0, marker, state[2])
 try:
     _heaptrack_host_run(%(src)r, %(name)r, %(interval_ms)d, %(marker)r)
 finally:
@@ -267,6 +270,7 @@ class Connection:
         self.script_interrupted = False
         self._busy = False  # a raw-REPL command may still be running
         self._t0 = None
+        self._failures_seen: Optional[int] = None  # the failures' total the last sample said
         self._helper = False
         self.lost: Optional[str] = None  # why the board went away, once it did
         try:
@@ -438,6 +442,7 @@ class Connection:
         from mpremote.transport_serial import SerialTransport
         self._helper = False
         self._t0 = None
+        self._failures_seen = 0   # from power-on, every failure is news
         serial = self.transport.serial
         try:
             self._enter(5)   # whatever runs, interrupted
@@ -470,8 +475,8 @@ class Connection:
     def sample(self) -> Sample:
         """One sample, taken now by the REPL's task."""
         try:
-            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER),
-                            timeout=SAMPLE_TIMEOUT)
+            out = self.exec("__import__('heaptrack').dump_sample(%r, %r, %r)"
+                            % (self._t0, SAMPLE_MARKER, self._failures_seen), timeout=SAMPLE_TIMEOUT)
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
         # the marked line: a task may print around it (split at newlines only:
@@ -484,6 +489,7 @@ class Connection:
             raise BoardError("unexpected sample from %s: %s" % (self.device, e)) from None
         if self._t0 is None:
             self._t0 = s.ticks_ms
+        self._failures_seen = s.failures_total
         return s
 
     def metrics(self, max_deleted: Optional[int] = None, timeout: float = 10) -> str:
@@ -535,12 +541,13 @@ class Connection:
         """
         from mpremote.transport import TransportError
         code = BOARD_RUN % {"src": source, "name": name, "interval_ms": max(1, int(interval * 1000)),
-                            "marker": SAMPLE_MARKER, "task": SAMPLER_TASK}
+                            "marker": SAMPLE_MARKER, "task": SAMPLER_TASK, "failures_after": self._failures_seen}
         first = []
 
         def sampled(sample):
             if not first:
                 first.append(sample)
+            self._failures_seen = sample.failures_total
             on_sample(sample)
 
         splitter = _StreamSplitter(sampled, on_output)

@@ -10,7 +10,8 @@ those it calls HELD (deleted before the recording, still holding memory) in
 ``HELD_COLOR``,
 with what the verdict is based on drawn too: the lowest use in each third of the
 run (diamonds joined by a dashed line) when it rose all through, an × where the
-task was deleted while holding memory. Reasons are in the legend, outside the
+task was deleted while holding memory, a dark red line across both plots where
+failed allocations were seen (dotted: the script's MemoryError/ENOMEM). Reasons are in the legend, outside the
 plot, so nothing is written over a line or a border; every other task gets a
 colour that is not red.
 
@@ -26,7 +27,7 @@ import html
 import io
 import json
 import textwrap
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from . import trend, verdict as verdicts
 from .recording import TaskSeries, series_by_task
@@ -38,6 +39,7 @@ HELD_COLOR = "#ff7f0e"  # matplotlib's tab:orange
 # tab10 without its red and orange, then a few darker ones: never mistaken for a verdict.
 OTHER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31"]
+FAILURE_COLOR = "#b00020"   # a failed allocation: darker than LEAK_COLOR, a line across both plots
 FREE_COLOR = "#17becf"
 LARGEST_COLOR = "#7f7f7f"
 MINIMUM_COLOR = "#9467bd"
@@ -81,9 +83,11 @@ def _legend_label(name: str, series: TaskSeries, v: verdicts.Verdict) -> str:
     return "%s\n%s" % (head, why)
 
 
-def figure(header: dict, samples: List[dict], title: Optional[str] = None, headed: bool = True):
+def figure(header: dict, samples: List[dict], title: Optional[str] = None, headed: bool = True,
+           python_errors: Sequence[dict] = ()):
     """The matplotlib Figure for a recording, the usage axes and {name: Line2D} of the task lines
-    (each with .extras: the other artists drawn for that task)."""
+    (each with .extras: the other artists drawn for that task). Failed allocations the samples
+    carry, and the script's MemoryError/ENOMEM lines (python_errors), are marked on the timeline."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -100,6 +104,8 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
                      ha="left", y=0.975)
         fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
 
+    failures = [(sample["t"], f) for sample in samples for f in (sample.get("failures") or {}).get("new", [])]
+    _mark_failures(ax, ax_free, failures, python_errors)
     top = max([max(s.peaks_seen()) for s, _ in summary.values()] or [0])
     div, unit = _unit(top)
     lines = {}
@@ -145,6 +151,12 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
         if any(v.leak and v.rising for _, v in summary.values()):
             keys.append(Line2D([], [], color="black", linestyle="--", marker="D", markerfacecolor="white"))
             key_labels.append("lowest use per third of the run")
+        if failures:
+            keys.append(Line2D([], [], color=FAILURE_COLOR, linewidth=1.4))
+            key_labels.append("ESP-IDF allocation failed (%d; heaptrack.failures())" % len(failures))
+        if python_errors:
+            keys.append(Line2D([], [], color=FAILURE_COLOR, linewidth=1.2, linestyle=":"))
+            key_labels.append("the script's MemoryError / ENOMEM (%d)" % len(python_errors))
         ax.legend([h for h, _ in ordered] + keys, [lab for _, lab in ordered] + key_labels, loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), fontsize=8.5, frameon=False, title="task — verdict",
                   title_fontsize=9.5, alignment="left", borderaxespad=0)
@@ -177,6 +189,26 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
     return fig, ax, lines
 
 
+def _mark_failures(ax, ax_free, failures: List[tuple], python_errors: Sequence[dict]) -> None:
+    """A line across both plots at each sample that brought failed allocations (labelled with
+    their sizes), a dotted one where the script printed MicroPython's side of one."""
+    by_time: Dict[float, List[dict]] = {}
+    for t, f in failures:
+        by_time.setdefault(t, []).append(f)
+    for t, fs in by_time.items():
+        for a in (ax, ax_free):
+            a.axvline(t, color=FAILURE_COLOR, linewidth=1.4, zorder=1.5)
+        label = ", ".join("%s B %s" % (format(f["size"], ","), f["kind"]) for f in fs[:2])
+        if len(fs) > 2:
+            label += " +%d" % (len(fs) - 2)
+        ax.annotate("failed: " + label, xy=(t, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                    textcoords="offset points", ha="left", va="top", fontsize=7.5, color=FAILURE_COLOR,
+                    rotation=90)
+    for e in python_errors:
+        for a in (ax, ax_free):
+            a.axvline(e["t"], color=FAILURE_COLOR, linewidth=1.2, linestyle=":", zorder=1.5)
+
+
 def _mark_deletion(ax, series: TaskSeries, color: str, div: float) -> list:
     """An X where the task was first seen deleted; the artists drawn."""
     for i in range(1, len(series.alive)):
@@ -187,14 +219,16 @@ def _mark_deletion(ax, series: TaskSeries, color: str, div: float) -> list:
     return []
 
 
-def plot_png(header: dict, samples: List[dict], path, title: Optional[str] = None) -> None:
-    fig, _, _ = figure(header, samples, title)
+def plot_png(header: dict, samples: List[dict], path, title: Optional[str] = None,
+             python_errors: Sequence[dict] = ()) -> None:
+    fig, _, _ = figure(header, samples, title, python_errors=python_errors)
     fig.savefig(path, format="png")
 
 
-def write_html(header: dict, samples: List[dict], path, title: Optional[str] = None) -> None:
+def write_html(header: dict, samples: List[dict], path, title: Optional[str] = None,
+               python_errors: Sequence[dict] = ()) -> None:
     """A self-contained interactive page for the recording."""
-    fig, ax, drawn = figure(header, samples, title, headed=False)
+    fig, ax, drawn = figure(header, samples, title, headed=False, python_errors=python_errors)
     lines = {name: drawn[name] for name in summarize(samples) if name in drawn}  # order of appearance
     for i, name in enumerate(lines):
         lines[name].set_gid("task-%d" % i)

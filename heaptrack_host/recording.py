@@ -10,10 +10,17 @@ lines: a header, one line per sample, an end line::
     {"type": "sample", "t": 1.5, "tasks": {"leaking_task": {"current": 2936, "peak": 11128, "alive": true,
      "handle": ..., "gc": 0}}, "regions": [{"name": "RAM", "caps": ..., "total": ..., "free": ...,
      "largest_free": ..., "minimum_free": ...}], "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...},
-     "records": {"tasks": ..., "deleted": ..., "bytes": ..., "tasks_left": ..., "low": false}}
+     "records": {"tasks": ..., "deleted": ..., "bytes": ..., "tasks_left": ..., "low": false},
+     "failures": {"total": 3, "new": [{"number": 3, "ms": ..., "task": ..., "task_name": "mp_task",
+     "size": 16717, "caps": ..., "function": "heap_caps_calloc", "kind": "fragmented", "text": ...}]}}
+    {"type": "python_error", "t": 1.5, "text": "OSError: [Errno 12] ENOMEM"}
     {"type": "end", "samples": n, "script_error": null or its traceback, "board_lost": null or why}
 
-``t`` is seconds since the first sample by the board's clock. Each task is kept
+``t`` is seconds since the first sample by the board's clock. A sample's
+``failures`` lists the failed ESP-IDF allocations since the sample before (each
+explained by the firmware, as ``heaptrack.failures()`` does); a ``python_error``
+line is a MemoryError or ENOMEM line the script printed, after the sample at ``t``:
+MicroPython's view of the same failure. Each task is kept
 apart (``Instances``): ESP-IDF keeps a deleted task's record, so a board that ran a
 script before has a task of the same name from then; the first task of a name seen
 is ``name``, the next ``name#2``, and so on. ``gc`` is the bytes of its blocks that
@@ -62,6 +69,8 @@ class Sample:
     ticks_ms: int = 0
     gc_areas: List[dict] = field(default_factory=list)  # records.GC_AREA fields
     records: Optional[dict] = None  # records.RECORDS fields; None without task tracking
+    failures_total: Optional[int] = None  # failed ESP-IDF allocations since power-on; None: not said
+    failures: List[dict] = field(default_factory=list)  # records.FAILURE fields: the new ones
 
     @classmethod
     def from_board(cls, text: str) -> "Sample":
@@ -82,13 +91,21 @@ class Sample:
         rec = obj.get("records")
         if rec is not None:
             rec = dict(zip(records.names(records.RECORDS), records.check(rec, records.RECORDS, "sample records")))
-        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec)
+        failed = obj.get("failures")
+        total, new = None, []
+        if failed is not None:
+            total, _, new_list = records.check(failed, records.FAILURES, "sample failures")
+            new = [dict(zip(records.names(records.FAILURE), records.check(f, records.FAILURE, "sample failure")))
+                   for f in new_list]
+        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec, total, new)
 
     def to_json(self, tasks: Dict[str, dict]) -> dict:
         """This sample as one line of a recording, its tasks as Instances.label gave them."""
         line = {"type": "sample", "t": round(self.t, 3), "tasks": tasks, "regions": self.regions, "gc": self.gc}
         if self.records is not None:
             line["records"] = self.records
+        if self.failures_total is not None:
+            line["failures"] = {"total": self.failures_total, "new": self.failures}
         return line
 
     def total_free(self) -> int:
@@ -110,11 +127,17 @@ class Recording:
     header: dict = field(default_factory=dict)
     samples: List[dict] = field(default_factory=list)
     end: Optional[dict] = None
+    python_errors: List[dict] = field(default_factory=list)  # {"t", "text"}
     warnings: List[str] = field(default_factory=list)
 
     @property
     def board_lost(self) -> Optional[str]:
         return (self.end or {}).get("board_lost")
+
+    def failures(self) -> List[Tuple[float, dict]]:
+        """(t, failure) for every failed allocation the samples carry: t is the sample's that
+        first saw it (it failed since the sample before)."""
+        return [(s["t"], f) for s in self.samples for f in (s.get("failures") or {}).get("new", [])]
 
 
 class Instances:
@@ -231,6 +254,17 @@ def _check_sample(obj: dict) -> None:
     gc = obj.get("gc", {})
     if gc:
         records.check(gc, records.SAMPLE_GC, "gc")
+    failed = obj.get("failures")
+    if failed is not None:
+        records.check(failed, (("total", int), ("new", list)), "failures")
+        for f in failed["new"]:
+            records.check(f, records.FAILURE, "failure")
+
+
+def _check_time(obj: dict, what: str) -> None:
+    t = obj.get("t")
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or abs(t) > records.MAX_SECONDS:
+        raise records.RecordError('%s needs a finite number "t" (seconds), got %r' % (what, t))
 
 
 def _no_constant(name: str):
@@ -269,6 +303,10 @@ def read_record(lines: Iterable[str], source: str = "recording") -> Recording:
             elif kind == "sample":
                 _check_sample(obj)
                 rec.samples.append(obj)
+            elif kind == "python_error":
+                _check_time(obj, "a python_error line")
+                records.check(obj, (("text", str),), "python_error")
+                rec.python_errors.append(obj)
             elif kind == "end":
                 rec.end = obj
             # other types (future additions) are skipped

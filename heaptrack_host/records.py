@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence, Tuple
 
 __all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "RECORDS",
+           "FAILURES", "FAILURE",
            "MAX_INT", "MAX_SECONDS", "names", "check"]
 
 Table = Sequence[Tuple[str, type]]
@@ -28,6 +29,11 @@ HEAP: Table = (("task", int), ("name", str), ("caps", int), ("size", int), ("cur
 GC_AREA: Table = (("address", int), ("size", int), ("task", (int, type(None))))
 # dump_sample()'s "records": the tracker's task records (heap_info().records).
 RECORDS: Table = (("tasks", int), ("deleted", int), ("bytes", int), ("tasks_left", int), ("low", bool))
+# dump_sample()'s "failures": the failed ESP-IDF allocations since power-on (or
+# clear_failures()), and those after the sampler's last total, each explained.
+FAILURES: Table = (("total", int), ("lost", int), ("new", list))
+FAILURE: Table = (("number", int), ("ms", int), ("task", int), ("task_name", str), ("size", int), ("caps", int),
+                  ("function", (str, type(None))), ("kind", str), ("text", str))
 
 # No figure of a board is larger: an address or byte count of a 64-bit machine.
 MAX_INT = (1 << 64) - 1

@@ -885,3 +885,61 @@ def test_hard_reset_starts_from_zero(command, vboard_factory, script, tmp_path):
         assert "changes since the first sample (from a hard reset): no leak" in proc.stderr
     else:
         assert "changes and peaks since sample 1 (from a hard reset)" in proc.stdout
+
+
+# Two allocations no heap can give, the first reported by MicroPython's side as a
+# printed MemoryError; the script then ends on the second.
+FAILING = """\
+import heaptrack
+try:
+    heaptrack.malloc(48 << 20)
+except MemoryError as e:
+    print("MemoryError:", e)
+heaptrack.malloc(40 << 20)
+"""
+
+
+def test_record_marks_failed_allocations_and_the_scripts_errors_and_plot_shows_them(board, script, tmp_path):
+    out = tmp_path / "failing.jsonl"
+    proc = heaptrack("record", "--port", board.device, "-o", out, "--interval", 0.05, "--run", script(FAILING))
+    assert proc.returncode == 1, proc.stderr   # the script ended on its MemoryError
+    # Each failure is said the moment a sample brings it, with the firmware's sentence.
+    said = [line for line in proc.stderr.splitlines() if "allocation failed" in line]
+    assert len(said) == 2, proc.stderr
+    assert "50,331,648 B of" in said[0] and "exhausted" in said[0]
+    assert "41,943,040 B of" in said[1]
+    assert "2 ESP-IDF heap allocations failed while recording" in proc.stderr
+
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    samples = [line for line in lines if line["type"] == "sample"]
+    new = [f for s in samples for f in s["failures"]["new"]]
+    assert [f["size"] for f in new] == [48 << 20, 40 << 20]
+    assert new[0]["task_name"] == "mp_task" and new[0]["kind"] == "exhausted"
+    assert new[1]["number"] == new[0]["number"] + 1
+    assert samples[-1]["failures"]["total"] >= new[1]["number"]
+    # Failures from before the recording are counted, not listed as new.
+    assert samples[0]["failures"]["new"] == [] or samples[0]["failures"]["new"][0]["size"] == 48 << 20
+    errors = [line for line in lines if line["type"] == "python_error"]
+    assert [e["text"].split(":")[0] for e in errors] == ["MemoryError", "MemoryError"]
+    assert errors[0]["t"] <= errors[1]["t"]
+
+    png = tmp_path / "failing.png"
+    proc = ok(heaptrack("plot", out, "-o", png))
+    assert "2 failed allocations marked" in proc.stdout
+    assert share_of_color(read_png(png), plot.FAILURE_COLOR) > 0.0005   # the lines across both plots
+
+    # A recording with nothing failed marks nothing.
+    calm = tmp_path / "calm.jsonl"
+    ok(heaptrack("record", "--port", board.device, "-o", calm, "--interval", 0.05, "--run", script("pass\n", "calm.py")))
+    calm_lines = [json.loads(line) for line in calm.read_text().splitlines()]
+    assert all(s["failures"]["new"] == [] for s in calm_lines if s["type"] == "sample")
+    assert not any(line["type"] == "python_error" for line in calm_lines)
+
+
+def test_watch_prints_a_failed_allocation_as_it_happens(board, script):
+    proc = heaptrack("watch", "--port", board.device, "--run", script(FAILING), "--interval", 0.05, "--samples", 40)
+    assert proc.returncode == 1, proc.stderr
+    said = [line for line in proc.stdout.splitlines() if line.startswith("mpheaptrack: allocation failed")]
+    assert len(said) == 2 and "50,331,648 B" in said[0] and "41,943,040 B" in said[1], proc.stdout
+    # The view under the table keeps the count and the newest.
+    assert "while watched; the newest: #" in proc.stdout

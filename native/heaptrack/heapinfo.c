@@ -188,10 +188,29 @@ static mp_obj_t failure_obj(const ht_failure_t *f) {
     return mp_obj_new_attrtuple(failure_fields, MP_ARRAY_SIZE(items), items);
 }
 
-// (total, lost, [failure, ...]): the failures since power-on (or the last
-// clear), how many of them the ring no longer holds, and those it holds,
-// oldest first. Reports stop announcing them.
-static mp_obj_t heapinfo_failures(void) {
+// failures(after=None) -> (total, lost, [failure, ...]): the failures since
+// power-on (or the last clear), how many of them the ring no longer holds,
+// and those it holds, oldest first. Without `after` the caller is told of
+// them all (reports stop announcing them); with it, only those numbered
+// after it are listed and nobody counts as told: what a sampler asks every
+// sample, at the cost of a count when nothing failed.
+static mp_obj_t heapinfo_failures(size_t n_args, const mp_obj_t *args) {
+    bool telling = n_args == 0 || args[0] == mp_const_none;
+    mp_uint_t after = telling ? 0 : arg_word_or_raise(args[0], MP_QSTR_after);
+    if (!telling) {
+        uint32_t now = ht_failures_newest(NULL);
+        if (now < after) {
+            after = 0;   // cleared since: every one held is new
+        }
+        if (now == after) {
+            // Nothing new: answered without copying the ring (the ring keeps
+            // the newest HT_FAILURES, so that is what it no longer holds).
+            mp_obj_t items[] = { mp_obj_new_int_from_uint(now),
+                                 mp_obj_new_int_from_uint(now > HT_FAILURES ? now - HT_FAILURES : 0),
+                                 mp_obj_new_list(0, NULL) };
+            return mp_obj_new_tuple(MP_ARRAY_SIZE(items), items);
+        }
+    }
     ht_failure_t *held = m_new(ht_failure_t, HT_FAILURES);
     size_t count;
     uint32_t total, lost;
@@ -202,15 +221,18 @@ static mp_obj_t heapinfo_failures(void) {
     }
     mp_obj_t list = mp_obj_new_list(0, NULL);
     for (size_t i = 0; i < count; ++i) {
-        mp_obj_list_append(list, failure_obj(&held[i]));
+        if (held[i].number > after) {
+            mp_obj_list_append(list, failure_obj(&held[i]));
+        }
     }
     m_del(ht_failure_t, held, HT_FAILURES);
-    // The caller now knows of them: reports need not announce them.
-    ht_failures_set_reported(total);
+    if (telling) {
+        ht_failures_set_reported(total);
+    }
     mp_obj_t items[] = { mp_obj_new_int_from_uint(total), mp_obj_new_int_from_uint(lost), list };
     return mp_obj_new_tuple(MP_ARRAY_SIZE(items), items);
 }
-MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_failures_obj, heapinfo_failures);
+MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heapinfo_failures_obj, 0, 1, heapinfo_failures);
 
 static mp_obj_t heapinfo_clear_failures(void) {
     tracker_check(ht_failures_clear());

@@ -45,7 +45,7 @@ void heapinfo_read_gc(heapinfo_gc_t *gc, const ht_region_info_t *regions, size_t
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_regions_obj);
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_gc_obj);
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_records_obj);
-MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_failures_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(heapinfo_failures_obj);
 MP_DECLARE_CONST_FUN_OBJ_0(heapinfo_clear_failures_obj);
 
 // At the module's first import: failures' records learn where MicroPython's GC

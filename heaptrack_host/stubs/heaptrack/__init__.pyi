@@ -160,7 +160,7 @@ def metrics(out: None = None, *, max_deleted: int = 16) -> str: ...
 def metrics(out: Any, *, max_deleted: int = 16) -> None: ...
 
 
-def dump_sample(t0: Optional[int] = None, marker: str = "") -> None:
+def dump_sample(t0: Optional[int] = None, marker: str = "", failures_after: Optional[int] = None) -> int:
     """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples)."""
 
 
@@ -385,7 +385,7 @@ class Failures:
     def __getitem__(self, i: int) -> Failure: ...
 
 
-def failures() -> Failures:
+def failures(after: Optional[int] = None) -> Failures:
     """The failed ESP-IDF allocations, each explained; reports stop announcing them."""
 
 

@@ -146,10 +146,12 @@ def _holders(record, tasks, count=3):
     return [(name, n) for n, name in held[:count]]
 
 
-def failures():
+def failures(after=None):
     """Failures: the failed allocations the firmware holds, each explained. Asking
-    counts as being told: reports stop announcing them."""
-    total, lost, records = _heaptrack.failures()
+    counts as being told: reports stop announcing them. after: only the failures
+    numbered after it (a sampler's last total; all held when they were cleared
+    since), and asking does not count as being told."""
+    total, lost, records = _heaptrack.failures() if after is None else _heaptrack.failures(after)
     tasks = None
     items = []
     for r in records:

@@ -9,23 +9,33 @@ import time
 
 import _heaptrack
 
+from .failed import Failures, failures
 from .heapinfo import heap_info
 
 SAMPLE_VERSION = 1
 
 
-def dump_sample(t0=None, marker=""):
+def dump_sample(t0=None, marker="", failures_after=None):
     """Writes marker + one JSON line: {"type": "sample", "version", "ticks_ms", "ms" (since
     ticks_ms t0, 0 without one), "tasks": [{name, handle, alive, current, peak}],
     "regions": [{name, caps, total, free, largest_free, minimum_free}],
     "gc": {total, used, free, largest_free}, "gc_areas": [{address, size, task}] (the GC
     heap's areas that are blocks of ESP-IDF's heap, task None when unknown), "records":
-    {tasks, deleted, bytes, tasks_left, low} or null without task tracking}."""
+    {tasks, deleted, bytes, tasks_left, low} or null without task tracking, "failures":
+    {total, lost, "new": [{number, ms, task, task_name, size, caps, function, kind, text}]}
+    (the failed ESP-IDF allocations since power-on; "new": those numbered after
+    failures_after, each explained in text, none when it is None)}. Returns the failures'
+    total: the failures_after of the next sample. Nobody counts as told of them."""
     ms = time.ticks_ms()
     tasks = _heaptrack._task_totals()
     info = heap_info(with_failures=False)
     g = info.gc
     rec = info.records
+    if failures_after is None:
+        total, lost, _ = _heaptrack.failures(0)
+        failed = Failures(total, lost, [])
+    else:
+        failed = failures(failures_after)
     line = json.dumps({
         "type": "sample", "version": SAMPLE_VERSION, "ticks_ms": ms,
         "ms": 0 if t0 is None else time.ticks_diff(ms, t0),
@@ -37,5 +47,9 @@ def dump_sample(t0=None, marker=""):
         "gc_areas": [{"address": a.address, "size": a.size, "task": a.task} for a in info.gc_areas],
         "records": None if rec is None else {"tasks": rec.tasks, "deleted": rec.deleted, "bytes": rec.bytes,
                                              "tasks_left": rec.tasks_left, "low": rec.low},
+        "failures": {"total": failed.total, "lost": failed.lost, "new": [
+            {"number": f.number, "ms": f.ms, "task": f.task, "task_name": f.task_name, "size": f.size,
+             "caps": f.caps, "function": f.function, "kind": f.kind, "text": str(f)} for f in failed]},
     })
     sys.stdout.write(marker + line + "\n")
+    return failed.total
