@@ -808,10 +808,11 @@ def work(done):
     done.append(1)
 
 done = []
-heaptrack.start_task("runs_leaker", work, (done,))
+h = heaptrack.start_task("runs_leaker", work, (done,))
 while not done:
     time.sleep_ms(5)
-time.sleep_ms(50)
+while heaptrack.task_stats(h).alive:   # its end, which the verdict needs to see
+    time.sleep_ms(5)
 print("leaked and ended")
 """
 

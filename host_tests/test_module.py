@@ -66,10 +66,16 @@ def readme_module_code():
 
 
 # What README's code leaves to the reader: a task function, a size, a workload.
+# The task lives until the script ends: README's later lines ask for it by
+# handle, and a task that ended holding nothing (free_all() frees its block)
+# may be forgotten by then.
 README_PRELUDE = """
 import heaptrack, time
+readme_done = []
 def func():
     heaptrack.malloc(100)
+    while not readme_done:
+        time.sleep_ms(5)
 size = 64
 def workload(arg):
     heaptrack.free(heaptrack.malloc(arg))
@@ -93,7 +99,7 @@ def test_readme_call_forms_run_as_written(board):
             # A task is tracked from its first allocation: let it make one.
             script.append("t0 = time.ticks_ms()\nwhile not [t for t in heaptrack.task_stats() if t.handle == h]:"
                           "\n    time.sleep_ms(5)")
-    script.append("heaptrack.free_all()\nimport os\nos.remove('before.json')\nprint('README OK')")
+    script.append("readme_done.append(1)\nheaptrack.free_all()\nimport os\nos.remove('before.json')\nprint('README OK')")
     out = board.exec("\n".join(script), timeout=120)
     assert out.rstrip().endswith("README OK"), out[-3000:]
     assert "Traceback" not in out

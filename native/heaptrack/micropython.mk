@@ -4,9 +4,12 @@
 # default) or esp32 (the esp32 port's FreeRTOS tasks, ports/esp32/mpthreadport.c
 # linked). Heap accounting (tracker_idf.c or tracker_hooks.c, with
 # idf_shared.c) comes with ESP-IDF's heap, which the board links
-# (boards/HOST/esp_idf.mk, boards/QEMU_RV32/board.mk).
+# (boards/HOST/esp_idf.mk, boards/QEMU_RV32/board.mk). What reading the GC
+# heap needs (gc_port.h) is gc_port_$(HEAPTRACK_GC_PORT).c here (host, the
+# default), or the board's own when it sets HEAPTRACK_GC_PORT to board.
 HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
 HEAPTRACK_TASK_PORT ?= host
+HEAPTRACK_GC_PORT ?= host
 
 SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
@@ -15,7 +18,6 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/gc_census.c \
 	$(HEAPTRACK_MOD_DIR)/gc_heap.c \
 	$(HEAPTRACK_MOD_DIR)/gc_holders.c \
-	$(HEAPTRACK_MOD_DIR)/gc_port_host.c \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
 	$(HEAPTRACK_MOD_DIR)/modgc.c \
@@ -24,6 +26,9 @@ SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/stats.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
 	$(HEAPTRACK_MOD_DIR)/task_port_$(HEAPTRACK_TASK_PORT).c
+ifneq ($(HEAPTRACK_GC_PORT),board)
+SRC_USERMOD_C += $(HEAPTRACK_MOD_DIR)/gc_port_$(HEAPTRACK_GC_PORT).c
+endif
 
 CFLAGS_USERMOD += -I$(HEAPTRACK_MOD_DIR)
 
