@@ -42,6 +42,18 @@ session's summary has a warning (HeldWarning) naming it;
 power-on, with no such task. ``check_leak`` returns the same verdicts without
 failing.
 
+Inside MicroPython's GC heap, ``assert_no_gc_growth(script, runs=5, warmup=1,
+tolerance=0)`` runs the script the same way, with a census of the GC heap by
+Python type (``heaptrack.gc_census()``, after a collection) just before and just
+after each run, and fails the test when a type's bytes grew by more than
+``tolerance`` in every run: a module's cache, a list a driver appends to. The
+failure has a table of those types' growth per run and who holds a sample of
+their objects (``heaptrack.gc_holders()``: ``mymodule.cache -> dict['k3'] ->
+bytes (64 B)``). Each run's script has a namespace of its own, as ``mpremote
+run`` gives it, so what it keeps in its own globals goes with it; what grows is
+held from elsewhere (an imported module, a running task). ``check_gc_growth``
+returns the report (``GcGrowthReport``) without failing.
+
 The plugin only adds options and fixtures: no board is started or opened
 unless a test uses ``heaptrack_board``.
 """
@@ -57,7 +69,8 @@ import pytest
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
 
-__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "HeldWarning", "assert_no_leak"]
+__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "HeldWarning", "assert_no_leak", "GcGrowthReport",
+           "GcGrowthError", "assert_no_gc_growth"]
 
 
 def pytest_addoption(parser):
@@ -158,6 +171,83 @@ class LeakReport:
                 % (", ".join(self.held), self.script, "s" if len(self.held) == 1 else ""))
 
 
+class GcGrowthError(AssertionError):
+    """A Python type in the GC heap kept growing; str() is the readable table."""
+
+
+@dataclass
+class GcGrowthReport:
+    script: str
+    runs: int
+    warmup: int
+    tolerance: int
+    growth: Dict[str, List[int]]        # type name -> bytes it grew in each run (types that changed)
+    count_growth: Dict[str, List[int]]  # type name -> objects it gained in each run
+    now: Dict[str, Tuple[int, int]]     # type name -> (objects, bytes) after the last run
+    grew: List[str]                     # types that grew more than tolerance bytes in every run, most first
+    holders: Dict[str, List[str]] = field(default_factory=dict)  # grew's types -> chains of a sample
+    output: str = ""                    # the last run's output
+
+    @property
+    def ok(self) -> bool:
+        return not self.grew
+
+    def table(self) -> str:
+        """Bytes per run of every type that changed, those that grew first."""
+        names = sorted(self.growth, key=lambda n: (n not in self.grew, -sum(self.growth[n]), n))
+        headers = ["TYPE", "OBJECTS", "BYTES"] + ["RUN %d" % (i + 1) for i in range(self.runs)] + ["VERDICT"]
+        rows = []
+        for name in names:
+            count, size = self.now.get(name, (0, 0))
+            rows.append([name, str(count), str(size)] + ["%+d" % g if g else "0" for g in self.growth[name]]
+                        + ["GREW" if name in self.grew else "ok"])
+        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+        lines = []
+        for r in [headers] + rows:
+            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
+            lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
+        if self.ok:
+            head = "heaptrack: no Python type grew in every one of %s of %s%s" % (_runs(self.runs), self.script, warm)
+        else:
+            head = "heaptrack: GC heap growth in %s over %s of %s%s, bytes per run:" % (
+                ", ".join(self.grew), _runs(self.runs), self.script, warm)
+        parts = [head, ""]
+        parts.append(self.table() if self.growth else "(no type changed)")
+        for name in self.grew:
+            if self.holders.get(name):
+                parts += ["", "%s objects are held by:" % name] + ["  " + c for c in self.holders[name]]
+        return "\n".join(parts)
+
+
+# Board side, for check_gc_growth: a run between two censuses; prints a marker and
+# JSON {type: [objects gained, bytes gained, objects now, bytes now]} of the types
+# that changed. Each census is taken holding one other census and nothing else of
+# this function's, so that its own objects cancel out.
+GC_RUN_MARKER = "\x1eheaptrack-gc-run:"
+GC_RUN_HELPER = """\
+def _heaptrack_host_gc_run(src, name, marker):
+    import heaptrack, json, sys
+    c = None
+    c = heaptrack.gc_census()
+    a = heaptrack.gc_census()
+    c = None
+    _heaptrack_host_exec(src, name)
+    b = heaptrack.gc_census()
+    d = {}
+    for t in b.types:
+        o = a.type(t.name)
+        d[t.name] = [t.count - o.count, t.size - o.size, t.count, t.size]
+    for o in a.types:
+        if o.name not in d:
+            d[o.name] = [-o.count, -o.size, 0, 0]
+    sys.stdout.write(marker + json.dumps({k: v for k, v in d.items() if v[0] or v[1]}) + "\\n")
+"""
+
+
 class HeaptrackBoard:
     """A board for leak checks; each call opens the port, does its work and leaves the board at its REPL.
     hard_reset: check_leak's default (--heaptrack-hard-reset)."""
@@ -233,6 +323,58 @@ class HeaptrackBoard:
         return LeakReport(name, runs, warmup, tolerance, totals, leaks,
                           {n: sorted(b) for n, b in new_blocks.items()}, output, verdicts)
 
+    def check_gc_growth(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
+                        tolerance: int = 0, reset: bool = True, holders: int = 2,
+                        timeout: float = 60) -> GcGrowthReport:
+        """Runs a local script (path) or code warmup + runs times, each between two censuses of the
+        GC heap, and reports the Python types whose bytes grew by more than tolerance in every run,
+        with the chains of up to `holders` of their objects. reset: soft-reset first."""
+        import ast
+        import json
+        if (script is None) == (code is None):
+            raise TypeError("give a script path or code=, not both")
+        if runs < 1 or warmup < 0 or tolerance < 0:
+            raise ValueError("runs must be >= 1, warmup and tolerance >= 0")
+        if code is None:
+            path = Path(script)
+            code = path.read_text(encoding="utf-8")
+            name = path.name
+        else:
+            name = "<code>"
+        growth: Dict[str, List[int]] = {}
+        count_growth: Dict[str, List[int]] = {}
+        now: Dict[str, Tuple[int, int]] = {}
+        output = ""
+        with self.connect() as conn:
+            if reset:
+                conn.soft_reset()
+            conn.exec(GC_RUN_HELPER)
+            for _ in range(warmup):
+                output = _run(conn, code, name, timeout, "warm-up run")
+            for i in range(runs):
+                out = _gc_run(conn, code, name, timeout, "run %d" % (i + 1))
+                output, _, line = out.rpartition(GC_RUN_MARKER)
+                for type_name, (dc, ds, count, size) in json.loads(line).items():
+                    growth.setdefault(type_name, [0] * runs)[i] = ds
+                    count_growth.setdefault(type_name, [0] * runs)[i] = dc
+                    now[type_name] = (count, size)
+            grew = sorted((n for n, g in growth.items() if all(x > tolerance for x in g)),
+                          key=lambda n: (-sum(growth[n]), n))
+            chains = {}
+            for type_name in grew[:3]:
+                text = conn.exec("print(repr([str(c) for c in __import__('heaptrack').gc_holders(%r, %d)]))"
+                                 % (type_name, max(1, min(8, holders))), timeout=timeout)
+                chains[type_name] = ast.literal_eval(text.strip().splitlines()[-1])
+        return GcGrowthReport(name, runs, warmup, tolerance, growth, count_growth, now, grew, chains, output)
+
+    def assert_no_gc_growth(self, script=None, **kwargs) -> GcGrowthReport:
+        """check_gc_growth(), failing the test with the table when a Python type kept growing."""
+        __tracebackhide__ = True
+        report = self.check_gc_growth(script, **kwargs)
+        if not report.ok:
+            raise GcGrowthError(str(report))
+        return report
+
     def assert_no_leak(self, script=None, **kwargs) -> LeakReport:
         """check_leak(), failing the test with the table when a task keeps growing; a warning
         (HeldWarning) for a HELD."""
@@ -258,6 +400,14 @@ def _run(conn, code: str, name: str, timeout: float, which: str) -> str:
         raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) from None
 
 
+def _gc_run(conn, code: str, name: str, timeout: float, which: str) -> str:
+    from .connection import ScriptError
+    try:
+        return conn.exec("_heaptrack_host_gc_run(%r, %r, %r)\n" % (code, name, GC_RUN_MARKER), timeout=timeout)
+    except ScriptError as e:
+        raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) from None
+
+
 def _blocks_of(dump, name: str) -> set:
     return {b for t in dump.tasks if t.name == name for h in t.heaps for b in h.blocks}
 
@@ -266,6 +416,12 @@ def assert_no_leak(board: HeaptrackBoard, script=None, **kwargs) -> LeakReport:
     """assert_no_leak(heaptrack_board, "script.py", runs=5): see HeaptrackBoard.assert_no_leak."""
     __tracebackhide__ = True
     return board.assert_no_leak(script, **kwargs)
+
+
+def assert_no_gc_growth(board: HeaptrackBoard, script=None, **kwargs) -> GcGrowthReport:
+    """assert_no_gc_growth(heaptrack_board, "script.py", runs=5): see HeaptrackBoard.assert_no_gc_growth."""
+    __tracebackhide__ = True
+    return board.assert_no_gc_growth(script, **kwargs)
 
 
 def _firmware(config) -> Path:

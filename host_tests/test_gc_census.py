@@ -174,7 +174,7 @@ print(out)
     assert chains[2] == "ht_app.Sensor -> Sensor.registry -> dict['r'] -> bytearray (32 B)"
     assert chains[3] == "__main__.local -> dict['a'] -> tuple[1] -> bytearray (32 B)"
     # A function of heaptrack's own: a global of its package.
-    assert re.match(r"heaptrack(\.census)?\.gc_holders: function gc_holders\(\) \(\d+ B\)$", chains[4])
+    assert re.match(r"heaptrack(\.\w+)?\.gc_holders: function gc_holders\(\) \(\d+ B\)$", chains[4])
     assert chains[5] is True
 
 
@@ -237,3 +237,82 @@ print([boot, grown, events()])
         assert (e[2], e[9].split(" at ")[2].split(")")[0]) in taken
         assert e[6] >= e[5] and e[4] == "mp_task"
     assert gone[-1][8] == new[-1][8] - sum(e[2] for e in gone)
+
+
+# Part 2: growth by type in snapshots, check_leaks and the pytest plugin.
+GROWTH = """
+import gc
+class Entry:
+    def __init__(self, n):
+        self.n = n
+        self.payload = bytes(40)
+store = {}
+def leaky():
+    store[len(store)] = Entry(len(store))
+def clean():
+    tmp = [Entry(i) for i in range(8)]
+    return len(tmp)
+"""
+
+
+def test_a_snapshot_with_a_census_says_which_types_grew(board):
+    result = run(board, GROWTH + """
+a = heaptrack.snapshot(gc=True)
+for i in range(12):
+    leaky()
+b = heaptrack.snapshot(gc=True)
+d = b.compare_to(a)
+e = d.types
+entry = d.census.type('__main__.Entry')
+by = [s.name for s in e]
+a.dump('census_snap.json')
+back = heaptrack.Snapshot.load('census_snap.json')
+import os
+os.remove('census_snap.json')
+plain = heaptrack.snapshot()
+print([entry.count_diff, entry.size_diff, by.index('__main__.Entry') < by.index('int') if 'int' in by else True,
+       heaptrack.snapshot(gc=False).census, b.census.total == sum(t.size for t in b.census.types),
+       back.census.types == a.census.types, back.census.total == a.census.total,
+       'GC HEAP BY TYPE' in str(d), '__main__.Entry' in str(d), plain.compare_to(a).census, plain.compare_to(a).types])
+""")
+    assert result[0] == 12 and result[1] == 12 * 32
+    assert result[2]
+    assert result[3] is None and result[4]
+    assert result[5] and result[6] and result[7] and result[8]
+    assert result[9] is None and result[10] == []
+
+
+def test_check_leaks_names_the_types_that_grew_and_who_holds_them(board):
+    leak, clean = run(board, GROWTH + """
+r = heaptrack.check_leaks(leaky, rounds=3)
+c = heaptrack.check_leaks(clean, rounds=3)
+print([[r.ok, r.types, r.type_growth['__main__.Entry'], r.type_count_growth['__main__.Entry'],
+        r.type_growth['bytes'], [str(h) for h in r.holders['__main__.Entry']], str(r)],
+       [c.ok, c.types, str(c)]])
+""")
+    ok, types, entry_bytes, entry_count, bytes_growth, chains, text = leak
+    assert not ok
+    assert set(types) == {"__main__.Entry", "bytes"}
+    assert entry_bytes == [32, 32, 32] and entry_count == [1, 1, 1] and bytes_growth == [64, 64, 64]
+    assert chains and all(c.startswith("__main__.store -> dict[") and c.endswith("Entry instance (32 B)")
+                          for c in chains)
+    assert "GC LEAK: __main__.Entry grew 96 bytes over 3 rounds (+32, +32, +32 bytes per round; +1, +1, +1 " \
+           "objects per round)" in text
+    assert "held by: __main__.store -> dict[" in text
+    assert clean == [True, [], "no task and no Python type grew in every one of 3 rounds"]
+
+
+def test_the_pytest_plugin_asserts_no_gc_growth_by_type(board):
+    import pytest
+    from heaptrack_host.pytest_plugin import GcGrowthError, HeaptrackBoard
+    hb = HeaptrackBoard(board.device)
+    # A module the scripts import keeps what grows: each run's own globals go with it.
+    hb.exec("import sys\nclass _Drv:\n    pass\nd = _Drv()\nd.cache = []\nsys.modules['ht_drv'] = d\n")
+    report = hb.check_gc_growth(code="import ht_drv\nht_drv.cache.append(bytes(100))\n", runs=3, reset=False)
+    assert not report.ok and report.grew == ["bytes"]
+    assert report.growth["bytes"] == [128, 128, 128] and report.count_growth["bytes"] == [1, 1, 1]
+    assert "heaptrack: GC heap growth in bytes over 3 runs of <code>" in str(report)
+    assert hb.check_gc_growth(code="x = [bytes(100) for i in range(10)]\n", runs=3, reset=False).ok
+    with pytest.raises(GcGrowthError, match="GREW"):
+        hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.append(bytes(100))\n", runs=2, reset=False)
+    hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.clear()\n", runs=2, reset=False)
