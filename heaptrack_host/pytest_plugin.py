@@ -66,6 +66,8 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from .gc_growth import GcGrowthError, GcGrowthReport
+
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
 
@@ -171,83 +173,6 @@ class LeakReport:
                 % (", ".join(self.held), self.script, "s" if len(self.held) == 1 else ""))
 
 
-class GcGrowthError(AssertionError):
-    """A Python type in the GC heap kept growing; str() is the readable table."""
-
-
-@dataclass
-class GcGrowthReport:
-    script: str
-    runs: int
-    warmup: int
-    tolerance: int
-    growth: Dict[str, List[int]]        # type name -> bytes it grew in each run (types that changed)
-    count_growth: Dict[str, List[int]]  # type name -> objects it gained in each run
-    now: Dict[str, Tuple[int, int]]     # type name -> (objects, bytes) after the last run
-    grew: List[str]                     # types that grew more than tolerance bytes in every run, most first
-    holders: Dict[str, List[str]] = field(default_factory=dict)  # grew's types -> chains of a sample
-    output: str = ""                    # the last run's output
-
-    @property
-    def ok(self) -> bool:
-        return not self.grew
-
-    def table(self) -> str:
-        """Bytes per run of every type that changed, those that grew first."""
-        names = sorted(self.growth, key=lambda n: (n not in self.grew, -sum(self.growth[n]), n))
-        headers = ["TYPE", "OBJECTS", "BYTES"] + ["RUN %d" % (i + 1) for i in range(self.runs)] + ["VERDICT"]
-        rows = []
-        for name in names:
-            count, size = self.now.get(name, (0, 0))
-            rows.append([name, str(count), str(size)] + ["%+d" % g if g else "0" for g in self.growth[name]]
-                        + ["GREW" if name in self.grew else "ok"])
-        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
-        lines = []
-        for r in [headers] + rows:
-            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
-            lines.append("  ".join(cells).rstrip())
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
-        if self.ok:
-            head = "heaptrack: no Python type grew in every one of %s of %s%s" % (_runs(self.runs), self.script, warm)
-        else:
-            head = "heaptrack: GC heap growth in %s over %s of %s%s, bytes per run:" % (
-                ", ".join(self.grew), _runs(self.runs), self.script, warm)
-        parts = [head, ""]
-        parts.append(self.table() if self.growth else "(no type changed)")
-        for name in self.grew:
-            if self.holders.get(name):
-                parts += ["", "%s objects are held by:" % name] + ["  " + c for c in self.holders[name]]
-        return "\n".join(parts)
-
-
-# Board side, for check_gc_growth: a run between two censuses; prints a marker and
-# JSON {type: [objects gained, bytes gained, objects now, bytes now]} of the types
-# that changed. Each census is taken holding one other census and nothing else of
-# this function's, so that its own objects cancel out.
-GC_RUN_MARKER = "\x1eheaptrack-gc-run:"
-GC_RUN_HELPER = """\
-def _heaptrack_host_gc_run(src, name, marker):
-    import heaptrack, json, sys
-    c = None
-    c = heaptrack.gc_census()
-    a = heaptrack.gc_census()
-    c = None
-    _heaptrack_host_exec(src, name)
-    b = heaptrack.gc_census()
-    d = {}
-    for t in b.types:
-        o = a.type(t.name)
-        d[t.name] = [t.count - o.count, t.size - o.size, t.count, t.size]
-    for o in a.types:
-        if o.name not in d:
-            d[o.name] = [-o.count, -o.size, 0, 0]
-    sys.stdout.write(marker + json.dumps({k: v for k, v in d.items() if v[0] or v[1]}) + "\\n")
-"""
-
-
 class HeaptrackBoard:
     """A board for leak checks; each call opens the port, does its work and leaves the board at its REPL.
     hard_reset: check_leak's default (--heaptrack-hard-reset)."""
@@ -329,43 +254,20 @@ class HeaptrackBoard:
         """Runs a local script (path) or code warmup + runs times, each between two censuses of the
         GC heap, and reports the Python types whose bytes grew by more than tolerance in every run,
         with the chains of up to `holders` of their objects. reset: soft-reset first."""
-        import ast
-        import json
+        from .gc_growth import check_gc_growth
         if (script is None) == (code is None):
             raise TypeError("give a script path or code=, not both")
-        if runs < 1 or warmup < 0 or tolerance < 0:
-            raise ValueError("runs must be >= 1, warmup and tolerance >= 0")
         if code is None:
             path = Path(script)
             code = path.read_text(encoding="utf-8")
             name = path.name
         else:
             name = "<code>"
-        growth: Dict[str, List[int]] = {}
-        count_growth: Dict[str, List[int]] = {}
-        now: Dict[str, Tuple[int, int]] = {}
-        output = ""
         with self.connect() as conn:
             if reset:
                 conn.soft_reset()
-            conn.exec(GC_RUN_HELPER)
-            for _ in range(warmup):
-                output = _run(conn, code, name, timeout, "warm-up run")
-            for i in range(runs):
-                out = _gc_run(conn, code, name, timeout, "run %d" % (i + 1))
-                output, _, line = out.rpartition(GC_RUN_MARKER)
-                for type_name, (dc, ds, count, size) in json.loads(line).items():
-                    growth.setdefault(type_name, [0] * runs)[i] = ds
-                    count_growth.setdefault(type_name, [0] * runs)[i] = dc
-                    now[type_name] = (count, size)
-            grew = sorted((n for n, g in growth.items() if all(x > tolerance for x in g)),
-                          key=lambda n: (-sum(growth[n]), n))
-            chains = {}
-            for type_name in grew[:3]:
-                text = conn.exec("print(repr([str(c) for c in __import__('heaptrack').gc_holders(%r, %d)]))"
-                                 % (type_name, max(1, min(8, holders))), timeout=timeout)
-                chains[type_name] = ast.literal_eval(text.strip().splitlines()[-1])
-        return GcGrowthReport(name, runs, warmup, tolerance, growth, count_growth, now, grew, chains, output)
+            return check_gc_growth(conn, code, name, runs=runs, warmup=warmup, tolerance=tolerance,
+                                   holders=holders, timeout=timeout)
 
     def assert_no_gc_growth(self, script=None, **kwargs) -> GcGrowthReport:
         """check_gc_growth(), failing the test with the table when a Python type kept growing."""
@@ -396,14 +298,6 @@ def _run(conn, code: str, name: str, timeout: float, which: str) -> str:
     from .connection import ScriptError
     try:
         return conn.run_script(code, name, timeout)
-    except ScriptError as e:
-        raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) from None
-
-
-def _gc_run(conn, code: str, name: str, timeout: float, which: str) -> str:
-    from .connection import ScriptError
-    try:
-        return conn.exec("_heaptrack_host_gc_run(%r, %r, %r)\n" % (code, name, GC_RUN_MARKER), timeout=timeout)
     except ScriptError as e:
         raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) from None
 

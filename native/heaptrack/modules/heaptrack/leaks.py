@@ -685,11 +685,13 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, gc=True, **kwargs)
     i = 0
     while i < rounds:
         # A round's types are what func kept: a census just before it and one just
-        # after. Each is taken holding one other census and nothing else of the
-        # check's (its tables change only after both), so the check's own objects
-        # cancel out and what differs is func's.
+        # after. Each is taken holding one other census of the same types (the
+        # first is made before heaptrack's own types are in the heap) and nothing
+        # else of the check's (its tables change only after both), so the check's
+        # own objects cancel out and what differs is func's.
         if gc:
             census = None
+            census = gc_census()
             census = gc_census()
             start = gc_census()
             census = None
