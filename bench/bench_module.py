@@ -221,7 +221,7 @@ def fill(size, fraction):
     # gc.mem_free() also counts the area the heap could still take.
     i = 0
     total = heaptrack.heap_info(False).gc.total
-    while total < size or gc.mem_alloc() < total * fraction:
+    while total < size or gc.mem_alloc() < min(total, size) * fraction:
         row = []
         try:
             for j in range(16):
