@@ -127,11 +127,15 @@ class _Collector:
         self.keep = keep
         self._series: Dict[str, TaskSeries] = {}
         self._instances = Instances()
+        self._gc_events_seen: Optional[int] = None   # the highest GC heap event number recorded
 
     def add(self, sample: Sample) -> None:
         self.count += 1
         self.last = sample
-        self.last_json = sample.to_json(self._instances.label(sample))
+        self.last_json = sample.to_json(self._instances.label(sample), self._gc_events_seen)
+        # The board sends its newest few events with every sample: the first sample
+        # records them (the GC heap's history so far), later ones only newer ones.
+        self._gc_events_seen = max([e["number"] for e in sample.gc_events] + [self._gc_events_seen or 0])
         for name, v in self.last_json["tasks"].items():
             s = self._series.get(name)
             if s is None:

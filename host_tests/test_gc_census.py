@@ -3,6 +3,9 @@ allocation once by Python type (totals equal to the GC's own used bytes, objects
 a script made counted exactly), compare_to says what grew, gc_holders() names
 who holds an object as a user writes it, and gc_events() tells each area the GC
 heap took from ESP-IDF's heap or gave back."""
+import ast
+import json
+import os
 import re
 
 from board_code import run
@@ -316,3 +319,75 @@ def test_the_pytest_plugin_asserts_no_gc_growth_by_type(board):
     with pytest.raises(GcGrowthError, match="GREW"):
         hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.append(bytes(100))\n", runs=2, reset=False)
     hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.clear()\n", runs=2, reset=False)
+
+
+# Part 4: the GC heap's area events in heap_info(), the sample stream and mpheaptrack.
+# The script makes the GC heap take areas of ESP-IDF's heap (while the recorder
+# samples), then lets them go.
+GROW_AND_SHRINK = """
+import gc, time
+big = []
+for i in range(160):
+    big.append(bytearray(1024))
+    time.sleep_ms(1)
+time.sleep_ms(100)
+big = None
+gc.collect()
+time.sleep_ms(100)
+"""
+
+
+def test_heap_info_and_samples_carry_the_gc_heap_area_events(vboard_factory):
+    board = vboard_factory()
+    out = board.exec("""
+import heaptrack, gc
+big = [bytearray(1024) for i in range(120)]
+big = None
+gc.collect()
+info = heaptrack.heap_info()
+heaptrack.dump_sample(marker='SAMPLE:')
+print(repr([str(info), info.gc_events.total]))
+""")
+    lines = out.splitlines()
+    sample = json.loads([x for x in lines if x.startswith("SAMPLE:")][-1][len("SAMPLE:"):])["gc_events"]
+    text, total = ast.literal_eval([x for x in lines if x.strip()][-1])
+    assert re.search(r"The GC heap took or gave back MicroPython GC heap areas %d times since power-on "
+                     r"\(the newest 3\):" % total, text), text
+    assert re.search(r"#\d+ at \d+\.\d{3} s: the GC heap gave back [\d,]+ KB \(RAM at 0x[0-9a-f]{8}\) in mp_task", text)
+    assert sample["total"] == total and 1 <= len(sample["recent"]) <= 4
+    assert sample["recent"][-1]["number"] == total and sample["recent"][-1]["grew"] is False
+    from heaptrack_host.recording import Sample
+    line = json.dumps({"type": "sample", "version": 1, "ticks_ms": 0, "ms": 0, "tasks": [], "regions": [],
+                       "gc": {"total": 1, "used": 0, "free": 1, "largest_free": 1}, "gc_events": sample})
+    assert [e["number"] for e in Sample.from_board(line).gc_events] == [e["number"] for e in sample["recent"]]
+
+
+def test_recordings_and_plots_carry_the_gc_heap_area_events(vboard_factory, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    from heaptrack_host import recording
+    repo = Path(__file__).resolve().parents[1]
+    board = vboard_factory()
+    script = tmp_path / "grow.py"
+    script.write_text(GROW_AND_SHRINK, encoding="utf-8")
+    out = tmp_path / "run.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    env.pop("HEAPTRACK_PORT", None)
+    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.cli", "record", "--port", board.device, "--out",
+                           str(out), "--interval", "0.02", "--run", str(script)],
+                          capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    rec = recording.read_record(out.read_text(encoding="utf-8").splitlines(True), str(out))
+    events = [e for s in rec.samples for e in s.get("gc_events", [])]
+    numbers = [e["number"] for e in events]
+    # Each event once, in order: the board's history first, then what the script did.
+    assert numbers == sorted(set(numbers)) and numbers
+    assert any(e["grew"] for e in events[1:]) and not events[-1]["grew"]
+    png = tmp_path / "run.png"
+    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.cli", "plot", str(out), "-o", str(png)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr
+    from test_cli import read_png, share_of_color
+    from heaptrack_host import plot
+    assert share_of_color(read_png(png), plot.GC_EVENT_COLOR) > 0.0005

@@ -12,6 +12,9 @@ import _heaptrack
 from .heapinfo import heap_info
 
 SAMPLE_VERSION = 1
+# A sample carries the GC heap's newest area events, this many: more than come
+# between two samples of a host's interval, so that none is missed.
+_EVENTS_SENT = 4
 
 
 def dump_sample(t0=None, marker=""):
@@ -20,12 +23,17 @@ def dump_sample(t0=None, marker=""):
     "regions": [{name, caps, total, free, largest_free, minimum_free}],
     "gc": {total, used, free, largest_free}, "gc_areas": [{address, size, task}] (the GC
     heap's areas that are blocks of ESP-IDF's heap, task None when unknown), "records":
-    {tasks, deleted, bytes, tasks_left, low} or null without task tracking}."""
+    {tasks, deleted, bytes, tasks_left, low} or null without task tracking, "gc_events":
+    {"total": how many since power-on, "recent": the newest few, each {number, ms (since
+    start-up), grew, address, size, heap, task_name, largest_before, largest_after,
+    gc_areas, gc_bytes}}: the GC heap taking areas of ESP-IDF's heap or giving them back;
+    a host keeps those whose number it has not seen}."""
     ms = time.ticks_ms()
     tasks = _heaptrack._task_totals()
     info = heap_info(with_failures=False)
     g = info.gc
     rec = info.records
+    ev = info.gc_events
     line = json.dumps({
         "type": "sample", "version": SAMPLE_VERSION, "ticks_ms": ms,
         "ms": 0 if t0 is None else time.ticks_diff(ms, t0),
@@ -37,5 +45,9 @@ def dump_sample(t0=None, marker=""):
         "gc_areas": [{"address": a.address, "size": a.size, "task": a.task} for a in info.gc_areas],
         "records": None if rec is None else {"tasks": rec.tasks, "deleted": rec.deleted, "bytes": rec.bytes,
                                              "tasks_left": rec.tasks_left, "low": rec.low},
+        "gc_events": {"total": ev.total, "recent": [
+            {"number": e.number, "ms": e.ms, "grew": e.grew, "address": e.address, "size": e.size, "heap": e.heap,
+             "task_name": e.task_name, "largest_before": e.largest_before, "largest_after": e.largest_after,
+             "gc_areas": e.gc_areas, "gc_bytes": e.gc_bytes} for e in ev.items[-_EVENTS_SENT:]]},
     })
     sys.stdout.write(marker + line + "\n")
