@@ -92,7 +92,7 @@ endif
 
 .DEFAULT_GOAL := firmware-host
 .PHONY: firmware-qemu qemu-board run-qemu test-qemu-micropython
-.PHONY: help mbedtls-checkout firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
+.PHONY: help mbedtls-checkout firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips firmware-host-psram host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -330,10 +330,15 @@ test-idf:
 		$(MAKE) --no-print-directory check-idf; \
 	else echo "make test: SKIPPED make check-idf (the device code against ESP-IDF): it needs $(ESP32_CHECK_CC), picolibc and newlib's headers ($(ESP32_CHECK_APT))"; fi
 
-bench: firmware-host-untracked firmware-host-trackers venv
+# The ESP32-S3 with PSRAM's firmware: the GC heap grown to 2 MB for the census bench.
+FIRMWARE_PSRAM := $(BUILD_DIR)/$(HOST_FLAVOUR)-esp32s3-psram/micropython
+firmware-host-psram:
+	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf HEAPTRACK_PSRAM=1
+
+bench: firmware-host-untracked firmware-host-trackers firmware-host-psram venv
 	$(MAKE) -C $(ROOT)/native/tests bench -j$(JOBS) BUILD=$(BUILD_DIR)/bench IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
 	$(PYTHON) $(ROOT)/bench/bench_module.py --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		--firmware-hooks $(FIRMWARE_HOOKS)
+		--firmware-hooks $(FIRMWARE_HOOKS) --firmware-psram $(FIRMWARE_PSRAM)
 
 clean:
 	rm -rf $(BUILD_DIR) $(VENV)

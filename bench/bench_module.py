@@ -16,7 +16,11 @@ Prints, for each figure, what the board measured:
     task record (1,000 deleted tasks), and whether a board with a 200 KB GC heap
     can snapshot 1,000 tasks, and compare two such snapshots;
   - heaptrack.metrics() on 50 tasks: its MicroPython heap and time as ratios to
-    a task_stats() call, as a str and streamed to a file, on each tracker.
+    a task_stats() call, as a str and streamed to a file, on each tracker;
+  - inside the GC heap: a census (heaptrack.gc_census) and a holder chain
+    (heaptrack.gc_holders) on a full 64 KB GC heap and on a 2 MB (PSRAM-sized)
+    one, as ratios to gc.collect() on the same heap in the same run, and the GC
+    bytes each allocates.
 The same pairs in C, through heap_caps_* and through the tracker layer, are
 bench/bench_tracker.c (make bench runs both).
 """
@@ -199,6 +203,93 @@ print('RESULT', result)
 """
 
 
+# A GC heap filled to about `fill` of its size with a graph held from a module
+# global: lists of small objects of several types; then a collection, a census
+# (its own walk: collect=False; and as users call it), a chain from the object
+# deepest in the graph, each timed (best of 3) and the GC bytes each allocates
+# (gc.mem_alloc() around it: what its result keeps, nothing collected between).
+GC_BENCH = """
+import gc, time, heaptrack, _heaptrack
+class Node:
+    def __init__(self, i):
+        self.i = i
+        self.tag = 'n%%d' %% i
+graph = []
+def fill(size, fraction):
+    # Until the heap has grown to `size` (a split heap takes areas from ESP-IDF's
+    # heap as it fills) and is `fraction` used. Its size is heap_info's:
+    # gc.mem_free() also counts the area the heap could still take.
+    i = 0
+    total = heaptrack.heap_info(False).gc.total
+    while total < size or gc.mem_alloc() < min(total, size) * fraction:
+        row = []
+        try:
+            for j in range(16):
+                k = i + j
+                row.append((Node(k), bytes(k %% 40), [k, k + 1], {'k': k})[k %% 4])
+            graph.append(row)
+        except MemoryError:
+            # ESP-IDF's heaps can give the GC heap no more: as full as it gets.
+            row = None
+            return heaptrack.heap_info(False).gc.total
+        i += 16
+        if i %% 256 == 0 or total >= size:
+            total = heaptrack.heap_info(False).gc.total
+    return total
+def best(f):
+    t = None
+    for _ in range(3):
+        gc.collect()
+        t0 = time.ticks_us()
+        f()
+        dt = time.ticks_diff(time.ticks_us(), t0)
+        t = dt if t is None or dt < t else t
+    return t
+def grown(f):
+    gc.collect()
+    m0 = gc.mem_alloc()
+    r = f()
+    m1 = gc.mem_alloc()
+    return m1 - m0
+total = fill(%(size)d, %(fill)s)
+# The newest object, reached only through the graph: its chain is the longest search.
+chain = heaptrack.gc_holders(graph[-1][0])
+figures = [heaptrack.heap_info(False).gc.total, gc.mem_alloc(), len(graph) * 16,
+           best(gc.collect), best(lambda: _heaptrack.gc_census(False, False)), best(heaptrack.gc_census),
+           best(lambda: _heaptrack.gc_holders(graph[-1][0])),
+           grown(lambda: _heaptrack.gc_census(False, False)), grown(lambda: heaptrack.gc_census(False)),
+           grown(lambda: _heaptrack.gc_holders(graph[-1][0])), str(chain), chain.sweeps]
+print('RESULT', figures)
+"""
+# The GC heaps: the esp32 port's first 64 KB area, full; and grown to 2 MB, into
+# PSRAM (the virtual board's ESP32-S3 with 8 MiB of it, its own firmware).
+GC_HEAPS = (("64 KB", 60 * 1024, False), ("2 MB", 2 * 1024 * 1024, True))
+
+
+def run_gc(device, label, size=60 * 1024, fill=0.9):
+    """A census and a holder chain against gc.collect() on the same heap, and their GC bytes."""
+    (total, used, objects, collect_us, walk_us, census_us, chain_us, walk_bytes, census_bytes, chain_bytes,
+     chain, sweeps) = last_literal(mpremote_exec(device, GC_BENCH % {"size": size, "fill": fill}), "RESULT")
+    print("inside the GC heap, %s heap (%d bytes, %d used, %d objects in the graph):" % (
+        label, total, used, objects))
+    if total < size * 0.9:
+        print("  (the GC heap could grow to %d bytes only: ESP-IDF's heaps had no more for it; a 2 MB one needs "
+              "PSRAM, the virtual board's `make HEAPTRACK_PSRAM=1` firmware, or a board with it)" % total)
+    print("  %-40s %10s %8s %12s" % ("", "us", "x", "GC bytes"))
+    print("  %-40s %10d %8.2f %12s" % ("gc.collect()", collect_us, 1.0, "-"))
+    print("  %-40s %10d %8.2f %12d" % ("census walk (_heaptrack, no collect)", walk_us, walk_us / collect_us,
+                                       walk_bytes))
+    print("  %-40s %10d %8.2f %12d" % ("heaptrack.gc_census() (collects)", census_us, census_us / collect_us,
+                                       census_bytes))
+    print("  %-40s %10d %8.2f %12d" % ("holder chain (%d sweeps)" % sweeps, chain_us, chain_us / collect_us,
+                                       chain_bytes))
+    print("  chain: %s" % chain)
+    print("  goals: census walk <= 2x a collection %s (%.2fx); chain <= 10x %s (%.2fx); GC bytes: the result "
+          "only (its rows), whatever the object count" % (
+              "met" if walk_us <= 2 * collect_us else "NOT met", walk_us / collect_us,
+              "met" if chain_us <= 10 * collect_us else "NOT met", chain_us / collect_us))
+
+
 def mpremote_exec(device, code, timeout=600):
     proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", device, "exec", code],
                           capture_output=True, text=True, timeout=timeout)
@@ -289,12 +380,15 @@ def main():
     parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE))
     parser.add_argument("--firmware-untracked", help="the host firmware built with HEAPTRACK_TRACKING=0")
     parser.add_argument("--firmware-hooks", help="the host firmware built with HEAPTRACK_TRACKER=hooks")
+    parser.add_argument("--firmware-psram", help="the host firmware of an ESP32-S3 with PSRAM (HEAPTRACK_PSRAM=1), "
+                        "whose GC heap can grow to 2 MB")
     args = parser.parse_args()
     if args.port:
         # A board's heaptrack keeps at most 1024 blocks outstanding.
         run_all(args.port, live=(10, 1000), many_print=1000, n=2000)
         run_tasks(args.port, n=200)
         run_metrics(args.port, "this board")
+        run_gc(args.port, "this board's")   # its heap as it is, full
         return
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
@@ -323,6 +417,10 @@ def main():
         if args.firmware_hooks:
             with VirtualBoard(firmware=args.firmware_hooks, flash=Path(flash) / "flash-metrics-hooks") as vb:
                 run_metrics(vb.device, "the hooks tracker")
+        for label, size, psram in GC_HEAPS:
+            firmware = args.firmware_psram if psram and args.firmware_psram else args.firmware
+            with VirtualBoard(firmware=firmware, flash=Path(flash) / ("flash-gc-" + label.split()[0])) as vb:
+                run_gc(vb.device, label, size)
 
 
 if __name__ == "__main__":

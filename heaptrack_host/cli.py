@@ -129,13 +129,17 @@ class _Collector:
         self._series: Dict[str, TaskSeries] = {}
         self._instances = Instances()
         self.failures: List[dict] = []   # the failed allocations seen since the first sample
+        self._gc_events_seen: Optional[int] = None   # the highest GC heap event number recorded
 
     def add(self, sample: Sample) -> List[dict]:
         """Takes a sample in; returns the failed allocations it is the first to carry."""
         self.count += 1
         self.last = sample
         self.failures.extend(sample.failures)
-        self.last_json = sample.to_json(self._instances.label(sample))
+        self.last_json = sample.to_json(self._instances.label(sample), self._gc_events_seen)
+        # The board sends its newest few events with every sample: the first sample
+        # records them (the GC heap's history so far), later ones only newer ones.
+        self._gc_events_seen = max([e["number"] for e in sample.gc_events] + [self._gc_events_seen or 0])
         for name, v in self.last_json["tasks"].items():
             s = self._series.get(name)
             if s is None:
@@ -625,6 +629,39 @@ def cmd_plot(args) -> int:
 
 
 # ---------------------------------------------------------------------------
+# gc
+
+
+def cmd_gc(args) -> int:
+    """Inside MicroPython's GC heap: its census by Python type now, who holds a type's
+    objects (--holders), or which types a script leaves behind run after run (--run)."""
+    from .gc_growth import check_gc_growth
+    if args.run and args.code:
+        raise UsageError("give --run SCRIPT or --code CODE, not both")
+    source = _read_script(args.run) if args.run else args.code
+    with _open(args) as board:
+        if args.hard_reset:
+            board.hard_reset()
+        elif args.run and not args.no_reset:
+            board.soft_reset()
+        if source is not None:
+            try:
+                report = check_gc_growth(board, source, os.path.basename(args.run) if args.run else "<code>",
+                                         runs=args.runs,
+                                         warmup=args.warmup, tolerance=args.tolerance)
+            except AssertionError as e:   # the script raised on the board
+                sys.stderr.write("%s gc: %s\n" % (PROG, e))
+                return 1
+            print(report)
+        else:
+            print(board.exec("__import__('heaptrack').gc_census(%s).print(%r)" % (not args.no_collect, args.limit))
+                  .rstrip())
+        for name in args.holders or ():
+            print(board.exec("print(__import__('heaptrack').gc_holders(%r, 3))" % name).rstrip())
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # parse
 
 
@@ -787,6 +824,28 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write a self-contained interactive page")
     p.add_argument("--title", help="title of the figure")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("gc", help="inside MicroPython's GC heap: objects by Python type, who holds them, "
+                       "what a script leaves behind",
+                       description="MicroPython's GC heap by Python type (heaptrack.gc_census()): objects and "
+                       "bytes of each type, its storage included. --holders TYPE: who holds a sample of its "
+                       "objects, up to a module global. --run SCRIPT: runs the script --warmup + --runs times, "
+                       "each between two censuses, and names the types that grew in every run, with who holds "
+                       "them (each run has a namespace of its own, as `mpremote run` gives it: what grows is held "
+                       "from elsewhere, a module or a task).")
+    _add_board_options(p)
+    p.add_argument("--run", metavar="SCRIPT", help="a local script to run again and again")
+    p.add_argument("-c", "--code", metavar="CODE", help="Python code to run again and again instead (no reset "
+                   "first: e.g. a round of a module on the board's flash, 'import app; app.one_round()')")
+    p.add_argument("--runs", type=_count, default=5, metavar="N", help="measured runs (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N", help="runs first, not measured (default: %(default)s)")
+    p.add_argument("--tolerance", type=int, default=0, metavar="BYTES",
+                   help="growth per run a type may have (default: %(default)s)")
+    p.add_argument("--holders", action="append", metavar="TYPE",
+                   help="who holds objects of TYPE ('bytes', 'app.Sensor'); may be given again")
+    p.add_argument("--limit", type=_count, default=20, metavar="N", help="types the census lists (default: %(default)s)")
+    p.add_argument("--no-collect", action="store_true", help="count the heap as it is, garbage included")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("parse", help="ESP-IDF heap task report text to JSON",
                        description="Read ESP-IDF heap task tracking reports (overview tables and detail "

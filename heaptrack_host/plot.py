@@ -41,6 +41,7 @@ OTHER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"
                 "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31"]
 FAILURE_COLOR = "#b00020"   # a failed allocation: darker than LEAK_COLOR, a line across both plots
 FREE_COLOR = "#17becf"
+GC_EVENT_COLOR = "#8e44ad"   # the GC heap's area events
 LARGEST_COLOR = "#7f7f7f"
 MINIMUM_COLOR = "#9467bd"
 
@@ -177,6 +178,7 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
         low, high = min(values) / div_free, max(values) / div_free
         pad = max((high - low) * 0.15, high * 0.01, 1)
         ax_free.set_ylim(max(0, low - pad), high + pad)  # the range they move in, not from 0
+    _mark_gc_events(ax_free, samples)
     ax_free.set_ylabel("ESP-IDF heap\nfree (%s)" % unit_free)
     ax_free.set_xlabel("time since start (s)")
     ax_free.grid(True, color="#e5e5e5")
@@ -207,6 +209,20 @@ def _mark_failures(ax, ax_free, failures: List[tuple], python_errors: Sequence[d
     for e in python_errors:
         for a in (ax, ax_free):
             a.axvline(e["t"], color=FAILURE_COLOR, linewidth=1.2, linestyle=":", zorder=1.5)
+
+
+def _mark_gc_events(ax, samples) -> None:
+    """A vertical line where the GC heap took an area of ESP-IDF's heap (solid) or gave one
+    back (dotted), at the sample that first carried the event, with its size."""
+    first = True
+    for s in samples:
+        for e in s.get("gc_events", []):
+            ax.axvline(s["t"], color=GC_EVENT_COLOR, linewidth=1.0, linestyle="-" if e["grew"] else ":",
+                       label="GC heap took / gave back an area" if first else None)
+            ax.annotate("%s%d KB" % ("+" if e["grew"] else "-", e["size"] // 1024), (s["t"], 1.0),
+                        xycoords=("data", "axes fraction"), fontsize=7.5, color=GC_EVENT_COLOR, ha="left",
+                        va="top", xytext=(2, -2), textcoords="offset points")
+            first = False
 
 
 def _mark_deletion(ax, series: TaskSeries, color: str, div: float) -> list:

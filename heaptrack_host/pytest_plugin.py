@@ -42,6 +42,18 @@ session's summary has a warning (HeldWarning) naming it;
 power-on, with no such task. ``check_leak`` returns the same verdicts without
 failing.
 
+Inside MicroPython's GC heap, ``assert_no_gc_growth(script, runs=5, warmup=1,
+tolerance=0)`` runs the script the same way, with a census of the GC heap by
+Python type (``heaptrack.gc_census()``, after a collection) just before and just
+after each run, and fails the test when a type's bytes grew by more than
+``tolerance`` in every run: a module's cache, a list a driver appends to. The
+failure has a table of those types' growth per run and who holds a sample of
+their objects (``heaptrack.gc_holders()``: ``mymodule.cache -> dict['k3'] ->
+bytes (64 B)``). Each run's script has a namespace of its own, as ``mpremote
+run`` gives it, so what it keeps in its own globals goes with it; what grows is
+held from elsewhere (an imported module, a running task). ``check_gc_growth``
+returns the report (``GcGrowthReport``) without failing.
+
 The plugin only adds options and fixtures: no board is started or opened
 unless a test uses ``heaptrack_board``.
 """
@@ -54,10 +66,13 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from .gc_growth import GcGrowthError, GcGrowthReport
+
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
 
-__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "HeldWarning", "assert_no_leak"]
+__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "HeldWarning", "assert_no_leak", "GcGrowthReport",
+           "GcGrowthError", "assert_no_gc_growth"]
 
 
 def pytest_addoption(parser):
@@ -233,6 +248,35 @@ class HeaptrackBoard:
         return LeakReport(name, runs, warmup, tolerance, totals, leaks,
                           {n: sorted(b) for n, b in new_blocks.items()}, output, verdicts)
 
+    def check_gc_growth(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
+                        tolerance: int = 0, reset: bool = True, holders: int = 2,
+                        timeout: float = 60) -> GcGrowthReport:
+        """Runs a local script (path) or code warmup + runs times, each between two censuses of the
+        GC heap, and reports the Python types whose bytes grew by more than tolerance in every run,
+        with the chains of up to `holders` of their objects. reset: soft-reset first."""
+        from .gc_growth import check_gc_growth
+        if (script is None) == (code is None):
+            raise TypeError("give a script path or code=, not both")
+        if code is None:
+            path = Path(script)
+            code = path.read_text(encoding="utf-8")
+            name = path.name
+        else:
+            name = "<code>"
+        with self.connect() as conn:
+            if reset:
+                conn.soft_reset()
+            return check_gc_growth(conn, code, name, runs=runs, warmup=warmup, tolerance=tolerance,
+                                   holders=holders, timeout=timeout)
+
+    def assert_no_gc_growth(self, script=None, **kwargs) -> GcGrowthReport:
+        """check_gc_growth(), failing the test with the table when a Python type kept growing."""
+        __tracebackhide__ = True
+        report = self.check_gc_growth(script, **kwargs)
+        if not report.ok:
+            raise GcGrowthError(str(report))
+        return report
+
     def assert_no_leak(self, script=None, **kwargs) -> LeakReport:
         """check_leak(), failing the test with the table when a task keeps growing; a warning
         (HeldWarning) for a HELD."""
@@ -266,6 +310,12 @@ def assert_no_leak(board: HeaptrackBoard, script=None, **kwargs) -> LeakReport:
     """assert_no_leak(heaptrack_board, "script.py", runs=5): see HeaptrackBoard.assert_no_leak."""
     __tracebackhide__ = True
     return board.assert_no_leak(script, **kwargs)
+
+
+def assert_no_gc_growth(board: HeaptrackBoard, script=None, **kwargs) -> GcGrowthReport:
+    """assert_no_gc_growth(heaptrack_board, "script.py", runs=5): see HeaptrackBoard.assert_no_gc_growth."""
+    __tracebackhide__ = True
+    return board.assert_no_gc_growth(script, **kwargs)
 
 
 def _firmware(config) -> Path:

@@ -71,6 +71,7 @@ class Sample:
     records: Optional[dict] = None  # records.RECORDS fields; None without task tracking
     failures_total: Optional[int] = None  # failed ESP-IDF allocations since power-on; None: not said
     failures: List[dict] = field(default_factory=list)  # records.FAILURE fields: the new ones
+    gc_events: List[dict] = field(default_factory=list)  # records.GC_EVENT fields, the board's newest few
 
     @classmethod
     def from_board(cls, text: str) -> "Sample":
@@ -97,15 +98,25 @@ class Sample:
             total, _, new_list = records.check(failed, records.FAILURES, "sample failures")
             new = [dict(zip(records.names(records.FAILURE), records.check(f, records.FAILURE, "sample failure")))
                    for f in new_list]
-        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec, total, new)
+        events = obj.get("gc_events") or {}
+        if not isinstance(events, dict) or not isinstance(events.get("recent", []), list):
+            raise ValueError("sample: 'gc_events' must be {\"total\", \"recent\": [...]}")
+        gc_events = [dict(zip(records.names(records.GC_EVENT), records.check(e, records.GC_EVENT, "sample gc event")))
+                     for e in events.get("recent", [])]
+        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec, total, new, gc_events)
 
-    def to_json(self, tasks: Dict[str, dict]) -> dict:
-        """This sample as one line of a recording, its tasks as Instances.label gave them."""
+    def to_json(self, tasks: Dict[str, dict], gc_events_after: Optional[int] = None) -> dict:
+        """This sample as one line of a recording, its tasks as Instances.label gave them; with the
+        GC heap's area events numbered above gc_events_after (those earlier samples did not carry;
+        None: every one it has)."""
         line = {"type": "sample", "t": round(self.t, 3), "tasks": tasks, "regions": self.regions, "gc": self.gc}
         if self.records is not None:
             line["records"] = self.records
         if self.failures_total is not None:
             line["failures"] = {"total": self.failures_total, "new": self.failures}
+        events = [e for e in self.gc_events if gc_events_after is None or e["number"] > gc_events_after]
+        if events:
+            line["gc_events"] = events
         return line
 
     def total_free(self) -> int:
@@ -254,6 +265,11 @@ def _check_sample(obj: dict) -> None:
     gc = obj.get("gc", {})
     if gc:
         records.check(gc, records.SAMPLE_GC, "gc")
+    events = obj.get("gc_events", [])
+    if not isinstance(events, list):
+        raise records.RecordError('"gc_events" is not a list')
+    for e in events:
+        records.check(e, records.GC_EVENT, "gc event")
     failed = obj.get("failures")
     if failed is not None:
         records.check(failed, (("total", int), ("new", list)), "failures")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple
 
-__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "RECORDS",
+__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "GC_EVENT", "RECORDS",
            "FAILURES", "FAILURE",
            "MAX_INT", "MAX_SECONDS", "names", "check"]
 
@@ -27,6 +27,11 @@ HEAP: Table = (("task", int), ("name", str), ("caps", int), ("size", int), ("cur
                ("alloc_count", int))
 # dump_sample()'s "gc_areas" entries (task: an int, or None when the tracker does not know).
 GC_AREA: Table = (("address", int), ("size", int), ("task", (int, type(None))))
+# dump_sample()'s "gc_events" "recent" entries, and a recording's "gc_events": the GC
+# heap took (grew) or gave back an area of ESP-IDF's heap (heaptrack.gc_events()).
+GC_EVENT: Table = (("number", int), ("ms", int), ("grew", bool), ("address", int), ("size", int), ("heap", str),
+                   ("task_name", (str, type(None))), ("largest_before", int), ("largest_after", int),
+                   ("gc_areas", int), ("gc_bytes", int))
 # dump_sample()'s "records": the tracker's task records (heap_info().records).
 RECORDS: Table = (("tasks", int), ("deleted", int), ("bytes", int), ("tasks_left", int), ("low", bool))
 # dump_sample()'s "failures": the failed ESP-IDF allocations since power-on (or

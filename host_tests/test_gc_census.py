@@ -3,6 +3,9 @@ allocation once by Python type (totals equal to the GC's own used bytes, objects
 a script made counted exactly), compare_to says what grew, gc_holders() names
 who holds an object as a user writes it, and gc_events() tells each area the GC
 heap took from ESP-IDF's heap or gave back."""
+import ast
+import json
+import os
 import re
 
 from board_code import run
@@ -174,7 +177,7 @@ print(out)
     assert chains[2] == "ht_app.Sensor -> Sensor.registry -> dict['r'] -> bytearray (32 B)"
     assert chains[3] == "__main__.local -> dict['a'] -> tuple[1] -> bytearray (32 B)"
     # A function of heaptrack's own: a global of its package.
-    assert re.match(r"heaptrack(\.census)?\.gc_holders: function gc_holders\(\) \(\d+ B\)$", chains[4])
+    assert re.match(r"heaptrack(\.\w+)?\.gc_holders: function gc_holders\(\) \(\d+ B\)$", chains[4])
     assert chains[5] is True
 
 
@@ -237,3 +240,154 @@ print([boot, grown, events()])
         assert (e[2], e[9].split(" at ")[2].split(")")[0]) in taken
         assert e[6] >= e[5] and e[4] == "mp_task"
     assert gone[-1][8] == new[-1][8] - sum(e[2] for e in gone)
+
+
+# Part 2: growth by type in snapshots, check_leaks and the pytest plugin.
+GROWTH = """
+import gc
+class Entry:
+    def __init__(self, n):
+        self.n = n
+        self.payload = bytes(40)
+store = {}
+def leaky():
+    store[len(store)] = Entry(len(store))
+def clean():
+    tmp = [Entry(i) for i in range(8)]
+    return len(tmp)
+"""
+
+
+def test_a_snapshot_with_a_census_says_which_types_grew(board):
+    result = run(board, GROWTH + """
+a = heaptrack.snapshot(gc=True)
+for i in range(12):
+    leaky()
+b = heaptrack.snapshot(gc=True)
+d = b.compare_to(a)
+e = d.types
+entry = d.census.type('__main__.Entry')
+by = [s.name for s in e]
+a.dump('census_snap.json')
+back = heaptrack.Snapshot.load('census_snap.json')
+import os
+os.remove('census_snap.json')
+plain = heaptrack.snapshot()
+print([entry.count_diff, entry.size_diff, by.index('__main__.Entry') < by.index('int') if 'int' in by else True,
+       heaptrack.snapshot(gc=False).census, b.census.total == sum(t.size for t in b.census.types),
+       back.census.types == a.census.types, back.census.total == a.census.total,
+       'GC HEAP BY TYPE' in str(d), '__main__.Entry' in str(d), plain.compare_to(a).census, plain.compare_to(a).types])
+""")
+    assert result[0] == 12 and result[1] == 12 * 32
+    assert result[2]
+    assert result[3] is None and result[4]
+    assert result[5] and result[6] and result[7] and result[8]
+    assert result[9] is None and result[10] == []
+
+
+def test_check_leaks_names_the_types_that_grew_and_who_holds_them(board):
+    leak, clean = run(board, GROWTH + """
+r = heaptrack.check_leaks(leaky, rounds=3)
+c = heaptrack.check_leaks(clean, rounds=3)
+print([[r.ok, r.types, r.type_growth['__main__.Entry'], r.type_count_growth['__main__.Entry'],
+        r.type_growth['bytes'], [str(h) for h in r.holders['__main__.Entry']], str(r)],
+       [c.ok, c.types, str(c)]])
+""")
+    ok, types, entry_bytes, entry_count, bytes_growth, chains, text = leak
+    assert not ok
+    assert set(types) == {"__main__.Entry", "bytes"}
+    assert entry_bytes == [32, 32, 32] and entry_count == [1, 1, 1] and bytes_growth == [64, 64, 64]
+    assert chains and all(c.startswith("__main__.store -> dict[") and c.endswith("Entry instance (32 B)")
+                          for c in chains)
+    assert "GC LEAK: __main__.Entry grew 96 bytes over 3 rounds (+32, +32, +32 bytes per round; +1, +1, +1 " \
+           "objects per round)" in text
+    assert "held by: __main__.store -> dict[" in text
+    assert clean == [True, [], "no task and no Python type grew in every one of 3 rounds"]
+
+
+def test_the_pytest_plugin_asserts_no_gc_growth_by_type(board):
+    import pytest
+    from heaptrack_host.pytest_plugin import GcGrowthError, HeaptrackBoard
+    hb = HeaptrackBoard(board.device)
+    # A module the scripts import keeps what grows: each run's own globals go with it.
+    hb.exec("import sys\nclass _Drv:\n    pass\nd = _Drv()\nd.cache = []\nsys.modules['ht_drv'] = d\n")
+    report = hb.check_gc_growth(code="import ht_drv\nht_drv.cache.append(bytes(100))\n", runs=3, reset=False)
+    assert not report.ok and report.grew == ["bytes"]
+    assert report.growth["bytes"] == [128, 128, 128] and report.count_growth["bytes"] == [1, 1, 1]
+    assert "heaptrack: GC heap growth in bytes over 3 runs of <code>" in str(report)
+    assert hb.check_gc_growth(code="x = [bytes(100) for i in range(10)]\n", runs=3, reset=False).ok
+    with pytest.raises(GcGrowthError, match="GREW"):
+        hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.append(bytes(100))\n", runs=2, reset=False)
+    hb.assert_no_gc_growth(code="import ht_drv\nht_drv.cache.clear()\n", runs=2, reset=False)
+
+
+# Part 4: the GC heap's area events in heap_info(), the sample stream and mpheaptrack.
+# The script makes the GC heap take areas of ESP-IDF's heap (while the recorder
+# samples), then lets them go.
+GROW_AND_SHRINK = """
+import gc, time
+big = []
+for i in range(160):
+    big.append(bytearray(1024))
+    time.sleep_ms(1)
+time.sleep_ms(100)
+big = None
+gc.collect()
+time.sleep_ms(100)
+"""
+
+
+def test_heap_info_and_samples_carry_the_gc_heap_area_events(vboard_factory):
+    board = vboard_factory()
+    out = board.exec("""
+import heaptrack, gc
+big = [bytearray(1024) for i in range(120)]
+big = None
+gc.collect()
+info = heaptrack.heap_info()
+heaptrack.dump_sample(marker='SAMPLE:')
+print(repr([str(info), info.gc_events.total]))
+""")
+    lines = out.splitlines()
+    sample = json.loads([x for x in lines if x.startswith("SAMPLE:")][-1][len("SAMPLE:"):])["gc_events"]
+    text, total = ast.literal_eval([x for x in lines if x.strip()][-1])
+    assert re.search(r"The GC heap took or gave back MicroPython GC heap areas %d times since power-on "
+                     r"\(the newest 3\):" % total, text), text
+    assert re.search(r"#\d+ at \d+\.\d{3} s: the GC heap gave back [\d,]+ KB \(RAM at 0x[0-9a-f]{8}\) in mp_task", text)
+    assert sample["total"] == total and 1 <= len(sample["recent"]) <= 4
+    assert sample["recent"][-1]["number"] == total and sample["recent"][-1]["grew"] is False
+    from heaptrack_host.recording import Sample
+    line = json.dumps({"type": "sample", "version": 1, "ticks_ms": 0, "ms": 0, "tasks": [], "regions": [],
+                       "gc": {"total": 1, "used": 0, "free": 1, "largest_free": 1}, "gc_events": sample})
+    assert [e["number"] for e in Sample.from_board(line).gc_events] == [e["number"] for e in sample["recent"]]
+
+
+def test_recordings_and_plots_carry_the_gc_heap_area_events(vboard_factory, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    from heaptrack_host import recording
+    repo = Path(__file__).resolve().parents[1]
+    board = vboard_factory()
+    script = tmp_path / "grow.py"
+    script.write_text(GROW_AND_SHRINK, encoding="utf-8")
+    out = tmp_path / "run.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    env.pop("HEAPTRACK_PORT", None)
+    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.cli", "record", "--port", board.device, "--out",
+                           str(out), "--interval", "0.02", "--run", str(script)],
+                          capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    rec = recording.read_record(out.read_text(encoding="utf-8").splitlines(True), str(out))
+    events = [e for s in rec.samples for e in s.get("gc_events", [])]
+    numbers = [e["number"] for e in events]
+    # Each event once, in order: the board's history first, then what the script did.
+    assert numbers == sorted(set(numbers)) and numbers
+    assert any(e["grew"] for e in events[1:]) and not events[-1]["grew"]
+    png = tmp_path / "run.png"
+    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.cli", "plot", str(out), "-o", str(png)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr
+    from test_cli import read_png, share_of_color
+    from heaptrack_host import plot
+    assert share_of_color(read_png(png), plot.GC_EVENT_COLOR) > 0.0005

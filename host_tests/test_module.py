@@ -91,7 +91,8 @@ def test_readme_call_forms_run_as_written(board):
     script = [README_PRELUDE]
     for line in lines:
         if line.startswith(("heaptrack.reset_peak(", "heaptrack.clear(")):
-            # README says ESP-IDF's tracker refuses them with a RuntimeError: so it must.
+            # README says: ESP-IDF's tracker has no call to change its records, and
+            # raises RuntimeError saying so.
             script.append("try:\n    %s\nexcept RuntimeError:\n    assert heaptrack.TRACKER != 'hooks'" % line)
             continue
         script.append(line)

@@ -188,8 +188,10 @@ class Snapshot:
     gc_areas: Dict[int, Optional[int]]
     """The blocks that were MicroPython GC heap areas when it was taken: address -> the
     handle of the task charged for it (None: unknown)."""
+    census: Optional[Census]
+    """The GC heap by Python type when taken with gc=True, else None."""
     def __init__(self, tasks: List[TaskStat], ticks_ms: int, blocks: bool,
-                 gc_areas: Optional[Dict[int, Optional[int]]] = None) -> None: ...
+                 gc_areas: Optional[Dict[int, Optional[int]]] = None, census: Optional[Census] = None) -> None: ...
     def task(self, name_or_handle: Union[str, int]) -> TaskStat: ...
     def statistics(self, key_type: str = "task") -> List[Statistic]:
         """Grouped by 'task', 'heap' or 'block', biggest first."""
@@ -201,7 +203,8 @@ class Snapshot:
     def print(self) -> None: ...
 
 
-def snapshot(blocks: bool = True) -> Snapshot: ...
+def snapshot(blocks: bool = True, gc: bool = False) -> Snapshot:
+    """Every task's statistics now; with gc=True also a census of the GC heap by type."""
 
 
 class HeapDiff:
@@ -255,7 +258,12 @@ class Diff:
     elapsed_ms: int
     blocks: bool
     gc_areas: Dict[int, Optional[int]]
+    census: Optional[CensusDiff]
+    """The GC heap's types compared, when both snapshots have a census."""
     def __init__(self, old: Snapshot, new: Snapshot) -> None: ...
+    @property
+    def types(self) -> List[TypeStatDiff]:
+        """The GC heap's types, biggest change first ([] without censuses)."""
     @property
     def tasks(self) -> List[TaskDiff]: ...
     @property
@@ -279,18 +287,26 @@ class LeakCheck:
     leaks: List[str]
     held: Dict[str, int]
     gc_growth: Dict[str, int]
+    types: List[str]
+    """Python types whose bytes grew more than tolerance in every round (GC LEAK)."""
+    type_growth: Dict[str, List[int]]
+    type_count_growth: Dict[str, List[int]]
+    holders: Dict[str, Holders]
+    census: Optional[Census]
     def __init__(self, rounds: int, growth: Dict[str, List[int]], survivors: Dict[str, List[_BlockTuple]],
                  tolerance: int, held: Optional[Dict[str, int]] = None, gc_growth: Optional[Dict[str, int]] = None,
-                 held_before: Iterable[str] = ()) -> None: ...
+                 held_before: Iterable[str] = (), type_growth: Optional[Dict[str, List[int]]] = None,
+                 type_count_growth: Optional[Dict[str, List[int]]] = None,
+                 census: Optional[Census] = None) -> None: ...
     @property
     def ok(self) -> bool: ...
     def print(self) -> None: ...
 
 
 def check_leaks(func: Callable[..., Any], *args: Any, rounds: int = 5, tolerance: int = 0, warmup: int = 1,
-                **kwargs: Any) -> LeakCheck:
+                gc: bool = True, **kwargs: Any) -> LeakCheck:
     """Runs func warmup + rounds times; the task names that grew more than tolerance
-    bytes in every measured round are leaks."""
+    bytes in every measured round are leaks; with gc, so are the Python types."""
 
 
 class _Region:
@@ -399,8 +415,10 @@ class HeapInfo:
     records: Optional[_Records]   # None on a firmware without task tracking
     failures: Optional[Failures]  # None when taken with_failures=False
     trusted: bool                 # no allocation went unrecorded
+    gc_events: Optional[GcEvents]  # the GC heap taking / giving back areas of ESP-IDF's heap
     def __init__(self, regions: List[_Region], gc: _GCHeap, records: Optional[_Records] = None,
-                 failures: Optional[Failures] = None, gc_areas: Iterable[_GCArea] = ()) -> None: ...
+                 failures: Optional[Failures] = None, gc_areas: Iterable[_GCArea] = (),
+                 gc_events: Optional[GcEvents] = None) -> None: ...
     def largest_free(self, caps: int = ...) -> int: ...
     def can_allocate(self, size: int, caps: int = ...) -> bool: ...
     def fits(self, size: int, caps: int = ...) -> str: ...

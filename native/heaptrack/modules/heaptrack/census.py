@@ -125,6 +125,22 @@ def _sort_stats(stats):
     return stats
 
 
+# 'module.Class' for each class seen, made once: a census that made these strings
+# afresh would show str growing by a few objects whenever censuses are kept (a
+# snapshot's, check_leaks' rounds), which is the census's doing, not the program's.
+_names = {}
+
+
+def _qualified(module, name):
+    if module is None:
+        return name
+    key = (module, name)
+    text = _names.get(key)
+    if text is None:
+        text = _names[key] = module + "." + name
+    return text
+
+
 def gc_census(collect=True):
     """A Census of MicroPython's GC heap now: each Python type's objects and bytes,
     their storage counted with them. With collect (the default) after a collection,
@@ -134,7 +150,7 @@ def gc_census(collect=True):
      rows) = _heaptrack.gc_census(bool(collect), False)
     merged = {}
     for module, name, count, size in rows:
-        key = _type_name(module, name)
+        key = _qualified(module, name)
         s = merged.get(key)
         if s is None:
             merged[key] = TypeStat(key, count, size)

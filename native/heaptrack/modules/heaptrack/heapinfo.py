@@ -2,6 +2,7 @@
 # "why does this allocation fail while gc.mem_free() is large?".
 import _heaptrack
 
+from .census import gc_events
 from .failed import failures
 from .table import Table
 
@@ -11,6 +12,9 @@ _TABLE = Table(("HEAP", "CAPS", "TOTAL", "FREE", "LARGEST FREE", "MINIMUM FREE")
 # What a report calls the blocks of ESP-IDF's heap that MicroPython's GC heap
 # lives in (heap_info().gc_areas), so that they are not taken for a leak.
 GC_AREA = "MicroPython GC heap area"
+
+# print_heap_info shows this many of the GC heap's newest area events.
+_EVENTS_SHOWN = 3
 
 
 class Region:
@@ -56,14 +60,17 @@ class HeapInfo:
     among them; bytes: what they take; tasks_left: about how many more tasks can be
     recorded and reported; low: they have taken over half their room), None without
     task tracking; failures: the failed ESP-IDF allocations (heaptrack.Failures), shown
-    when there were any."""
+    when there were any; gc_events: each time the GC heap took one of those areas from
+    ESP-IDF's heap or gave one back (heaptrack.GcEvents: when, how much, which task,
+    ESP-IDF's largest free internal block before and after), the newest shown."""
 
-    def __init__(self, regions, gc, records=None, failures=None, gc_areas=()):
+    def __init__(self, regions, gc, records=None, failures=None, gc_areas=(), gc_events=None):
         self.regions = regions
         self.gc = gc
         self.records = records
         self.gc_areas = list(gc_areas)
         self.failures = failures
+        self.gc_events = gc_events
 
     @property
     def trusted(self):
@@ -88,6 +95,13 @@ class HeapInfo:
         for a in self.gc_areas:
             lines.append("   %s: ALLOC 0x%08x, SIZE %d%s" % (
                 GC_AREA, a.address, a.size, "" if a.task is None else ", charged to task 0x%08x" % a.task))
+        ev = self.gc_events
+        if ev is not None and ev.total:
+            shown = ev.items[-_EVENTS_SHOWN:]
+            lines.append(" The GC heap took or gave back %s %d time%s since power-on%s:" % (
+                GC_AREA + "s", ev.total, "" if ev.total == 1 else "s",
+                "" if len(shown) == ev.total else " (the newest %d)" % len(shown)))
+            lines.extend("   " + str(e) for e in shown)
         lines.extend(self._records_lines())
         if self.failures is not None and self.failures.total:
             lines.extend(" " + line for line in str(self.failures).split("\n"))
@@ -166,7 +180,7 @@ def heap_info(with_failures=True):
     counts as telling of them: reports stop announcing them)."""
     return HeapInfo([Region(r) for r in _heaptrack.region_info()], _heaptrack.gc_info(),
                     _heaptrack.records_info(), failures() if with_failures else None,
-                    [GCArea(a) for a in _heaptrack.gc_areas()])
+                    [GCArea(a) for a in _heaptrack.gc_areas()], gc_events())
 
 
 def print_heap_info(size=None, caps=_heaptrack.CAP_DEFAULT):

@@ -11,6 +11,7 @@ import time
 
 import _heaptrack
 
+from .census import Census, TypeStat, gc_census, gc_holders
 from .heapinfo import GC_AREA, gc_area_owners
 from .table import Table
 
@@ -23,6 +24,8 @@ _FILE_VERSION = 1
 # repr(snapshot), what the REPL shows, lists this many tasks and blocks per heap.
 _REPR_TASKS = 20
 _REPR_BLOCKS = 8
+# A Diff lists this many of the GC heap's types that changed.
+_REPR_TYPES = 20
 
 
 def _signed(n):
@@ -104,13 +107,15 @@ class Snapshot:
     tasks: [TaskStat] in ESP-IDF's order; ticks_ms: time.ticks_ms() when taken;
     blocks: whether the TaskStats hold their blocks; gc_areas: the blocks that were
     MicroPython GC heap areas then, address -> the handle of the task they were
-    charged to (None: unknown)."""
+    charged to (None: unknown); census: the GC heap by Python type (a Census) when
+    taken with gc=True, else None."""
 
-    def __init__(self, tasks, ticks_ms, blocks, gc_areas=None):
+    def __init__(self, tasks, ticks_ms, blocks, gc_areas=None, census=None):
         self.tasks = tasks
         self.ticks_ms = ticks_ms
         self.blocks = blocks
         self.gc_areas = dict(gc_areas or {})
+        self.census = census
 
     def task(self, name_or_handle):
         """The TaskStat with that handle (int) or name (str); ValueError if none."""
@@ -165,7 +170,8 @@ class Snapshot:
         with open(filename, "w") as f:
             f.write(json.dumps({"type": "snapshot", "version": _FILE_VERSION, "ticks_ms": self.ticks_ms,
                                 "blocks": self.blocks, "tasks": len(self.tasks),
-                                "gc_areas": sorted(self.gc_areas.items())}) + "\n")
+                                "gc_areas": sorted(self.gc_areas.items()),
+                                "census": _census_record(self.census)}) + "\n")
             _heaptrack._write_tasks(f, self.tasks)
             f.write('{"type": "end"}\n')
 
@@ -198,7 +204,8 @@ class Snapshot:
                         if len(tasks) != header["tasks"]:
                             raise ValueError("%d tasks, the header says %d" % (len(tasks), header["tasks"]))
                         return Snapshot(tasks, header["ticks_ms"], header["blocks"],
-                                        {a: t for a, t in header.get("gc_areas", ())})
+                                        {a: t for a, t in header.get("gc_areas", ())},
+                                        _census_from(header.get("census")))
                     else:
                         raise ValueError("unexpected %r line" % kind)
                     if task is not None and len(heaps) == task["heap_count"]:
@@ -211,9 +218,12 @@ class Snapshot:
 
     def _header(self):
         alive = sum(1 for t in self.tasks if t.alive)
-        return "Snapshot at %d ms: %d tasks (%d alive), %d bytes held%s" % (
+        text = "Snapshot at %d ms: %d tasks (%d alive), %d bytes held%s" % (
             self.ticks_ms, len(self.tasks), alive, sum(t.current for t in self.tasks),
             ", with blocks" if self.blocks else "")
+        if self.census is not None:
+            text += "\n" + self.census._header().strip()
+        return text
 
     def _marks(self):
         # What the tree says of blocks: GC heap areas, and Pre-scheduler's records
@@ -248,10 +258,30 @@ class Snapshot:
         _heaptrack._render(self._header(), self.tasks, False, None, None, self._marks())
 
 
-def snapshot(blocks=True):
-    """Every task's statistics now (with their live blocks unless blocks=False)."""
+def _census_record(census):
+    # A census as a snapshot file keeps it: a small list, types as [name, count, size].
+    if census is None:
+        return None
+    return [census.collected, census.total, census.allocations, census.ticks_ms,
+            [[t.name, t.count, t.size] for t in census.types]]
+
+
+def _census_from(record):
+    if record is None:
+        return None
+    collected, total, allocations, ticks_ms, types = record
+    return Census(collected, total, allocations, [TypeStat(n, c, s) for n, c, s in types], ticks_ms)
+
+
+def snapshot(blocks=True, gc=False):
+    """Every task's statistics now (with their live blocks unless blocks=False); with
+    gc=True also the GC heap by Python type (snapshot.census, after a collection), so
+    that compare_to says which types grew."""
+    # The census first: its collection may give GC heap areas back to ESP-IDF's
+    # heap, which the task statistics then show as they are.
+    census = gc_census() if gc else None
     return Snapshot(_heaptrack.task_stats(None, blocks=bool(blocks)), time.ticks_ms(), bool(blocks),
-                    gc_area_owners())
+                    gc_area_owners(), census)
 
 
 class HeapDiff:
@@ -428,11 +458,16 @@ class Diff:
 
     tasks: [TaskDiff] (made when read); appeared, died, died_holding: the TaskDiffs
     of tasks that are new, that ended between the snapshots, and that ended holding
-    memory; elapsed_ms between the snapshots; blocks: whether both held blocks."""
+    memory; elapsed_ms between the snapshots; blocks: whether both held blocks;
+    census: the GC heap's types compared (a CensusDiff) when both snapshots were
+    taken with gc=True, else None; types: its [TypeStatDiff], biggest change first
+    (tracemalloc's StatisticDiff order), [] without a census."""
 
     def __init__(self, old, new):
         self.elapsed_ms = time.ticks_diff(new.ticks_ms, old.ticks_ms)
         self.blocks = old.blocks and new.blocks
+        self.census = (new.census.compare_to(old.census)
+                       if old.census is not None and new.census is not None else None)
         self.gc_areas = dict(old.gc_areas)
         self.gc_areas.update(new.gc_areas)
         self._old = _ordered(old.tasks)
@@ -472,11 +507,21 @@ class Diff:
         """Tasks that ended between the snapshots while still holding memory."""
         return [d for d in self.died if d.current > 0]
 
+    @property
+    def types(self):
+        return self.census.stats if self.census is not None else []
+
     def task(self, name_or_handle):
         """The TaskDiff of the task with that handle (int) or name (str); ValueError if none."""
         return _find(self._diffs(), name_or_handle, "diff")
 
     def _lines(self, name=None, changed_only=True):
+        out = self._task_lines(name, changed_only)
+        if self.census is not None and name is None:
+            out.extend(self.census._lines(_REPR_TYPES, changed_only))
+        return out
+
+    def _task_lines(self, name, changed_only):
         rows = [d for d in self._diffs(lambda o, n: name is None or (n or o).name == name)
                 if d.changed or not changed_only]
         out = [" HEAP CHANGES OVER %d MS" % self.elapsed_ms]
@@ -514,10 +559,19 @@ class LeakCheck:
     heaptrack_host.verdict's word); growth: name -> [bytes grown per round], MicroPython
     GC heap areas left out; gc_growth: name -> bytes of GC heap areas its tasks gained
     over the rounds (the GC heap grew: its own thing, never a leak); survivors: name ->
-    [Block] added in the first round and still held at the end; ok: no leak and nothing
-    held by a dead task."""
+    [Block] added in the first round and still held at the end.
 
-    def __init__(self, rounds, growth, survivors, tolerance, held=None, gc_growth=None, held_before=()):
+    Inside the GC heap (with gc=True, check_leaks' default): types: the Python types
+    whose bytes grew by more than tolerance in every round, biggest growth first (GC
+    LEAK); type_growth: type name -> [bytes grown per round]; type_count_growth: type
+    name -> [objects gained per round], for every type that changed; holders: type name
+    -> Holders (who holds a sample of its objects at the end), for the types that
+    leak; census: the last round's Census (None without gc).
+
+    ok: no leak, nothing held by a dead task and no type that kept growing."""
+
+    def __init__(self, rounds, growth, survivors, tolerance, held=None, gc_growth=None, held_before=(),
+                 type_growth=None, type_count_growth=None, census=None):
         self.rounds = rounds
         self.growth = growth
         self.survivors = survivors
@@ -527,10 +581,18 @@ class LeakCheck:
         self.held = {n: b for n, b in (held or {}).items() if n not in self.leaks}
         self.gc_growth = gc_growth or {}
         self._held_before = set(held_before)
+        self.type_growth = type_growth or {}
+        self.type_count_growth = type_count_growth or {}
+        self.census = census
+        # heaptrack's own objects (the censuses compared) are the check's doing.
+        self.types = sorted((n for n, g in self.type_growth.items()
+                             if all(x > tolerance for x in g) and not n.startswith("heaptrack.")),
+                            key=lambda n: -sum(self.type_growth[n]))
+        self.holders = {}
 
     @property
     def ok(self):
-        return not self.leaks and not self.held
+        return not self.leaks and not self.held and not self.types
 
     def _lines(self):
         out = []
@@ -544,8 +606,20 @@ class LeakCheck:
         for name, held in self.held.items():
             out.append("HELD: %s is deleted and still holds %d bytes (%s)" % (
                 name, held, "died before watching" if name in self._held_before else "died during the rounds"))
+        for name in self.types:
+            grown = self.type_growth[name]
+            objects = self.type_count_growth.get(name, [0] * len(grown))
+            now = self.census.type(name) if self.census is not None else None
+            out.append("GC LEAK: %s grew %d bytes over %d rounds (%s bytes per round; %s objects per round)%s" % (
+                name, sum(grown), self.rounds, ", ".join("+%d" % g for g in grown),
+                ", ".join(_signed(c) for c in objects),
+                "" if now is None else "; %d objects, %d bytes now" % (now.count, now.size)))
+            holders = self.holders.get(name)
+            if holders is not None:
+                out.extend("    held by: %s" % c for c in holders.chains)
         if not out:
-            out.append("no task grew in every one of %d rounds" % self.rounds)
+            out.append("no task%s grew in every one of %d rounds" % (
+                "" if self.census is None else " and no Python type", self.rounds))
         for name, grown in self.gc_growth.items():
             if grown:
                 out.append("%s: MicroPython's GC heap %s by %d bytes in %ss (not a leak)" % (
@@ -583,12 +657,14 @@ def _by_name(snap):
     return totals, blocks, gc, dead
 
 
-def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
+def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, gc=True, **kwargs):
     """Runs func(*args, **kwargs) warmup + rounds times and reports the task names
     whose memory grew by more than tolerance bytes in every measured round (LEAK),
     and those whose tasks are all deleted and still hold more than tolerance bytes
     (HELD). MicroPython GC heap areas a task gains are the GC heap growing, reported
-    on their own and never counted as growth.
+    on their own and never counted as growth. With gc (the default), a census of the
+    GC heap after each round (after a collection) also says which Python types grew
+    by more than tolerance bytes in every round (GC LEAK), and who holds them.
 
     Tasks are grouped by name, so a workload that starts a fresh task each
     round is judged across rounds."""
@@ -602,15 +678,35 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
     held_before = [n for n in before if dead_before[n] and before[n] > tolerance]
     gc_first = gc_before
     growth = {}
-    after_first = None
-    for i in range(rounds):
+    after_first = totals = held = gc_now = dead = None
+    type_growth = {}
+    type_count_growth = {}
+    census = start = None
+    i = 0
+    while i < rounds:
+        # A round's types are what func kept: a census just before it and one just
+        # after. Each is taken holding one other census of the same types (the
+        # first is made before heaptrack's own types are in the heap) and nothing
+        # else of the check's (its tables change only after both), so the check's
+        # own objects cancel out and what differs is func's.
+        if gc:
+            census = None
+            census = gc_census()
+            census = gc_census()
+            start = gc_census()
+            census = None
         func(*args, **kwargs)
+        if gc:
+            census = gc_census()
+            _type_round(type_growth, type_count_growth, start, census, i, rounds)
+            start = None
         totals, held, gc_now, dead = _by_name(snapshot())
         if after_first is None:
             after_first = {n: held[n] - first_blocks.get(n, set()) for n in held}
         for name in set(totals) | set(before):
-            growth.setdefault(name, [0] * i).append(totals.get(name, 0) - before.get(name, 0))
+            growth.setdefault(name, [0] * rounds)[i] = totals.get(name, 0) - before.get(name, 0)
         before = totals
+        i += 1
     final_blocks = held
     survivors = {n: sorted(b & final_blocks.get(n, set())) for n, b in after_first.items()}
     for name in growth:
@@ -618,4 +714,30 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
     held_dead = {n: totals[n] for n in totals if dead[n] and totals[n] > tolerance}
     gc_growth = {n: gc_now.get(n, 0) - gc_first.get(n, 0) for n in set(gc_now) | set(gc_first)
                  if gc_now.get(n, 0) != gc_first.get(n, 0)}
-    return LeakCheck(rounds, growth, survivors, tolerance, held_dead, gc_growth, held_before)
+    result = LeakCheck(rounds, growth, survivors, tolerance, held_dead, gc_growth, held_before,
+                       type_growth, type_count_growth, census)
+    for name in result.types[:_HOLDER_TYPES]:
+        result.holders[name] = gc_holders(name, 1)
+    return result
+
+
+# check_leaks says who holds the objects of this many of the types that leak.
+_HOLDER_TYPES = 3
+
+
+def _type_round(bytes_growth, count_growth, old, new, i, rounds):
+    # Round i's change of every type into the tables (type name -> [per round]);
+    # a type is entered when it first changes.
+    seen = {}
+    for t in new.types:
+        seen[t.name] = t
+    for o in old.types:
+        if o.name not in seen:
+            seen[o.name] = None
+    for name, t in seen.items():
+        o = old.type(name)
+        size = (t.size if t else 0) - o.size
+        count = (t.count if t else 0) - o.count
+        if size or count or name in bytes_growth:
+            bytes_growth.setdefault(name, [0] * rounds)[i] = size
+            count_growth.setdefault(name, [0] * rounds)[i] = count

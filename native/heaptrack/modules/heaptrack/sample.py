@@ -13,6 +13,9 @@ from .failed import Failures, failures
 from .heapinfo import heap_info
 
 SAMPLE_VERSION = 1
+# A sample carries the GC heap's newest area events, this many: more than come
+# between two samples of a host's interval, so that none is missed.
+_EVENTS_SENT = 4
 
 
 def dump_sample(t0=None, marker="", failures_after=None):
@@ -21,11 +24,15 @@ def dump_sample(t0=None, marker="", failures_after=None):
     "regions": [{name, caps, total, free, largest_free, minimum_free}],
     "gc": {total, used, free, largest_free}, "gc_areas": [{address, size, task}] (the GC
     heap's areas that are blocks of ESP-IDF's heap, task None when unknown), "records":
-    {tasks, deleted, bytes, tasks_left, low} or null without task tracking, "failures":
-    {total, lost, "new": [{number, ms, task, task_name, size, caps, function, kind, text}]}
-    (the failed ESP-IDF allocations since power-on; "new": those numbered after
-    failures_after, each explained in text, none when it is None)}. Returns the failures'
-    total: the failures_after of the next sample. Nobody counts as told of them."""
+    {tasks, deleted, bytes, tasks_left, low} or null without task tracking, "gc_events":
+    {"total": how many since power-on, "recent": the newest few, each {number, ms (since
+    start-up), grew, address, size, heap, task_name, largest_before, largest_after,
+    gc_areas, gc_bytes}}: the GC heap taking areas of ESP-IDF's heap or giving them back;
+    a host keeps those whose number it has not seen, "failures": {total, lost, "new":
+    [{number, ms, task, task_name, size, caps, function, kind, text}]} (the failed ESP-IDF
+    allocations since power-on; "new": those numbered after failures_after, each explained
+    in text, none when it is None)}. Returns the failures' total: the failures_after of
+    the next sample. Nobody counts as told of them."""
     ms = time.ticks_ms()
     tasks = _heaptrack._task_totals()
     info = heap_info(with_failures=False)
@@ -36,6 +43,7 @@ def dump_sample(t0=None, marker="", failures_after=None):
         failed = Failures(total, lost, [])
     else:
         failed = failures(failures_after)
+    ev = info.gc_events
     line = json.dumps({
         "type": "sample", "version": SAMPLE_VERSION, "ticks_ms": ms,
         "ms": 0 if t0 is None else time.ticks_diff(ms, t0),
@@ -50,6 +58,10 @@ def dump_sample(t0=None, marker="", failures_after=None):
         "failures": {"total": failed.total, "lost": failed.lost, "new": [
             {"number": f.number, "ms": f.ms, "task": f.task, "task_name": f.task_name, "size": f.size,
              "caps": f.caps, "function": f.function, "kind": f.kind, "text": str(f)} for f in failed]},
+        "gc_events": {"total": ev.total, "recent": [
+            {"number": e.number, "ms": e.ms, "grew": e.grew, "address": e.address, "size": e.size, "heap": e.heap,
+             "task_name": e.task_name, "largest_before": e.largest_before, "largest_after": e.largest_after,
+             "gc_areas": e.gc_areas, "gc_bytes": e.gc_bytes} for e in ev.items[-_EVENTS_SENT:]]},
     })
     sys.stdout.write(marker + line + "\n")
     return failed.total
