@@ -15,7 +15,7 @@ PYTHON3 ?= python3
 # suppression file native/tests/ubsan-upstream.supp (upstream code only, each entry with
 # its reason; LeakSanitizer stays on and upstream needs no lsan-upstream.supp), and
 # counts any sanitizer report as a crash, which fails the test session
-# (heaptrack_host/vboard.py, SANITIZER_OPTIONS).
+# (heaptrack_host/vboard/crash.py, SANITIZER_OPTIONS).
 ifeq ($(SANITIZE),1)
 HOST_FLAVOUR := host-sanitize
 HOST_SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer --param asan-use-after-return=0
@@ -44,16 +44,16 @@ ifeq ($(filter idf hooks diff,$(HEAPTRACK_TRACKER)),)
 $(error HEAPTRACK_TRACKER=$(HEAPTRACK_TRACKER): the trackers are idf (ESP-IDF's task tracking, the default), hooks (heaptrack's own) and diff (both, for the differential test))
 endif
 # HEAPTRACK_CHIP: the chip the virtual board is (its ESP-IDF memory layout at
-# its addresses, its sdkconfig): esp32s3 (the default, build/host), esp32
-# (build/host-esp32), esp32c3 (build/host-esp32c3). HEAPTRACK_PSRAM=1 (esp32s3):
-# with octal PSRAM, as MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
-# (build/host-esp32s3-psram). `make test` builds each and runs the chip tests
+# its addresses, its sdkconfig): a folder of boards/HOST/chips, esp32s3 by
+# default (build/host), the others in build/host-NAME; HEAPTRACK_PSRAM=1: the
+# chip's folder with PSRAM (esp32s3-psram: MicroPython's ESP32_GENERIC_S3
+# SPIRAM_OCT variant). `make test` builds each and runs the chip tests
 # (host_tests/test_chips.py, test_boot.py) on it.
-HEAPTRACK_CHIP ?= esp32s3
-HEAPTRACK_PSRAM ?= 0
 include $(ROOT)/boards/HOST/chips.mk
+HEAPTRACK_CHIP ?= $(HOST_DEFAULT_CHIP)
+HEAPTRACK_PSRAM ?= 0
 HOST_CHIP_NAME := $(call host_chip_name,$(HEAPTRACK_CHIP),$(HEAPTRACK_PSRAM),HEAPTRACK_CHIP)
-HOST_CHIP_SUFFIX := $(if $(filter esp32s3,$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
+HOST_CHIP_SUFFIX := $(if $(filter $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAME)),,-$(HOST_CHIP_NAME))
 ifneq ($(HOST_CHIP_SUFFIX),)
 ifeq ($(SANITIZE),1)
 $(error SANITIZE=1 is for the ESP32-S3 only: the sanitizer build moves its DRAM out of ASan's shadow (boards/HOST/esp_idf/chip.c))
@@ -71,8 +71,7 @@ FIRMWARE_HOOKS := $(BUILD_DIR)/$(HOST_FLAVOUR)-hooks/micropython
 FIRMWARE_DIFF := $(BUILD_DIR)/$(HOST_FLAVOUR)-diff/micropython
 # The other chips' firmware (ESP-IDF's tracker), and what `make test` runs on
 # each: the chip tests and the boot's (the whole suite runs on the default).
-OTHER_CHIPS := $(filter-out esp32s3,$(HOST_CHIPS)) $(call host_chip_name,esp32s3,1,HEAPTRACK_CHIP)
-chip_make_args = HEAPTRACK_CHIP=$(firstword $(subst -, ,$(1))) $(if $(findstring -psram,$(1)),HEAPTRACK_PSRAM=1)
+OTHER_CHIPS := $(filter-out $(HOST_DEFAULT_CHIP),$(HOST_CHIP_NAMES))
 CHIP_TESTS := $(ROOT)/host_tests/test_chips.py $(ROOT)/host_tests/test_boot.py
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
@@ -81,7 +80,7 @@ include $(ROOT)/mk/esp-idf.mk
 include $(ROOT)/mk/freertos.mk
 
 # The host firmware is 32-bit, like the chip: say what to install, once, before building.
-HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
+HOST_BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-host bench,$(MAKECMDGOALS)),firmware-host)
 ifdef PORT
 HOST_BUILD_GOALS := $(filter-out test test-host,$(HOST_BUILD_GOALS))
 endif
@@ -92,7 +91,8 @@ endif
 endif
 
 .DEFAULT_GOAL := firmware-host
-.PHONY: help mbedtls-checkout firmware-host firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
+.PHONY: firmware-qemu qemu-board run-qemu test-qemu-micropython
+.PHONY: help mbedtls-checkout firmware-host firmware-host-all firmware-host-untracked firmware-host-trackers firmware-host-chips host-idf run test test-c test-idf test-qemu test-host bench venv submodules clean
 
 help:
 	@echo "heaptrack targets:"
@@ -100,13 +100,14 @@ help:
 	@echo "                        port, 32-bit, on ESP-IDF $(IDF_TAG)'s own heap as an ESP32-S3 has it"
 	@echo "  make HEAPTRACK_TRACKING=0  the same without ESP-IDF's heap task tracking"
 	@echo "  make HEAPTRACK_TRACKER=hooks  the same with heaptrack's own tracker (ESP-IDF's heap hooks)"
-	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip (esp32, esp32c3; build/host-CHIP);"
+	@echo "  make HEAPTRACK_CHIP=esp32     the virtual board as another chip ($(HOST_CHIP_NAMES): boards/HOST/chips; build/host-CHIP);"
 	@echo "                        HEAPTRACK_PSRAM=1: ESP32-S3 with octal PSRAM (build/host-esp32s3-psram)"
 	@echo "  make run              start the virtual board and run examples/leak_demo.py on it"
 	@echo "  make test             C unit tests, make check-idf (where its compiler is), host_tests on the virtual board"
 	@echo "  make test-qemu        the C tests on the QEMU board (boards/QEMU_RV32: FreeRTOS-Kernel $(FREERTOS_TAG) on"
 	@echo "                        qemu-system-riscv32 -M virt, ESP-IDF's heap as an ESP32-C3 has it): interrupt,"
-	@echo "                        deletion and idle-task tests; build/qemu/*.elf, by hand:"
+	@echo "                        deletion and idle-task tests, heaptrack's C contract tests on both trackers,"
+	@echo "                        ESP-IDF's heap test cases; build/qemu/*.elf, by hand:"
 	@echo "                        qemu-system-riscv32 -M virt -bios none -nographic -semihosting-config enable=on \\"
 	@echo "                          -kernel build/qemu/test_rtos.elf"
 	@echo "  make test PORT=DEV    host_tests on a real board at DEV instead"
@@ -181,7 +182,7 @@ VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)
 $(VENV_STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(PYTHON) -m pip install --quiet -e "$(ROOT)[test]"
 	touch $@
 
@@ -200,7 +201,7 @@ ifeq ($(SANITIZE),1)
 OTHER_CHIPS :=
 endif
 firmware-host-chips:
-	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call chip_make_args,$(c)) &&) true
+	@$(foreach c,$(OTHER_CHIPS),$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=idf $(call host_chip_make_args,$(c)) &&) true
 
 # Every tracker's firmware: ESP-IDF's, heaptrack's, the differential one.
 firmware-host-trackers:
@@ -208,22 +209,56 @@ firmware-host-trackers:
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=hooks
 	@$(MAKE) --no-print-directory firmware-host HEAPTRACK_TRACKER=diff
 
+# host_tests/test_prometheus.py runs Debian's Prometheus server and promtool:
+# one line saying so when they are missing (.ci/run installs them).
+PROMETHEUS_CHECK = @command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || \
+	{ echo "make test: host_tests/test_prometheus.py needs Prometheus's server and promtool: apt-get install prometheus"; exit 1; }
+
 ifdef PORT
 test-host: venv
+	$(PROMETHEUS_CHECK)
 	$(PYTHON) -m pytest $(ROOT)/host_tests --port $(PORT) $(PYTEST_ARGS)
 test: test-host
 else
+# Every firmware the host suite runs on, and the tools' .venv.
+firmware-host-all: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
+
 # The whole suite on ESP-IDF's tracker, with the differential test of the two
-# trackers (host_tests/test_tracker_diff.py), then the whole suite on heaptrack's.
-# Then the chip tests on each other chip's firmware.
-test-host: firmware-host-untracked firmware-host-trackers firmware-host-chips venv
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		--firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
-	$(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) --firmware-untracked $(FIRMWARE_UNTRACKED) \
-		$(PYTEST_ARGS)
-	@$(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)" && \
-		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) &&) true
-test: test-c test-idf test-qemu test-host
+# trackers (host_tests/test_tracker_diff.py), and the whole suite on heaptrack's:
+# at the same time where the machine has two cores or more (each on boards of
+# its own; the second's output, kept in build/test-host-hooks.log, follows the
+# first's). Then the chip tests on each other chip's firmware.
+HOST_SUITE_IDF = $(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_IDF) \
+	--firmware-untracked $(FIRMWARE_UNTRACKED) --firmware-diff $(FIRMWARE_DIFF) $(PYTEST_ARGS)
+HOST_SUITE_HOOKS = $(PYTHON) -m pytest $(ROOT)/host_tests --firmware $(FIRMWARE_HOOKS) \
+	--firmware-untracked $(FIRMWARE_UNTRACKED) $(PYTEST_ARGS)
+HOOKS_LOG := $(BUILD_DIR)/test-host-hooks.log
+test-host: firmware-host-all
+	$(PROMETHEUS_CHECK)
+ifeq ($(shell [ $(JOBS) -ge 2 ] && echo parallel),parallel)
+	@echo "== the host suite on ESP-IDF's tracker, and on heaptrack's at the same time ($(HOOKS_LOG))"
+	@$(HOST_SUITE_HOOKS) -p no:cacheprovider >$(HOOKS_LOG) 2>&1 & hooks=$$!; \
+	$(HOST_SUITE_IDF); idf=$$?; wait $$hooks; hooks_status=$$?; \
+	echo "== the host suite on heaptrack's tracker"; cat $(HOOKS_LOG); \
+	[ $$idf -eq 0 ] && [ $$hooks_status -eq 0 ]
+else
+	$(HOST_SUITE_IDF)
+	$(HOST_SUITE_HOOKS)
+endif
+	@status=0; $(foreach c,$(OTHER_CHIPS),echo "== the virtual $(c)"; \
+		$(PYTHON) -m pytest $(CHIP_TESTS) --firmware $(BUILD_DIR)/$(HOST_FLAVOUR)-$(c)/micropython $(PYTEST_ARGS) || status=1;) \
+		exit $$status
+
+# Every stage runs whatever the others did; the end says how each went and
+# how long it took (mk/run-suites.sh).
+MAKE_STAGE = $(MAKE) --no-print-directory
+test:
+	@$(ROOT)/mk/run-suites.sh \
+		"C tests (heaptrack's trackers, ESP-IDF's own heap tests; ASan/UBSan)" "$(MAKE_STAGE) test-c" \
+		"make check-idf (the device code against ESP-IDF)" "$(MAKE_STAGE) test-idf" \
+		"the QEMU board (FreeRTOS on RISC-V, MicroPython on it)" "$(MAKE_STAGE) test-qemu" \
+		"the host firmwares and the tools' .venv" "$(MAKE_STAGE) firmware-host-all" \
+		"host suites (both trackers, every virtual chip)" "$(MAKE_STAGE) test-host"
 endif
 
 # The QEMU board's C tests (native/tests/qemu), where its emulator and the
@@ -239,8 +274,52 @@ test-qemu: $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
 			CC="$(CC)" $(BUILD_DIR)/ctest/test_workload_idle && \
 		HEAPTRACK_IDF_CONSOLE=/dev/null $(BUILD_DIR)/ctest/test_workload_idle >$(BUILD_DIR)/ctest/workload_idle.out && \
 		$(MAKE) --no-print-directory -C $(ROOT)/native/tests/qemu -j$(JOBS) BUILD=$(BUILD_DIR)/qemu \
-			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out; \
+			IDF_SRC=$(HEAPTRACK_IDF_SRC) FREERTOS_SRC=$(FREERTOS_SRC) HOST_IDLE_STATS=$(BUILD_DIR)/ctest/workload_idle.out && \
+		$(MAKE) --no-print-directory test-qemu-micropython; \
 	else echo "make test: SKIPPED the QEMU board's tests: they need $(QEMU_SYSTEM), $(ESP32_CHECK_CC) and picolibc ($(QEMU_APT))"; fi
+
+# The part of host_tests that make test runs on the QEMU board's MicroPython
+# (mpremote on its UART's pty, --port), about a minute: the demo's report,
+# soft resets that delete threads inside ESP-IDF's heap (MicroPython's esp32
+# thread teardown and heaptrack's safe teardown on a real RTOS), tasks and
+# reports. QEMU_HOST_TESTS=... (paths under host_tests/) runs others; what
+# runs there and what cannot (no filesystem, no esp32 module) is in
+# docs/qemu-board.md.
+QEMU_HOST_TESTS := test_leak_demo.py::test_demo_through_mpremote_run \
+	test_silicon.py::test_soft_resets_with_tasks_mid_report_and_mid_allocation \
+	test_module.py::test_thread_tasks_are_named_as_on_esp32 \
+	test_module.py::test_print_overview_and_details_match_esp_idf_format
+test-qemu-micropython: firmware-qemu venv
+	@echo "== MicroPython on the QEMU board: host_tests through mpremote on its UART's pty"
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE) sh -c \
+		'$(PYTHON) -m pytest $(addprefix $(ROOT)/host_tests/,$(QEMU_HOST_TESTS)) --port "$$QEMU_BOARD_PORT" $(PYTEST_ARGS)'
+
+# MicroPython on the QEMU board (boards/QEMU_RV32/micropython): upstream
+# ports/qemu built with heaptrack's module on the board's library (FreeRTOS,
+# ESP-IDF's heap as an ESP32-C3 has it, the safe teardown). When the board's
+# configuration changes, the build's generated headers go and are made again
+# (as for the host firmware).
+QEMU_MP_BUILD := $(BUILD_DIR)/qemu-micropython
+QEMU_FIRMWARE := $(QEMU_MP_BUILD)/firmware.elf
+QEMU_MP_BOARD := $(ROOT)/boards/QEMU_RV32/micropython
+QEMU_MP_CONFIG := $(addprefix $(QEMU_MP_BOARD)/,mpconfigboard.mk mpconfigboard.h manifest.py)
+firmware-qemu: $(MPY_CROSS) $(IDF_SOURCE_STAMP) $(FREERTOS_STAMP)
+	@$(MAKE) --no-print-directory -f $(ROOT)/boards/QEMU_RV32/board.mk -j$(JOBS) IDF_SRC=$(HEAPTRACK_IDF_SRC) \
+		FREERTOS_SRC=$(FREERTOS_SRC) OUT=$(QEMU_MP_BUILD)/board
+	@stamp=$(QEMU_MP_BUILD)/.board-$$(cat $(QEMU_MP_CONFIG) | cksum | cut -d' ' -f1); \
+	if [ ! -e $$stamp ]; then rm -rf $(QEMU_MP_BUILD)/genhdr $(QEMU_MP_BUILD)/frozen_content.c $(QEMU_MP_BUILD)/.board-*; \
+		mkdir -p $(QEMU_MP_BUILD) && touch $$stamp; fi
+	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=QEMU_RV32 BOARD_DIR=$(QEMU_MP_BOARD) BUILD=$(QEMU_MP_BUILD) \
+		QEMU_BOARD_OUT=$(QEMU_MP_BUILD)/board
+
+# The QEMU board's MicroPython with its REPL on a pseudo-terminal: prints the
+# device, serves until Ctrl-C (qemu-board); runs examples/leak_demo.py on it
+# with mpremote (run-qemu).
+qemu-board: firmware-qemu venv
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE)
+run-qemu: firmware-qemu venv
+	@PATH=$(VENV)/bin:$$PATH $(QEMU_MP_BOARD)/qemu-board.sh $(QEMU_FIRMWARE) \
+		sh -c 'mpremote connect "$$QEMU_BOARD_PORT" run $(ROOT)/examples/leak_demo.py'
 
 # `make check-idf` (the device code against ESP-IDF's headers, its IRAM code and
 # static RAM per board) as part of `make test` wherever its compiler is; said

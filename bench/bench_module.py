@@ -14,7 +14,9 @@ Prints, for each figure, what the board measured:
   - snapshot(): MicroPython heap used by a snapshot of N blocks;
   - per task: MicroPython heap that task_stats() and snapshot() take for each
     task record (1,000 deleted tasks), and whether a board with a 200 KB GC heap
-    can snapshot 1,000 tasks, and compare two such snapshots.
+    can snapshot 1,000 tasks, and compare two such snapshots;
+  - heaptrack.metrics() on 50 tasks: its MicroPython heap and time as ratios to
+    a task_stats() call, as a str and streamed to a file, on each tracker.
 The same pairs in C, through heap_caps_* and through the tracker layer, are
 bench/bench_tracker.c (make bench runs both).
 """
@@ -151,6 +153,51 @@ gc.collect()
 print(res + [gc.mem_free() + gc.mem_alloc()])
 """
 
+# heaptrack.metrics() beside task_stats() on 50 more tasks, each alive and
+# holding a block: the MicroPython heap one call allocates (collector off) and
+# the median time of a call, the calls taking turns (each after a collection,
+# which is not timed), so that the machine's load weighs on all alike and a
+# call the machine preempted does not count; heap_info() for the part of
+# metrics() that reads the heaps.
+METRICS = """
+import heaptrack, time, gc
+stop = []
+def idle():
+    b = heaptrack.malloc(64)
+    while not stop:
+        time.sleep_ms(20)
+    heaptrack.free(b)
+for i in range(50):
+    heaptrack.start_task('bench%%02d' %% i, idle, stack_size=2048)
+while len([t for t in heaptrack.task_stats() if t.name.startswith('bench')]) < 50:
+    time.sleep_ms(10)
+out = open('bench-metrics.txt', 'w')
+calls = [heaptrack.task_stats, heaptrack.metrics, lambda: heaptrack.metrics(out), heaptrack.heap_info]
+def heap(f):
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    f()
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used
+def times(n):
+    taken = [[] for f in calls]
+    for i in range(n):
+        for k, f in enumerate(calls):
+            gc.collect()
+            t0 = time.ticks_us()
+            f()
+            taken[k].append(time.ticks_diff(time.ticks_us(), t0))
+    return [sorted(t)[n // 2] for t in taken]
+result = [len(heaptrack.task_stats()), len(heaptrack.metrics()), [heap(f) for f in calls], times(%(n)d)]
+out.close()
+import os
+os.remove('bench-metrics.txt')
+stop.append(1)
+print('RESULT', result)
+"""
+
 
 def mpremote_exec(device, code, timeout=600):
     proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", device, "exec", code],
@@ -214,6 +261,28 @@ def run_tasks(device, small_heap_device=None, n=1000):
             "snapshot, again, compare_to, str", verdict, tasks, heap))
 
 
+def run_metrics(device, label, n=200):
+    """heaptrack.metrics() on 50 tasks against task_stats(), as ratios measured in this run."""
+    tasks, length, heaps, times = last_literal(mpremote_exec(device, METRICS % {"n": n}), "RESULT")
+    print("heaptrack.metrics() on %d tasks (%s; its text %d bytes), against task_stats():" % (tasks, label, length))
+    print("  %-24s %10s %8s %10s %8s" % ("", "MP heap", "x", "us", "x"))
+    # heap_info() reads the heaps' figures as metrics() does (ESP-IDF walks every block of each heap,
+    # MicroPython its whole GC heap): the share of metrics() that is not the text.
+    names = ("task_stats()", "metrics() -> str", "metrics(file)", "heap_info()")
+    for name, used, us in zip(names, heaps, times):
+        print("  %-24s %10d %8.2f %10.1f %8.2f" % (name, used, used / max(heaps[0], 1), us, us / times[0]))
+    # The stated bound: one str, the text (and its NUL) in 16-byte GC blocks and the str object.
+    bound = (length + 1 + 15) // 16 * 16 + 16
+    print("  goal under 2x task_stats(): time of metrics() -> str %s (%.2fx), heap %s (%.2fx); "
+          "metrics(file) heap %d bytes" % ("met" if times[1] < 2 * times[0] else "NOT met", times[1] / times[0],
+                                           "met" if heaps[1] < 2 * heaps[0] else "NOT met", heaps[1] / heaps[0],
+                                           heaps[2]))
+    print("  GC bound: metrics() -> str allocates one str, at most %d bytes here: %s (%d); "
+          "metrics(stream) allocates nothing: %s (%d)" % (bound, "held" if heaps[1] <= bound else "EXCEEDED",
+                                                          heaps[1], "held" if heaps[2] == 0 else "EXCEEDED",
+                                                          heaps[2]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", help="a real board's serial device")
@@ -225,6 +294,7 @@ def main():
         # A board's heaptrack keeps at most 1024 blocks outstanding.
         run_all(args.port, live=(10, 1000), many_print=1000, n=2000)
         run_tasks(args.port, n=200)
+        run_metrics(args.port, "this board")
         return
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
@@ -247,6 +317,12 @@ def main():
                 VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-small",
                              firmware_args=SMALL_GC_HEAP) as small:
             run_tasks(vb.device, small.device)
+        # A fresh board per tracker for metrics(): the same tasks on each.
+        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-metrics") as vb:
+            run_metrics(vb.device, "ESP-IDF's tracker")
+        if args.firmware_hooks:
+            with VirtualBoard(firmware=args.firmware_hooks, flash=Path(flash) / "flash-metrics-hooks") as vb:
+                run_metrics(vb.device, "the hooks tracker")
 
 
 if __name__ == "__main__":

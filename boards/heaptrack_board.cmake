@@ -23,6 +23,8 @@
 #                              124 bytes each with their heap records; default 64)
 #   HEAPTRACK_FAILURES         failed allocations kept, the newest (HT_FAILURES,
 #                              about 230 bytes each; default 8)
+#   HEAPTRACK_GC_EVENTS        GC heap area events kept, the newest (HT_GC_EVENTS,
+#                              64 bytes each; default 16)
 # and must set HEAPTRACK_DRAM_BUDGET and HEAPTRACK_IRAM_BUDGET: the static RAM
 # heaptrack may take on the chip, which `make check-idf` checks.
 # and each of its mpconfigvariant_<V>.cmake (named like upstream's) does:
@@ -98,6 +100,9 @@ if(DEFINED HEAPTRACK_HOOKS_MAX_TASKS)
 endif()
 if(DEFINED HEAPTRACK_FAILURES)
     list(APPEND MICROPY_DEF_BOARD HT_FAILURES=${HEAPTRACK_FAILURES})
+endif()
+if(DEFINED HEAPTRACK_GC_EVENTS)
+    list(APPEND MICROPY_DEF_BOARD HT_GC_EVENTS=${HEAPTRACK_GC_EVENTS})
 endif()
 
 # The frozen manifest: upstream's plus heaptrack.py. FROZEN_MANIFEST= on the

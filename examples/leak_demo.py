@@ -42,12 +42,16 @@ def _is_running(name, handle):
     return stat.alive and stat.name == name
 
 
+# Each look sleeps 20 ms, two FreeRTOS ticks of the ESP32 ports (100 Hz): a
+# shorter sleep busy-waits, and on a single-core chip the idle task, which
+# frees a deleted task's TCB (what makes ESP-IDF mark it DELETED), would never
+# run meanwhile.
 def _wait_until(condition, name, handle, timeout_ms):
     deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
     while not condition(name, handle):
         if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
             raise RuntimeError("task %s (0x%x) did not get there in time" % (name, handle))
-        time.sleep_ms(5)
+        time.sleep_ms(20)
 
 
 def _start_task(name, period_ms, leak):

@@ -4,6 +4,7 @@
     mpheaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
     mpheaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
     mpheaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
+    mpheaptrack exporter --port [NAME=]DEV [--port ...] [--listen [HOST]:PORT]   (Prometheus's /metrics)
     mpheaptrack vboard [vboard options]            (the virtual board: heaptrack_host.vboard)
 
 The same as ``python -m heaptrack_host``. Not called ``heaptrack``: that name is
@@ -15,7 +16,8 @@ board went away), with one line on stderr saying why.
 
 Layering as in mpremote: connection.py is the transport to a board, recording.py
 the model of what is sampled (and the recording file's format), verdict.py the one
-leak verdict, this module the commands and main.
+leak verdict, exposition.py Prometheus's text format and exporter.py the /metrics
+server, this module the commands and main.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import trend, verdict
-from .connection import BoardError, BoardLost, ScriptError, open_board
-from .recording import RECORD_VERSION, RecordingError, Sample, TaskSeries, read_record
+from .connection import BoardError, ScriptError, open_board
+from .recording import RECORD_VERSION, Instances, RecordingError, Sample, TaskSeries, read_record
 
 __all__ = ["main"]
 
@@ -61,6 +63,9 @@ def _add_board_options(p: argparse.ArgumentParser) -> None:
                    "checkout's build/host/micropython, else the one installed with heaptrack-host)")
     g.add_argument("--no-reset", action="store_true",
                    help="with --run: do not soft-reset the board before running the script")
+    g.add_argument("--hard-reset", action="store_true",
+                   help="hard-reset the board first (machine.reset()): a run from zero, with no task "
+                   "records, peaks or deleted tasks from before")
 
 
 def _positive(text: str) -> float:
@@ -113,7 +118,7 @@ def _board_label(board) -> str:
 
 class _Collector:
     """The samples so far: how many, the last one, and each task's series (the last `keep`
-    samples of each, when given)."""
+    samples of each, when given), tasks of the same name kept apart (recording.Instances)."""
 
     def __init__(self, keep: Optional[int] = None):
         self.count = 0
@@ -121,19 +126,21 @@ class _Collector:
         self.last_json: Optional[dict] = None
         self.keep = keep
         self._series: Dict[str, TaskSeries] = {}
+        self._instances = Instances()
 
     def add(self, sample: Sample) -> None:
         self.count += 1
         self.last = sample
-        self.last_json = sample.to_json()
+        self.last_json = sample.to_json(self._instances.label(sample))
         for name, v in self.last_json["tasks"].items():
             s = self._series.get(name)
             if s is None:
                 s = self._series[name] = TaskSeries(name, appeared=self.count > 1)
-            s.add(self.last_json["t"], v["current"], v["peak"], v["alive"])
+            s.add(self.last_json["t"], v["current"], v["peak"], v["alive"], v["gc"])
             if self.keep is not None and len(s.times) > self.keep:
-                for values in (s.times, s.current, s.peak, s.alive):
-                    del values[0]
+                # (the first sample stays: changes and peaks are since it)
+                for values in (s.times, s.current, s.peak, s.alive, s.gc):
+                    del values[1]
 
     def series(self) -> Dict[str, TaskSeries]:
         return self._series
@@ -160,8 +167,10 @@ def _sampling(board, args, script: Optional[str], on_sample, on_output, should_s
               after_script: bool, script_state: Optional[_Script] = None) -> Optional[str]:
     """Samples until should_stop() or Ctrl-C; with a script, while it runs, then (after_script)
     on until should_stop() or Ctrl-C. Returns the script's error output, if it raised."""
+    if args.hard_reset:
+        board.hard_reset()
     if script is not None:
-        if not args.no_reset:
+        if not args.no_reset and not args.hard_reset:
             board.soft_reset()
         try:
             error = board.run_sampled(script, args.interval, on_sample, on_output, name=Path(args.run).name,
@@ -199,24 +208,24 @@ def _report_script_error(error: Optional[str]) -> int:
     return 0
 
 
-def _leaks_line(verdicts: Dict[str, verdict.Verdict]) -> str:
-    """"leaks: a (why); b (why)" or "no leak", the same words in every command."""
-    leaks = ["%s (%s)" % (name, v.reason) for name, v in verdicts.items() if v.leak]
-    return "leaks: " + "; ".join(leaks) if leaks else "no leak"
-
-
 # ---------------------------------------------------------------------------
 # watch
 
-VERDICT_STYLE = {verdict.LEAK: "bold red", verdict.OK: "green"}
+VERDICT_STYLE = {verdict.LEAK: "bold red", verdict.HELD: "bold yellow", verdict.OK: "green"}
 
 
 def _change(s: TaskSeries) -> str:
     """What the task's usage did while watched: +/- bytes (nothing for a deleted task that stayed flat)."""
-    delta = s.current[-1] - s.current[0]
+    delta = s.change
     if not delta and not any(s.alive):
         return ""
     return ("+" if delta > 0 else "") + trend.format_bytes(delta)
+
+
+def _quiet(s: TaskSeries, v: verdict.Verdict) -> bool:
+    """A task deleted before watching began that holds nothing, did nothing since and is
+    ok: the table folds such tasks into one line (a board with task churn has hundreds)."""
+    return not s.appeared and not any(s.alive) and s.current[-1] == 0 and not s.change and v.word == verdict.OK
 
 
 def _watch_table(collector: _Collector, width: int):
@@ -232,10 +241,16 @@ def _watch_table(collector: _Collector, width: int):
         return Text("(no task has allocated ESP-IDF heap memory yet)", style="dim")
     verdicts = collector.verdicts()
     rows = []
+    quiet = 0
     for name, s in series.items():
         v = verdicts[name]
-        rows.append((name, v, "ALIVE" if s.alive[-1] else "DELETED", str(s.current[-1]), str(max(s.peak)),
+        if _quiet(s, v):
+            quiet += 1
+            continue
+        rows.append((name, v, "ALIVE" if s.alive[-1] else "DELETED", str(s.current[-1]), str(s.peaks_seen()[-1]),
                      _change(s), s))
+    if not rows:
+        rows.append(("", verdict.Verdict(verdict.OK, ""), "", "", "", "", TaskSeries("")))
     widths = [max(len(h), max(len(r[i].word if i == 1 else str(r[i])) for r in rows)) for i, h in
               enumerate(("TASK", "VERDICT", "STATUS", "CURRENT", "PEAK", "CHANGE"))]
     used = sum(widths) + 3 * len(widths)  # each column's padding and the gap rich keeps
@@ -250,13 +265,19 @@ def _watch_table(collector: _Collector, width: int):
     if history >= 5:
         table.add_column("HISTORY", no_wrap=True)
     for name, v, status, current, peak, change, s in rows:
+        if not name:
+            continue
         cells = [name, Text(v.word, style=VERDICT_STYLE.get(v.word, "dim")),
                  Text(status, style="" if status == "ALIVE" else "dim"), current, peak, change]
         if history >= 5:
             cells.append(Text(trend.sparkline(s.current, history), style="red" if v.leak else "cyan"))
         table.add_row(*cells)
-    why = [Text.assemble((" %s: " % name, "bold"), (v.reason, "red")) for name, v in verdicts.items() if v.leak]
-    return Group(table, *why) if why else table
+    lines = [table]
+    if quiet:
+        lines.append(Text(" and %s holding nothing" % _count_of(quiet, "deleted task"), style="dim"))
+    lines += [Text.assemble((" %s: " % name, "bold"), (v.reason, "red" if v.leak else "yellow"))
+              for name, v in verdicts.items() if not v.ok]
+    return Group(*lines) if len(lines) > 1 else table
 
 
 def _heap_lines(sample: Optional[Sample]) -> str:
@@ -269,11 +290,19 @@ def _heap_lines(sample: Optional[Sample]) -> str:
     if sample.gc:
         text += "\nMicroPython GC heap: %s used of %s" % (
             trend.format_bytes(sample.gc.get("used", 0)), trend.format_bytes(sample.gc.get("total", 0)))
+        if sample.gc_areas:
+            text += " in %s in ESP-IDF's heap" % _count_of(len(sample.gc_areas), "area")
+    rec = sample.records
+    if rec is not None:
+        text += "\nTask records: %d (%d of deleted tasks), %s; room for about %d more tasks" % (
+            rec["tasks"], rec["deleted"], trend.format_bytes(rec["bytes"]), rec["tasks_left"])
+        if rec["low"]:
+            text += " -- WARNING: they have taken over half their room (heap_info() says more)"
     return text
 
 
-def _board_lost(board, what: str, out_path: Optional[str] = None) -> int:
-    msg = "%s: error: %s" % (PROG, board.lost or "the board went away")
+def _board_lost(error: BoardError, out_path: Optional[str] = None) -> int:
+    msg = "%s: error: %s" % (PROG, error)
     if out_path:
         msg += "; the recording in %s ends there, marked so" % out_path
     sys.stderr.write(msg + "\n")
@@ -298,8 +327,9 @@ def cmd_watch(args) -> int:
         def status(final=False):
             n = collector.count
             t = collector.last.t if collector.last else 0.0
-            text = "%s watch: %s, sample %d%s at %.1f s, every %g s" % (
-                PROG, label, n, " of %d" % limit if limit else "", t, args.interval)
+            text = "%s watch: %s, sample %d%s at %.1f s, every %g s, changes and peaks since sample 1%s" % (
+                PROG, label, n, " of %d" % limit if limit else "", t, args.interval,
+                " (from a hard reset)" if args.hard_reset else "")
             if args.run:
                 text += ", " + script_state.describe()
             if not plain and not final:
@@ -344,8 +374,8 @@ def cmd_watch(args) -> int:
                                               script_state)
                         finally:
                             live.update(view(final=True))
-        except BoardLost:
-            return _board_lost(board, "watch")
+        except BoardError as e:
+            return _board_lost(e)
         interrupted = board.interrupted
     if interrupted:
         sys.stderr.write("%s: stopped; %s is back at its REPL, nothing of heaptrack's left running\n"
@@ -401,9 +431,11 @@ class _Progress:
     def _info(collector: _Collector) -> str:
         series = collector.series()
         info = "%s, %s" % (_count_of(collector.count, "sample"), _count_of(len(series), "task"))
-        leaks = [name for name, v in collector.verdicts().items() if v.leak]
-        if leaks:
-            info += ", leaks: " + ", ".join(leaks)
+        verdicts = collector.verdicts()
+        for word, what in ((verdict.LEAK, "leaks"), (verdict.HELD, "held")):
+            names = [name for name, v in verdicts.items() if v.word == word]
+            if names:
+                info += ", %s: %s" % (what, ", ".join(names))
         return info
 
     def close(self) -> None:
@@ -426,7 +458,7 @@ def cmd_record(args) -> int:
     with out, _open(args) as board:
         header = {"type": "record", "version": RECORD_VERSION, "port": board.device, "virtual": board.vboard is not None,
                   "machine": board.machine, "track_deleted": board.track_deleted, "interval": args.interval,
-                  "duration": args.duration, "script": args.run,
+                  "duration": args.duration, "script": args.run, "hard_reset": args.hard_reset,
                   "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
         out.write(json.dumps(header) + "\n")
         out.flush()
@@ -455,21 +487,22 @@ def cmd_record(args) -> int:
             with board.ctrl_c_guard():
                 error = _sampling(board, args, script, on_sample, on_output, should_stop,
                                   args.duration is not None)
-        except BoardLost as e:
-            lost = str(e)
+        except BoardError as e:   # gone, reset under us, or no longer answering
+            lost = e
         finally:
             progress.close()
             out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error,
-                                  "board_lost": lost}) + "\n")
+                                  "board_lost": str(lost) if lost else None}) + "\n")
         if lost:
-            return _board_lost(board, "record", args.out)
+            return _board_lost(lost, args.out)
         interrupted = board.interrupted
 
     span = collector.last_json["t"] if collector.last_json else 0.0
     sys.stderr.write("%s: recorded %s of %s over %.1f s to %s%s\n" % (
         PROG, _count_of(collector.count, "sample"), _count_of(len(collector.series()), "task"), span, args.out,
         " (stopped by Ctrl-C)" if interrupted else ""))
-    sys.stderr.write("%s: %s\n" % (PROG, _leaks_line(collector.verdicts())))
+    sys.stderr.write("%s: changes since the first sample%s: %s\n" % (
+        PROG, " (from a hard reset)" if args.hard_reset else "", verdict.summary(collector.verdicts())))
     return _report_script_error(error)
 
 
@@ -517,7 +550,7 @@ def cmd_plot(args) -> int:
     summary = plot.summarize(samples)
     print("%s: %s, %s -> %s; %s" % (
         PROG, _count_of(len(summary), "task"), _count_of(len(samples), "sample"), ", ".join(outputs),
-        _leaks_line({name: v for name, (_, v) in summary.items()})))
+        verdict.summary({name: v for name, (_, v) in summary.items()})))
     return 0
 
 
@@ -553,6 +586,85 @@ def cmd_parse(args) -> int:
         raise UsageError("%s: no ESP-IDF heap task report found" % source)
     json.dump(report.to_json(parsed), sys.stdout, indent=args.indent, ensure_ascii=False)
     sys.stdout.write("\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# exporter
+
+
+def _board_spec(text: str):
+    """--port [NAME=]PORT: the board's label (NAME, else PORT as given) and its port."""
+    label, sep, port = text.partition("=")
+    if not sep:
+        return text, text
+    if not label or not port:
+        raise argparse.ArgumentTypeError("expected PORT or NAME=PORT, got %r" % text)
+    return label, port
+
+
+def _listen_address(text: str):
+    """--listen [HOST]:PORT (HOST empty: every interface; [ADDR] for IPv6)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "", text
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected [HOST]:PORT, got %r" % text) from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0 to 65535, got %d" % number)
+    return host, number
+
+
+def _max_deleted(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number: %r" % text) from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be 0 to 64, got %d" % value)
+    return value
+
+
+def cmd_exporter(args) -> int:
+    from .exporter import ExportedBoard, Exporter, serve
+    ports = args.port or ([os.environ["HEAPTRACK_PORT"]] if os.environ.get("HEAPTRACK_PORT") else None)
+    if not ports:
+        raise UsageError("exporter needs --port for each board (or $HEAPTRACK_PORT)")
+    specs = [p if isinstance(p, tuple) else _board_spec(p) for p in ports]
+    labels = [label for label, _ in specs]
+    if len(set(labels)) != len(labels):
+        raise UsageError("two boards with the same label: give each --port a NAME=PORT")
+
+    def on_change(line: str) -> None:  # a board went away or came back
+        sys.stderr.write("%s exporter: %s\n" % (PROG, line))
+        sys.stderr.flush()
+
+    boards = [ExportedBoard(label, port, max_deleted=args.max_deleted, timeout=args.timeout, on_change=on_change)
+              for label, port in specs]
+    exporter = Exporter(boards, timeout=args.timeout)
+    try:
+        exporter.open()
+        try:
+            server = serve(exporter, args.listen)
+        except OSError as e:
+            raise UsageError("cannot listen on %s:%d: %s" % (args.listen[0] or "*", args.listen[1],
+                                                              e.strerror or e)) from None
+        host, port = server.server_address[:2]
+        sys.stderr.write("%s exporter: serving http://%s:%d/metrics for %s: %s (Ctrl-C to stop)\n" % (
+            PROG, "[%s]" % host if ":" in host else host, port, _count_of(len(boards), "board"),
+            ", ".join(str(b) for b in boards)))
+        sys.stderr.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            sys.stderr.write("%s exporter: stopped; the boards are back at their REPL\n" % PROG)
+        finally:
+            server.server_close()
+    finally:
+        exporter.close()
     return 0
 
 
@@ -595,8 +707,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("plot", help="plot a recording (PNG, or an interactive HTML page)",
-                       description="Plot each task's current usage over time from a recording; "
-                       "suspected leaks are drawn thick in red.")
+                       description="Plot each task's current usage over time from a recording, with the "
+                       "leak verdict every command gives: a task whose verdict is LEAK is drawn thick in "
+                       "red, one that is HELD (a task that died before the recording, still holding memory) "
+                       "in orange.")
     p.add_argument("record", metavar="RECORDING", help="a file written by `mpheaptrack record`")
     p.add_argument("-o", "--out", metavar="PNG", help="image to write (default: RECORDING with .png, "
                    "unless only --html is given)")
@@ -613,6 +727,23 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    "says is incomplete (its warning line before it) is noted on stderr, not checked")
     p.add_argument("--indent", type=int, default=1, help="JSON indent (default: %(default)s)")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("exporter", help="serve Prometheus's /metrics for boards on serial ports",
+                       description="Serve heaptrack.metrics() of one or many boards at /metrics for Prometheus, "
+                       "each sample with a board label. Every scrape reads each board through its serial port "
+                       "(the raw REPL); background tasks on the boards go on running.")
+    p.add_argument("-p", "--port", action="append", type=_board_spec, metavar="[NAME=]DEV",
+                   help="a board, as --port of the other commands takes it (a0, /dev/ttyACM0, vboard, ...); "
+                   "NAME is its board label (default: DEV as given). Give it once per board "
+                   "(default: $HEAPTRACK_PORT)")
+    p.add_argument("--listen", type=_listen_address, default=("", 9101), metavar="[HOST]:PORT",
+                   help="where to serve /metrics (default: :9101, every interface; port 0: any free port)")
+    p.add_argument("--max-deleted", type=_max_deleted, metavar="N",
+                   help="deleted tasks each board lists one by one (0 to 64; default: heaptrack.metrics()'s, 16)")
+    p.add_argument("--timeout", type=_positive, default=10.0, metavar="S",
+                   help="seconds a board has to answer a scrape (default: %(default)s; less when Prometheus's "
+                   "scrape timeout is shorter)")
+    p.set_defaults(func=cmd_exporter)
 
     sub.add_parser("vboard", help="run a virtual board (see `mpheaptrack vboard --help`)", add_help=False)
     return ap

@@ -7,6 +7,7 @@ what it reads is recording.Sample.
     with open_board(port) as board:          # or open_board(vboard=True)
         sample = board.sample()              # recording.Sample: t, tasks, regions, gc
         dump = board.dump()                  # dump.Dump (every block)
+        text = board.metrics()               # heaptrack.metrics(): Prometheus's text format
         board.run_sampled(source, interval, on_sample, on_output)
 
 Ports are given as mpremote takes them: a device path, ``auto`` (the first USB
@@ -68,8 +69,12 @@ from .recording import Sample
 __all__ = ["BoardError", "BoardLost", "ScriptError", "Connection", "open_board", "find_port", "resolve_port"]
 
 SAMPLE_MARKER = "\x1eheaptrack-sample:"
+SETUP_MARKER = "\x1eheaptrack-setup:"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SAMPLER_TASK = "ht_sampler"
+# Seconds a board has to answer for one sample (a board with a thousand tasks takes
+# well under one): longer, and it stopped answering.
+SAMPLE_TIMEOUT = 15
 
 # Board side: _heaptrack_host_exec(src, name) runs a script as `mpremote run` would
 # (fresh namespace, __name__ == "__main__"). Also checks that the heaptrack module
@@ -120,6 +125,26 @@ finally:
     del _heaptrack_host_run
 """
 
+# Board side: heaptrack.metrics()'s text in pieces of METRICS_PIECE characters,
+# each written with one write after a marker and its offset (marker + "12:"),
+# after a marker line with the text's length (marker + "4123\n"). A long write
+# is not one: the port's write may give up the interpreter lock part way (a
+# pseudo-terminal's buffer, a USB driver), and another task's printing come in;
+# a short one is. Filled in with the call, the marker and the piece's size.
+METRICS_MARKER = "\x1eheaptrack-metrics:"
+METRICS_PIECE = 256
+BOARD_METRICS = """\
+def _heaptrack_host_metrics(text, write, marker, piece):
+    write('%%s%%d\\n' %% (marker, len(text)))
+    for at in range(0, len(text), piece):
+        write('%%s%%d:%%s' %% (marker, at, text[at:at + piece]))
+try:
+    _heaptrack_host_metrics(__import__('heaptrack').%(call)s, __import__('sys').stdout.write, %(marker)r, %(piece)d)
+finally:
+    del _heaptrack_host_metrics
+"""
+_METRICS_FRAME = re.compile(re.escape(METRICS_MARKER) + r"(\d+)(\n|:)")
+
 # Board side: runs a script once.
 BOARD_RUN_ONCE = "_heaptrack_host_exec(%(src)r, %(name)r)\n"
 
@@ -164,6 +189,11 @@ def find_port() -> str:
     for p in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
         if p.vid is not None:
             return p.device
+    from . import vboard
+    live = vboard.running_boards()
+    if live:
+        raise BoardError("no USB board found, but a virtual board runs (%s): pass --port vboard, or "
+                         "--vboard for one of this command's own" % ", ".join(b.device for b in live))
     raise BoardError("no board found: connect one and pass --port DEV, or use --vboard for a virtual board")
 
 
@@ -187,13 +217,15 @@ def resolve_port(spec: Optional[str]) -> str:
                 return p.device
         raise BoardError("no USB serial device with serial number %s" % spec[3:])
     if spec == "vboard":
-        from . import paths
-        link = paths.tty_link()
-        try:
-            return os.readlink(link)
-        except OSError:
-            raise BoardError("no virtual board is running (%s): start one with `mpheaptrack vboard`, or "
-                             "use --vboard" % link) from None
+        from . import vboard
+        live = vboard.running_boards()
+        if not live:
+            raise BoardError("no virtual board is running: start one with `mpheaptrack vboard`, or use --vboard")
+        default = [b for b in live if b.default]
+        if default or len(live) == 1:
+            return (default or live)[0].device
+        raise BoardError("%d virtual boards run (%s): pass --port with the device of the one you mean"
+                         % (len(live), ", ".join("%s, flash %s" % (b.device, b.flash) for b in live)))
     return spec
 
 
@@ -288,25 +320,34 @@ class Connection:
             raise BoardError("no MicroPython REPL answers on %s (%s)" % (self.device, e)) from None
         self.transport.in_raw_repl = True
 
-    def _wait_for(self, ending: bytes, deadline: float) -> None:
-        """Reads up to and including ending, never past it: what follows is the next reader's."""
+    def _wait_for(self, ending: bytes, deadline: float, silent: Optional[str] = None) -> None:
+        """Reads up to and including ending, never past it: what follows is the next reader's.
+        BoardLost when the virtual board says meanwhile that its firmware ended (a crash, a
+        hard reset): the new one will not answer what was sent to the old."""
         serial = self.transport.serial
         tail = b""
+        seen = b""
         while True:
             # the longest end of what came that could begin ending
             matched = next(n for n in range(len(ending), -1, -1) if tail.endswith(ending[:n]))
             if matched == len(ending):
                 return
             if time.monotonic() >= deadline:
-                raise BoardError("no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
-            tail = (tail + serial.read(len(ending) - matched))[-len(ending):]
+                raise BoardError(silent or "no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
+            data = serial.read(len(ending) - matched)
+            tail = (tail + data)[-len(ending):]
+            seen = (seen + data)[-160:]
+            if data and b"***" in seen:
+                self._reset_under_us(seen)
 
     def _setup(self) -> None:
         try:
+            # The answer in one write after a marker: a task's printing may come before it on its line.
             out = self.exec(BOARD_HELPER + "import sys as _s, heaptrack as _h\n"
                             "_h.task_stats, _h.heap_info, _h.dump, _h.dump_sample\n"
-                            "print(repr((getattr(_s.implementation, '_machine', ''), _h.TRACK_DELETED)))\n"
-                            "del _s, _h")
+                            "_s.stdout.write(%r + repr((getattr(_s.implementation, '_machine', ''), "
+                            "_h.TRACK_DELETED)) + '\\n')\n"
+                            "del _s, _h" % SETUP_MARKER)
         except ScriptError as e:
             if "ImportError" in e.traceback and "heaptrack" in e.traceback:
                 raise BoardError("the board on %s runs MicroPython without the heaptrack module: "
@@ -317,7 +358,12 @@ class Connection:
                                  "flash a current one" % (self.device, e)) from None
             raise BoardError("the board on %s failed to set up heaptrack sampling: %s" % (self.device, e)) from None
         import ast
-        self.machine, self.track_deleted = ast.literal_eval(out.strip().splitlines()[-1])
+        answer = out[out.rfind(SETUP_MARKER) + len(SETUP_MARKER):].split("\n", 1)[0]
+        try:
+            self.machine, self.track_deleted = ast.literal_eval(answer.strip())
+        except (ValueError, SyntaxError):
+            raise BoardError("the board on %s gave no answer to heaptrack's set-up (%r)" % (self.device, answer)) \
+                from None
         self._helper = True
 
     def _lost(self, e) -> BoardError:
@@ -371,13 +417,51 @@ class Connection:
                 time.sleep(0.01)
             serial.write(data[i:i + 256])
         serial.write(b"\x04")
-        self._wait_for(b"OK", time.monotonic() + timeout)
+        self._wait_for(b"OK", time.monotonic() + timeout,
+                       "the board on %s stopped answering (no 'OK' within %g s)" % (self.device, timeout))
 
     def soft_reset(self) -> None:
-        """Ctrl-D: a fresh interpreter (the virtual board also starts fresh statistics)."""
+        """Ctrl-D: a fresh interpreter. ESP-IDF's heap and its statistics live on, as on an
+        ESP32: deleted tasks' records, peaks."""
         self._helper = False
         self._t0 = None
         self._enter(15, soft_reset=True)  # also interrupts a command still running
+        self._busy = False
+        self._setup()
+
+    def hard_reset(self, timeout: float = 30) -> None:
+        """machine.reset(), as `mpremote reset` does, and back in the raw REPL once the board
+        answers again: from power-on, with no task records, peaks or deleted tasks from
+        before. A USB board drops off the bus and comes back (at the same device, as a
+        board at a fixed port does); the virtual board starts a new firmware process
+        behind the same device."""
+        from mpremote.transport_serial import SerialTransport
+        self._helper = False
+        self._t0 = None
+        serial = self.transport.serial
+        try:
+            self._enter(5)   # whatever runs, interrupted
+            serial.write(b"import machine\nmachine.reset()\x04")
+            self._wait_for(b"OK", time.monotonic() + 5)   # it runs it: the board resets
+        except OSError as e:
+            raise self._lost(e) from None
+        self._close_transport()
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            time.sleep(0.2)
+            try:
+                self.transport = SerialTransport(self.device, baudrate=115200)
+                self.transport.serial.timeout = 1
+                self._enter(min(3, max(0.5, deadline - time.monotonic())))
+                break
+            except Exception as e:   # not back yet: the device is away, or not answering
+                last = e
+                if getattr(self, "transport", None) is not None:
+                    self._close_transport()
+                if time.monotonic() >= deadline:
+                    raise BoardError("the board on %s did not come back within %.0f s of its hard reset (%s)"
+                                     % (self.device, timeout, last)) from None
         self._busy = False
         self._setup()
 
@@ -386,7 +470,8 @@ class Connection:
     def sample(self) -> Sample:
         """One sample, taken now by the REPL's task."""
         try:
-            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER))
+            out = self.exec("__import__('heaptrack').dump_sample(%r, %r)" % (self._t0, SAMPLE_MARKER),
+                            timeout=SAMPLE_TIMEOUT)
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
         # the marked line: a task may print around it (split at newlines only:
@@ -400,6 +485,32 @@ class Connection:
         if self._t0 is None:
             self._t0 = s.ticks_ms
         return s
+
+    def metrics(self, max_deleted: Optional[int] = None, timeout: float = 10) -> str:
+        """heaptrack.metrics()'s text, taken now by the REPL's task (Prometheus's exposition format).
+
+        The board writes it in short pieces, each marked with its offset (BOARD_METRICS), so
+        that a board task's printing between them is left out; text that still arrives
+        garbled (a piece cut by other output) has not its length or is not the format, and
+        raises BoardError."""
+        call = "metrics()" if max_deleted is None else "metrics(max_deleted=%d)" % max_deleted
+        try:
+            out = self.exec(BOARD_METRICS % {"call": call, "marker": METRICS_MARKER, "piece": METRICS_PIECE},
+                            timeout=timeout)
+        except ScriptError as e:
+            if "AttributeError" in e.traceback and "metrics" in e.traceback:
+                raise BoardError("the heaptrack firmware on %s is older than these host tools (it has no "
+                                 "heaptrack.metrics()): flash a current one" % self.device) from None
+            raise BoardError("reading metrics failed on %s: %s" % (self.device, e)) from None
+        text = _metrics_pieces(out.replace("\r\n", "\n"))
+        if text is None:
+            raise BoardError("metrics from %s came garbled (pieces missing or cut)" % self.device)
+        from .exposition import ExpositionError, parse
+        try:
+            parse(text)
+        except ExpositionError as e:
+            raise BoardError("metrics from %s came garbled: %s" % (self.device, e)) from None
+        return text
 
     def run_script(self, source: str, name: str = "script.py", timeout: float = 60) -> str:
         """Runs source as `mpremote run` would (fresh namespace, __name__ == "__main__") but without
@@ -478,6 +589,11 @@ class Connection:
         error = err[:-1].decode(errors="replace").replace("\r\n", "\n")
         if not error.strip():
             return None
+        if not _ERROR_OUTPUT.search(error):
+            # A task's lines between the board's two ends of output: output, not an
+            # error (as exec() takes them).
+            on_output(error)
+            return None
         last_line = error.strip().splitlines()[-1]
         if stop.sent_at is not None and last_line.startswith("KeyboardInterrupt"):
             return None
@@ -544,6 +660,22 @@ class Connection:
         except OSError:
             pass
         self.transport = None
+
+
+def _metrics_pieces(out: str) -> Optional[str]:
+    """The text BOARD_METRICS wrote in out, its pieces put together; None without all of them."""
+    length = None
+    pieces = []
+    for m in _METRICS_FRAME.finditer(out):
+        if m.group(2) == "\n":
+            length, pieces = int(m.group(1)), []
+        elif length is not None:
+            at = int(m.group(1))
+            if at != len(pieces) * METRICS_PIECE:
+                return None
+            pieces.append(out[m.end():m.end() + min(METRICS_PIECE, length - at)])
+    text = "".join(pieces)
+    return text if length is not None and len(text) == length else None
 
 
 class _Stopper:

@@ -5,7 +5,8 @@ On the board, ``heaptrack.dump(task=None, blocks=True)`` prints::
     {"type": "begin", "version": 1, "ticks_ms": ..., "track_deleted": true}
     {"type": "region", "name": "RAM", "caps": ..., "total": ..., "free": ..., "largest_free": ..., "minimum_free": ...}
     ...                                          (one line per ESP-IDF heap region)
-    {"type": "gc", "total": ..., "used": ..., "free": ..., "largest_free": ..., "areas": ..., "in_esp_heap": ...}
+    {"type": "gc", "total": ..., "used": ..., "free": ..., "largest_free": ..., "areas": ..., "in_esp_heap": ...,
+     "area_blocks": [[address, size, task or null], ...]}
     {"type":"task","name":"mp_task","handle":...,"alive":true,"current":...,"peak":...,"heap_count":1}
     {"type":"heap","task":<handle>,"name":"RAM","caps":...,"size":...,"current":...,"peak":...,"alloc_count":2,"blocks":[[addr,size],...]}
     ...                                          (per task: its line, then one line per heap)
@@ -19,6 +20,11 @@ raises ``DumpError`` with the line number.
 Tasks are ``report.TaskDetail`` objects (``DumpTask`` adds the handle) holding
 ``report.HeapDetail`` heaps, so ``report.render_details(dump.to_report_details())``
 prints exactly what ``heaptrack.print_details()`` prints for the same statistics.
+``str(dump)`` is heaptrack's own rendering of that tree: the blocks that are
+MicroPython GC heap areas (``area_blocks``, in a firmware's dump since 0.2.0)
+named, and Pre-scheduler's record of a start-up block freed since, whose
+address another task's block has now, marked (ESP-IDF keeps listing such
+blocks: README, "Blocks listed twice").
 
 Rules:
 
@@ -33,9 +39,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
-from . import records
+from . import records, report
 from .report import HeapDetail, OverviewRow, ReportError, TaskDetail
 
 __all__ = ["DumpError", "Region", "GcHeap", "DumpTask", "Dump", "parse", "parse_all", "FORMAT_VERSION"]
@@ -87,6 +93,10 @@ class DumpTask(TaskDetail):
         return TaskDetail(self.name, self.alive, self.current, self.peak, self.heap_count, heaps)
 
 
+GC_AREA = "MicroPython GC heap area"
+STALE = "start-up block, freed since: ESP-IDF keeps listing it; the address is in use again"
+
+
 @dataclass
 class Dump:
     version: int
@@ -97,6 +107,33 @@ class Dump:
     tasks: List[DumpTask] = field(default_factory=list)
     blocks: bool = True  # False when dumped with blocks=False (no ALLOC lists)
     line: int = 0  # 1-based line of the begin record
+    # The GC heap's areas in ESP-IDF's heap: address -> the handle of the task
+    # charged for it (None: unknown).
+    gc_areas: Dict[int, Optional[int]] = field(default_factory=dict)
+
+    def is_gc_area(self, task: "DumpTask", address: int) -> bool:
+        """Whether task's block at address is a MicroPython GC heap area."""
+        return address in self.gc_areas and self.gc_areas[address] in (None, task.handle)
+
+    def stale_blocks(self) -> set:
+        """Addresses Pre-scheduler lists that another task's block has now: blocks made
+        before any task ran and freed since, which ESP-IDF keeps listing."""
+        early = {b[0] for t in self.tasks if t.handle == 0 for h in t.heaps for b in h.blocks}
+        return {b[0] for t in self.tasks if t.handle != 0 for h in t.heaps for b in h.blocks if b[0] in early}
+
+    def __str__(self) -> str:
+        """heaptrack's rendering of the detail tree: GC heap areas named, Pre-scheduler's
+        stale blocks marked (see the module's docstring)."""
+        stale = self.stale_blocks()
+
+        def mark(task, address):
+            if self.is_gc_area(task, address):
+                return " (%s)" % GC_AREA
+            return " (%s)" % STALE if task.handle == 0 and address in stale else ""
+
+        head = "heaptrack dump at %d ms: %d tasks (%d alive)" % (
+            self.ticks_ms, len(self.tasks), sum(1 for t in self.tasks if t.alive))
+        return head + "\n" + report.render_details(self.tasks, mark).rstrip("\n")
 
     def task(self, name_or_handle) -> DumpTask:
         """The first task with this handle (int) or name (str)."""
@@ -116,12 +153,20 @@ class Dump:
     def overview_rows(self) -> List[OverviewRow]:
         return [t.row() for t in self.tasks]
 
-    def totals_by_name(self) -> dict:
-        """name -> current bytes summed over every task of that name (alive or deleted)."""
+    def totals_by_name(self, gc_areas: bool = True) -> dict:
+        """name -> current bytes summed over every task of that name (alive or deleted);
+        gc_areas=False leaves out the blocks that are MicroPython GC heap areas."""
         totals: dict = {}
         for t in self.tasks:
-            totals[t.name] = totals.get(t.name, 0) + t.current
+            held = t.current
+            if not gc_areas:
+                held -= self.gc_bytes(t)
+            totals[t.name] = totals.get(t.name, 0) + held
         return totals
+
+    def gc_bytes(self, task: "DumpTask") -> int:
+        """The bytes of task's blocks that are MicroPython GC heap areas."""
+        return sum(size for h in task.heaps for address, size in h.blocks if self.is_gc_area(task, address))
 
 
 def _pct(value: int, size: int) -> int:
@@ -202,6 +247,7 @@ class _DumpParser:
             if self.stage != "regions":
                 raise DumpError("second gc line", lineno, line)
             self.dump.gc = GcHeap(*_fields(obj, records.GC, lineno, line))
+            self.dump.gc_areas = _area_blocks(obj, lineno, line)
             self.stage = "tasks"
         elif kind == "task":
             if self.stage != "tasks":
@@ -254,6 +300,16 @@ class _DumpParser:
             raise DumpError("heap line: alloc_count %d but %d block%s" % (count, len(raw), "" if len(raw) == 1 else "s"),
                             lineno, line)
         return [(a, s) for a, s in raw]
+
+
+def _area_blocks(obj: dict, lineno: int, line: str) -> Dict[int, Optional[int]]:
+    raw = obj.get("area_blocks", [])   # (not in dumps of firmware before 0.2.0)
+    if not isinstance(raw, list) or not all(
+            isinstance(a, list) and len(a) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                        for v in a[:2])
+            and (a[2] is None or isinstance(a[2], int) and not isinstance(a[2], bool)) for a in raw):
+        raise DumpError("gc line: 'area_blocks' must be a list of [address, size, task or null]", lineno, line)
+    return {a[0]: a[2] for a in raw}
 
 
 def parse_all(text: str) -> List[Dump]:

@@ -12,44 +12,70 @@ The host firmware (``build/host/micropython`` of a heaptrack checkout, built by
    checkout where ``make`` has built the firmware copies it into the package
    (``heaptrack_host/firmware/``, see setup.py).
 
-A virtual board's state (its flash directory, log, status file and the
-``vboard-flash.tty`` link to its device) lives in the checkout's ``build/`` when run
-from a checkout, else in ``$XDG_STATE_HOME/heaptrack`` (``~/.local/state/heaptrack``),
-never inside site-packages.
+A virtual board's state (its flash directory, log, status file, the lock it holds
+on the flash while it runs and the ``vboard-flash.tty`` link to its device) lives in
+the checkout's ``build/`` when run from a checkout, else in ``$XDG_STATE_HOME/heaptrack``
+(``~/.local/state/heaptrack``), never inside site-packages. A second virtual board
+started with the default flash while the first runs gets ``vboard-flash-2`` (and
+its own ``.tty`` link, status and log), a third ``vboard-flash-3``, and so on.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
-__all__ = ["FirmwareNotFound", "CHIPS", "DEFAULT_CHIP", "chip_name", "checkout", "find_firmware", "state_dir", "default_flash", "tty_link",
-           "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
+__all__ = ["FirmwareNotFound", "CHIPS", "DEFAULT_CHIP", "chip_name", "checkout", "find_firmware", "state_dir",
+           "default_flash", "tty_link", "sanitizer_suppressions", "PACKAGE", "BUNDLED_FIRMWARE"]
 
 PACKAGE = Path(__file__).resolve().parent
 BUNDLED_FIRMWARE = PACKAGE / "firmware" / "micropython"
 ENV_FIRMWARE = "HEAPTRACK_FIRMWARE"
 
 
-# The chips a virtual board can be, each the host firmware built for it:
-# chip -> (its build directory in a checkout, the make options that build it).
+# The chips a virtual board can be: the folders of boards/HOST/chips, each
+# described by its chip.mk (boards/HOST/chips/README.md), which a checkout has
+# and an installed package carries as chips/<name>.mk (setup.py).
 DEFAULT_CHIP = "esp32s3"
-CHIPS = {
-    "esp32s3": ("host", "make"),
-    "esp32": ("host-esp32", "make HEAPTRACK_CHIP=esp32"),
-    "esp32c3": ("host-esp32c3", "make HEAPTRACK_CHIP=esp32c3"),
-    "esp32s3-psram": ("host-esp32s3-psram", "make HEAPTRACK_CHIP=esp32s3 HEAPTRACK_PSRAM=1"),
-}
+CHIP_DESCRIPTION = re.compile(r"^(CHIP_\w+) *:= *(.*?)\s*$")
+
+
+def _chip_descriptions() -> Dict[str, Path]:
+    root = PACKAGE.parent / "boards" / "HOST" / "chips"
+    if root.is_dir():
+        return {p.parent.name: p for p in sorted(root.glob("*/chip.mk"))}
+    return {p.stem: p for p in sorted((PACKAGE / "chips").glob("*.mk"))}
+
+
+def _read_chip(path: Path) -> Dict[str, str]:
+    return {m.group(1): m.group(2) for m in map(CHIP_DESCRIPTION.match, path.read_text().splitlines()) if m}
+
+
+def _chips() -> Dict[str, Tuple[str, str]]:
+    """chip -> (its build directory in a checkout, the make options that build it)."""
+    chips = {}
+    for name, path in _chip_descriptions().items():
+        desc = _read_chip(path)
+        make = "make" if name == DEFAULT_CHIP else "make HEAPTRACK_CHIP=%s%s" % (
+            desc.get("CHIP_TARGET", name), " HEAPTRACK_PSRAM=1" if desc.get("CHIP_PSRAM") == "1" else "")
+        chips[name] = ("host" if name == DEFAULT_CHIP else "host-" + name, make)
+    chips.setdefault(DEFAULT_CHIP, ("host", "make"))
+    return chips
+
+
+CHIPS = _chips()
 
 
 def chip_name(chip: Optional[str], psram: bool = False) -> str:
     """The CHIPS key of ``--chip CHIP [--psram]``; ValueError for a chip there is none of."""
     name = (chip or DEFAULT_CHIP) + ("-psram" if psram else "")
     if name not in CHIPS:
-        raise ValueError("no virtual %s%s: the chips are %s%s" % (
+        with_psram = sorted(c[:-len("-psram")] for c in CHIPS if c.endswith("-psram"))
+        raise ValueError("no virtual %s%s: the chips are %s; --psram is for %s" % (
             chip or DEFAULT_CHIP, " with PSRAM" if psram else "",
-            ", ".join(sorted(c for c in CHIPS if not c.endswith("-psram"))), "; --psram is for esp32s3"))
+            ", ".join(sorted(c for c in CHIPS if not c.endswith("-psram"))), ", ".join(with_psram) or "none"))
     return name
 
 
@@ -131,14 +157,15 @@ def state_dir() -> Path:
     return Path(base) / "heaptrack"
 
 
-def default_flash() -> Path:
-    return state_dir() / "vboard-flash"
+def default_flash(n: int = 1) -> Path:
+    """The flash of the n-th virtual board running at once with the default flash:
+    vboard-flash, then vboard-flash-2, ..."""
+    return state_dir() / ("vboard-flash" if n == 1 else "vboard-flash-%d" % n)
 
 
-def tty_link() -> Path:
-    """The symlink to the device of the last virtual board started with its default flash
-    (``--port vboard`` reads it)."""
-    return state_dir() / "vboard-flash.tty"
+def tty_link(n: int = 1) -> Path:
+    """The symlink to the device of the virtual board with default_flash(n) while it runs."""
+    return default_flash(n).with_name(default_flash(n).name + ".tty")
 
 
 def sanitizer_suppressions() -> Path:

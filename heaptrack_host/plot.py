@@ -1,11 +1,13 @@
 """Pictures of a recording (``mpheaptrack record``): per-task usage over time.
 
 ``plot_png(header, samples, path)`` draws every task's current ESP-IDF heap usage
-over time with matplotlib (Agg backend, no display needed), its peak as a thin
-dotted line of the same colour, and below it the ESP-IDF heap's free space: all
+over time with matplotlib (Agg backend, no display needed), its peak since the
+first sample (TaskSeries.peaks_seen) as a thin dotted line of the same colour, and below it the ESP-IDF heap's free space: all
 regions, the largest free block and the lowest free space seen so far, scaled to
 the range they move in. Tasks the leak verdict (``verdict.judge``, the same as
 watch, record and the pytest plugin) calls LEAK are drawn thick in ``LEAK_COLOR``,
+those it calls HELD (deleted before the recording, still holding memory) in
+``HELD_COLOR``,
 with what the verdict is based on drawn too: the lowest use in each third of the
 run (diamonds joined by a dashed line) when it rose all through, an × where the
 task was deleted while holding memory. Reasons are in the legend, outside the
@@ -29,11 +31,12 @@ from typing import Dict, List, Optional
 from . import trend, verdict as verdicts
 from .recording import TaskSeries, series_by_task
 
-__all__ = ["LEAK_COLOR", "OTHER_COLORS", "figure", "plot_png", "write_html", "summarize"]
+__all__ = ["LEAK_COLOR", "HELD_COLOR", "OTHER_COLORS", "figure", "plot_png", "write_html", "summarize"]
 
 LEAK_COLOR = "#d62728"  # matplotlib's tab:red
-# tab10 without its red, then a few darker ones: never mistaken for a leak.
-OTHER_COLORS = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+HELD_COLOR = "#ff7f0e"  # matplotlib's tab:orange
+# tab10 without its red and orange, then a few darker ones: never mistaken for a verdict.
+OTHER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31"]
 FREE_COLOR = "#17becf"
 LARGEST_COLOR = "#7f7f7f"
@@ -71,8 +74,8 @@ def _title(header: dict, samples: List[dict]) -> str:
 
 
 def _legend_label(name: str, series: TaskSeries, v: verdicts.Verdict) -> str:
-    head = "%s — %s, peak %s" % (name, v.word, trend.format_bytes(max(series.peak)))
-    if not v.leak:
+    head = "%s — %s, peak %s" % (name, v.word, trend.format_bytes(series.peaks_seen()[-1]))
+    if v.ok:
         return head
     why = "\n".join(textwrap.fill(part, 34, subsequent_indent="  ") for part in v.reason.split("; "))
     return "%s\n%s" % (head, why)
@@ -97,25 +100,26 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
                      ha="left", y=0.975)
         fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
 
-    top = max([max(s.peak) for s, _ in summary.values()] or [0])
+    top = max([max(s.peaks_seen()) for s, _ in summary.values()] or [0])
     div, unit = _unit(top)
     lines = {}
     colors = iter(OTHER_COLORS * (1 + len(summary) // len(OTHER_COLORS)))
-    # Leaks last, so they are drawn on top.
-    order = sorted(summary, key=lambda n: summary[n][1].leak)
+    # Verdicts last, so they are drawn on top.
+    order = sorted(summary, key=lambda n: not summary[n][1].ok)
     for name in order:
         series, v = summary[name]
-        color = LEAK_COLOR if v.leak else next(colors)
+        color = LEAK_COLOR if v.leak else HELD_COLOR if v.word == verdicts.HELD else next(colors)
         marker = "o" if len(series.times) <= 60 else None
         (line,) = ax.plot(series.times, _scaled(series.current, div), color=color,
-                          linewidth=3.0 if v.leak else 1.6, marker=marker, markersize=4 if v.leak else 3,
-                          label=_legend_label(name, series, v), zorder=3 if v.leak else 2, drawstyle="steps-post")
+                          linewidth=1.6 if v.ok else 3.0, marker=marker, markersize=3 if v.ok else 4,
+                          label=_legend_label(name, series, v), zorder=2 if v.ok else 3, drawstyle="steps-post")
         # The peak: a dashed line of the task's colour, the room between it and the
         # current use lightly shaded (ESP-IDF's demo is about a task whose current
         # use returns to 0 after a 10 KB peak).
-        (peak,) = ax.plot(series.times, _scaled(series.peak, div), color=color, linewidth=1.3, linestyle=(0, (4, 2)),
+        peaks = series.peaks_seen()
+        (peak,) = ax.plot(series.times, _scaled(peaks, div), color=color, linewidth=1.3, linestyle=(0, (4, 2)),
                           zorder=1, drawstyle="steps-post")
-        band = ax.fill_between(series.times, _scaled(series.current, div), _scaled(series.peak, div), color=color,
+        band = ax.fill_between(series.times, _scaled(series.current, div), _scaled(peaks, div), color=color,
                                alpha=0.08, step="post", linewidth=0, zorder=0)
         line.extras = [peak, band] + _mark_deletion(ax, series, color, div)
         if v.leak and v.rising:
@@ -137,7 +141,7 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
         ordered = [by_name[n] for n in summary if n in by_name]
         keys = [Line2D([], [], color="#555555", linestyle=(0, (4, 2)), linewidth=1.3),
                 Line2D([], [], color="#555555", marker="X", linestyle="none", markeredgecolor="black")]
-        key_labels = ["peak (dashed, the task's colour)", "deleted"]
+        key_labels = ["peak since the first sample (dashed, the task's colour)", "deleted"]
         if any(v.leak and v.rising for _, v in summary.values()):
             keys.append(Line2D([], [], color="black", linestyle="--", marker="D", markerfacecolor="white"))
             key_labels.append("lowest use per third of the run")
@@ -220,8 +224,8 @@ def write_html(header: dict, samples: List[dict], path, title: Optional[str] = N
     for name, (series, v) in summary.items():
         change = series.current[-1] - series.current[0]
         rows.append("<tr class=%s><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
-            '"leak"' if v.leak else '"ok"', html.escape(name), v.word,
-            "ALIVE" if series.alive[-1] else "DELETED", series.current[-1], max(series.peak),
+            '"leak"' if v.leak else '"held"' if v.word == verdicts.HELD else '"ok"', html.escape(name), v.word,
+            "ALIVE" if series.alive[-1] else "DELETED", series.current[-1], series.peaks_seen()[-1],
             ("+" if change > 0 else "") + trend.format_bytes(change) if change or any(series.alive) else "",
             html.escape(v.reason)))
     boxes = "".join(
@@ -255,11 +259,12 @@ td, th { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; whi
 td:last-child { white-space: normal; }
 td:nth-child(4), td:nth-child(5), td:nth-child(6) { text-align: right; font-variant-numeric: tabular-nums; }
 tr.leak td { color: #b00; font-weight: 600; }
+tr.held td { color: #b65c00; font-weight: 600; }
 </style></head><body>
 <h1>%(title)s</h1><div class="sub">%(subtitle)s</div>
 <div id="tasks">%(boxes)s</div>
 <div id="plot">%(svg)s<div id="readout"></div></div>
-<table><tr><th>task</th><th>verdict</th><th>status</th><th>current (B)</th><th>peak (B)</th><th>change</th><th>why</th></tr>
+<table><tr><th>task</th><th>verdict</th><th>status</th><th>current (B)</th><th>peak since the first sample (B)</th><th>change</th><th>why</th></tr>
 %(rows)s
 </table>
 <script>

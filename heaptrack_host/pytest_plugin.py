@@ -10,23 +10,37 @@ to configure. In a test::
 pseudo-terminal, one per test session, started the first time a test asks for
 it) unless ``--heaptrack-port DEV`` names a real board. Options:
 
-    --heaptrack-port=DEV        a real board with heaptrack firmware
+    --heaptrack-port=DEV        a board with heaptrack firmware, as mpheaptrack's
+                                --port takes it: a device path, auto, a0, u0, c0,
+                                id:SERIAL, port:PATH, vboard (a running
+                                `mpheaptrack vboard`)
     --heaptrack-firmware=PATH   host firmware for the virtual board (default:
                                 $HEAPTRACK_FIRMWARE, else the heaptrack checkout's
                                 build/host/micropython when run from one, else the
                                 firmware installed with the package: heaptrack_host.paths)
+    --heaptrack-hard-reset      hard-reset the board before each check (from
+                                power-on: no records of earlier tasks)
+
+A board that cannot be reached (or a virtual board that cannot start) is one
+error for the session, before any test runs, not a failure per test.
 
 ``assert_no_leak(script, runs=5, warmup=1, tolerance=0)`` runs the script
 ``warmup`` times, then ``runs`` times, on one interpreter (no reset in
 between, so statistics carry over), and reads every task's memory after
 each run with ``heaptrack.dump()``. Tasks are grouped by name (a script that
 starts a fresh task per run is judged across runs; deleted tasks still count
-what they never freed). The verdict is the one every heaptrack tool gives
-(heaptrack_host.verdict): LEAK when a task name's memory grew by more than
-``tolerance`` bytes in every run, or when it was deleted while still holding
-more than ``tolerance`` bytes. A LEAK fails the test with a table of every task's
-growth per run and the blocks the leaking task allocated in the last run and
-still holds. ``check_leak`` returns the same verdict without failing.
+what they never freed); MicroPython GC heap areas are left out. The verdict is
+the one every heaptrack tool gives (heaptrack_host.verdict): LEAK when a task
+name's memory grew by more than ``tolerance`` bytes in every run, or when it was
+deleted while still holding more than ``tolerance`` bytes; HELD when it was
+deleted, holding memory, before the check began. A LEAK fails the test with a
+table of every task's growth per run and the blocks the leaking task allocated
+in the last run and still holds. A HELD is no leak of the script checked (an
+earlier script's task died holding that memory): its row says HELD, and the
+session's summary has a warning (HeldWarning) naming it;
+``--heaptrack-hard-reset`` (or ``hard_reset=True``) starts each check from
+power-on, with no such task. ``check_leak`` returns the same verdicts without
+failing.
 
 The plugin only adds options and fixtures: no board is started or opened
 unless a test uses ``heaptrack_board``.
@@ -43,14 +57,19 @@ import pytest
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
 
-__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "assert_no_leak"]
+__all__ = ["HeaptrackBoard", "LeakReport", "LeakError", "HeldWarning", "assert_no_leak"]
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("heaptrack", "heaptrack: ESP-IDF heap leak checks on a board")
     group.addoption("--heaptrack-port", default=None, metavar="DEV",
-                    help="real board (with heaptrack firmware) for the heaptrack_board fixture; "
-                    "default: a virtual board")
+                    help="board (with heaptrack firmware) for the heaptrack_board fixture, as mpheaptrack's "
+                    "--port takes it: a device path, auto, a0 (/dev/ttyACM0), u0 (/dev/ttyUSB0), c0, "
+                    "id:SERIAL, port:PATH, vboard (a running `mpheaptrack vboard`); default: a virtual board "
+                    "of the session's own")
+    group.addoption("--heaptrack-hard-reset", action="store_true",
+                    help="hard-reset the board before each leak check: from power-on, with no records of "
+                    "earlier tasks")
     group.addoption("--heaptrack-firmware", default=None, metavar="PATH",
                     help="host firmware for the virtual board (default: $HEAPTRACK_FIRMWARE, else the "
                     "heaptrack checkout's build/host/micropython, else the one installed with heaptrack-host)")
@@ -58,6 +77,11 @@ def pytest_addoption(parser):
 
 class LeakError(AssertionError):
     """A script's memory kept growing; str() is the readable table."""
+
+
+class HeldWarning(UserWarning):
+    """A check found a task deleted before it began still holding memory (HELD): no leak
+    of the script checked, but memory nothing frees through that task any more."""
 
 
 @dataclass
@@ -73,7 +97,13 @@ class LeakReport:
     verdicts: Dict[str, "Verdict"] = field(default_factory=dict)  # name -> verdict.Verdict
 
     @property
+    def held(self) -> List[str]:
+        """Names whose verdict is HELD: deleted, holding memory, before the check began."""
+        return sorted(n for n, v in self.verdicts.items() if v.word == "HELD")
+
+    @property
     def ok(self) -> bool:
+        """The script leaks nothing (a HELD is an earlier script's task: see held)."""
         return not self.leaks
 
     def growth(self, name: str) -> List[int]:
@@ -116,22 +146,33 @@ class LeakReport:
                 parts += ["  ALLOC 0x%x, SIZE %d" % b for b in blocks[:20]]
                 if len(blocks) > 20:
                     parts.append("  ... and %d more" % (len(blocks) - 20))
+        if self.held:
+            parts += ["", self.held_note()]
         return "\n".join(parts)
+
+    def held_note(self) -> str:
+        """What HELD says here, in one sentence."""
+        return ("HELD: %s, deleted before these runs of %s, still hold%s memory: no leak of these runs (an "
+                "earlier script's task died holding it, or handed it to a task still using it); from power-on "
+                "no such task is left: --heaptrack-hard-reset, or check_leak(..., hard_reset=True)"
+                % (", ".join(self.held), self.script, "s" if len(self.held) == 1 else ""))
 
 
 class HeaptrackBoard:
-    """A board for leak checks; each call opens the port, does its work and leaves the board at its REPL."""
+    """A board for leak checks; each call opens the port, does its work and leaves the board at its REPL.
+    hard_reset: check_leak's default (--heaptrack-hard-reset)."""
 
-    def __init__(self, device: str, vboard=None):
+    def __init__(self, device: str, vboard=None, hard_reset: bool = False):
         self.device = device
         self.vboard = vboard
         self.virtual = vboard is not None
+        self.hard_reset = hard_reset
 
     def __repr__(self):
         return "<HeaptrackBoard %s%s>" % (self.device, " (virtual)" if self.virtual else "")
 
     def connect(self):
-        """A sampler.Connection (context manager) to this board."""
+        """A connection.Connection (context manager) to this board."""
         from .connection import Connection
         return Connection(self.device)
 
@@ -146,8 +187,10 @@ class HeaptrackBoard:
             return conn.dump(blocks=blocks)
 
     def check_leak(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
-                   tolerance: int = 0, reset: bool = True, timeout: float = 60) -> LeakReport:
-        """Runs a local script (path) or code warmup + runs times and reports growing tasks."""
+                   tolerance: int = 0, reset: bool = True, hard_reset: Optional[bool] = None,
+                   timeout: float = 60) -> LeakReport:
+        """Runs a local script (path) or code warmup + runs times and reports growing tasks.
+        reset: soft-reset first; hard_reset: hard-reset first (default: --heaptrack-hard-reset)."""
         from .verdict import judge
         if (script is None) == (code is None):
             raise TypeError("give a script path or code=, not both")
@@ -159,26 +202,31 @@ class HeaptrackBoard:
             name = path.name
         else:
             name = "<code>"
+        if hard_reset is None:
+            hard_reset = self.hard_reset
         with self.connect() as conn:
-            if reset:
+            if hard_reset:
+                conn.hard_reset()
+            elif reset:
                 conn.soft_reset()
+            before = set(conn.dump(blocks=False).totals_by_name())   # the names there before any run
             output = ""
             for _ in range(warmup):
                 output = _run(conn, code, name, timeout, "warm-up run")
             previous = conn.dump()
-            totals = [previous.totals_by_name()]
+            totals = [previous.totals_by_name(gc_areas=False)]
             last = previous
             for i in range(runs):
                 output = _run(conn, code, name, timeout, "run %d" % (i + 1))
                 previous, last = last, conn.dump()
-                totals.append(last.totals_by_name())
+                totals.append(last.totals_by_name(gc_areas=False))
         names = set().union(*totals)
         growth_of = {n: [t.get(n, 0) for t in totals] for n in names}
         # The one verdict (verdict.py), over observations taken after each run.
         alive_at_end = {n: any(t.alive for t in last.tasks if t.name == n) if any(t.name == n for t in last.tasks)
                         else None for n in names}
         verdicts = {n: judge(list(range(len(totals))), growth_of[n], alive_at_end[n], runs=True,
-                             tolerance=tolerance) for n in names}
+                             tolerance=tolerance, appeared=n not in before) for n in names}
         leaks = sorted((n for n in names if verdicts[n].leak),
                        key=lambda n: (-(growth_of[n][-1] - growth_of[n][0]), n))
         new_blocks = {n: _blocks_of(last, n) - _blocks_of(previous, n) for n in leaks}
@@ -186,11 +234,15 @@ class HeaptrackBoard:
                           {n: sorted(b) for n, b in new_blocks.items()}, output, verdicts)
 
     def assert_no_leak(self, script=None, **kwargs) -> LeakReport:
-        """check_leak(), failing the test with the table when a task keeps growing."""
+        """check_leak(), failing the test with the table when a task keeps growing; a warning
+        (HeldWarning) for a HELD."""
         __tracebackhide__ = True
+        import warnings
         report = self.check_leak(script, **kwargs)
         if not report.ok:
             raise LeakError(str(report))
+        if report.held:
+            warnings.warn(HeldWarning("heaptrack: " + report.held_note()), stacklevel=2)
         return report
 
 
@@ -222,23 +274,52 @@ def _firmware(config) -> Path:
     try:
         return paths.find_firmware(config.getoption("--heaptrack-firmware"), option="--heaptrack-firmware=PATH")
     except paths.FirmwareNotFound as e:
-        pytest.fail("heaptrack: %s; or use --heaptrack-port=DEV for a real board" % e, pytrace=False)
+        pytest.exit("heaptrack: %s; or use --heaptrack-port=DEV for a real board" % e,
+                    returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collection_finish(session):
+    """Before any test runs, when one uses heaptrack_board: the board answers (or the
+    virtual board's firmware is there), else one error for the whole session."""
+    if session.config.option.collectonly or not any(
+            "heaptrack_board" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    port = session.config.getoption("--heaptrack-port")
+    if port:
+        from .connection import BoardError, Connection, resolve_port
+        try:
+            device = resolve_port(port)
+            with Connection(device):
+                pass
+        except BoardError as e:
+            pytest.exit("heaptrack: --heaptrack-port=%s: %s" % (port, e), returncode=pytest.ExitCode.USAGE_ERROR)
+        session.config._heaptrack_device = device
+    else:
+        _firmware(session.config)
 
 
 @pytest.fixture(scope="session")
 def _heaptrack_session_board(request, tmp_path_factory):
+    hard_reset = request.config.getoption("--heaptrack-hard-reset")
     port = request.config.getoption("--heaptrack-port")
     if port:
-        yield HeaptrackBoard(port)
+        device = getattr(request.config, "_heaptrack_device", None)
+        if device is None:   # (checked before the session when a collected test uses it)
+            from .connection import BoardError, resolve_port
+            try:
+                device = resolve_port(port)
+            except BoardError as e:
+                pytest.exit("heaptrack: --heaptrack-port=%s: %s" % (port, e), returncode=pytest.ExitCode.USAGE_ERROR)
+        yield HeaptrackBoard(device, hard_reset=hard_reset)
         return
     from .vboard import VirtualBoard, VirtualBoardError
     firmware = _firmware(request.config)
     try:
         vb = VirtualBoard(firmware=firmware, flash=tmp_path_factory.mktemp("heaptrack-vboard") / "flash").start()
     except VirtualBoardError as e:
-        pytest.fail("heaptrack: %s" % e, pytrace=False)
+        pytest.exit("heaptrack: %s" % e, returncode=pytest.ExitCode.USAGE_ERROR)
     try:
-        yield HeaptrackBoard(vb.device, vb)
+        yield HeaptrackBoard(vb.device, vb, hard_reset=hard_reset)
     finally:
         vb.stop()
 

@@ -6,28 +6,35 @@ JSON; its fields are records.SAMPLE_TASK, records.REGION, records.SAMPLE_GC);
 lines: a header, one line per sample, an end line::
 
     {"type": "record", "version": 1, "port": ..., "virtual": ..., "machine": ..., "interval": ...,
-     "duration": ..., "script": ..., "started": ...}
-    {"type": "sample", "t": 1.5, "tasks": {"leaking_task": {"current": 2936, "peak": 11128, "alive": true}},
-     "regions": [{"name": "RAM", "caps": ..., "total": ..., "free": ..., "largest_free": ..., "minimum_free": ...}],
-     "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...}}
+     "duration": ..., "script": ..., "started": ..., "hard_reset": false}
+    {"type": "sample", "t": 1.5, "tasks": {"leaking_task": {"current": 2936, "peak": 11128, "alive": true,
+     "handle": ..., "gc": 0}}, "regions": [{"name": "RAM", "caps": ..., "total": ..., "free": ...,
+     "largest_free": ..., "minimum_free": ...}], "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...},
+     "records": {"tasks": ..., "deleted": ..., "bytes": ..., "tasks_left": ..., "low": false}}
     {"type": "end", "samples": n, "script_error": null or its traceback, "board_lost": null or why}
 
-``t`` is seconds since the first sample by the board's clock; tasks that share a name
-are summed (``"instances": n``). ``read_record`` reads one back: a last line cut short
-(a recorder killed mid-write) is a warning, any other bad line an error naming the
-file and the line.
+``t`` is seconds since the first sample by the board's clock. Each task is kept
+apart (``Instances``): ESP-IDF keeps a deleted task's record, so a board that ran a
+script before has a task of the same name from then; the first task of a name seen
+is ``name``, the next ``name#2``, and so on. ``gc`` is the bytes of its blocks that
+are MicroPython GC heap areas (the firmware's sample says whose they are).
+``read_record`` reads one back (recordings of 0.1 and early 0.2, whose tasks of a
+name were summed with ``"instances": n``, too): a last line cut short (a recorder
+killed mid-write) is a warning, any other bad line an error naming the file and the
+line.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import records, verdict
 
 __all__ = ["RECORD_VERSION", "Sample", "TaskSample", "Recording", "RecordingError", "read_record",
-           "TaskSeries", "series_by_task"]
+           "Instances", "TaskSeries", "series_by_task"]
 
 RECORD_VERSION = 1
 
@@ -53,6 +60,8 @@ class Sample:
     regions: List[dict] = field(default_factory=list)  # records.REGION fields
     gc: dict = field(default_factory=dict)  # records.SAMPLE_GC fields
     ticks_ms: int = 0
+    gc_areas: List[dict] = field(default_factory=list)  # records.GC_AREA fields
+    records: Optional[dict] = None  # records.RECORDS fields; None without task tracking
 
     @classmethod
     def from_board(cls, text: str) -> "Sample":
@@ -68,27 +77,19 @@ class Sample:
         ms, ticks = obj.get("ms", 0), obj.get("ticks_ms", 0)
         if not isinstance(ms, int) or not isinstance(ticks, int):
             raise ValueError("sample: 'ms' and 'ticks_ms' must be ints")
-        return cls(ms / 1000.0, tasks, regions, gc, ticks)
+        areas = [dict(zip(records.names(records.GC_AREA), records.check(a, records.GC_AREA, "sample gc area")))
+                 for a in obj.get("gc_areas", [])]
+        rec = obj.get("records")
+        if rec is not None:
+            rec = dict(zip(records.names(records.RECORDS), records.check(rec, records.RECORDS, "sample records")))
+        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec)
 
-    def by_name(self) -> Dict[str, dict]:
-        """name -> {"current", "peak", "alive"} summed over tasks of that name ("instances" when > 1);
-        a DELETED task keeps what it never freed."""
-        out: Dict[str, dict] = {}
-        for t in self.tasks:
-            entry = out.get(t.name)
-            if entry is None:
-                out[t.name] = {"current": t.current, "peak": t.peak, "alive": t.alive}
-            else:
-                entry["current"] += t.current
-                entry["peak"] += t.peak
-                entry["alive"] = entry["alive"] or t.alive
-                entry["instances"] = entry.get("instances", 1) + 1
-        return out
-
-    def to_json(self) -> dict:
-        """This sample as one line of a recording."""
-        return {"type": "sample", "t": round(self.t, 3), "tasks": self.by_name(),
-                "regions": self.regions, "gc": self.gc}
+    def to_json(self, tasks: Dict[str, dict]) -> dict:
+        """This sample as one line of a recording, its tasks as Instances.label gave them."""
+        line = {"type": "sample", "t": round(self.t, 3), "tasks": tasks, "regions": self.regions, "gc": self.gc}
+        if self.records is not None:
+            line["records"] = self.records
+        return line
 
     def total_free(self) -> int:
         return sum(r.get("free", 0) for r in self.regions)
@@ -116,18 +117,112 @@ class Recording:
         return (self.end or {}).get("board_lost")
 
 
+class Instances:
+    """Keeps apart the tasks of a board's samples that share a name, from one sample to
+    the next, and labels them: the first task of a name seen is ``name``, the next
+    ``name#2``, and so on.
+
+    ESP-IDF keeps a deleted task's record, with its name and its TCB address as its
+    handle, and a new task may get that TCB. So a sample can hold several records of
+    a name and a handle: at most one of them alive (the task that has the TCB now),
+    the others deleted tasks', whose figures no longer change but for a block another
+    task frees. A record is matched to what it was in the last sample: an alive one to
+    the task that was alive; a deleted one to a deleted task of the same peak (frozen at
+    its death), else to the task that was alive (it died since), else in ESP-IDF's
+    order. What is left is a new task."""
+
+    def __init__(self):
+        self._known: Dict[Tuple[str, int], List[dict]] = {}   # (name, handle) -> [instance]
+        self._named: Dict[str, int] = {}                       # name -> instances labelled
+
+    def _new(self, name: str) -> str:
+        n = self._named.get(name, 0) + 1
+        self._named[name] = n
+        return name if n == 1 else "%s#%d" % (name, n)
+
+    def label(self, sample: Sample) -> Dict[str, dict]:
+        """label -> {"current", "peak", "alive", "handle", "gc"} for every task of the sample."""
+        groups: Dict[Tuple[str, int], List[TaskSample]] = {}
+        for t in sample.tasks:
+            groups.setdefault((t.name, t.handle), []).append(t)
+        out: Dict[str, dict] = {}
+        known: Dict[Tuple[str, int], List[dict]] = {}
+        for key, found in groups.items():
+            before = list(self._known.get(key, ()))
+            matched: List[Tuple[TaskSample, dict]] = []
+
+            def take(record, pick):
+                for inst in before:
+                    if pick(inst):
+                        before.remove(inst)
+                        matched.append((record, inst))
+                        return True
+                return False
+
+            dead = []
+            for record in found:
+                if record.alive:
+                    if not take(record, lambda i: i["alive"]):
+                        matched.append((record, {"label": self._new(record.name)}))
+                else:
+                    dead.append(record)
+            # Deleted records: first to deleted tasks of the same peak, then to the
+            # task that was alive, then in order; what is left is new.
+            for pick in (lambda r: lambda i: not i["alive"] and i["peak"] == r.peak,
+                         lambda r: lambda i: i["alive"], lambda r: lambda i: True):
+                dead = [record for record in dead if not take(record, pick(record))]
+            for record in dead:
+                matched.append((record, {"label": self._new(record.name)}))
+            order = {id(record): i for i, record in enumerate(found)}
+            matched.sort(key=lambda pair: order[id(pair[0])])   # ESP-IDF's order
+            for record, inst in matched:
+                inst.update(alive=record.alive, peak=record.peak)
+                known.setdefault(key, []).append(inst)
+                out[inst["label"]] = {"current": record.current, "peak": record.peak, "alive": record.alive,
+                                      "handle": record.handle, "gc": 0}
+        self._known = known
+        # The GC heap's areas, each to the task it is charged to: the alive one of
+        # that handle, else a deleted one that holds at least as much.
+        for area in sample.gc_areas:
+            owners = [e for e in out.values() if e["handle"] == area["task"]]
+            owner = next((e for e in owners if e["alive"]), None) or next(
+                (e for e in owners if e["current"] - e["gc"] >= area["size"]), None)
+            if owner is not None:
+                owner["gc"] += area["size"]
+        return out
+
+
 _TASK_FIELDS = (("current", int), ("peak", int), ("alive", bool))
+_HEADER_FIELDS = (("port", str), ("machine", str), ("script", str), ("started", str), ("interval", float),
+                  ("duration", float), ("virtual", bool), ("track_deleted", bool), ("hard_reset", bool))
+
+
+def _check_header(obj: dict) -> None:
+    # Optional fields, but of their type when there: plot prints and draws them.
+    for name, kind in _HEADER_FIELDS:
+        value = obj.get(name)
+        if value is None:
+            continue
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise records.RecordError("header: %r is %r, not %s" % (name, value, {str: "text", float: "a number",
+                                                                                 bool: "true or false"}[kind]))
 
 
 def _check_sample(obj: dict) -> None:
     t = obj.get("t")
-    if not isinstance(t, (int, float)) or isinstance(t, bool):
-        raise records.RecordError('a sample needs a number "t"')
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or abs(t) > records.MAX_SECONDS:
+        raise records.RecordError('a sample needs a finite number "t" (seconds), got %r' % (t,))
     tasks = obj.get("tasks")
     if not isinstance(tasks, dict):
         raise records.RecordError('a sample needs a "tasks" object')
     for name, v in tasks.items():
         records.check(v, _TASK_FIELDS, "task %r" % name)
+        if "gc" in v:
+            records.check(v, (("gc", int),), "task %r" % name)
     regions = obj.get("regions", [])
     if not isinstance(regions, list):
         raise records.RecordError('"regions" is not a list')
@@ -136,6 +231,11 @@ def _check_sample(obj: dict) -> None:
     gc = obj.get("gc", {})
     if gc:
         records.check(gc, records.SAMPLE_GC, "gc")
+
+
+def _no_constant(name: str):
+    # JSON has no NaN or Infinity; Python's json module reads them unless told not to.
+    raise ValueError("%s is not a JSON number" % name)
 
 
 def read_record(lines: Iterable[str], source: str = "recording") -> Recording:
@@ -152,7 +252,7 @@ def read_record(lines: Iterable[str], source: str = "recording") -> Recording:
             continue
         lineno = i + 1
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, parse_constant=_no_constant)
         except ValueError as e:
             if i == last and not line.endswith("\n"):
                 rec.warnings.append("%s, line %d: cut short (the recorder stopped while writing it); "
@@ -164,6 +264,7 @@ def read_record(lines: Iterable[str], source: str = "recording") -> Recording:
         kind = obj.get("type", "sample" if "tasks" in obj else None)
         try:
             if kind == "record":
+                _check_header(obj)
                 rec.header = obj
             elif kind == "sample":
                 _check_sample(obj)
@@ -180,31 +281,51 @@ def read_record(lines: Iterable[str], source: str = "recording") -> Recording:
 
 @dataclass
 class TaskSeries:
-    """One task name's current/peak usage over the samples where it appeared."""
+    """One task's current/peak usage over the samples where it appeared (gc: the bytes
+    of it that are MicroPython GC heap areas)."""
     name: str
     times: List[float] = field(default_factory=list)
     current: List[int] = field(default_factory=list)
     peak: List[int] = field(default_factory=list)
     alive: List[bool] = field(default_factory=list)
+    gc: List[int] = field(default_factory=list)
     appeared: bool = False  # not there at the first sample: it started while observed
 
-    def add(self, t: float, current: int, peak: int, alive: bool) -> None:
+    def add(self, t: float, current: int, peak: int, alive: bool, gc: int = 0) -> None:
         self.times.append(t)
         self.current.append(current)
         self.peak.append(peak)
         self.alive.append(alive)
+        self.gc.append(gc)
+
+    @property
+    def change(self) -> int:
+        """What its usage did since its first sample."""
+        return self.current[-1] - self.current[0]
+
+    def peaks_seen(self) -> List[int]:
+        """At each sample, the highest use seen since the first one: ESP-IDF's peak
+        when the task started while observed, or once its peak rose past where it
+        stood at the first sample (it reached that peak since); else the highest use
+        sampled. Never a peak from before the observation."""
+        out = []
+        high = 0
+        for current, peak in zip(self.current, self.peak):
+            high = max(high, current)
+            out.append(peak if self.appeared or peak > self.peak[0] else high)
+        return out
 
     def verdict(self) -> verdict.Verdict:
         """The leak verdict (verdict.judge) for this series."""
-        return verdict.judge(self.times, self.current, self.alive, appeared=self.appeared)
+        return verdict.judge(self.times, self.current, self.alive, appeared=self.appeared, gc=self.gc)
 
 
 def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
-    """name -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
+    """label -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
     out: Dict[str, TaskSeries] = {}
     for i, s in enumerate(samples):
         for name, v in s["tasks"].items():
             if name not in out:
                 out[name] = TaskSeries(name, appeared=i > 0)
-            out[name].add(s["t"], v["current"], v["peak"], v["alive"])
+            out[name].add(s["t"], v["current"], v["peak"], v["alive"], v.get("gc", 0))
     return out

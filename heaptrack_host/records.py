@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple
 
-__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "names", "check"]
+__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "RECORDS",
+           "MAX_INT", "MAX_SECONDS", "names", "check"]
 
 Table = Sequence[Tuple[str, type]]
 
@@ -23,6 +24,15 @@ TASK: Table = (("name", str), ("handle", int), ("alive", bool), ("current", int)
 SAMPLE_TASK: Table = TASK[:5]
 HEAP: Table = (("task", int), ("name", str), ("caps", int), ("size", int), ("current", int), ("peak", int),
                ("alloc_count", int))
+# dump_sample()'s "gc_areas" entries (task: an int, or None when the tracker does not know).
+GC_AREA: Table = (("address", int), ("size", int), ("task", (int, type(None))))
+# dump_sample()'s "records": the tracker's task records (heap_info().records).
+RECORDS: Table = (("tasks", int), ("deleted", int), ("bytes", int), ("tasks_left", int), ("low", bool))
+
+# No figure of a board is larger: an address or byte count of a 64-bit machine.
+MAX_INT = (1 << 64) - 1
+# Seconds of a recording, about 30 years: more is no board's clock.
+MAX_SECONDS = 1e9
 
 
 class RecordError(ValueError):
@@ -35,7 +45,7 @@ def names(table: Table) -> Tuple[str, ...]:
 
 def check(obj, table: Table, what: str) -> list:
     """obj's values for table's fields, in order; RecordError if one is missing or of the wrong type
-    (ints are >= 0; a bool is not an int)."""
+    (ints are from 0 to MAX_INT; a bool is not an int)."""
     if not isinstance(obj, dict):
         raise RecordError("%s is not a JSON object" % what)
     values = []
@@ -43,8 +53,8 @@ def check(obj, table: Table, what: str) -> list:
         if name not in obj:
             raise RecordError("%s lacks %r" % (what, name))
         value = obj[name]
-        if kind is int:
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        if kind is int or (isinstance(kind, tuple) and int in kind and value is not None):
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT
         else:
             ok = isinstance(value, kind)
         if not ok:

@@ -342,7 +342,7 @@ def render_overview(rows: List[OverviewRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_lines(task: TaskDetail, last: bool) -> Iterator[str]:
+def _task_lines(task: TaskDetail, last: bool, mark=None) -> Iterator[str]:
     task_visual = " " if last else "│"
     yield _task_line(task, last)
     for i, h in enumerate(task.heaps):
@@ -350,14 +350,17 @@ def _task_lines(task: TaskDetail, last: bool) -> Iterator[str]:
         yield _heap_line(h, task_visual, last_heap)
         heap_visual = " " if last_heap else "│"
         for address, size in h.blocks:
-            yield _alloc_line(address, size, task_visual, heap_visual)
+            line = _alloc_line(address, size, task_visual, heap_visual)
+            yield line + mark(task, address) if mark is not None else line
 
 
-def render_details(tasks: List[TaskDetail]) -> str:
-    """The detail tree ESP-IDF prints for these tasks (the last one gets └)."""
+def render_details(tasks: List[TaskDetail], mark=None) -> str:
+    """The detail tree ESP-IDF prints for these tasks (the last one gets └). mark(task,
+    address), when given, is what heaptrack's own rendering adds after an ALLOC line
+    (dump.Dump's str): then it is no longer ESP-IDF's format."""
     out = []
     for i, t in enumerate(tasks):
-        out.extend(_task_lines(t, i == len(tasks) - 1))
+        out.extend(_task_lines(t, i == len(tasks) - 1, mark))
     return "".join(line + "\n" for line in out)
 
 
@@ -418,9 +421,10 @@ def _split_lines(text: str) -> List[str]:
     return lines
 
 
-# The line heaptrack prints before a report whose figures it knows to be
-# incomplete (native/heaptrack/report.c), then why.
-INCOMPLETE = "heaptrack: warning: these figures are incomplete: "
+# The line heaptrack prints before a report (native/heaptrack/report.c): when
+# its figures are incomplete (then why), or when task records run out.
+WARNING = "heaptrack: warning: "
+INCOMPLETE = WARNING + "these figures are incomplete: "
 # The line heaptrack prints before a report when ESP-IDF's heap has failed
 # allocations it has not told of yet (report.c): not part of the report.
 FAILED_NOTE = re.compile(r"heaptrack: \d+ ESP-IDF heap allocations? failed ")
@@ -440,8 +444,9 @@ def _preamble(lines: List[str], index: int) -> Tuple[Optional[str], Optional[str
     after the caller's heading and any note of failed allocations) is there."""
     j = _line_before(lines, index)
     incomplete = None
-    if j >= 0 and lines[j].startswith(INCOMPLETE):
-        incomplete = lines[j].strip()[len(INCOMPLETE):]
+    if j >= 0 and lines[j].startswith(WARNING):
+        if lines[j].startswith(INCOMPLETE):
+            incomplete = lines[j].strip()[len(INCOMPLETE):]
         j = _line_before(lines, j)
     if j >= 0 and FAILED_NOTE.match(lines[j]):
         j = _line_before(lines, j)

@@ -24,10 +24,25 @@ given back. The evidence is either of:
   allocates and frees, however spiky, keeps its floor; a buffer allocated once
   raises it only once.
 
+A task that was already deleted when the observation began, still holding
+more than ``tolerance`` bytes, and that held no more at its end, is **HELD**
+("died before watching"): the plainest evidence ESP-IDF has of a leak, a dead
+task that nothing frees through any more (or that handed its blocks to a task
+still using them), but one the observation cannot put a time to. It is no
+``ok``. Tasks are observed apart: a task of the same name from an earlier run
+is another task (recording.Instances), so one that died holding memory before
+a recording began is HELD there while this run's is judged on its own.
+
+Blocks that are MicroPython GC heap areas (the GC heap grew, or shrank, by whole
+areas from ESP-IDF's heap) are left out of both rules: the GC heap's growth is
+its own thing, said in the reason ("its MicroPython GC heap areas grew by 64.0
+KiB, not counted"), never a leak.
+
 Otherwise the verdict is ``ok``, or ``...`` while there are too few samples of
-a live task to tell. The words are ``LEAK``, ``ok`` and ``...``; the reason says
-in plain words what was seen ("deleted while holding 11.6 KiB", "+10.6 KiB over
-6.0 s, and what it held at its lowest rose all through").
+a live task to tell. The words are ``LEAK``, ``HELD``, ``ok`` and ``...``; the
+reason says in plain words what was seen ("deleted while holding 11.6 KiB",
+"+10.6 KiB over 6.0 s, and what it held at its lowest rose all through", "died
+before watching, still holds 5312 B").
 
 On the board, ``heaptrack.check_leaks(func, rounds=N)`` is the floor test over
 rounds (growth above ``tolerance`` in every round); a workload that starts a task
@@ -42,16 +57,17 @@ from typing import Optional, Sequence
 
 from .trend import floors, format_bytes
 
-__all__ = ["Verdict", "judge", "LEAK", "OK", "UNSURE", "MIN_SAMPLES", "MIN_GROWTH", "format_span"]
+__all__ = ["Verdict", "judge", "summary", "LEAK", "HELD", "OK", "UNSURE", "MIN_SAMPLES", "MIN_GROWTH",
+           "format_span"]
 
-LEAK, OK, UNSURE = "LEAK", "ok", "..."
+LEAK, HELD, OK, UNSURE = "LEAK", "HELD", "ok", "..."
 MIN_SAMPLES = 4
 MIN_GROWTH = 16  # bytes: about ESP-IDF's smallest block
 
 
 @dataclass
 class Verdict:
-    word: str              # LEAK, ok or ...
+    word: str              # LEAK, HELD, ok or ...
     reason: str            # plain words: what was seen
     held: int = 0          # bytes held by the task(s) after deletion (0 if alive)
     floor_rise: int = 0    # last part's floor minus the first's (0 when not judged)
@@ -61,10 +77,16 @@ class Verdict:
     rising: bool = False   # evidence 2: the floor rose all through
     floors: tuple = ()     # the floors compared (what the plot draws)
     floor_times: tuple = ()  # where each floor was seen
+    gc_growth: int = 0     # bytes of MicroPython GC heap areas gained (left out of the rules)
 
     @property
     def leak(self) -> bool:
         return self.word == LEAK
+
+    @property
+    def ok(self) -> bool:
+        """Neither LEAK nor HELD (``...`` is no verdict yet, not a finding)."""
+        return self.word not in (LEAK, HELD)
 
     def __str__(self) -> str:
         return "%s: %s" % (self.word, self.reason) if self.reason else self.word
@@ -82,26 +104,33 @@ def _signed(n: int) -> str:
 
 
 def judge(times: Sequence[float], values: Sequence[int], alive=None, *, runs: bool = False,
-          tolerance: int = 0, appeared: bool = False) -> Verdict:
-    """The verdict for one task name's current usage observed at times.
+          tolerance: int = 0, appeared: bool = False, gc: Optional[Sequence[int]] = None) -> Verdict:
+    """The verdict for one task's (or task name's) current usage observed at times.
 
     times: seconds (samples) or run numbers (runs=True: each observation is taken
     after a run, the first one before them). alive: per observation, whether a task
     of that name was alive (a sequence), or at the last one (a bool); None: unknown.
     appeared: the task was not there when the observation began (it started, and
-    perhaps ended, while observed).
+    perhaps ended, while observed). gc: per observation, the bytes of its blocks that
+    are MicroPython GC heap areas, left out of the rules.
     """
     n = len(values)
     if len(times) != n:
         raise ValueError("times and values differ in length (%d, %d)" % (len(times), n))
     if isinstance(alive, (list, tuple)) and len(alive) != n:
         raise ValueError("alive and values differ in length (%d, %d)" % (len(alive), n))
+    if gc is not None and len(gc) != n:
+        raise ValueError("gc and values differ in length (%d, %d)" % (len(gc), n))
     if n == 0:
         return Verdict(UNSURE, "no samples yet")
+    gc_growth = 0
+    if gc is not None and any(gc):
+        gc_growth = gc[-1] - gc[0]
+        values = [v - g for v, g in zip(values, gc)]
     alive_at_end = alive[-1] if isinstance(alive, (list, tuple)) else alive
     growth = values[-1] - values[0]
     span = times[-1] - times[0]
-    v = Verdict(OK, "", growth=growth, span=span)
+    v = Verdict(OK, "", growth=growth, span=span, gc_growth=gc_growth)
 
     # Evidence 2: the floor rose all through.
     if runs:
@@ -134,10 +163,15 @@ def judge(times: Sequence[float], values: Sequence[int], alive=None, *, runs: bo
     # Evidence 1: deleted while still holding memory, during the observation: it was seen
     # alive, or what it holds grew (a task deleted before the observation began, holding
     # the same as at its start, was judged then).
+    # Deleted before the observation began, still holding memory: HELD.
     seen_alive = any(alive[:-1]) if isinstance(alive, (list, tuple)) else False
-    if alive_at_end is False and values[-1] > tolerance and (seen_alive or appeared or growth > tolerance):
-        v.deleted = True
+    died_before = False
+    if alive_at_end is False and values[-1] > tolerance:
         v.held = values[-1]
+        if seen_alive or appeared or growth > tolerance:
+            v.deleted = True
+        else:
+            died_before = True
 
     reasons = []
     if v.deleted:
@@ -154,7 +188,25 @@ def judge(times: Sequence[float], values: Sequence[int], alive=None, *, runs: bo
     if reasons:
         v.word = LEAK
         v.reason = "; ".join(reasons)
+    elif died_before:
+        v.word = HELD
+        v.reason = "died before watching, still holds %s" % format_bytes(v.held)
     elif not enough and alive_at_end is not False:
         v.word = UNSURE
         v.reason = "%d sample%s, need %d" % (n, "" if n == 1 else "s", MIN_SAMPLES)
+    if gc_growth:
+        note = "its MicroPython GC heap areas %s by %s, not counted" % (
+            "grew" if gc_growth > 0 else "shrank", format_bytes(abs(gc_growth)))
+        v.reason = "%s; %s" % (v.reason, note) if v.reason else note
     return v
+
+
+def summary(verdicts) -> str:
+    """One line for a set of verdicts (name -> Verdict), the same words in every
+    command: "leaks: a (why); held: b (why)", "no leak; held: b (why)" or "no leak"."""
+    leaks = ["%s (%s)" % (name, v.reason) for name, v in verdicts.items() if v.word == LEAK]
+    held = ["%s (%s)" % (name, v.reason) for name, v in verdicts.items() if v.word == HELD]
+    line = "leaks: " + "; ".join(leaks) if leaks else "no leak"
+    if held:
+        line += "; held by dead tasks: " + "; ".join(held)
+    return line

@@ -18,19 +18,22 @@ def deleted(h):
     except ValueError:
         return False  # not tracked before its first allocation
 
+# Each look sleeps 20 ms, two FreeRTOS ticks of the ESP32 ports: a shorter
+# sleep busy-waits, and on a single-core chip the idle task, which frees a
+# deleted task's TCB (what marks it DELETED), would not run meanwhile.
 def wait_deleted(h, ms=5000):
     t0 = time.ticks_ms()
     while not deleted(h):
         if time.ticks_diff(time.ticks_ms(), t0) > ms:
             raise RuntimeError('task still alive')
-        time.sleep_ms(5)
+        time.sleep_ms(20)
 
 def wait_for(flag, ms=5000):
     t0 = time.ticks_ms()
     while not flag:
         if time.ticks_diff(time.ticks_ms(), t0) > ms:
             raise RuntimeError('timed out')
-        time.sleep_ms(5)
+        time.sleep_ms(20)
 
 def fill(caps, largest=65536, smallest=8):
     # heaptrack.malloc's blocks with caps, halving from largest down to

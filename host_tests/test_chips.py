@@ -9,7 +9,7 @@ ROM's layout table): those must match on every board of that chip. Others
 depend on the application: the first DRAM heap starts at `_heap_start`, the end
 of the app's static data, and the IRAM heap (ESP32) at `_iram_end`, the end of
 its IRAM code. The virtual board takes those two from the cited log (the
-linker symbols in boards/HOST/esp_idf/chip_<chip>.c), so on it every line of
+linker symbols in boards/HOST/chips/<chip>/layout.c), so on it every line of
 the log must come out byte for byte; a real board running another app (this
 firmware) has other values there, and only the chip's numbers are compared.
 
@@ -19,6 +19,7 @@ board name it). A test for another chip is skipped: `make test` runs this file
 on each chip's firmware (build/host-<chip>).
 """
 import re
+from pathlib import Path
 from collections import namedtuple
 
 import pytest
@@ -263,3 +264,20 @@ def test_vboard_chip_names():
     for chip, psram in [("esp32", True), ("esp32c6", False)]:
         with pytest.raises(ValueError, match="esp32, esp32c3, esp32s3"):
             paths.chip_name(chip, psram)
+
+
+CHIPS_DIR = Path(__file__).resolve().parents[1] / "boards" / "HOST" / "chips"
+
+
+def test_the_virtual_chips_are_the_folders_and_each_is_whole():
+    # A chip is its folder: the host package's list is read from the folders,
+    # each has its description, sdkconfig and a layout, and its boot log here.
+    from heaptrack_host import paths
+    folders = sorted(p.name for p in CHIPS_DIR.iterdir() if p.is_dir())
+    assert sorted(paths.CHIPS) == folders
+    for name in folders:
+        desc = paths._read_chip(CHIPS_DIR / name / "chip.mk")
+        assert set(desc) >= {"CHIP_TARGET", "CHIP_PSRAM", "CHIP_LAYOUT", "CHIP_BOARD"}, name
+        assert (CHIPS_DIR / name / "sdkconfig.h").is_file(), name
+        assert (CHIPS_DIR / desc["CHIP_LAYOUT"] / "layout.c").is_file(), name
+        assert desc["CHIP_TARGET"] in CHIP_LINES, "%s: no boot log lines in this file" % name

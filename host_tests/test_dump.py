@@ -183,3 +183,42 @@ def test_blocks_must_be_listed_by_every_heap_or_none():
     lines = [BEGIN, GC, TASK, HEAP, second_task, json.dumps(no_blocks).replace('"task": 7', '"task": 9'), END]
     with pytest.raises(dump.DumpError, match="disagree"):
         dump.parse(text(lines))
+
+
+# heaptrack's own rendering of a dump (str): what ESP-IDF's tree does not say.
+MARKED = """\
+{"type": "begin", "version": 1, "ticks_ms": 5, "track_deleted": true}
+{"type": "region", "name": "RAM", "caps": 1071119, "total": 344400, "free": 1000, "largest_free": 900, "minimum_free": 800}
+{"type": "gc", "total": 64000, "used": 1000, "free": 63000, "largest_free": 60000, "areas": 1, "in_esp_heap": 65536, "area_blocks": [[1070165572, 67584, 1070521852]]}
+{"type":"task","name":"mp_task","handle":1070521852,"alive":true,"current":67584,"peak":67584,"heap_count":1}
+{"type":"heap","task":1070521852,"name":"RAM","caps":1071119,"size":344400,"current":67584,"peak":67584,"alloc_count":1,"blocks":[[1070165572,67584]]}
+{"type":"task","name":"Pre-scheduler","handle":0,"alive":true,"current":3748,"peak":3748,"heap_count":1}
+{"type":"heap","task":0,"name":"RAM","caps":1071119,"size":344400,"current":3748,"peak":3748,"alloc_count":2,"blocks":[[1070161072,164],[1070165572,3584]]}
+{"type": "end"}
+"""
+
+
+def test_str_of_a_dump_names_gc_areas_and_blocks_listed_twice():
+    d = dump.parse(MARKED)
+    assert d.gc_areas == {0x3fc96e44: 0x3fceddfc}
+    lines = str(d).splitlines()
+    assert lines[0] == "heaptrack dump at 5 ms: 2 tasks (2 alive)"
+    # mp_task's GC area is its block at that address; Pre-scheduler's record of the
+    # start-up block once there (freed since) is marked, not taken for a GC area.
+    assert "│    └ HEAP: RAM" in lines[2] and lines[3] == "│         ├ ALLOC 0x3fc96e44, SIZE 67584 (MicroPython GC heap area)"
+    assert lines[-1] == ("          ├ ALLOC 0x3fc96e44, SIZE 3584 (start-up block, freed since: ESP-IDF keeps "
+                         "listing it; the address is in use again)")
+    assert lines[-2] == "          ├ ALLOC 0x3fc95cb0, SIZE 164"
+    # ESP-IDF's own format stays ESP-IDF's: no marks there.
+    assert "(" not in report.render_details(d.to_report_details()).replace("(0%)", "").replace("(1%)", "") \
+        .replace("(19%)", "")
+    assert d.totals_by_name(gc_areas=False) == {"mp_task": 0, "Pre-scheduler": 3748}
+
+
+def test_gc_areas_of_a_dump_are_the_boards(board):
+    out = board.exec("import heaptrack\nheaptrack.dump(blocks=True)\nprint(repr([(a.address, a.size, a.task) "
+                     "for a in heaptrack.heap_info().gc_areas]))")
+    d = dump.parse(out)
+    areas = eval(out.strip().splitlines()[-1])
+    assert d.gc_areas == {a: t for a, _, t in areas} and areas
+    assert "(MicroPython GC heap area)" in str(d)

@@ -88,8 +88,9 @@ def check_leak_pattern(out, rounds):
     details.check()
     by_name = {task.name: task for task in details.tasks}
     leaking_detail = by_name["leaking_task"]
-    # A block leaked per period: at least one (with a 20 ms period on a loaded
-    # machine the task may get one turn only before it is stopped).
+    # One block leaked per period it ran: at least the one of its first, which the
+    # demo waits for (how many more depends on the scheduler: on a loaded machine
+    # the task may get no other period before its deletion).
     assert sum(heap.alloc_count for heap in leaking_detail.heaps) >= 1
     assert leaking_detail.current == sum(size for heap in leaking_detail.heaps for _, size in heap.blocks)
     assert leaking_detail.current == final_leaking.current

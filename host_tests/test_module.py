@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 API = ["CAP_32BIT", "CAP_8BIT", "CAP_DEFAULT", "CAP_DMA", "CAP_EXEC", "CAP_INTERNAL", "CAP_SPIRAM",
        "Diff", "Failure", "Failures", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic",
-       "TRACKER", "TRACK_DELETED", "TaskDiff", "TaskStat", "check_leaks", "clear_failures", "current_task", "dump",
-       "dump_sample", "failures", "free", "free_all", "heap_info", "malloc", "print_details", "print_heap_info",
-       "print_overview", "snapshot", "start_task", "task_stats"]
+       "TRACKER", "TRACK_DELETED", "TaskDiff", "TaskStat", "check_leaks", "clear", "clear_failures",
+       "current_task", "dump", "dump_sample", "failures", "free", "free_all", "heap_info", "malloc", "metrics",
+       "print_details", "print_heap_info", "print_overview", "reset_peak", "snapshot", "start_task", "task_stats"]
 
 
 def test_api_surface(board):
@@ -645,3 +645,115 @@ heaptrack.free(a)
     assert m, with_blocks
     assert "(0x%08x, " % int(addr) in with_blocks
     assert "blocks=None)" in without
+
+
+# ---------------------------------------------------------------------------
+# Error paths an adversary found (issue 21): each a clear exception, nothing changed.
+
+
+def test_start_task_takes_its_arguments_by_keyword(board):
+    result = run(board, """
+got = []
+h = heaptrack.start_task(name='kw_task', func=lambda a, b=0: got.append((a, b)), args=(1,), kwargs={'b': 2},
+                         stack_size=8192)
+wait_for(got)
+print([got, err(heaptrack.start_task, func=lambda: None), isinstance(h, int)])
+""")
+    assert result == [[(1, 2)], "TypeError", True]
+
+
+def test_stack_size_out_of_range_is_a_value_error(board):
+    result = run(board, """
+def msg(f, *a, **k):
+    try:
+        f(*a, **k)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+f = lambda: None
+print([msg(heaptrack.start_task, 'big', f, stack_size=2**31), msg(heaptrack.start_task, 'big', f, stack_size=-1),
+       msg(heaptrack.start_task, 'big', f, stack_size=2**64), msg(heaptrack.start_task, 'big', f, stack_size='8k')])
+""")
+    for kind, text in result[:3]:
+        assert kind == "ValueError" and text == "stack_size must be from 0 to 2147483647 bytes"
+    assert result[3] == ["TypeError", "stack_size must be an int"]
+
+
+def test_a_task_with_no_heap_for_its_stack_is_a_memory_error_that_says_so(board):
+    result = run(board, """
+try:
+    heaptrack.start_task('huge', lambda: None, stack_size=2**30)
+except MemoryError as e:
+    print([str(e)])
+""")
+    assert result == ["no memory for task 'huge': ESP-IDF's heap has no room for its 1073741824-byte stack "
+                      "and its TCB"]
+
+
+def test_a_thread_with_no_heap_left_says_memory(virtual_only, vboard_factory):
+    # _thread on the virtual board: its stack and TCB come from ESP-IDF's heap,
+    # filled here; the host's FreeRTOS answers ENOMEM, so the error says memory
+    # (a board's esp32 port says "can't create thread"; start_task says more).
+    b = vboard_factory()
+    result = run(b, """
+import _thread
+held = fill(heaptrack.CAP_INTERNAL)
+res = [err(_thread.start_new_thread, lambda: None, ())]
+try:
+    _thread.start_new_thread(lambda: None, ())
+except OSError as e:
+    import errno
+    res.append(e.errno == errno.ENOMEM)
+try:
+    heaptrack.start_task('starved', lambda: None)
+except MemoryError as e:
+    res.append(str(e).startswith("no memory for task 'starved'"))
+for p in held:
+    heaptrack.free(p)
+print(res)
+""")
+    assert result == ["OSError", True, True]
+
+
+def test_stat_names_with_control_characters_are_refused(board):
+    result = run(board, """
+def msg(f, *a):
+    try:
+        f(*a)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+heap = ('RAM', 0x1000, 1000, 0, 0, 0, None)
+print([msg(heaptrack.TaskStat, 'a\\nb', 1, True, 0, 0, ()), msg(heaptrack.TaskStat, 'ok', 1, True, 0, 0, [('R\\tAM',) + heap[1:]]),
+       msg(heaptrack.HeapStat, 'x\\x7f', 0x1000, 1000, 0, 0, 0, None), heaptrack.TaskStat('fine', 1, True, 0, 0, [heap]).name])
+""")
+    assert result[0] == ["ValueError", "task name has a control character (0x0a): it would break reports"]
+    assert result[1] == ["ValueError", "heap name has a control character (0x09): it would break reports"]
+    assert result[2] == ["ValueError", "heap name has a control character (0x7f): it would break reports"]
+    assert result[3] == "fine"
+
+
+def test_print_heap_info_refuses_a_bad_size_before_printing(board):
+    out = board.exec(PRELUDE + """
+for bad in ('x', -1, 0, 1.5):
+    try:
+        heaptrack.print_heap_info(bad)
+    except (TypeError, ValueError) as e:
+        print(type(e).__name__, e)
+try:
+    heaptrack.print_heap_info(16, caps=-1)
+except ValueError as e:
+    print('caps', e)
+""")
+    assert out.splitlines() == ["TypeError size and caps must be ints", "ValueError size must be > 0",
+                                "ValueError size must be > 0", "TypeError size and caps must be ints",
+                                "caps caps has bits that are not heaptrack.CAP_* values"]
+
+
+# ---------------------------------------------------------------------------
+# One notation: addresses and caps in hex wherever a user reads them.
+
+
+def test_regions_print_their_caps_in_hex(board):
+    out = board.exec("import heaptrack\nfor r in heaptrack.heap_info().regions: print(repr(r))")
+    lines = out.splitlines()
+    assert lines and all(re.match(r"^Region\(name='[^']+', caps=0x[0-9a-f]{8}, total=\d+, free=\d+, "
+                                  r"largest_free=\d+, minimum_free=\d+\)$", line) for line in lines), out

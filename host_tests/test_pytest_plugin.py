@@ -54,8 +54,16 @@ def test_leaky(heaptrack_board):
 
 
 def test_clean(heaptrack_board):
+    # After test_leaky: its leaky_worker tasks are deleted and hold memory, HELD here
+    # (a warning, no failure: clean.py leaks nothing).
     report = assert_no_leak(heaptrack_board, HERE / "clean.py", runs=3)
     assert report.ok and "clean_worker" in report.table()
+    assert report.held == ["leaky_worker"] and report.verdicts["leaky_worker"].word == "HELD"
+
+
+def test_clean_from_power_on(heaptrack_board):
+    report = heaptrack_board.check_leak(HERE / "clean.py", runs=2, hard_reset=True)
+    assert report.ok and report.held == [] and "leaky_worker" not in report.table()
 
 
 def test_code_string_and_tolerance(heaptrack_board):
@@ -94,7 +102,9 @@ def board_args(request, board):
 def test_leaky_script_fails_with_a_table_clean_one_passes(sample_project, board, request):
     result = sample_project.runpytest_subprocess(*board_args(request, board), "-p", "no:cacheprovider",
                                                  timeout=180)
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=4, failed=2)
+    result.stdout.fnmatch_lines(["*HeldWarning: heaptrack: HELD: leaky_worker, deleted before these runs of clean.py, "
+                                 "still holds memory: no leak of these runs*"])
     result.stdout.fnmatch_lines([
         "*heaptrack: LEAK in leaky_worker over 3 runs of leaky.py (after 1 warm-up run)*",
         "*TASK*BEFORE*RUN 1*RUN 2*RUN 3*VERDICT*",
@@ -115,12 +125,39 @@ def test_no_board_is_started_unless_the_fixture_is_used(pytester):
     result.assert_outcomes(passed=1)
 
 
-def test_missing_firmware_is_a_clear_error(pytester):
+def test_missing_firmware_is_one_session_error(pytester):
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(test_needs_board="def test_it(heaptrack_board):\n    pass\n")
+    pytester.makepyfile(test_needs_board="def test_it(heaptrack_board):\n    pass\n"
+                        "def test_too(heaptrack_board):\n    pass\n")
     result = pytester.runpytest_subprocess("--heaptrack-firmware=/nonexistent/micropython")
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()   # no test ran, none failed on its own
     result.stdout.fnmatch_lines(["*heaptrack: no host firmware at /nonexistent/micropython (given with --heaptrack-firmware)*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_unreachable_board_is_one_session_error(pytester):
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_needs_board="def test_it(heaptrack_board):\n    pass\n"
+                        "def test_too(heaptrack_board):\n    pass\n")
+    # A shortcut as mpheaptrack's --port takes it: u97 is /dev/ttyUSB97.
+    result = pytester.runpytest_subprocess("--heaptrack-port=u97")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()
+    result.stdout.fnmatch_lines(["*heaptrack: --heaptrack-port=u97: cannot open /dev/ttyUSB97: no such device, "
+                                 "or it is busy or not accessible*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_port_takes_the_cli_shortcuts(pytester, board):
+    # --heaptrack-port goes through mpheaptrack's --port parser: port:PATH is one of
+    # its shortcuts (as are auto, a0, u0, c0, id:SERIAL and vboard).
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_board="def test_it(heaptrack_board):\n"
+                        "    assert heaptrack_board.device == %r\n"
+                        "    assert heaptrack_board.exec('print(1 + 1)').strip() == '2'\n" % board.device)
+    result = pytester.runpytest_subprocess("--heaptrack-port=port:%s" % board.device, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_options_are_prefixed(pytester):

@@ -240,6 +240,16 @@ def test_heaptrack_warning_between_heading_and_report():
     assert plain.incomplete is None and plain.heading == overview.heading
 
 
+def test_records_warning_between_heading_and_report():
+    # The warning that task records run out is no "incomplete": the report keeps
+    # its heading, and its figures are complete.
+    table = render_overview([OverviewRow("a", True, 10, 10, 1)])
+    warning = ("heaptrack: warning: task records take 166760 bytes of ESP-IDF's biggest heap (1603 tasks, "
+               "1600 deleted), kept until a hard reset: room for about 12 more tasks")
+    (overview,) = parse(" PRINTING OVERVIEW STATISTICS OF EACH TASK\n" + warning + "\n" + table).items
+    assert overview.heading == "PRINTING OVERVIEW STATISTICS OF EACH TASK" and overview.incomplete is None
+
+
 def test_nothing_found():
     assert parse("hello\nworld\n") == Report([])
     assert parse("") == Report([])

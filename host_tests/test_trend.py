@@ -72,8 +72,12 @@ def test_deleted_holding_memory_is_a_leak_with_any_number_of_samples():
         assert v.leak and v.deleted and v.held == 500 and v.reason == "deleted while holding 500 B"
     assert verdict.judge(times(6), [0] * 6, [True] * 5 + [False]).word == "ok"
     assert verdict.judge(times(6), [40] * 6, [True] * 5 + [False], tolerance=64).word == "ok"
-    # deleted before the observation began, holding the same all through: judged back then
-    assert verdict.judge(times(6), [500] * 6, [False] * 6).word == "ok"
+    # deleted before the observation began, holding the same all through: HELD, no ok
+    # (the plainest evidence ESP-IDF has), nor a LEAK of this observation
+    v = verdict.judge(times(6), [500] * 6, [False] * 6)
+    assert v.word == "HELD" and not v.ok and not v.leak and v.reason == "died before watching, still holds 500 B"
+    assert verdict.judge(times(6), [500] * 6, [False] * 6, tolerance=500).word == "ok"
+    assert verdict.judge([0, 1], [500, 500], [False, False], runs=True).word == "HELD"
 
 
 def test_growth_is_judged_while_the_task_was_alive():

@@ -344,7 +344,7 @@ print((t.alive, len(blocks)))
 def test_soft_reset_cancels_a_thread_that_signals_do_not_reach(vboard_factory):
     # os.system() waits for its child again when a signal interrupts it, so a
     # thread in it never reaches the GIL: the soft reset cancels it after its
-    # grace time (boards/HOST/board_reset.c), in that wait. Its task is deleted,
+    # grace time (boards/HOST/threads.c), in that wait. Its task is deleted,
     # the child is killed, and the next boot runs as usual.
     b = vboard_factory()
     pid = b.vboard.firmware_pid
@@ -359,9 +359,13 @@ def blocked():
 _thread.start_new_thread(blocked, ())
 while not handles:
     time.sleep_ms(5)
-time.sleep_ms(100)
 print(handles[0])
 """)
+    # The thread is in os.system() once its shell has exec'd sleep: waited for, as a
+    # loaded machine may take its time (a fixed 100 ms failed under load).
+    deadline = time.monotonic() + 30
+    while _sleepers(pid) != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert _sleepers(pid) == 1
     started = time.monotonic()
     assert run(b, "wait_deleted(%d); print(heaptrack.task_stats(%d).alive)" % (h, h)) is False
@@ -872,3 +876,73 @@ def _running(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_uname_and_unique_id_answer_as_the_esp32_port(vboard_factory):
+    # os.uname() as the esp32 port fills it: sysname and nodename "esp32", release
+    # MicroPython's version, machine "<board> with <chip>" (sys.implementation._machine);
+    # machine.unique_id() the chip's 6-byte MAC: the same after a hard reset, another
+    # for another board.
+    a, b = vboard_factory(), vboard_factory()
+    code = """
+import os, sys, machine
+u = os.uname()
+print(repr([u.sysname, u.nodename, u.release, u.version.split(' on ')[0], u.machine, sys.platform,
+            sys.implementation._machine, '%d.%d.%d' % sys.implementation.version[:3], machine.unique_id()]))
+"""
+    first = run(a, code)
+    sysname, nodename, release, version, machine, platform, impl_machine, mp_version, uid = first
+    assert (sysname, nodename, platform) == ("esp32", "esp32", "esp32")
+    assert release == mp_version and version == "v" + mp_version
+    assert machine == impl_machine and re.fullmatch(r"heaptrack virtual board with ESP32(S3|C3)?", machine)
+    assert isinstance(uid, bytes) and len(uid) == 6 and uid[0] & 0x02   # locally administered
+    a.hard_reset()
+    assert run(a, code)[-1] == uid
+    assert run(b, code)[-1] != uid
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    """The virtual boards' default state in a directory of the test's own (not the
+    checkout's build/, where a developer's `mpheaptrack vboard` may run)."""
+    from heaptrack_host import paths
+    monkeypatch.setattr(paths, "checkout", lambda: None)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state" / "heaptrack"
+
+
+def test_two_boards_with_the_default_flash_keep_apart(state_dir, virtual_only, request):
+    from heaptrack_host.connection import BoardError, find_port, resolve_port
+    from heaptrack_host.vboard import VirtualBoard, VirtualBoardError, running_boards
+    firmware = request.config.getoption("--firmware")
+    with VirtualBoard(firmware=firmware) as first, VirtualBoard(firmware=firmware) as second:
+        # The second gets a flash, link and status of its own.
+        assert first.flash == state_dir / "vboard-flash" and second.flash == state_dir / "vboard-flash-2"
+        assert os.readlink(state_dir / "vboard-flash.tty") == first.device
+        assert os.readlink(state_dir / "vboard-flash-2.tty") == second.device
+        assert json.loads((state_dir / "vboard-flash.status.json").read_text())["device"] == first.device
+        assert json.loads((state_dir / "vboard-flash-2.status.json").read_text())["device"] == second.device
+        assert [(b.device, b.default) for b in running_boards()] == [(first.device, True), (second.device, False)]
+        assert resolve_port("vboard") == first.device
+        # One flash, one board: another asked for the first one's is refused.
+        with pytest.raises(VirtualBoardError, match="the flash .*vboard-flash is in use by another virtual "
+                                                      "board on %s: give this one its own" % first.device):
+            VirtualBoard(firmware=firmware, flash=first.flash).start()
+        # "No board found" says where the virtual ones are (no USB serial port here).
+        try:
+            find_port()
+        except BoardError as e:
+            assert "a virtual board runs (%s, %s): pass --port vboard" % (first.device, second.device) in str(e)
+        first.stop()
+        assert not os.path.lexists(state_dir / "vboard-flash.tty")
+        assert resolve_port("vboard") == second.device   # the one that runs
+    with pytest.raises(BoardError, match="no virtual board is running"):
+        resolve_port("vboard")
+
+
+def test_a_board_that_cannot_start_exits_2(tmp_path, virtual_only):
+    proc = subprocess.run([sys.executable, "-m", "heaptrack_host.vboard", "--firmware", str(tmp_path / "none"),
+                           "--flash", str(tmp_path / "flash")], capture_output=True, text=True, timeout=60,
+                          cwd=str(REPO))
+    assert proc.returncode == 2, proc
+    assert proc.stderr.startswith("vboard: no host firmware at ") and proc.stderr.count("\n") == 1

@@ -279,7 +279,8 @@ $(DECL_HEADER): $(PORT_DIR)/mpthreadport.c | $(CHECK)
 board_extra_sdkconfig = $(patsubst $${CMAKE_CURRENT_LIST_DIR}/../%,$(ROOT)/boards/%,$(shell sed -n \
 	's/^set(HEAPTRACK_EXTRA_SDKCONFIG \(.*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake))
 board_setting = $(shell sed -n 's/^set(HEAPTRACK_$(2) \([0-9]*\))/\1/p' $(ROOT)/boards/$(1)/mpconfigboard.cmake)
-board_failures_defines = $(addprefix -DHT_FAILURES=,$(call board_setting,$(1),FAILURES))
+board_failures_defines = $(addprefix -DHT_FAILURES=,$(call board_setting,$(1),FAILURES)) \
+	$(addprefix -DHT_GC_EVENTS=,$(call board_setting,$(1),GC_EVENTS))
 board_defines = $(addprefix -DHT_IDF_MAX_BLOCKS=,$(call board_setting,$(1),MAX_BLOCKS)) $(call board_failures_defines,$(1))
 board_hooks_defines = $(addprefix -DHT_HOOKS_MAX_BLOCKS=,$(call board_setting,$(1),HOOKS_MAX_BLOCKS)) \
 	$(addprefix -DHT_HOOKS_MAX_TASKS=,$(call board_setting,$(1),HOOKS_MAX_TASKS)) $(call board_failures_defines,$(1))
@@ -387,26 +388,26 @@ $(CHECK)/placement-selftest: $(SELFTEST_SOURCE) $(ROOT)/mk/check_placement.py $(
 
 ################################################################################
 # The virtual board's chips against the firmware each stands for: one per
-# directory boards/HOST/esp_idf/sdkconfig/<chip>[-psram]/, whose file `board`
-# names the heaptrack board (and upstream variant) it is. kconfgen makes that
-# firmware's sdkconfig.h from the same fragments a real build uses (upstream's
-# board and variant, then boards/sdkconfig.heaptrack and the board's extra
-# fragments, or sdkconfig.heaptrack_hooks), with the C library the firmware
-# has, in build/check-idf/host-<chip>/ (and .../hooks/); mk/check_host_config.py
+# folder of boards/HOST/chips, whose chip.mk names the heaptrack board (and
+# upstream variant) it is (CHIP_BOARD). kconfgen makes that firmware's
+# sdkconfig.h from the same fragments a real build uses (upstream's board and
+# variant, then boards/sdkconfig.heaptrack and the board's extra fragments, or
+# sdkconfig.heaptrack_hooks), with the C library the firmware has, in
+# build/check-idf/host-<chip>/ (and .../hooks/); mk/check_host_config.py
 # compares values, ESP-IDF's heap sources as preprocessed (by the host's own
-# build, boards/HOST/esp_idf.mk, both ways) and the TCB's size, and
-# boards/HOST/esp_idf/sdkconfig/intended.h lists what differs on purpose.
+# build, boards/HOST/esp_idf.mk, both ways), the mbedTLS options and the TCB's
+# size, and boards/HOST/chips/intended.h lists what differs on purpose.
 
-HOST_SDKCONFIG_DIR ?= $(ROOT)/boards/HOST/esp_idf/sdkconfig
-HOST_CHIPS := $(patsubst $(HOST_SDKCONFIG_DIR)/%/board,%,$(wildcard $(HOST_SDKCONFIG_DIR)/*/board))
-ifeq ($(HOST_CHIPS),)
-$(error check-idf: no $(HOST_SDKCONFIG_DIR)/<chip>/board, naming the board each of the virtual board's chips stands for (HOST_SDKCONFIG_DIR=<dir> if they moved))
+include $(ROOT)/boards/HOST/chips.mk
+HOST_CHIPS_CHECKED := $(HOST_CHIP_NAMES)
+ifeq ($(HOST_CHIPS_CHECKED),)
+$(error check-idf: no boards/HOST/chips/<chip>/chip.mk: the virtual board's chips)
 endif
-HOST_INTENDED := $(HOST_SDKCONFIG_DIR)/intended.h
+HOST_INTENDED := $(HOST_CHIPS_DIR)/intended.h
 HOST_MBEDTLS_CONFIG := $(ROOT)/boards/HOST/mbedtls/mbedtls_sdkconfig.h
-host_target = $(firstword $(subst -, ,$(1)))
-host_board = $(word 1,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
-host_variant = $(word 2,$(shell cat $(HOST_SDKCONFIG_DIR)/$(1)/board))
+host_target = $(call host_chip_var,$(1),CHIP_TARGET)
+host_board = $(word 1,$(call host_chip_var,$(1),CHIP_BOARD))
+host_variant = $(word 2,$(call host_chip_var,$(1),CHIP_BOARD))
 # The fragments upstream's variant $(2) of board $(1) adds to the board's.
 upstream_variant_fragments = $(if $(2),$(addprefix $(PORT_DIR)/,$(shell sed -n 's/^[[:space:]]*\(boards\/[^[:space:]()]*\).*/\1/p' \
 	$(PORT_DIR)/boards/$(1)/mpconfigvariant_$(2).cmake)))
@@ -423,29 +424,29 @@ HOST_CC ?= cc
 define host_check_rules
 $(call kconfig_rules,$(CHECK)/host-$(1),$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack))
 $(call kconfig_rules,$(CHECK)/host-$(1)/hooks,$(call host_target,$(1)),$(call host_fragments,$(1),$(ROOT)/boards/sdkconfig.heaptrack_hooks))
-$(CHECK)/host-$(1)/done: $(HOST_SDKCONFIG_DIR)/$(1)/sdkconfig.h $(HOST_SDKCONFIG_DIR)/$(1)/board $(wildcard $(HOST_SDKCONFIG_DIR)/*.h) $(HOST_MBEDTLS_CONFIG) \
+$(CHECK)/host-$(1)/done: $(HOST_CHIPS_DIR)/$(1)/sdkconfig.h $(HOST_CHIPS_DIR)/$(1)/chip.mk $(wildcard $(HOST_CHIPS_DIR)/*.h) $(HOST_MBEDTLS_CONFIG) \
 		$(CHECK)/host-$(1)/sdkconfig.h $(CHECK)/host-$(1)/hooks/sdkconfig.h $(CHECK)/$(call host_board,$(1))/cflags \
 		$(ROOT)/mk/check_host_config.py $(HOST_IDF_MK) FORCE
 	$(Q)for d in $(CHECK)/host-$(1) $(CHECK)/host-$(1)/hooks; do mkdir -p $$$$d/first && \
 		printf '%s\n' "// kconfgen's sdkconfig.h, then what the virtual board sets otherwise on purpose (made by mk/check-idf.mk)" \
 		"#include \"$$$$d/sdkconfig.h\"" '#include "$(HOST_INTENDED)"' >$$$$d/first/sdkconfig.h; done
 	+$(Q)pp() { $(MAKE) --no-print-directory -f $(HOST_IDF_MK) preprocessed IDF_SRC=$(CHECK_IDF) CC='$(HOST_CC)' \
-		CHIP=$(call host_target,$(1)) PSRAM=$(if $(findstring -psram,$(1)),1,0) OUT=$(CHECK)/host-$(1)/pp-$$$$1 $$$$2; }; \
+		CHIP=$(call host_target,$(1)) PSRAM=$(call host_chip_var,$(1),CHIP_PSRAM) OUT=$(CHECK)/host-$(1)/pp-$$$$1 $$$$2; }; \
 	rm -rf $(CHECK)/host-$(1)/pp-* && \
 	pp host "TRACKING=1 TRACKER=idf" && pp board "TRACKING=1 TRACKER=idf SDKCONFIG_FIRST=$(CHECK)/host-$(1)/first" && \
 	pp host-hooks "TRACKING=0 TRACKER=hooks" && pp board-hooks "TRACKING=0 TRACKER=hooks SDKCONFIG_FIRST=$(CHECK)/host-$(1)/hooks/first" && \
 	mkdir -p $(CHECK)/host-$(1)/pp && for d in host board host-hooks board-hooks; do rm -rf $(CHECK)/host-$(1)/pp/$$$$d && \
 		mv $(CHECK)/host-$(1)/pp-$$$$d/pp $(CHECK)/host-$(1)/pp/$$$$d; done
 	$(Q)$(KCONFGEN_PY) $(ROOT)/mk/check_host_config.py --chip $(1) --board "$(strip $(call host_board,$(1)) $(call host_variant,$(1)))" \
-		--hand $(HOST_SDKCONFIG_DIR)/$(1) --intended $(HOST_INTENDED) --kconfgen $(CHECK)/host-$(1) \
+		--hand $(HOST_CHIPS_DIR)/$(1) --intended $(HOST_INTENDED) --kconfgen $(CHECK)/host-$(1) \
 		--kconfgen-hooks $(CHECK)/host-$(1)/hooks --pp $(CHECK)/host-$(1)/pp --cc $(CHECK_CC) \
 		--cflags $(CHECK)/$(call host_board,$(1))/cflags --newlib-include $(NEWLIB_INCLUDE) \
 		--mbedtls-config $(HOST_MBEDTLS_CONFIG) >$$@.tmp || \
 		{ cat $$@.tmp; rm -f $$@.tmp; exit 1; }
 	$(Q)mv -f $$@.tmp $$@
 endef
-$(foreach h,$(HOST_CHIPS),$(eval $(call host_check_rules,$(h))))
-HOST_CHECKS := $(foreach h,$(HOST_CHIPS),$(CHECK)/host-$(h)/done)
+$(foreach h,$(HOST_CHIPS_CHECKED),$(eval $(call host_check_rules,$(h))))
+HOST_CHECKS := $(foreach h,$(HOST_CHIPS_CHECKED),$(CHECK)/host-$(h)/done)
 
 ################################################################################
 

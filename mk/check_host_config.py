@@ -178,7 +178,7 @@ def main() -> int:
         for line in bad:
             print(f'  check-idf: virtual {args.chip} against {args.board}: {line}')
         print(f'check-idf: the virtual {args.chip} is not heaptrack\'s {args.board} firmware '
-              f'(boards/HOST/esp_idf/sdkconfig/{args.chip}/, intended differences: '
+              f'(boards/HOST/chips/{args.chip}/, intended differences: '
               f'{os.path.relpath(args.intended, os.getcwd())})')
         return 1
     print(f'  {args.chip:13} = {args.board}: its {values} CONFIG_ values, ESP-IDF\'s heap code as preprocessed, '

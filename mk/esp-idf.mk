@@ -29,8 +29,8 @@ HEAPTRACK_IDF_SRC ?= $(IDF_CHECKOUT)
 # submodules, the tlsf and Unity files they compile.
 IDF_MANIFEST_PATHS := components/heap/heap_caps_base.c components/heap/heap_caps.c \
 	components/heap/heap_caps_init.c components/heap/multi_heap.c components/heap/heap_task_info.c \
-	components/heap/port/memory_layout_utils.c components/heap/port/esp32s3/memory_layout.c \
-	components/heap/port/esp32/memory_layout.c components/heap/port/esp32c3/memory_layout.c \
+	components/heap/port/memory_layout_utils.c \
+	$(foreach t,$(sort $(foreach n,$(HOST_CHIP_NAMES),$(call host_chip_var,$(n),CHIP_TARGET))),components/heap/port/$(t)/memory_layout.c) \
 	components/esp_mm/heap_align_hw.c components/esp_hw_support/esp_memory_utils.c \
 	components/heap/include components/heap/private_include \
 	components/heap/heap_private.h components/heap/multi_heap_internal.h \

@@ -9,6 +9,8 @@ set(HEAPTRACK_HOOKS_MAX_BLOCKS 512)
 set(HEAPTRACK_HOOKS_MAX_TASKS 32)
 # The newest 4 failed allocations (1 KB) instead of 8.
 set(HEAPTRACK_FAILURES 4)
+# The newest 4 GC heap area events (256 B) instead of 16.
+set(HEAPTRACK_GC_EVENTS 4)
 # heaptrack's static RAM on this chip, with either tracker, at most (bytes;
 # `make check-idf` fails above it): data, and code in IRAM.
 set(HEAPTRACK_DRAM_BUDGET 16384)

@@ -4,7 +4,7 @@
 # trackers, into one static library.
 #
 #   make -f boards/HOST/esp_idf.mk IDF_SRC=<ESP-IDF tree> OUT=<dir> [TRACKING=0] [SAN_FLAGS=...]
-#       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=esp32s3|esp32|esp32c3] [PSRAM=0|1]
+#       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=<target of a chips/ folder>] [PSRAM=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
 #       [CODE_FLAGS=-fno-pie]                     (code generation: the benchmarks' builds)
 #       [TRACING=1]                               (ESP-IDF's heap tracing: the benchmark's column)
@@ -22,11 +22,11 @@
 # heap component links it: heap_caps_*_base and heap_caps_free wrapped. Only
 # bench/bench_tracker.c's column of it uses this; no firmware has it.
 #
-# CHIP: the chip whose heaps the library lays out, with that chip's ESP-IDF
-# layout, soc headers and sdkconfig (esp_idf/sdkconfig/<chip>/) and its chip
-# file (esp_idf/chip_<chip>.c); esp32s3 by default. PSRAM=1 (esp32s3 only): with
-# the octal PSRAM of MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant
-# (esp_idf/sdkconfig/esp32s3-psram/).
+# CHIP: the chip whose heaps the library lays out (ESP-IDF's target), with
+# that chip's ESP-IDF layout and soc headers, and its folder of chips/ (its
+# sdkconfig.h, its layout.c: chips/README.md); esp32s3 by default. PSRAM=1:
+# the chip's folder with PSRAM (chips/esp32s3-psram: the octal PSRAM of
+# MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant).
 #
 # OUT/libesp_idf_host.a is the library; OUT/link.flags the flags a program
 # linking it needs. IDF_SRC must hold the pinned tag's files: the top-level
@@ -54,10 +54,11 @@ CODE_FLAGS ?=
 TRACING ?= 0
 CC ?= gcc
 C := $(IDF_SRC)/components
-CHIP ?= esp32s3
-PSRAM ?= 0
 include $(HOST_IDF_MK_DIR)/chips.mk
-HOST_SDKCONFIG_NAME := $(call host_chip_name,$(CHIP),$(PSRAM),CHIP)
+CHIP ?= $(HOST_DEFAULT_CHIP)
+PSRAM ?= 0
+HOST_CHIP_DIR := $(HOST_CHIPS_DIR)/$(call host_chip_name,$(CHIP),$(PSRAM),CHIP)
+HOST_CHIP_LAYOUT := $(HOST_CHIPS_DIR)/$(call host_chip_var,$(notdir $(HOST_CHIP_DIR)),CHIP_LAYOUT)/layout.c
 # The sanitizer build moves the ESP32-S3's DRAM out of ASan's shadow (chip.c,
 # asan_layout.h); the other chips' layouts reserve fixed DRAM addresses that
 # it would not move.
@@ -87,7 +88,7 @@ ifeq ($(TRACING),1)
 IDF_SOURCES += heap/heap_trace_standalone.c
 endif
 
-SHIM_SOURCES := app_startup.c chip.c chip_$(CHIP).c console.c freertos.c mbedtls_memory.c
+SHIM_SOURCES := app_startup.c chip.c console.c freertos.c mbedtls_memory.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
 # (both ESP-IDF's tracking and the hooks on).
 ifeq ($(TRACKING)$(HOOKS),11)
@@ -105,7 +106,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 SDKCONFIG_FIRST ?=
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
 	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS)$(if $(filter 1,$(TRACING)), -DHEAPTRACK_IDF_TRACING=1) $(SAN_FLAGS) $(CODE_FLAGS) \
-	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME) -I$(SHIM)/include -I$(SHIM) \
+	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(HOST_CHIP_DIR) -I$(SHIM)/include -I$(SHIM) \
 	$(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
@@ -126,13 +127,13 @@ $(OUT)/idf/heap/port/memory_layout_utils.o: CFLAGS_FILE := -include $(SHIM)/asan
 endif
 
 IDF_OBJS := $(addprefix $(OUT)/idf/,$(IDF_SOURCES:.c=.o))
-SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o))
+SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o)) $(OUT)/shim/layout.o
 ifeq ($(filter idf hooks,$(TRACKER)),)
 $(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
 endif
-# The tracker, what both trackers share (idf_shared.c), and the record of
-# failed allocations (failures.c), which both have.
-TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o $(OUT)/failures.o
+# The tracker, what both trackers share (idf_shared.c), the record of failed
+# allocations (failures.c) and of the GC heap's areas (gc_areas.c), which both have.
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o $(OUT)/failures.o $(OUT)/gc_areas.o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all preprocessed
@@ -162,11 +163,11 @@ $(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
 # (mpconfigvariant.h sizes MicroPython's heap and places its task by it, as
 # the esp32 port's mpconfigport.h does).
 $(OUT)/firmware.cflags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
-	@echo "-I$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)" >$@.tmp
+	@echo "-I$(HOST_CHIP_DIR)" >$@.tmp
 	@mv -f $@.tmp $@
 
-SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/../mbedtls/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h $(SHIM)/sdkconfig/*.h \
-	$(SHIM)/sdkconfig/$(HOST_SDKCONFIG_NAME)/*.h $(if $(filter 1,$(PSRAM)),$(SHIM)/sdkconfig/$(CHIP)/*.h))
+SHIM_HEADERS := $(wildcard $(SHIM)/*.h $(SHIM)/../mbedtls/*.h $(SHIM)/include/*.h $(SHIM)/include/*/*.h \
+	$(HOST_CHIPS_DIR)/*.h $(HOST_CHIPS_DIR)/*/sdkconfig.h $(HOST_CHIP_DIR)/chip.mk)
 $(OUT)/idf/%.o: $(C)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(patsubst $(C)/%,esp-idf/%,$<)"
@@ -177,6 +178,12 @@ $(OUT)/shim/%.o: $(SHIM)/%.c $(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@echo "CC $(notdir $<) (host shim)"
 	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
 
+# The chip's memory layout (chips/<chip>/layout.c).
+$(OUT)/shim/layout.o: $(HOST_CHIP_LAYOUT) $(SHIM_HEADERS) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC $(notdir $(patsubst %/,%,$(dir $<)))/layout.c (host shim)"
+	@$(CC) $(CFLAGS_IDF) $(WARN) -c $< -o $@
+
 # Every object depends on the flags it was compiled with: a build with other
 # knobs into the same OUT recompiles.
 FLAGS_STAMP := $(OUT)/flags.$(shell echo '$(CFLAGS_IDF) $(TRACKER_DEFS) $(TRACKER)' | cksum | cut -d' ' -f1)
@@ -185,6 +192,7 @@ $(FLAGS_STAMP):
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
 $(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h $(HEAPTRACK_DIR)/failures.h \
+		$(HEAPTRACK_DIR)/gc_areas.h \
 		$(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $(notdir $<)"

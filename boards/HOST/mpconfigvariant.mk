@@ -47,11 +47,13 @@ heaptrack_default_goal := $(.DEFAULT_GOAL)
 $(BUILD)/micropython: $(HEAPTRACK_IDF_OUT)/libesp_idf_host.a
 .DEFAULT_GOAL := $(heaptrack_default_goal)
 
-# Soft reset inside the firmware process, as on an ESP32 (ESP-IDF's heap and its
-# statistics survive it), machine.reset() as a hard reset: boards/HOST/board_reset.c
-# (compiled as every $(VARIANT_DIR)/*.c is) wraps these upstream functions at link
-# time; the file says why each one. gc_init: mp_task's GC heap from ESP-IDF's
-# heap (boards/HOST/mp_task.c).
+# Start-up and soft reset inside the firmware process, as on an ESP32 (ESP-IDF's
+# heap and its statistics survive a soft reset): upstream functions wrapped at
+# link time, each by the file that says why (compiled as every $(VARIANT_DIR)/*.c
+# is): main by power_on.c (the chip's start-up) and mp_task.c (a boot), gc_init
+# by mp_task.c (mp_task's GC heap from ESP-IDF's heap), the mp_thread_ functions
+# by threads.c (threads end at a soft reset), the REPLs and the interrupt
+# character by repl.c (boot.py/main.py, Ctrl-C).
 LDFLAGS += -Wl,--wrap=main,--wrap=mp_thread_init,--wrap=mp_thread_deinit,--wrap=mp_thread_create \
 	-Wl,--wrap=mp_thread_mutex_lock,--wrap=gc_init,--wrap=pyexec_friendly_repl,--wrap=pyexec_raw_repl \
 	-Wl,--wrap=mp_hal_set_interrupt_char,--wrap=mp_thread_start

@@ -51,9 +51,10 @@
 #define configCHECK_FOR_STACK_OVERFLOW 2
 #define configQUEUE_REGISTRY_SIZE 0
 #define configUSE_NEWLIB_REENTRANT 0
-// Slot 0 as ESP-IDF's pthread layer has it; the last is heaptrack's safe
-// teardown's (native/heaptrack/idf_teardown.c).
-#define configNUM_THREAD_LOCAL_STORAGE_POINTERS 2
+// Slot 0 is ESP-IDF's pthread layer's, 1 MicroPython's esp32 port's (its
+// thread state), 2 heaptrack's safe teardown's (native/heaptrack/idf_teardown.c).
+// No deletion callbacks: upstream's kernel has none.
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS 3
 
 #define INCLUDE_vTaskDelete 1
 #define INCLUDE_vTaskSuspend 1

@@ -5,16 +5,21 @@
 # to run under `qemu-system-riscv32 -M virt`.
 #
 #   make -f boards/QEMU_RV32/board.mk IDF_SRC=<ESP-IDF tree> FREERTOS_SRC=<FreeRTOS-Kernel tree> OUT=<dir>
-#       [TRACKER=idf|hooks] [SAFE_TEARDOWN=0|1]
+#       [TRACKER=idf|hooks] [TRACKER_DEFS=-D...] [SAFE_TEARDOWN=0|1]
 #
-# OUT/libqemu_board.a is the library, OUT/link.flags what linking a program
-# with it takes, OUT/cflags what the program's own files compile with (ESP-IDF's
-# and FreeRTOS's headers through the board's layer). Both source trees must be
+# OUT/libqemu_board.a is the library, OUT/link.flags what linking a C program
+# with it takes (its main() is board_main.c's: the chip's start-up),
+# OUT/link-app.flags the same for a program with a main() and a -T linker
+# script option of its own (MicroPython: boards/QEMU_RV32/micropython), OUT/cflags
+# what the program's own files compile with (ESP-IDF's and FreeRTOS's headers
+# through the board's layer). Both source trees must be
 # the pinned ones: the top-level Makefile checks them (mk/esp-idf.mk,
 # mk/freertos.mk).
 #
 # TRACKER: tracker_idf.c (ESP-IDF's task tracking; default) or tracker_hooks.c
-# (heaptrack's own on ESP-IDF's heap hooks, ESP-IDF's tracking off).
+# (heaptrack's own on ESP-IDF's heap hooks, ESP-IDF's tracking off);
+# TRACKER_DEFS, its table sizes (tracker_idf.c's and tracker_hooks.c's
+# defaults: a board's).
 # SAFE_TEARDOWN: 1 (default) links heaptrack's safe task deletion
 # (native/heaptrack/idf_teardown.c: vTaskDelete of another task waits until it
 # is out of ESP-IDF's heap); 0 leaves vTaskDelete as FreeRTOS's, which the
@@ -28,6 +33,7 @@ IDF_SRC ?= $(error IDF_SRC=<ESP-IDF tree> is required)
 FREERTOS_SRC ?= $(error FREERTOS_SRC=<FreeRTOS-Kernel tree> is required)
 OUT ?= $(error OUT=<build dir> is required)
 TRACKER ?= idf
+TRACKER_DEFS ?=
 SAFE_TEARDOWN ?= 1
 CROSS ?= riscv64-unknown-elf-
 CC := $(CROSS)gcc
@@ -56,7 +62,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 # FreeRTOS-Kernel: the kernel's files this board uses and the GCC RISC-V port,
 # for a core with a CLINT and no extensions (QEMU's virt), unmodified.
 KERNEL_SOURCES := tasks.c queue.c list.c portable/GCC/RISC-V/port.c portable/GCC/RISC-V/portASM.S
-KERNEL_INCLUDES := -I$(QEMU_MK_DIR) -I$(HOST_SHIM)/sdkconfig/$(CHIP) -I$(FREERTOS_SRC)/include \
+KERNEL_INCLUDES := -I$(QEMU_MK_DIR) -I$(ROOT)/boards/HOST/chips/$(CHIP) -I$(FREERTOS_SRC)/include \
 	-I$(FREERTOS_SRC)/portable/GCC/RISC-V \
 	-I$(FREERTOS_SRC)/portable/GCC/RISC-V/chip_specific_extensions/RISCV_MTIME_CLINT_no_extensions
 
@@ -89,8 +95,10 @@ $(OUT)/idf/heap/multi_heap.o: FILE_FLAGS := -include $(HOST_SHIM)/tlsf_compat.h
 TLSF_COMPAT := $(OUT)/board/tlsf_compat.o
 endif
 
-BOARD_SOURCES := idf_freertos.c chip.c
-HEAPTRACK_SOURCES := tracker_$(TRACKER).c idf_shared.c
+BOARD_SOURCES := idf_freertos.c chip.c pthread.c atomics.c libc_heap.c
+# The tracker and what both trackers have: ESP-IDF's heap registry and the
+# record of failed allocations.
+HEAPTRACK_SOURCES := tracker_$(TRACKER).c idf_shared.c failures.c
 # The safe teardown: vTaskDelete and ESP-IDF's heap entry points, each
 # wrapped by idf_teardown.c (the task tracking ones exist with tracking only).
 HT_TEARDOWN_WRAPS := vTaskDelete heap_caps_malloc heap_caps_calloc heap_caps_realloc heap_caps_free \
@@ -114,7 +122,7 @@ HEAPTRACK_OBJS := $(addprefix $(OUT)/heaptrack/,$(HEAPTRACK_SOURCES:.c=.o))
 LIB := $(OUT)/libqemu_board.a
 
 .PHONY: all
-all: $(LIB) $(OUT)/link.flags $(OUT)/cflags
+all: $(LIB) $(OUT)/board_main.o $(OUT)/link.flags $(OUT)/link-app.flags $(OUT)/cflags
 
 $(LIB): $(KERNEL_OBJS) $(IDF_OBJS) $(BOARD_OBJS) $(HEAPTRACK_OBJS)
 	@rm -f $@
@@ -123,21 +131,30 @@ $(LIB): $(KERNEL_OBJS) $(IDF_OBJS) $(BOARD_OBJS) $(HEAPTRACK_OBJS)
 # Programs: picolibc with semihosting; the board's RAM from 0x80000000 (code,
 # then data), below where the chip's memories sit (qemu_board.h); ESP-IDF's
 # reserved-region table; the safe teardown in front of vTaskDelete.
+comma := ,
+LINK_APP := $(LINK_ARCH) --specs=picolibc.specs --oslib=semihost -Wl,--defsym=__flash=0x80000000 \
+	-Wl,--defsym=__flash_size=0x200000 -Wl,--defsym=__ram=0x80200000 -Wl,--defsym=__ram_size=0x200000 \
+	-Wl,--defsym=__stack_size=0x2000 -Wl,--no-relax -Wl,--no-warn-rwx-segments -Wl,--gc-sections \
+	$(if $(filter 1,$(SAFE_TEARDOWN)),$(addprefix -Wl$(comma)--wrap=,$(HT_TEARDOWN_WRAPS))) \
+	-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 $(OUT)/link.flags: $(MAKEFILE_LIST) | $(OUT)
-	@echo "$(LINK_ARCH) --specs=picolibc.specs --oslib=semihost -Wl,--defsym=__flash=0x80000000 \
-		-Wl,--defsym=__flash_size=0x200000 -Wl,--defsym=__ram=0x80200000 -Wl,--defsym=__ram_size=0x200000 -Wl,--defsym=__stack_size=0x2000 \
-		-T$(QEMU_MK_DIR)/board.ld -Wl,--no-relax -Wl,--no-warn-rwx-segments -Wl,--gc-sections \
-		$(if $(filter 1,$(SAFE_TEARDOWN)),$(addprefix -Wl$(comma)--wrap=,$(HT_TEARDOWN_WRAPS))) \
-		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive" | tr -s '\t ' ' ' >$@.tmp
+	@echo "-T$(QEMU_MK_DIR)/board.ld $(OUT)/board_main.o $(LINK_APP)" | tr -s '\t ' ' ' >$@.tmp
 	@mv -f $@.tmp $@
+$(OUT)/link-app.flags: $(MAKEFILE_LIST) | $(OUT)
+	@echo "$(LINK_APP)" | tr -s '\t ' ' ' >$@.tmp
+	@mv -f $@.tmp $@
+
+$(OUT)/board_main.o: $(QEMU_MK_DIR)/board_main.c $(HEADERS) $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	@echo "CC board_main.c (QEMU board)"
+	@$(CC) $(IDF_CFLAGS) $(WARN) -c $< -o $@
 
 $(OUT)/cflags: $(MAKEFILE_LIST) | $(OUT)
-	@echo "$(IDF_CFLAGS) -I$(HEAPTRACK_DIR)" >$@.tmp
+	@echo "$(IDF_CFLAGS) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR)" >$@.tmp
 	@mv -f $@.tmp $@
 
-comma := ,
 HEADERS := $(wildcard $(QEMU_MK_DIR)/*.h $(QEMU_MK_DIR)/include/*.h $(QEMU_MK_DIR)/include/*/*.h \
-	$(HOST_SHIM)/sdkconfig/*.h $(HOST_SHIM)/sdkconfig/$(CHIP)/*.h)
+	$(ROOT)/boards/HOST/chips/*.h $(ROOT)/boards/HOST/chips/$(CHIP)/sdkconfig.h)
 
 $(OUT)/kernel/%.o: $(FREERTOS_SRC)/%.c $(HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
@@ -164,10 +181,10 @@ $(OUT)/board/%.o: $(QEMU_MK_DIR)/%.c $(HEADERS) $(MAKEFILE_LIST)
 	@echo "CC $*.c (QEMU board)"
 	@$(CC) $(IDF_CFLAGS) $(WARN) -c $< -o $@
 
-$(OUT)/heaptrack/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h $(HEADERS) $(MAKEFILE_LIST)
+$(OUT)/heaptrack/%.o: $(HEAPTRACK_DIR)/%.c $(wildcard $(HEAPTRACK_DIR)/*.h) $(HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
 	@echo "CC $*.c (QEMU)"
-	@$(CC) $(IDF_CFLAGS) $(WARN) -I$(HEAPTRACK_DIR) -c $< -o $@
+	@$(CC) $(IDF_CFLAGS) $(WARN) $(TRACKER_DEFS) -I$(HEAPTRACK_DIR) -c $< -o $@
 
 $(OUT):
 	mkdir -p $@

@@ -1,7 +1,7 @@
 // The ESP32-C3 the QEMU board is, as far as ESP-IDF's heap goes, and its
 // start-up: the linker and ROM symbols ESP-IDF's esp32c3 layout
 // (components/heap/port/esp32c3/memory_layout.c) reads, with the values of the
-// virtual ESP32-C3 (boards/HOST/esp_idf/chip_esp32c3.c), moved where QEMU has
+// virtual ESP32-C3 (boards/HOST/chips/esp32c3/layout.c), moved where QEMU has
 // RAM (qemu_board.h); what other chip parts tell the heap; ESP-IDF's start-up
 // (heap_caps_init() before any task, the task `main` that calls the app); and
 // the chip's console, which is QEMU's semihosting (stdout). Nothing here
@@ -63,13 +63,11 @@ soc_memory_region_t s_regions[MAX_REGIONS] __asm__("soc_memory_regions");
 size_t s_region_count __asm__("soc_memory_region_count");
 
 static uintptr_t moved(uintptr_t address) {
-    if (address >= QEMU_CHIP_DRAM_LOW && address < QEMU_CHIP_DRAM_HIGH) {
-        return DRAM(address);
+    uintptr_t here = qemu_board_address(address);
+    if (here == 0) {
+        qemu_board_fail("ESP-IDF's layout has a region in no memory the board has");
     }
-    if (address >= QEMU_CHIP_RTC_LOW && address < QEMU_CHIP_RTC_HIGH) {
-        return RTC(address);
-    }
-    qemu_board_fail("ESP-IDF's layout has a region in no memory the board has");
+    return here;
 }
 
 // ESP-IDF's region table with each start moved; the instruction-bus address
@@ -104,7 +102,9 @@ esp_err_t esp_cache_get_alignment(uint32_t heap_caps, size_t *out_alignment) {
 }
 
 /******************************************************************************/
-// The console: ESP-IDF's log and ROM printf, to QEMU's semihosting.
+// The console: ESP-IDF's log and ROM printf, to QEMU's semihosting, each
+// message flushed there at once (picolibc buffers stdout; a MicroPython run
+// never exits to flush it).
 
 esp_log_level_t esp_log_default_level = CONFIG_LOG_DEFAULT_LEVEL;
 
@@ -124,6 +124,7 @@ void esp_log_va(esp_log_config_t config, const char *tag, const char *format, va
     (void)tag;
     if (config.opts.log_level <= esp_log_default_level) {
         s_log_vprintf(format, args);
+        fflush(stdout);
     }
 }
 
@@ -139,6 +140,7 @@ int esp_rom_printf(const char *fmt, ...) {
     va_start(args, fmt);
     int n = vprintf(fmt, args);
     va_end(args);
+    fflush(stdout);
     return n;
 }
 
@@ -175,7 +177,7 @@ static void main_task(void *arg) {
     vTaskDelete(NULL);
 }
 
-int main(void) {
+void qemu_board_start(void) {
     extern void freertos_risc_v_trap_handler(void);
     __asm__ volatile ("csrw mtvec, %0" :: "r"(freertos_risc_v_trap_handler));
     move_layout();

@@ -111,6 +111,14 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32
     return xTaskCreate(code, name, words, parameters, priority, created);
 }
 
+// ESP-IDF's pxTaskGetStackStart (idf_additions.h): the lowest address of the
+// task's stack, which upstream reports as TaskStatus_t's pxStackBase.
+uint8_t *pxTaskGetStackStart(TaskHandle_t task) {
+    TaskStatus_t status;
+    vTaskGetInfo(task, &status, pdFALSE, eInvalid);
+    return (uint8_t *)status.pxStackBase;
+}
+
 // The idle task's stack and TCB (the kernel creates it statically, as
 // configSUPPORT_STATIC_ALLOCATION asks): from ESP-IDF's heap, stack first, as
 // ESP-IDF's port (components/freertos/port_common.c) takes them.
@@ -156,8 +164,49 @@ void vApplicationTickHook(void) {
     }
 }
 
+// QEMU virt's platform-level interrupt controller (hw/riscv/virt.c): a
+// SiFive PLIC, hart 0's machine-mode context 0.
+#define PLIC_BASE 0x0C000000u
+#define PLIC_PRIORITY(irq) ((volatile uint32_t *)(PLIC_BASE + 4 * (irq)))
+#define PLIC_ENABLE(irq) ((volatile uint32_t *)(PLIC_BASE + 0x2000 + 4 * ((irq) / 32)))
+#define PLIC_THRESHOLD ((volatile uint32_t *)(PLIC_BASE + 0x200000))
+#define PLIC_CLAIM ((volatile uint32_t *)(PLIC_BASE + 0x200004))
+#define PLIC_SOURCES 96
+#define MIE_MEIE 0x800u
+#define MCAUSE_MACHINE_EXTERNAL 0x8000000Bu
+
+static void (*volatile s_external[PLIC_SOURCES])(void);
+
+void qemu_board_set_external_interrupt(unsigned irq, void (*handler)(void)) {
+    if (irq == 0 || irq >= PLIC_SOURCES) {
+        qemu_board_fail("no such PLIC interrupt source");
+    }
+    s_external[irq] = handler;
+    *PLIC_PRIORITY(irq) = 1;
+    *PLIC_ENABLE(irq) |= 1u << (irq % 32);
+    *PLIC_THRESHOLD = 0;
+    __asm__ volatile ("csrs mie, %0" :: "r"(MIE_MEIE));
+}
+
+// Every source that is pending, claimed, handled and completed in turn.
+static void external_interrupt(void) {
+    uint32_t irq;
+    while ((irq = *PLIC_CLAIM) != 0) {
+        void (*handler)(void) = irq < PLIC_SOURCES ? s_external[irq] : NULL;
+        if (handler == NULL) {
+            qemu_board_fail("an external interrupt nobody handles");
+        }
+        handler();
+        *PLIC_CLAIM = irq;
+    }
+}
+
 // Upstream's port calls this for every interrupt but its timer's.
 void freertos_risc_v_application_interrupt_handler(uint32_t mcause) {
+    if (mcause == MCAUSE_MACHINE_EXTERNAL) {
+        external_interrupt();
+        return;
+    }
     if (mcause == MCAUSE_MACHINE_SOFTWARE) {
         *CLINT_MSIP = 0;
         void (*handler)(void) = s_software_interrupt;

@@ -19,16 +19,42 @@
 #define QEMU_CHIP_RTC_HIGH 0x50002000u      // SOC_RTC_DRAM_HIGH
 #define QEMU_CHIP_RTC_SHIFT 0x30480000u     // -> 0x80480000
 
+// Where the board has the chip's data address `address` (0 for an address in
+// neither memory): what a test that knows the chip's address expects here.
+static inline uintptr_t qemu_board_address(uintptr_t address) {
+    if (address >= QEMU_CHIP_DRAM_LOW && address < QEMU_CHIP_DRAM_HIGH) {
+        return address + QEMU_CHIP_DRAM_SHIFT;
+    }
+    if (address >= QEMU_CHIP_RTC_LOW && address < QEMU_CHIP_RTC_HIGH) {
+        return address + QEMU_CHIP_RTC_SHIFT;
+    }
+    return 0;
+}
+
 // The program's entry, run as the task `mp_task` (16 KiB of stack, priority
 // 1, as the esp32 port's MicroPython task) created by ESP-IDF's `main` task
 // once the scheduler runs. Its return value is the run's exit status.
 int qemu_app_main(int argc, char **argv);
+
+// The chip's start-up (chip.c): ESP-IDF's heaps, the task `main` (which starts
+// `mp_task`), the scheduler. A C program's main() is board_main.c's, which
+// calls this; MicroPython's (ports/qemu's main.c) runs in mp_task instead.
+__attribute__((noreturn)) void qemu_board_start(void);
+
+// The name of the next thread pthread_create starts (include/pthread.h):
+// used once; without it a thread is `mp_thread`, as the esp32 port names
+// _thread threads.
+void qemu_thread_set_next_name(const char *name);
 
 // Stops the run at once with a message and exit status 3 (QEMU exits).
 __attribute__((noreturn)) void qemu_board_fail(const char *what);
 
 // hook, when set, runs in every tick interrupt (the kernel's tick hook).
 void qemu_board_set_tick_hook(void (*hook)(void));
+// handler runs in the interrupt of the platform-level interrupt controller's
+// source irq (QEMU virt's PLIC: the UART is 10), which this enables.
+void qemu_board_set_external_interrupt(unsigned irq, void (*handler)(void));
+
 // handler runs in the machine software interrupt, which
 // qemu_board_raise_software_interrupt() raises (the CLINT's MSIP).
 void qemu_board_set_software_interrupt(void (*handler)(void));

@@ -45,7 +45,7 @@ raw-paste mode), so only what differs from a board is done here:
   ``boot.py`` and ``main.py`` are interruptible.
 * Soft reset: on Ctrl-D at the friendly prompt, on an empty raw-REPL command, or
   on ``sys.exit()`` / ``machine.soft_reset()`` the firmware restarts MicroPython
-  inside its process, as an ESP32 does (boards/HOST/board_reset.c): it prints
+  inside its process, as an ESP32 does (boards/HOST/mp_task.c): it prints
   ``MPY: soft reboot``, runs the setup code and ``boot.py`` again (and
   ``main.py`` in the friendly REPL) and returns to the REPL mode the client was
   in. Its process, and with it ESP-IDF's heap and its statistics, lives on;
@@ -79,7 +79,14 @@ raw-paste mode), so only what differs from a board is done here:
   start of the client's command output.
 * The firmware dies with the board (``PR_SET_PDEATHSIG``): a ``kill -9`` of the
   virtual board leaves no firmware behind. While it serves, ``<flash>.tty``
-  links to the device and the status file says ``"running": true``.
+  links to the device, the status file says ``"running": true`` and the board
+  holds a lock on ``<flash>.lock``: another virtual board is refused that flash,
+  or, started with the default one, takes the next (``vboard-flash-2``, ...), so
+  two boards never write one flash. ``running_boards()`` lists those that run
+  with a default flash (``--port vboard``).
+* ``machine.unique_id()`` is 6 bytes derived from the flash directory (the same
+  from one start to the next, another for another board), given to the
+  firmware in ``$HEAPTRACK_UNIQUE_ID``.
 
 The code: protocol.py (the REPL's bytes both ways), crash.py (fatal reports,
 sanitizer options), board.py (the board process and its I/O thread), main.py
@@ -96,11 +103,12 @@ Python API (for tests)::
         vb.log_path      # event log
 """
 
-from .board import HARD_RESET_STATUS, VirtualBoard, VirtualBoardError
+from .board import HARD_RESET_STATUS, RunningBoard, VirtualBoard, VirtualBoardError, running_boards
 from .main import main
 from .. import paths as _paths
 
-__all__ = ["VirtualBoard", "VirtualBoardError", "main", "DEFAULT_FIRMWARE", "DEFAULT_FLASH", "HARD_RESET_STATUS"]
+__all__ = ["VirtualBoard", "VirtualBoardError", "main", "DEFAULT_FIRMWARE", "DEFAULT_FLASH", "HARD_RESET_STATUS",
+           "RunningBoard", "running_boards"]
 
 
 def __getattr__(name):

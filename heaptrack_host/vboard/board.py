@@ -7,6 +7,7 @@ bytes, crash.py recognises crashes, main.py is the command line.
 import datetime
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from .. import paths
 from .crash import FatalReports, sanitizer_env, signal_name
 from .protocol import FRIENDLY_PROMPT, RAW_BANNER, ReplProtocol
 
-__all__ = ["VirtualBoard", "VirtualBoardError", "HARD_RESET_STATUS", "BOOT_CODE"]
+__all__ = ["VirtualBoard", "VirtualBoardError", "HARD_RESET_STATUS", "BOOT_CODE", "RunningBoard", "running_boards"]
 
 # prctl(PR_SET_PDEATHSIG, SIGKILL) in the firmware's process: it dies with the
 # thread that started it (the board's I/O thread), so a virtual board killed
@@ -50,12 +51,12 @@ def _die_with_parent(parent_pid):
             os._exit(1)
     return preexec
 
-# The firmware's soft reboot line, as it writes it (boards/HOST/board_reset.c): at
+# The firmware's soft reboot line, as it writes it (boards/HOST/mp_task.c): at
 # the start of a line, or straight after the 0x04 that ends a raw-REPL command's
 # output (sys.exit() in a raw-REPL command).
 SOFT_REBOOT_LINE = b"MPY: soft reboot\n"
 _SOFT_REBOOT = re.compile(rb"(?<=[\x00-\x1f])MPY: soft reboot\n")
-# The firmware's exit status for machine.reset(), a hard reset (boards/HOST/board_reset.c,
+# The firmware's exit status for machine.reset(), a hard reset (boards/HOST/mp_task.c,
 # HARD_RESET_STATUS): the board starts a new firmware process.
 HARD_RESET_STATUS = 100
 
@@ -77,7 +78,7 @@ _F_SETPIPE_SZ = 1031  # Linux fcntl
 # Code run by each boot (the firmware's command-line code, run again at every
 # soft reset), before the firmware runs boot.py and main.py and its REPL: what
 # a board's _boot.py does. {root!r} is filled in. The firmware arms no Ctrl-C
-# while it runs (boards/HOST/board_reset.c), so it cannot be interrupted half
+# while it runs (boards/HOST/repl.c), so it cannot be interrupted half
 # way. Flash is the flash directory as a board's root filesystem: a VfsPosix
 # rooted there, whose ilistdir also gives sizes as FAT/littlefs do (mpremote fs
 # ls shows them) and whose statvfs is a board's 2 MiB partition (mpremote df). It delegates rather than subclasses VfsPosix: the VFS layer
@@ -152,6 +153,54 @@ class VirtualBoardError(RuntimeError):
     pass
 
 
+# Virtual boards that can run at once with the default flash (vboard-flash,
+# vboard-flash-2, ...: paths.default_flash).
+MAX_DEFAULT_BOARDS = 16
+
+
+def _lock_path(flash: Path) -> Path:
+    """The lock a running virtual board holds on its flash directory (flock)."""
+    return flash.with_name(flash.name + ".lock")
+
+
+class RunningBoard:
+    """A virtual board running with a default flash: its device, flash and whether it is
+    the first (default_flash(1), what `--port vboard` picks first)."""
+
+    def __init__(self, device: str, flash: Path, default: bool):
+        self.device = device
+        self.flash = flash
+        self.default = default
+
+    def __repr__(self):
+        return "<RunningBoard %s flash %s>" % (self.device, self.flash)
+
+
+def running_boards():
+    """The virtual boards that run now with a default flash, the first one's first: each
+    holds the lock on its flash, and its status file names its device."""
+    found = []
+    for n in range(1, MAX_DEFAULT_BOARDS + 1):
+        flash = paths.default_flash(n)
+        lock = _lock_path(flash)
+        if not lock.exists():
+            continue
+        try:
+            with open(lock, "a") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    continue   # nobody holds it: not running
+                except OSError:
+                    pass
+            status = json.loads(flash.with_name(flash.name + ".status.json").read_text())
+        except (OSError, ValueError):
+            continue
+        device = status.get("device")
+        if isinstance(device, str) and os.path.exists(device):
+            found.append(RunningBoard(device, flash, n == 1))
+    return found
+
+
 def _close_quietly(fd):
     """Closes fd if it is open (not None, not negative); returns -1 for the caller to store."""
     if fd is not None and fd >= 0:
@@ -214,22 +263,18 @@ class VirtualBoard:
               log output, which a board writes to its UART, not to the USB REPL.
     verbose:  also log every byte exchanged.
     chip:     without firmware, the chip whose host firmware runs (paths.CHIPS:
-              esp32s3, the default; esp32; esp32c3; esp32s3-psram).
+              the folders of boards/HOST/chips; esp32s3 by default).
     """
 
     def __init__(self, firmware=None, flash=None, env=None, log=None, *, verbose=False,
                  boot_timeout=10.0, firmware_args=(), chip=None):
         self.firmware = Path(firmware).resolve() if firmware else None  # found by start()
         self.chip = chip
-        self.flash = Path(flash or paths.default_flash()).resolve()
+        # Without a flash, the default one, or the next free one (start() chooses).
+        self._default_flash = flash is None
+        self._log_given = log
+        self._place(Path(flash).resolve() if flash else paths.default_flash())
         self.env = dict(env or {})
-        self.log_path = Path(log).resolve() if log else self.flash.with_name(self.flash.name + ".log")
-        stem = self.log_path.name[:-4] if self.log_path.name.endswith(".log") else self.log_path.name
-        self.status_path = self.log_path.with_name(stem + ".status.json")
-        self.console_path = self.log_path.with_name(stem + ".console.log")
-        # A symlink to the device while the board runs: a path that stays the same
-        # from one start to the next (`--port vboard` reads the default board's).
-        self.tty_path = self.log_path.with_name(stem + ".tty")
         self.verbose = verbose
         self.boot_timeout = boot_timeout
         self.firmware_args = list(firmware_args)
@@ -255,6 +300,7 @@ class VirtualBoard:
         self._sel = None
         self._client = False  # a client holds the device open
         self._hup_poll = None
+        self._flash_lock = None  # the open lock file while the board holds its flash
         self.dropped = 0  # bytes of output dropped while no client had the device open
 
     # -- public API ---------------------------------------------------------
@@ -270,6 +316,53 @@ class VirtualBoard:
         fw = self._fw
         return fw.pid if fw else None
 
+    def _place(self, flash):
+        """Where the board keeps its state: flash, and beside it its log, status, console log
+        and the link to its device."""
+        self.flash = flash
+        log = self._log_given
+        self.log_path = Path(log).resolve() if log else self.flash.with_name(self.flash.name + ".log")
+        stem = self.log_path.name[:-4] if self.log_path.name.endswith(".log") else self.log_path.name
+        self.status_path = self.log_path.with_name(stem + ".status.json")
+        self.console_path = self.log_path.with_name(stem + ".console.log")
+        # A symlink to the device while the board runs: a path that stays the same
+        # from one start to the next.
+        self.tty_path = self.log_path.with_name(stem + ".tty")
+        # Derived from the flash: the same from one start to the next, different per board.
+        self.unique_id = hashlib.sha1(str(self.flash).encode()).hexdigest()[:12]
+        self.unique_id = "%02x" % (int(self.unique_id[:2], 16) & 0xfc | 0x02) + self.unique_id[2:]
+
+    def _lock_flash(self):
+        """Takes the lock on the flash (held until the board stops); False if another board holds it."""
+        self.flash.parent.mkdir(parents=True, exist_ok=True)
+        f = open(_lock_path(self.flash), "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        self._flash_lock = f
+        return True
+
+    def _claim_flash(self):
+        """The flash this board may write alone: the one given, or the first free default one."""
+        if not self._default_flash:
+            if not self._lock_flash():
+                other = ""
+                try:
+                    other = " on %s" % json.loads(self.status_path.read_text())["device"]
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass
+                raise VirtualBoardError("the flash %s is in use by another virtual board%s: give this one "
+                                        "its own (--flash DIR)" % (self.flash, other))
+            return
+        for n in range(1, MAX_DEFAULT_BOARDS + 1):
+            self._place(paths.default_flash(n).resolve())
+            if self._lock_flash():
+                return
+        raise VirtualBoardError("%d virtual boards run with the default flash already: stop one, or give "
+                                "this one its own (--flash DIR)" % MAX_DEFAULT_BOARDS)
+
     def start(self):
         if self._thread:
             raise VirtualBoardError("already started")
@@ -277,6 +370,7 @@ class VirtualBoard:
             self.firmware = paths.find_firmware(self.firmware, chip=self.chip)
         except paths.FirmwareNotFound as e:
             raise VirtualBoardError(str(e)) from None
+        self._claim_flash()
         self.flash.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "w", buffering=1)
@@ -387,6 +481,7 @@ class VirtualBoard:
         env["MICROPYPATH"] = ".frozen:/lib"  # with '' first: sys.path as on a board
         env["LIBC_FATAL_STDERR_"] = "1"
         env["HEAPTRACK_IDF_CONSOLE"] = str(self.console_path)
+        env["HEAPTRACK_UNIQUE_ID"] = self.unique_id   # machine.unique_id() (boards/HOST/board_id.c)
         env.update(self.env)
         return sanitizer_env(env)
 
@@ -608,7 +703,7 @@ class VirtualBoard:
             if _sigint_caught(fw.pid):
                 # Ctrl-C armed: KeyboardInterrupt, and the byte is consumed. (The
                 # firmware arms it for the user's code only, not for the board's
-                # setup: see boards/HOST/board_reset.c.)
+                # setup: see boards/HOST/repl.c.)
                 try:
                     os.kill(fw.pid, signal.SIGINT)
                 except ProcessLookupError:
@@ -873,6 +968,9 @@ class VirtualBoard:
             self._write_status()
             self._log_file.close()
             self._log_file = None
+        if self._flash_lock is not None:
+            self._flash_lock.close()   # (the lock goes with it)
+            self._flash_lock = None
 
     def _stop_firmware(self, fw):
         """Ends the firmware: EOF on its stdin (it exits when its input ends), then SIGTERM, then SIGKILL.

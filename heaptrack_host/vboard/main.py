@@ -26,7 +26,10 @@ def main(argv=None, prog=None):
     ap = argparse.ArgumentParser(
         prog=prog or ("python -m heaptrack_host.vboard" if sys.argv[0].endswith("vboard.py") else None),
         description="Run the heaptrack host firmware as a virtual board on a pseudo-terminal. "
-        "Prints the device path, then serves until SIGINT/SIGTERM.")
+        "Prints the device path, then serves until SIGINT/SIGTERM.",
+        epilog="Exit status: 0 stopped; 2 the board could not start (no firmware, its flash in use by "
+        "another virtual board) or stopped unexpectedly; 3 its firmware crashed while it served; with "
+        "--run, mpremote's.")
     ap.add_argument("--firmware", default=None, metavar="PATH",
                     help="host firmware binary (default: $HEAPTRACK_FIRMWARE, else the checkout's "
                     "build/host/micropython, else the one installed with this package)")
@@ -36,8 +39,10 @@ def main(argv=None, prog=None):
     ap.add_argument("--psram", action="store_true",
                     help="with --chip esp32s3 (or none): an ESP32-S3 with 8 MiB of octal PSRAM, as "
                     "MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant (make HEAPTRACK_PSRAM=1)")
-    ap.add_argument("--flash", default=str(paths.default_flash()), metavar="DIR",
-                    help="directory holding the board's filesystem (default: %(default)s)")
+    ap.add_argument("--flash", default=None, metavar="DIR",
+                    help="directory holding the board's filesystem; one virtual board at a time may have it "
+                    "(default: %s, or %s-2, -3, ... while other virtual boards have those)"
+                    % (paths.default_flash(), paths.default_flash().name))
     ap.add_argument("--log", default=None, help="event log file (default: <flash>.log)")
     ap.add_argument("--env", action="append", metavar="NAME=VALUE", default=[],
                     help="environment variable for the firmware (repeatable)")
@@ -66,8 +71,9 @@ def main(argv=None, prog=None):
         vb = VirtualBoard(firmware=args.firmware, flash=args.flash, env=env, log=args.log,
                           verbose=args.verbose, chip=chip).start()
     except VirtualBoardError as e:
+        # No board, so the job could not be done: 2, as every mpheaptrack command says it.
         print("vboard: %s" % e, file=sys.stderr)
-        return 1
+        return 2
     try:
         print(vb.device, flush=True)
         if args.run:
@@ -85,7 +91,7 @@ def main(argv=None, prog=None):
             while not stop.wait(0.5):
                 if vb._thread is None or not vb._thread.is_alive():
                     print("vboard: stopped unexpectedly (log: %s)" % vb.log_path, file=sys.stderr)
-                    return 1
+                    return 2
             rc = 0
     finally:
         vb.stop()

@@ -82,7 +82,8 @@ void dump_tasks(const mp_print_t *print, const ht_snapshot_t *snap) {
 }
 
 void dump_all(const mp_print_t *print, const ht_snapshot_t *snap, mp_uint_t ticks_ms,
-    const ht_region_info_t *regions, size_t region_count, const heapinfo_gc_t *gc) {
+    const ht_region_info_t *regions, size_t region_count, const heapinfo_gc_t *gc,
+    const heapinfo_gc_area_t *areas, size_t area_count) {
     mp_printf(print, "{\"type\":\"begin\",\"version\":%d", DUMP_FORMAT_VERSION);
     field(print, "ticks_ms", ticks_ms);
     mp_printf(print, ",\"track_deleted\":%s}\n", ht_track_deleted() ? "true" : "false");
@@ -104,7 +105,22 @@ void dump_all(const mp_print_t *print, const ht_snapshot_t *snap, mp_uint_t tick
     field(print, "largest_free", gc->largest_free);
     field(print, "areas", gc->areas);
     field(print, "in_esp_heap", gc->in_esp_heap);
-    mp_print_str(print, "}\n");
+    // Its areas that are blocks of ESP-IDF's heap: [address, size, task or null].
+    mp_print_str(print, ",\"area_blocks\":[");
+    for (size_t i = 0; i < area_count; i++) {
+        mp_print_str(print, i == 0 ? "[" : ",[");
+        print_number(print, areas[i].address);
+        mp_print_str(print, ",");
+        print_number(print, areas[i].size);
+        mp_print_str(print, ",");
+        if (areas[i].task_known) {
+            print_number(print, areas[i].task);
+        } else {
+            mp_print_str(print, "null");
+        }
+        mp_print_str(print, "]");
+    }
+    mp_print_str(print, "]}\n");
     dump_tasks(print, snap);
     mp_print_str(print, "{\"type\":\"end\"}\n");
 }

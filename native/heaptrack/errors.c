@@ -41,3 +41,13 @@ mp_uint_t arg_word_or_raise(mp_obj_t arg, qstr what) {
     }
     return value;
 }
+
+void check_printable(const char *name, size_t len, const char *what) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) {
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("%s has a control character (0x%02x): it would break reports"), what, c);
+        }
+    }
+}

@@ -21,4 +21,8 @@ bool arg_word(mp_obj_t arg, mp_uint_t *out);
 // ValueError (negative, or too big), naming `what`.
 mp_uint_t arg_word_or_raise(mp_obj_t arg, qstr what);
 
+// ValueError naming `what` ("task name") when name holds a control character
+// (\n, \r, \t, ...): printed in a report, it would break the report's lines.
+void check_printable(const char *name, size_t len, const char *what);
+
 #endif // HEAPTRACK_ERRORS_H

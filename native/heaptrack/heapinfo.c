@@ -17,7 +17,12 @@ static const qstr region_fields[] = {
 };
 
 static const qstr records_fields[] = {
-    MP_QSTR_region, MP_QSTR_room, MP_QSTR_full, MP_QSTR_untracked,
+    MP_QSTR_region, MP_QSTR_room, MP_QSTR_full, MP_QSTR_untracked, MP_QSTR_tasks, MP_QSTR_deleted,
+    MP_QSTR_bytes, MP_QSTR_tasks_left, MP_QSTR_low,
+};
+
+static const qstr area_fields[] = {
+    MP_QSTR_address, MP_QSTR_size, MP_QSTR_task,
 };
 
 static const qstr gc_fields[] = {
@@ -127,6 +132,11 @@ static mp_obj_t heapinfo_records(void) {
         mp_obj_new_int_from_uint(records.room),
         mp_obj_new_bool(records.full),
         mp_obj_new_int_from_uint(records.untracked),
+        mp_obj_new_int_from_uint(records.tasks),
+        mp_obj_new_int_from_uint(records.deleted),
+        mp_obj_new_int_from_uint(records.bytes),
+        mp_obj_new_int_from_uint(records.tasks_left),
+        mp_obj_new_bool(records.low),
     };
     return mp_obj_new_attrtuple(records_fields, MP_ARRAY_SIZE(items), items);
 }
@@ -231,3 +241,60 @@ static size_t gc_bytes_within(uintptr_t start, uintptr_t end) {
 void heapinfo_init(void) {
     ht_failures_set_gc_probe(gc_bytes_within);
 }
+
+// The block of ESP-IDF's heap a GC area lies in starts where the area's
+// allocation does: the first area's pool (gc_init is given the block), every
+// later one's header (gc_try_add_heap puts it at the block's start).
+static uintptr_t area_block(const mp_state_mem_area_t *area) {
+    return area == &MP_STATE_MEM(area) ? (uintptr_t)area->gc_alloc_table_start : (uintptr_t)area;
+}
+
+size_t heapinfo_read_gc_areas(heapinfo_gc_area_t *areas, const ht_region_info_t *regions, size_t region_count) {
+    size_t count = 0;
+    for (mp_state_mem_area_t *area = &MP_STATE_MEM(area); area != NULL && count < HEAPINFO_MAX_GC_AREAS;
+         #if MICROPY_GC_SPLIT_HEAP
+         area = area->next
+         #else
+         area = NULL
+         #endif
+         ) {
+        uintptr_t address = area_block(area);
+        bool in_esp_heap = false;
+        for (size_t i = 0; i < region_count && !in_esp_heap; i++) {
+            in_esp_heap = inside(&regions[i], (const byte *)address);
+        }
+        if (!in_esp_heap) {
+            continue;
+        }
+        heapinfo_gc_area_t *a = &areas[count++];
+        a->address = address;
+        a->task_known = ht_block_owner(address, &a->task, &a->size) == HT_OK;
+        if (!a->task_known) {
+            a->task = 0;
+            a->size = area->gc_pool_end - (byte *)address;
+        }
+    }
+    return count;
+}
+
+// The MicroPython GC heap's areas that are blocks of ESP-IDF's heap, each as
+// (address, size, task): the block as the statistics list it (its ALLOC line)
+// and the handle of the task it is charged to (None when the tracker does not
+// know the block, or the firmware has no task tracking).
+static mp_obj_t heapinfo_gc_areas(void) {
+    ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
+    size_t region_count = heapinfo_read_regions(regions);
+    heapinfo_gc_area_t areas[HEAPINFO_MAX_GC_AREAS];
+    size_t count = heapinfo_read_gc_areas(areas, regions, region_count);
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < count; i++) {
+        mp_obj_t items[] = {
+            mp_obj_new_int_from_uint(areas[i].address),
+            mp_obj_new_int_from_uint(areas[i].size),
+            areas[i].task_known ? mp_obj_new_int_from_uint(areas[i].task) : mp_const_none,
+        };
+        mp_obj_list_append(list, mp_obj_new_attrtuple(area_fields, MP_ARRAY_SIZE(items), items));
+    }
+    return list;
+}
+MP_DEFINE_CONST_FUN_OBJ_0(heapinfo_gc_areas_obj, heapinfo_gc_areas);

@@ -1,6 +1,7 @@
 // What heaptrack's two trackers on ESP-IDF share (idf_shared.h): the calls of
 // tracker.h that do not depend on how the statistics are kept, from ESP-IDF's
-// public API only.
+// heap API and its registry of heaps (heap_private.h, as ESP-IDF's own
+// heap_task_info.c reads it).
 
 #include <string.h>
 

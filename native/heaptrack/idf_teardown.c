@@ -38,12 +38,24 @@
 #include "esp_heap_caps.h"
 #include "esp_heap_task_info.h"
 
-#if configNUM_THREAD_LOCAL_STORAGE_POINTERS < 2
-#error "heaptrack's safe teardown keeps a count in the last FreeRTOS thread-local storage slot: it needs at least 2 (CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS)"
+// The task's count lives in a FreeRTOS thread-local storage slot: slot 0 is
+// ESP-IDF's pthread layer's (PTHREAD_TLS_INDEX), slot 1 the esp32 port's
+// MicroPython thread state (mpthreadport.c), so heaptrack takes slot 2. It
+// holds how deep the task is in the heap, and DELETE_PENDING once another
+// task wants it gone. ESP-IDF's FreeRTOS, with TLSP deletion callbacks (its
+// default), doubles configNUM_THREAD_LOCAL_STORAGE_POINTERS and keeps a
+// callback per slot in the upper half, which it calls when the task is
+// deleted: the count must stay in the lower half, the
+// CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS slots.
+#define HEAP_DEPTH_SLOT 2
+#if defined(configTHREAD_LOCAL_STORAGE_DELETE_CALLBACKS) && configTHREAD_LOCAL_STORAGE_DELETE_CALLBACKS
+#define TLS_SLOTS (configNUM_THREAD_LOCAL_STORAGE_POINTERS / 2)
+#else
+#define TLS_SLOTS configNUM_THREAD_LOCAL_STORAGE_POINTERS
 #endif
-// The last slot: ESP-IDF's pthread layer uses the first. It holds how deep
-// the task is in the heap, and DELETE_PENDING once another task wants it gone.
-#define HEAP_DEPTH_SLOT (configNUM_THREAD_LOCAL_STORAGE_POINTERS - 1)
+#if TLS_SLOTS <= HEAP_DEPTH_SLOT
+#error "heaptrack's safe teardown keeps a count in FreeRTOS thread-local storage slot 2 (0 is ESP-IDF's pthread layer's, 1 MicroPython's): it needs CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS=3"
+#endif
 #define DELETE_PENDING ((uintptr_t)1 << 31)
 
 static uintptr_t slot_get(TaskHandle_t task) {

@@ -12,12 +12,19 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/errors.c
     ${CMAKE_CURRENT_LIST_DIR}/heapinfo.c
     ${CMAKE_CURRENT_LIST_DIR}/linebuf.c
+    ${CMAKE_CURRENT_LIST_DIR}/metrics.c
     ${CMAKE_CURRENT_LIST_DIR}/report.c
     ${CMAKE_CURRENT_LIST_DIR}/stats.c
     ${CMAKE_CURRENT_LIST_DIR}/task.c
     ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
     ${CMAKE_CURRENT_LIST_DIR}/idf_shared.c
     ${CMAKE_CURRENT_LIST_DIR}/failures.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_areas.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_heap.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_census.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_holders.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_port_esp32.c
+    ${CMAKE_CURRENT_LIST_DIR}/modgc.c
 )
 
 # Heap accounting: heaptrack's own tracker where the sdkconfig turns ESP-IDF's

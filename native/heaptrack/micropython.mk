@@ -1,19 +1,29 @@
-# The heaptrack module for make-based ports (the host firmware): bindings,
-# renderer and the host task port. Heap accounting (tracker_idf.c or
-# tracker_hooks.c, with idf_shared.c) comes with ESP-IDF's heap, which the
-# board links (boards/HOST/esp_idf.mk).
+# The heaptrack module for make-based ports (the host firmware, the QEMU
+# board's MicroPython): bindings, renderer and a task port,
+# task_port_$(HEAPTRACK_TASK_PORT).c: host (the unix port's threads; the
+# default) or esp32 (the esp32 port's FreeRTOS tasks, ports/esp32/mpthreadport.c
+# linked). Heap accounting (tracker_idf.c or tracker_hooks.c, with
+# idf_shared.c) comes with ESP-IDF's heap, which the board links
+# (boards/HOST/esp_idf.mk, boards/QEMU_RV32/board.mk).
 HEAPTRACK_MOD_DIR := $(USERMOD_DIR)
+HEAPTRACK_TASK_PORT ?= host
 
 SRC_USERMOD_C += \
 	$(HEAPTRACK_MOD_DIR)/modheaptrack.c \
 	$(HEAPTRACK_MOD_DIR)/dump.c \
 	$(HEAPTRACK_MOD_DIR)/errors.c \
+	$(HEAPTRACK_MOD_DIR)/gc_census.c \
+	$(HEAPTRACK_MOD_DIR)/gc_heap.c \
+	$(HEAPTRACK_MOD_DIR)/gc_holders.c \
+	$(HEAPTRACK_MOD_DIR)/gc_port_host.c \
 	$(HEAPTRACK_MOD_DIR)/heapinfo.c \
 	$(HEAPTRACK_MOD_DIR)/linebuf.c \
+	$(HEAPTRACK_MOD_DIR)/modgc.c \
+	$(HEAPTRACK_MOD_DIR)/metrics.c \
 	$(HEAPTRACK_MOD_DIR)/report.c \
 	$(HEAPTRACK_MOD_DIR)/stats.c \
 	$(HEAPTRACK_MOD_DIR)/task.c \
-	$(HEAPTRACK_MOD_DIR)/task_port_host.c
+	$(HEAPTRACK_MOD_DIR)/task_port_$(HEAPTRACK_TASK_PORT).c
 
 CFLAGS_USERMOD += -I$(HEAPTRACK_MOD_DIR)
 

@@ -13,12 +13,34 @@ static const char overview_top[] =
 static const char overview_bottom[] =
     "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘\n";
 
-// Before a report whose figures can no longer be trusted, one line that says
-// so: allocations the tracker could not record (and why), tasks whose figures
-// do not add up, deleted tasks whose records went to new tasks. Nothing for a
-// complete one, so reports stay ESP-IDF's, byte for byte.
+// The records running out, as a phrase.
+static void print_records_low(const mp_print_t *print, const ht_records_t *records) {
+    if (records->heap_start != 0) {
+        mp_printf(print, "task records take %lu bytes of ESP-IDF's biggest heap (%lu tasks, %lu deleted), "
+            "kept until a hard reset: room for about %lu more tasks",
+            (unsigned long)records->bytes, (unsigned long)records->tasks, (unsigned long)records->deleted,
+            (unsigned long)records->tasks_left);
+    } else {
+        mp_printf(print, "the table of task records is nearly full (%lu tasks, %lu deleted): room for about "
+            "%lu more tasks", (unsigned long)records->tasks, (unsigned long)records->deleted,
+            (unsigned long)records->tasks_left);
+    }
+}
+
+// Before a report, one line when its figures can no longer be trusted
+// (allocations the tracker could not record, and why; tasks whose figures do
+// not add up; deleted tasks whose records went to new tasks), or when the
+// records are running out. Nothing otherwise, so reports stay ESP-IDF's, byte
+// for byte.
 static void print_warning(const mp_print_t *print, const ht_snapshot_t *snap) {
-    if (snap->untracked == 0 && snap->drifted == 0 && snap->dropped_tasks == 0) {
+    bool incomplete = snap->untracked != 0 || snap->drifted != 0 || snap->dropped_tasks != 0;
+    if (!incomplete && !snap->records.low) {
+        return;
+    }
+    if (!incomplete) {
+        mp_print_str(print, "heaptrack: warning: ");
+        print_records_low(print, &snap->records);
+        mp_print_str(print, "\n");
         return;
     }
     mp_print_str(print, "heaptrack: warning: these figures are incomplete:");
@@ -37,6 +59,10 @@ static void print_warning(const mp_print_t *print, const ht_snapshot_t *snap) {
         mp_printf(print, "%s%lu deleted task%s left out (%s records went to new tasks: the table of tasks was full)",
             sep, (unsigned long)snap->dropped_tasks, snap->dropped_tasks == 1 ? "" : "s",
             snap->dropped_tasks == 1 ? "its" : "their");
+    }
+    if (snap->records.low) {
+        mp_print_str(print, "; ");
+        print_records_low(print, &snap->records);
     }
     mp_print_str(print, "\n");
 }
@@ -87,8 +113,22 @@ static unsigned long percent_of(size_t part, size_t whole) {
     return whole == 0 ? 0 : (unsigned long)(((unsigned long long)part * 100) / whole);
 }
 
-static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
-    const char *task_rail, bool is_last_heap, size_t max_blocks) {
+static const char *const mark_text[] = {
+    [REPORT_GC_AREA] = " (MicroPython GC heap area)",
+    [REPORT_STALE] = " (start-up block, freed since: ESP-IDF keeps listing it; the address is in use again)",
+};
+
+static const char *mark_of(const report_marks_t *marks, ht_task_t task, const void *address) {
+    for (size_t i = 0; marks != NULL && i < marks->count; i++) {
+        if (marks->marks[i].address == (uintptr_t)address && marks->marks[i].task == task) {
+            return mark_text[marks->marks[i].kind];
+        }
+    }
+    return "";
+}
+
+static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap, ht_task_t task,
+    const char *task_rail, bool is_last_heap, size_t max_blocks, const report_marks_t *marks) {
     const char *heap_rail = is_last_heap ? " " : "│";
     mp_printf(print, "%s    %s HEAP: %s, CAPS: 0x%08lx, SIZE: %lu, USAGE: CURRENT %lu (%lu%%), PEAK %lu (%lu%%), ALLOC COUNT: %lu\n",
         task_rail,
@@ -110,13 +150,14 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *heap,
             break;
         }
         // ESP-IDF draws every ALLOC line with a tee, the last one included.
-        mp_printf(print, "%s    %s    ├ ALLOC 0x%p, SIZE %lu\n",
-            task_rail, heap_rail, heap->blocks[i].address, (unsigned long)heap->blocks[i].size);
+        mp_printf(print, "%s    %s    ├ ALLOC 0x%p, SIZE %lu%s\n",
+            task_rail, heap_rail, heap->blocks[i].address, (unsigned long)heap->blocks[i].size,
+            mark_of(marks, task, heap->blocks[i].address));
     }
 }
 
 void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool is_last_task,
-    bool with_handle, size_t max_blocks) {
+    bool with_handle, size_t max_blocks, const report_marks_t *marks) {
     mp_printf(print, "%s %s: %s",
         is_last_task ? "└" : "├",
         task->is_alive ? "ALIVE" : "DELETED",
@@ -129,14 +170,14 @@ void report_print_task(const mp_print_t *print, const ht_task_stat_t *task, bool
         (unsigned long)task->overall_peak_usage,
         (unsigned long)task->heap_count);
     for (size_t h = 0; h < task->heap_count; h++) {
-        print_heap(print, &task->heap_stat[h], is_last_task ? " " : "│", h + 1 == task->heap_count,
-            max_blocks);
+        print_heap(print, &task->heap_stat[h], task->handle, is_last_task ? " " : "│", h + 1 == task->heap_count,
+            max_blocks, marks);
     }
 }
 
 void report_print_details(const mp_print_t *print, const ht_snapshot_t *snap) {
     print_notes(print, snap);
     for (size_t i = 0; i < snap->task_count; i++) {
-        report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX);
+        report_print_task(print, &snap->tasks[i], i + 1 == snap->task_count, false, SIZE_MAX, NULL);
     }
 }

@@ -419,7 +419,9 @@ static uint32_t arg_u32(mp_obj_t arg, qstr what) {
     return (uint32_t)value;
 }
 
-static const char *arg_str(mp_obj_t arg, qstr what, size_t *len) {
+// A name: a str without NUL or control characters (`described` names it in the
+// message: "task name", "heap name").
+static const char *arg_str(mp_obj_t arg, qstr what, const char *described, size_t *len) {
     if (!mp_obj_is_str(arg)) {
         mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%q must be a str"), what);
     }
@@ -427,6 +429,8 @@ static const char *arg_str(mp_obj_t arg, qstr what, size_t *len) {
     if (strlen(s) != *len) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must not contain NUL"), what);
     }
+    // As start_task refuses it: a report printing it would break its lines.
+    check_printable(s, *len, described);
     return s;
 }
 
@@ -468,7 +472,7 @@ static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t 
         }
     } else {
         size_t len;
-        const char *name = arg_str(items[0], MP_QSTR_name, &len);
+        const char *name = arg_str(items[0], MP_QSTR_name, "heap name", &len);
         dst->name = interned(name, len);
         dst->caps = arg_u32(items[1], MP_QSTR_caps);
         dst->size = arg_word_or_raise(items[2], MP_QSTR_size);
@@ -503,7 +507,7 @@ static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t 
 static mp_obj_t task_build(mp_obj_t name_in, mp_obj_t handle_in, mp_obj_t alive_in,
     mp_obj_t current_in, mp_obj_t peak_in, size_t heap_count, const mp_obj_t *heaps) {
     size_t name_len;
-    const char *name = arg_str(name_in, MP_QSTR_name, &name_len);
+    const char *name = arg_str(name_in, MP_QSTR_name, "task name", &name_len);
     if (name_len >= HT_TASK_NAME_LEN) {
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("name must be at most %d bytes"),
             HT_TASK_NAME_LEN - 1);

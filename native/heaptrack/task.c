@@ -7,6 +7,7 @@
 #include "py/mpthread.h"
 #include "py/stackctrl.h"
 
+#include "errors.h"
 #include "task.h"
 #include "task_port.h"
 
@@ -77,13 +78,7 @@ static const char *checked_name(mp_obj_t name_in) {
             MP_ERROR_TEXT("task name is %d bytes; ESP-IDF stores 1 to %d (configMAX_TASK_NAME_LEN)"),
             (int)len, HT_TASK_NAME_LEN - 1);
     }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f) {
-            mp_raise_msg_varg(&mp_type_ValueError,
-                MP_ERROR_TEXT("task name has a control character (0x%02x): it would break reports"), c);
-        }
-    }
+    check_printable(name, len, "task name");
     return name;
 }
 
@@ -126,6 +121,33 @@ static task_args_t *pack_args(mp_obj_t fun, mp_obj_t args_in, mp_obj_t kwargs_in
     return args;
 }
 
+// The largest stack_size start_task takes: FreeRTOS's stack depth is a 32-bit
+// count of bytes on ESP-IDF, and MicroPython's thread code reads the size as a
+// signed machine word. (No heap of a chip holds anything near it: a size that
+// fits here but in no heap is a MemoryError, as for any allocation.)
+#define HT_STACK_SIZE_MAX 0x7fffffff
+
+static size_t stack_size_arg(mp_obj_t arg) {
+    if (arg == MP_OBJ_NULL) {
+        return 0;
+    }
+    if (!mp_obj_is_int(arg)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("stack_size must be an int"));
+    }
+    mp_uint_t value;
+    if (!arg_word(arg, &value) || value > HT_STACK_SIZE_MAX) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("stack_size must be from 0 to %u bytes"),
+            (unsigned)HT_STACK_SIZE_MAX);
+    }
+    return value;
+}
+
+MP_NORETURN void task_no_memory(const char *name, size_t stack_size) {
+    mp_raise_msg_varg(&mp_type_MemoryError,
+        MP_ERROR_TEXT("no memory for task '%s': ESP-IDF's heap has no room for its %u-byte stack and its TCB"),
+        name, (unsigned)stack_size);
+}
+
 mp_obj_t task_start(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_name, ARG_func, ARG_args, ARG_kwargs, ARG_stack_size };
     static const mp_arg_t allowed_args[] = {
@@ -133,7 +155,7 @@ mp_obj_t task_start(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) 
         { MP_QSTR_func, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_args, MP_ARG_OBJ, {.u_obj = mp_const_empty_tuple} },
         { MP_QSTR_kwargs, MP_ARG_OBJ, {.u_obj = mp_const_none} },
-        { MP_QSTR_stack_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_stack_size, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -145,12 +167,10 @@ mp_obj_t task_start(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) 
     if (!mp_obj_is_callable(args[ARG_func].u_obj)) {
         mp_raise_TypeError(MP_ERROR_TEXT("func must be callable"));
     }
-    if (args[ARG_stack_size].u_int < 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("stack_size must be >= 0"));
-    }
+    size_t stack_size = stack_size_arg(args[ARG_stack_size].u_obj);
 
     task_args_t *task_args = pack_args(args[ARG_func].u_obj, args[ARG_args].u_obj, args[ARG_kwargs].u_obj);
-    task_args->stack_size = args[ARG_stack_size].u_int;
+    task_args->stack_size = stack_size;
 
     ht_task_t handle = ht_task_create(name, task_entry, task_args, &task_args->stack_size);
 

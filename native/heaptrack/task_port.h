@@ -4,12 +4,15 @@
 // port's FreeRTOS tasks, task_port_host.c with the unix port's threads, which
 // the host's FreeRTOS stand-in makes tasks (boards/HOST/esp_idf/freertos.c).
 //
-// Errors: ht_task_create raises (nlr) when no task can be made; nothing else
-// here fails.
+// Errors: ht_task_create raises (nlr) when no task can be made: MemoryError
+// through task_no_memory when no heap has room for the task's stack and TCB;
+// nothing else here fails.
 #ifndef HEAPTRACK_TASK_PORT_H
 #define HEAPTRACK_TASK_PORT_H
 
 #include <stddef.h>
+
+#include "py/mpconfig.h"
 
 #include "tracker.h"
 
@@ -27,5 +30,12 @@ ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, si
 
 // Gives the CPU to other tasks for a moment without touching the GIL.
 void ht_yield(void);
+
+/******************************************************************************/
+// What the port calls (task.c).
+
+// Raises MemoryError: no heap has room for the stack (stack_size bytes, the
+// size the port chose) and TCB of the task `name`.
+MP_NORETURN void task_no_memory(const char *name, size_t stack_size);
 
 #endif // HEAPTRACK_TASK_PORT_H

@@ -2,7 +2,7 @@
 // through the port's own thread machinery, so the new task is registered with
 // the GC and the GIL exactly like a _thread thread.
 //
-// Waiting until the task runs is the caller's job (tracker.h): the port keeps
+// Waiting until the task runs is the caller's job (task_port.h): the port keeps
 // the entry pointer in a single static until the new task has read it.
 
 #include <string.h>
@@ -38,8 +38,22 @@ ht_task_t ht_task_create(const char *name, void *(*entry)(void *), void *arg, si
     }
     memcpy(task_name, name, len);
     task_name[len] = '\0';
-    // Raises OSError if FreeRTOS cannot create the task.
-    return (ht_task_t)mp_thread_create_ex(entry, arg, stack_size, HT_TASK_PRIORITY, task_name);
+    // The port raises OSError("can't create thread") when FreeRTOS cannot
+    // create the task, which it fails only for want of memory for its stack
+    // and TCB (errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY): say so.
+    nlr_buf_t nlr;
+    ht_task_t handle = 0;
+    if (nlr_push(&nlr) == 0) {
+        handle = (ht_task_t)mp_thread_create_ex(entry, arg, stack_size, HT_TASK_PRIORITY, task_name);
+        nlr_pop();
+    } else {
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_OSError))) {
+            task_no_memory(name, *stack_size);
+        }
+        nlr_jump(nlr.ret_val);
+    }
+    return handle;
 }
 
 void ht_yield(void) {

@@ -82,6 +82,25 @@ typedef struct {
     ht_heap_stat_t *heap_stat;   // heap_count entries, in order of first use
 } ht_task_stat_t;
 
+// Where the tracker keeps its records, and whether they still fit.
+typedef struct {
+    uintptr_t heap_start;   // the heap region holding them (ht_region_info_t.start);
+                            // 0 when they live in static tables
+    size_t room;            // records the tracker can still make there: for a heap,
+                            // its largest free block in bytes; for tables, free entries
+    bool full;              // the next new task, heap or block may go unrecorded
+    size_t untracked;       // as ht_snapshot_t.untracked
+    size_t tasks;           // task records held, deleted tasks' included
+    size_t deleted;         // ... of them deleted tasks' (kept until a hard reset by
+                            // ESP-IDF's tracker; reused when full by heaptrack's)
+    size_t bytes;           // what the records take: of the heap holding them, or of
+                            // heaptrack's static tables
+    size_t tasks_left;      // about how many more tasks can get a record, and be
+                            // reported, before the records run out
+    bool low;               // tasks_left is down to the tasks recorded or fewer: the
+                            // records have taken over half their room (warn now)
+} ht_records_t;
+
 // One consistent copy of the tracker's state, in ESP-IDF's task order
 // (decreasing task handle).
 typedef struct {
@@ -96,6 +115,8 @@ typedef struct {
     size_t dropped_tasks;   // deleted tasks whose records were reused for new
                             // tasks (the table of records was full), so no
                             // longer in these figures; always 0 for ESP-IDF's
+    ht_records_t records;   // the records' room when the copy was taken
+                            // (ht_records_info's figures)
 } ht_snapshot_t;
 
 // How many of heap->blocks hold a block: alloc_count, or fewer when the tracker
@@ -109,21 +130,33 @@ static inline size_t ht_heap_block_count(const ht_heap_stat_t *heap) {
     return n;
 }
 
-// Where the tracker keeps its records, and whether they still fit.
-typedef struct {
-    uintptr_t heap_start;   // the heap region holding them (ht_region_info_t.start);
-                            // 0 when they live in static tables
-    size_t room;            // records the tracker can still make there: for a heap,
-                            // its largest free block in bytes; for tables, free entries
-    bool full;              // the next new task, heap or block may go unrecorded
-    size_t untracked;       // as ht_snapshot_t.untracked
-} ht_records_t;
-
 // Fills *records (the figures heaptrack.heap_info() shows about the tracker).
 ht_err_t ht_records_info(ht_records_t *records);
 
 // Why allocations go unrecorded, as a phrase ("its tables were full").
 const char *ht_untracked_cause(void);
+
+// Sets every alive task's peak usage, overall and per heap, back to its current
+// usage, as tracemalloc.reset_peak() does. HT_ERR_UNSUPPORTED (ht_error_detail
+// says why) where the tracker cannot: ESP-IDF's keeps each peak inside its own
+// records, with no call to reset it.
+ht_err_t ht_reset_peak(void);
+
+// Forgets the records of deleted tasks that hold no block: their peaks and heap
+// usage. A deleted task that still holds blocks keeps its record, or its
+// blocks would lose their owner. *dropped gets how many were forgotten.
+// HT_ERR_UNSUPPORTED where the tracker cannot forget them: ESP-IDF's keeps
+// every deleted task's record (CONFIG_HEAP_TRACK_DELETED_TASKS) until a hard reset.
+ht_err_t ht_clear(size_t *dropped);
+
+// The task a live block was charged to, and its size as the statistics count it
+// (ht_block_t.size). address is what the allocation returned (for a block of
+// executable memory, its data address), and must be a live block's: ESP-IDF's
+// tracker reads the owner word its tracking writes before the block (the
+// module asks only of the GC heap's areas), heaptrack's looks it up and says
+// HT_ERR_NOT_FOUND for a block it does not know. HT_ERR_UNSUPPORTED without
+// task tracking.
+ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size);
 
 // One heap region, with multi_heap_info_t's figures.
 typedef struct {
@@ -155,6 +188,11 @@ ht_err_t ht_free_all(size_t *count);
 // Fills *snap. With all set, every tracked task; otherwise only `task`
 // (HT_ERR_NOT_FOUND if it has no record). with_blocks adds the live blocks.
 ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks);
+// As ht_snapshot_take without blocks, but each task's totals only: its
+// heap_count without its heaps (heap_stat NULL). What an overview prints, in
+// the least memory a copy takes, so that overviews and host tools' samples
+// keep working when a board's records leave too little room for a full copy.
+ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task);
 void ht_snapshot_release(ht_snapshot_t *snap);
 
 // HT_OK when the caller may use the tracker, else HT_ERR_CONTEXT (with

@@ -1401,15 +1401,20 @@ static ix_t snapshot_task(ht_task_t handle) {
     return found;
 }
 
-static counts_t snapshot_counts(bool all, ix_t one, bool with_blocks) {
+// What a snapshot copies: each task's totals only, its heaps too, or its
+// heaps and their blocks (tracker.h: ht_snapshot_take_totals, ht_snapshot_take).
+typedef enum { COPY_TOTALS, COPY_HEAPS, COPY_BLOCKS } copy_t;
+
+static counts_t snapshot_counts(bool all, ix_t one, copy_t copy) {
     counts_t c = { 0, 0, 0 };
+    bool with_blocks = copy == COPY_BLOCKS;
     if (all) {
         c.tasks = s_task_count;
-        c.heaps = s_heap_rec_count;
+        c.heaps = copy == COPY_TOTALS ? 0 : s_heap_rec_count;
         c.blocks = with_blocks ? s_listed : 0;
     } else if (one != NIL) {
         c.tasks = 1;
-        c.heaps = s_tasks[one].heap_count;
+        c.heaps = copy == COPY_TOTALS ? 0 : s_tasks[one].heap_count;
         for (ix_t h = s_tasks[one].heaps_first; with_blocks && h != NIL; h = s_heap_recs[h].next) {
             c.blocks += s_heap_recs[h].count;
         }
@@ -1436,6 +1441,9 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
     out->overall_current_usage = tr->current;
     out->overall_peak_usage = tr->peak;
     out->heap_count = tr->heap_count;
+    if (heaps == NULL) {
+        return;   // totals only
+    }
     out->heap_stat = *heaps;
     for (ix_t h = tr->heaps_first; h != NIL; h = s_heap_recs[h].next) {
         const heap_rec_t *hr = &s_heap_recs[h];
@@ -1463,6 +1471,8 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
 }
 
 #define HT_SNAPSHOT_TRIES 8
+
+static void records_compute(ht_records_t *records);
 
 // The storage of every snapshot not yet released, so that ht_vm_restart can
 // take back those of tasks a soft reset deleted.
@@ -1492,12 +1502,13 @@ static void held_release(int slot) {
     }
 }
 
-static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks, void **held) {
+static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, copy_t copy, void **held) {
+    bool with_blocks = copy == COPY_BLOCKS;
     ensure_ready();
     for (int attempt = 0; attempt < HT_SNAPSHOT_TRIES; ++attempt) {
         taskENTER_CRITICAL(&s_lock);
         ix_t one = all ? NIL : snapshot_task(task);
-        counts_t want = snapshot_counts(all, one, with_blocks);
+        counts_t want = snapshot_counts(all, one, copy);
         taskEXIT_CRITICAL(&s_lock);
         if (!all && one == NIL) {
             return HT_ERR_NOT_FOUND;
@@ -1513,25 +1524,27 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, boo
 
         taskENTER_CRITICAL(&s_lock);
         one = all ? NIL : snapshot_task(task);
-        counts_t have = snapshot_counts(all, one, with_blocks);
+        counts_t have = snapshot_counts(all, one, copy);
         bool fits = (all || one != NIL) && have.tasks <= want.tasks && have.heaps <= want.heaps
             && have.blocks <= want.blocks;
         if (fits) {
             ht_task_stat_t *tasks = storage;
             ht_heap_stat_t *heaps = (ht_heap_stat_t *)(void *)(tasks + want.tasks);
             ht_block_t *blocks = (ht_block_t *)(void *)(heaps + want.heaps);
+            ht_heap_stat_t **heaps_at = copy == COPY_TOTALS ? NULL : &heaps;
             size_t n = 0;
             if (all) {
                 for (ix_t t = s_task_head; t != NIL; t = s_tasks[t].order_next) {
-                    snapshot_copy_task(t, &tasks[n++], &heaps, &blocks, with_blocks);
+                    snapshot_copy_task(t, &tasks[n++], heaps_at, &blocks, with_blocks);
                 }
             } else {
-                snapshot_copy_task(one, &tasks[n++], &heaps, &blocks, with_blocks);
+                snapshot_copy_task(one, &tasks[n++], heaps_at, &blocks, with_blocks);
             }
             snap->task_count = n;
             snap->tasks = n != 0 ? tasks : NULL;
             snap->untracked = s_untracked;
             snap->dropped_tasks = s_dropped_tasks;
+            records_compute(&snap->records);
             *held = storage != NULL ? storage : (void *)s_no_blocks;
         }
         taskEXIT_CRITICAL(&s_lock);
@@ -1549,7 +1562,7 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, boo
     return HT_ERR_NO_MEM;
 }
 
-ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, copy_t copy) {
     memset(snap, 0, sizeof(*snap));
     ht_err_t err = ht_context_check();
     if (err != HT_OK) {
@@ -1561,7 +1574,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
         return HT_ERR_NO_MEM;
     }
     void *storage = NULL;
-    err = snapshot_fill(snap, all, task, with_blocks, &storage);
+    err = snapshot_fill(snap, all, task, copy, &storage);
     if (err != HT_OK) {
         held_release(slot);
         memset(snap, 0, sizeof(*snap));
@@ -1572,6 +1585,14 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     taskEXIT_CRITICAL(&s_lock);
     snap->storage = &s_held[slot];
     return HT_OK;
+}
+
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    return snapshot_take(snap, all, task, with_blocks ? COPY_BLOCKS : COPY_HEAPS);
+}
+
+ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task) {
+    return snapshot_take(snap, all, task, COPY_TOTALS);
 }
 
 void ht_snapshot_release(ht_snapshot_t *snap) {
@@ -1595,6 +1616,24 @@ void ht_vm_restart(void) {
 /******************************************************************************/
 // The tables' room, for heap_info().
 
+// With s_lock held. The records never take heap here, and a new task gets a
+// deleted one's record when the table is full, if one holds no block: the
+// records run out only when deleted tasks holding blocks fill the table.
+static void records_compute(ht_records_t *records) {
+    records->room = HT_HOOKS_MAX_BLOCKS - s_listed;
+    records->full = !entry_available();
+    records->untracked = s_untracked;
+    records->tasks = s_task_count;
+    records->deleted = 0;
+    for (ix_t t = s_task_head; t != NIL; t = s_tasks[t].order_next) {
+        records->deleted += s_tasks[t].alive ? 0 : 1;
+    }
+    records->bytes = s_task_count * sizeof(task_rec_t) + s_heap_rec_count * sizeof(heap_rec_t)
+        + s_listed * sizeof(entry_t);
+    records->tasks_left = (size_t)(HT_HOOKS_MAX_TASKS - s_task_count) + s_reclaimable;
+    records->low = records->tasks_left < HT_HOOKS_MAX_TASKS / 4;
+}
+
 ht_err_t ht_records_info(ht_records_t *records) {
     memset(records, 0, sizeof(*records));
     ht_err_t err = ht_context_check();
@@ -1602,11 +1641,69 @@ ht_err_t ht_records_info(ht_records_t *records) {
         return err;
     }
     taskENTER_CRITICAL(&s_lock);
-    records->room = HT_HOOKS_MAX_BLOCKS - s_listed;
-    records->full = !entry_available();
-    records->untracked = s_untracked;
+    records_compute(records);
     taskEXIT_CRITICAL(&s_lock);
     return HT_OK;
+}
+
+ht_err_t ht_reset_peak(void) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    ensure_ready();
+    taskENTER_CRITICAL(&s_lock);
+    for (ix_t t = s_task_head; t != NIL; t = s_tasks[t].order_next) {
+        task_rec_t *tr = &s_tasks[t];
+        if (!tr->alive) {
+            continue;
+        }
+        tr->peak = tr->current;
+        for (ix_t h = tr->heaps_first; h != NIL; h = s_heap_recs[h].next) {
+            s_heap_recs[h].peak = s_heap_recs[h].current;
+        }
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return HT_OK;
+}
+
+ht_err_t ht_clear(size_t *dropped) {
+    *dropped = 0;
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    ensure_ready();
+    taskENTER_CRITICAL(&s_lock);
+    for (ix_t prev = NIL, t = s_task_head; t != NIL;) {
+        ix_t next = s_tasks[t].order_next;
+        if (reclaimable(&s_tasks[t])) {
+            task_record_free(t, prev);
+            s_reclaimable -= 1;
+            *dropped += 1;
+        } else {
+            prev = t;
+        }
+        t = next;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return HT_OK;
+}
+
+ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
+    }
+    ensure_ready();
+    taskENTER_CRITICAL(&s_lock);
+    ix_t e = entry_find(data_address((void *)address));
+    if (e != NIL) {
+        *owner = s_tasks[s_heap_recs[entry_rec(&s_entries[e])].task].handle;
+        *size = entry_size(&s_entries[e]);
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    return e != NIL ? HT_OK : HT_ERR_NOT_FOUND;
 }
 
 const char *ht_untracked_cause(void) {

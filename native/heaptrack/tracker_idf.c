@@ -109,6 +109,15 @@ static const char *const detail_snapshot_slots =
 #endif
 
 #if CONFIG_HEAP_TASK_TRACKING
+static const char *const detail_no_reset_peak =
+    "ESP-IDF's heap task tracking keeps each task's peak since its first allocation, inside its "
+    "own records, with no call to reset it: a firmware with heaptrack's tracker "
+    "(HEAPTRACK_TRACKER=hooks) can; host tools show peaks since their first sample";
+static const char *const detail_no_clear =
+    "ESP-IDF's heap task tracking keeps every deleted task's record, its name, peak and heap "
+    "usage (CONFIG_HEAP_TRACK_DELETED_TASKS), in its biggest heap until a hard reset "
+    "(machine.reset()): only that forgets them, or heaptrack's tracker (HEAPTRACK_TRACKER=hooks), "
+    "which can";
 static const char *const detail_context =
     "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
     "(machine.disable_irq()): ESP-IDF's heap task tracking takes a FreeRTOS mutex "
@@ -375,9 +384,78 @@ static void log_watch_install(void) {
     }
 }
 
-// ESP-IDF's largest record, a task's (task_info_t: its task_stat_t, a list
-// head of two pointers and a link), as heap_task_info.c v5.5 defines it.
+// ESP-IDF's records, as heap_task_info.c v5.5 defines them: a task's
+// (task_info_t: its task_stat_t, a list head of two pointers and a link), a
+// task's use of one heap (heap_stats_t: the heap, its heap_stat_t, a list head
+// and a link) and a live block's (alloc_stats_t: its heap_task_block_t and a
+// link). Each is a block of ESP-IDF's biggest heap, with TLSF's size word.
 #define HT_IDF_RECORD_MAX (sizeof(task_stat_t) + 3 * sizeof(void *))
+#define HT_IDF_HEAP_RECORD (sizeof(heap_stat_t) + 4 * sizeof(void *))
+#define HT_IDF_BLOCK_RECORD (sizeof(heap_task_block_t) + sizeof(void *))
+#define HT_IDF_IN_HEAP(bytes) ((((bytes) + 3) & ~(size_t)3) + sizeof(size_t))
+
+// What one more deleted task takes: its task record and the record of the
+// heap it used, and its entry in an overview's copy of every task's totals.
+#define HT_IDF_TASK_COST (HT_IDF_IN_HEAP(HT_IDF_RECORD_MAX) + HT_IDF_IN_HEAP(HT_IDF_HEAP_RECORD) + sizeof(task_stat_t))
+
+// What a copy of `tasks` tasks' totals takes: its task array, and the block
+// array of spare entries every copy has (blocks_attach).
+#define totals_bytes(tasks) ((tasks) * sizeof(task_stat_t) \
+    + (3 * HT_IDF_SPARE_BLOCKS + 1) * sizeof(heap_task_block_t) + 4 * sizeof(size_t))
+
+// Room kept for the next overview once the records are low (see reserve_keep).
+static void *s_reserve;
+static size_t s_reserve_bytes;
+
+// What the last copy of the records held (arrays_take): how many task, heap
+// and block records, and how many tasks were deleted.
+typedef struct {
+    size_t tasks, deleted, heaps, blocks;
+} seen_t;
+static seen_t s_seen;
+
+// The capacities of the task and heap arrays a copy takes beyond the records
+// it found last time (arrays_take).
+#define HT_IDF_TASK_SLACK 4
+#define HT_IDF_HEAP_SLACK 8
+
+// ht_records_info's figures from the last copy: the records' bytes in the
+// biggest heap, and how many more tasks' records fit there beside the arrays
+// a report of every task takes. A deleted task keeps a task record and a heap
+// record, and adds an entry to each of a report's task and heap arrays.
+static void records_compute(ht_records_t *records) {
+    memset(records, 0, sizeof(*records));
+    seen_t seen = s_seen;
+    records->tasks = seen.tasks;
+    records->deleted = seen.deleted;
+    records->bytes = seen.tasks * HT_IDF_IN_HEAP(HT_IDF_RECORD_MAX) + seen.heaps * HT_IDF_IN_HEAP(HT_IDF_HEAP_RECORD)
+        + seen.blocks * HT_IDF_IN_HEAP(HT_IDF_BLOCK_RECORD);
+    records->untracked = s_records_dropped;
+    heap_t *heap = ht_idf_biggest_heap();
+    if (heap == NULL) {
+        return;
+    }
+    multi_heap_info_t info;
+    multi_heap_get_info(heap->heap, &info);
+    records->heap_start = (uintptr_t)heap->start;
+    records->room = info.largest_free_block;
+    records->full = info.largest_free_block < HT_IDF_RECORD_MAX;
+    // An overview of every task (a copy of their totals) must fit beside the
+    // records, in the room kept for it (s_reserve) or else in what is free.
+    size_t report = totals_bytes(seen.tasks + HT_IDF_TASK_SLACK);
+    report = report > s_reserve_bytes ? report - s_reserve_bytes : 0;
+    records->tasks_left = info.total_free_bytes > report ? (info.total_free_bytes - report) / HT_IDF_TASK_COST : 0;
+    records->low = records->tasks_left <= records->tasks;
+}
+
+// What a copy holds: each task's totals only (no heap array: every task's
+// heap_stat stays NULL, its heap_count says how many heaps it used), its heaps
+// too, or its heaps and their blocks.
+typedef enum { COPY_TOTALS, COPY_HEAPS, COPY_BLOCKS } copy_t;
+
+static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overran);
+static void arrays_free(heap_all_tasks_stat_t *a);
+static void reserve_keep(void);
 
 ht_err_t ht_records_info(ht_records_t *records) {
     memset(records, 0, sizeof(*records));
@@ -385,15 +463,38 @@ ht_err_t ht_records_info(ht_records_t *records) {
     if (err != HT_OK) {
         return err;
     }
-    heap_t *heap = ht_idf_biggest_heap();
-    if (heap != NULL) {
-        multi_heap_info_t info;
-        multi_heap_get_info(heap->heap, &info);
-        records->heap_start = (uintptr_t)heap->start;
-        records->room = info.largest_free_block;
-        records->full = info.largest_free_block < HT_IDF_RECORD_MAX;
+    // A fresh count of the records, when a copy can be had (else the last one's).
+    heap_all_tasks_stat_t a;
+    bool overran;
+    if (arrays_take(&a, COPY_TOTALS, &overran) == HT_OK) {
+        arrays_free(&a);
+        reserve_keep();
     }
-    records->untracked = s_records_dropped;
+    records_compute(records);
+    return HT_OK;
+}
+
+ht_err_t ht_reset_peak(void) {
+    s_detail = detail_no_reset_peak;
+    return HT_ERR_UNSUPPORTED;
+}
+
+ht_err_t ht_clear(size_t *dropped) {
+    *dropped = 0;
+    s_detail = detail_no_clear;
+    return HT_ERR_UNSUPPORTED;
+}
+
+// ESP-IDF's tracking writes a block's owner in the word before what
+// heap_caps_malloc returns, and records the block's full size.
+ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
+    ht_idf_heap_t heap;
+    if (address < HT_BLOCK_OWNER_SIZE || !ht_idf_heap_containing(address, &heap)) {
+        return HT_ERR_NOT_FOUND;
+    }
+    void *block = (void *)(address - HT_BLOCK_OWNER_SIZE);
+    *owner = (ht_task_t)MULTI_HEAP_GET_BLOCK_OWNER(block);
+    *size = multi_heap_get_full_block_size(heap.handle, block);
     return HT_OK;
 }
 
@@ -424,10 +525,11 @@ typedef enum { FILL_COMPLETE, FILL_TRUNCATED, FILL_AMBIGUOUS } fill_t;
 // More blocks than any heap could hold: a count that wrapped.
 #define HT_COUNT_SANE (SIZE_MAX / 16)
 
-static fill_t fill_check(const heap_all_tasks_stat_t *a, size_t task_capacity, bool with_blocks) {
+static fill_t fill_check(const heap_all_tasks_stat_t *a, size_t task_capacity, copy_t copy) {
+    bool with_blocks = copy == COPY_BLOCKS;
     for (size_t t = 0; t < a->task_count; ++t) {
         const task_stat_t *ts = &a->stat_arr[t];
-        if (ts->heap_count == 0) {
+        if (ts->heap_count == 0 || copy == COPY_TOTALS) {
             continue;
         }
         if (ts->heap_stat == NULL) {
@@ -460,7 +562,7 @@ static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
     for (size_t t = 0; t < a->task_count; ++t) {
         task_stat_t ts;
         memcpy(&ts, &a->stat_arr[t], sizeof(ts));
-        for (size_t h = 0; h < ts.heap_count; ++h) {
+        for (size_t h = 0; ts.heap_stat != NULL && h < ts.heap_count; ++h) {
             heap_stat_t hs;
             memcpy(&hs, &ts.heap_stat[h], sizeof(hs));
             ht_block_t *blocks = NULL;
@@ -592,17 +694,67 @@ static bool counts_wrapped(const heap_all_tasks_stat_t *a) {
 // The capacities of the task and heap arrays for the next copy: what held
 // every record last time, and a little room to grow. With deleted tasks kept,
 // records are only ever added, so one fill usually does.
-#define HT_IDF_TASK_SLACK 4
-#define HT_IDF_HEAP_SLACK 8
 static size_t s_task_capacity = 8;
 static size_t s_heap_capacity = 16;
 
+// Room kept for reports once the records are low (records_compute): one
+// block, uncharged, for a copy of the totals of every task there can be, those
+// recorded now and the about tasks_left more that fit beside them. It goes
+// back to the heap just before a copy allocates its arrays, and is taken again
+// when the copy is released. So when ESP-IDF's records, the GC heap and
+// everything else fill the heap, overviews of what is recorded still work:
+// new records go unrecorded first (and reports say so). Taken while there is
+// still room for it, it need not grow again.
+static void reserve_give_back(void) {
+    taskENTER_CRITICAL(&s_lock);
+    void *p = s_reserve;
+    s_reserve = NULL;
+    s_reserve_bytes = 0;
+    taskEXIT_CRITICAL(&s_lock);
+    ht_idf_uncharged_free(p);
+}
+
+static bool reserve_take(size_t bytes) {
+    void *p = ht_idf_uncharged_alloc(bytes);
+    if (p == NULL) {
+        return false;
+    }
+    taskENTER_CRITICAL(&s_lock);
+    if (s_reserve == NULL) {
+        s_reserve = p;
+        s_reserve_bytes = bytes;
+        p = NULL;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    ht_idf_uncharged_free(p);
+    return true;
+}
+
+static void reserve_keep(void) {
+    ht_records_t records;
+    records_compute(&records);
+    if (!records.low) {
+        reserve_give_back();   // the heap has room again (a large block was freed)
+        return;
+    }
+    size_t next_copy = totals_bytes(s_task_capacity + s_task_capacity / 4 + HT_IDF_TASK_SLACK);
+    if (s_reserve_bytes >= next_copy) {
+        return;
+    }
+    size_t all_there_can_be = totals_bytes(records.tasks + records.tasks_left + HT_IDF_TASK_SLACK);
+    reserve_give_back();
+    if (!reserve_take(all_there_can_be > next_copy ? all_there_can_be : next_copy)) {
+        reserve_take(next_copy);
+    }
+}
+
 // Task and heap arrays of these capacities, and a block array of spare entries.
 static bool arrays_alloc(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, spare_t *spare) {
+    reserve_give_back();
     memset(a, 0, sizeof(*a));
     a->stat_arr = ht_idf_uncharged_alloc(tasks * sizeof(task_stat_t));
-    a->heap_stat_start = ht_idf_uncharged_alloc(heaps * sizeof(heap_stat_t));
-    if (a->stat_arr == NULL || a->heap_stat_start == NULL || !blocks_attach(a, 0, spare)) {
+    a->heap_stat_start = heaps != 0 ? ht_idf_uncharged_alloc(heaps * sizeof(heap_stat_t)) : NULL;
+    if (a->stat_arr == NULL || (heaps != 0 && a->heap_stat_start == NULL) || !blocks_attach(a, 0, spare)) {
         arrays_free(a);
         return false;
     }
@@ -613,7 +765,7 @@ static bool arrays_alloc(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, s
 
 // Fills a to these capacities (its arrays must hold them); after it, a's
 // counts are what ESP-IDF filled. Whether that saw every record.
-static fill_t fill(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, size_t blocks, bool with_blocks) {
+static fill_t fill(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, size_t blocks, copy_t copy) {
     a->task_count = tasks;
     a->heap_count = heaps;
     a->alloc_count = blocks;
@@ -621,7 +773,7 @@ static fill_t fill(heap_all_tasks_stat_t *a, size_t tasks, size_t heaps, size_t 
         a->task_count = a->heap_count = a->alloc_count = 0;
         return FILL_TRUNCATED;
     }
-    return fill_check(a, tasks, with_blocks);
+    return fill_check(a, tasks, copy);
 }
 
 // The heap records, and the blocks, that a filled copy's tasks count.
@@ -651,14 +803,21 @@ static size_t blocks_counted(const heap_all_tasks_stat_t *a) {
 // array): that converges, or a heap runs out of room. Records that change
 // between the fill without blocks and the one with them are a retry, at most
 // HT_IDF_SNAPSHOT_TRIES.
-static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *overran) {
+static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overran) {
+    bool with_blocks = copy == COPY_BLOCKS;
     size_t tasks = s_task_capacity;
-    size_t heaps = s_heap_capacity;
+    size_t heaps = copy == COPY_TOTALS ? 0 : s_heap_capacity;
+    size_t too_few = 0;   // a task capacity that the records outgrew
     int changed = 0;
     for (;;) {
         heap_all_tasks_stat_t a;
         spare_t spare;
         if (!arrays_alloc(&a, tasks, heaps, &spare)) {
+            if (too_few != 0 && tasks > too_few + HT_IDF_TASK_SLACK) {
+                // Grown past what the heap holds: try half way back.
+                tasks = too_few + (tasks - too_few) / 2;
+                continue;
+            }
             s_detail = detail_snapshot_no_mem;
             return HT_ERR_NO_MEM;
         }
@@ -666,7 +825,7 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *
         // record counting some is skipped, and the index stays at 0): a count
         // that wrapped below zero would walk a fill with blocks back before
         // the array, so such a copy is refused (an overview only flags it).
-        fill_t result = fill(&a, tasks, heaps, 0, false);
+        fill_t result = fill(&a, tasks, heaps, 0, copy == COPY_TOTALS ? COPY_TOTALS : COPY_HEAPS);
         if (result == FILL_COMPLETE && with_blocks && counts_wrapped(&a)) {
             arrays_free(&a);
             s_detail = detail_counts_wrapped;
@@ -679,12 +838,20 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *
                 s_detail = detail_snapshot_no_mem;
                 return HT_ERR_NO_MEM;
             }
-            result = fill(&a, tasks, heaps, counted, true);
+            result = fill(&a, tasks, heaps, counted, COPY_BLOCKS);
             changed += result != FILL_COMPLETE;
         }
         if (result == FILL_COMPLETE) {
+            seen_t seen = { a.task_count, 0, heaps_counted(&a), s_seen.blocks };
+            if (copy != COPY_TOTALS) {   // (a totals copy counts no blocks)
+                seen.blocks = counts_wrapped(&a) ? 0 : blocks_counted(&a);
+            }
+            for (size_t t = 0; t < a.task_count; ++t) {
+                seen.deleted += a.stat_arr[t].is_alive ? 0 : 1;
+            }
+            s_seen = seen;
             s_task_capacity = a.task_count + HT_IDF_TASK_SLACK;
-            s_heap_capacity = heaps_counted(&a) + HT_IDF_HEAP_SLACK;
+            s_heap_capacity = seen.heaps + HT_IDF_HEAP_SLACK;
             *out = a;
             *overran = spare_overran(&spare);
             return HT_OK;
@@ -696,9 +863,15 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, bool with_blocks, bool *
             return HT_ERR_NO_MEM;
         }
         if (result == FILL_AMBIGUOUS) {
-            tasks *= 2;
+            // Grown by a quarter, not doubled: a board whose records fill its
+            // heap has room for a little more, rarely for twice as much (and
+            // back towards too_few when even that does not fit).
+            too_few = tasks;
+            tasks += tasks / 4 + HT_IDF_TASK_SLACK;
         }
-        heaps = (seen > heaps ? seen : heaps) + HT_IDF_HEAP_SLACK;
+        if (copy != COPY_TOTALS) {
+            heaps = (seen > heaps ? seen : heaps) + HT_IDF_HEAP_SLACK;
+        }
     }
 }
 
@@ -721,6 +894,7 @@ static void snapshot_slot_release(ht_idf_snapshot_t *s) {
     taskENTER_CRITICAL(&s_lock);
     s->in_use = false;
     taskEXIT_CRITICAL(&s_lock);
+    reserve_keep();
 }
 
 static void snapshots_reclaim(void) {
@@ -736,6 +910,9 @@ static void snapshots_reclaim(void) {
 // them together, so they part only where it lost a record: its biggest heap
 // was full, or its realloc path miscounted (see blocks_attach).
 static bool task_adds_up(const ht_task_stat_t *task) {
+    if (task->heap_stat == NULL) {
+        return true;   // totals only: nothing to add up
+    }
     size_t usage = 0;
     for (size_t h = 0; h < task->heap_count; ++h) {
         const ht_heap_stat_t *heap = &task->heap_stat[h];
@@ -767,7 +944,7 @@ static size_t tasks_drifted(const ht_task_stat_t *tasks, size_t count, bool over
     return drifted == 0 && overran ? 1 : drifted;
 }
 
-ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, copy_t copy) {
     memset(snap, 0, sizeof(*snap));
     ht_err_t context = ht_context_check();
     if (context != HT_OK) {
@@ -779,7 +956,7 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
         return HT_ERR_NO_MEM;
     }
     bool overran = false;
-    ht_err_t err = arrays_take(&s->arrays, with_blocks, &overran);
+    ht_err_t err = arrays_take(&s->arrays, copy, &overran);
     if (err != HT_OK) {
         snapshot_slot_release(s);
         return err;
@@ -807,13 +984,22 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
         count = 1;
     }
 
-    arrays_convert(&s->arrays, with_blocks);
+    arrays_convert(&s->arrays, copy == COPY_BLOCKS);
     snap->storage = s;
     snap->tasks = (ht_task_stat_t *)(void *)(s->arrays.stat_arr + first);
     snap->task_count = count;
     snap->untracked = s_records_dropped;
     snap->drifted = tasks_drifted(snap->tasks, count, overran);
+    records_compute(&snap->records);
     return HT_OK;
+}
+
+ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
+    return snapshot_take(snap, all, task, with_blocks ? COPY_BLOCKS : COPY_HEAPS);
+}
+
+ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task) {
+    return snapshot_take(snap, all, task, COPY_TOTALS);
 }
 
 void ht_snapshot_release(ht_snapshot_t *snap) {
@@ -842,6 +1028,10 @@ ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool wi
     return HT_ERR_UNSUPPORTED;
 }
 
+ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task) {
+    return ht_snapshot_take(snap, all, task, false);
+}
+
 void ht_snapshot_release(ht_snapshot_t *snap) {
     memset(snap, 0, sizeof(*snap));
 }
@@ -857,6 +1047,25 @@ ht_err_t ht_records_info(ht_records_t *records) {
 
 const char *ht_untracked_cause(void) {
     return "this firmware has no heap task tracking";
+}
+
+ht_err_t ht_reset_peak(void) {
+    s_detail = detail_no_tracking;
+    return HT_ERR_UNSUPPORTED;
+}
+
+ht_err_t ht_clear(size_t *dropped) {
+    *dropped = 0;
+    s_detail = detail_no_tracking;
+    return HT_ERR_UNSUPPORTED;
+}
+
+ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
+    (void)address;
+    *owner = 0;
+    *size = 0;
+    s_detail = detail_no_tracking;
+    return HT_ERR_UNSUPPORTED;
 }
 
 #endif // CONFIG_HEAP_TASK_TRACKING

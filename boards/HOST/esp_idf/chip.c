@@ -1,8 +1,8 @@
 // The chip that the virtual board's ESP-IDF heap runs on: the start-up steps
 // that build the heaps, and what other chip parts tell the heap. The chip's
 // own facts (its memory, the linker and ROM symbols ESP-IDF's layout code
-// reads, its PSRAM) are in chip_<chip>.c, the one esp_idf.mk's CHIP names
-// (host_chip.h). Nothing here decides a heap's place, size or caps: ESP-IDF's
+// reads, its PSRAM) are in its folder's layout.c (boards/HOST/chips/<chip>/,
+// the one esp_idf.mk's CHIP names; host_chip.h). Nothing here decides a heap's place, size or caps: ESP-IDF's
 // own heap_caps_init() does, from ESP-IDF's own layout of that chip
 // (components/heap/port/<chip>/memory_layout.c), as on the chip.
 //
@@ -81,7 +81,7 @@ size_t s_shifted_region_count __asm__("soc_memory_region_count");
 // ESP-IDF's regions of the chip's internal DRAM, which is under the
 // sanitizer's shadow, moved down; and the ESP32-S3's IRAM region below D/IRAM,
 // which the app's IRAM code covers: the linker symbols that reserve it also
-// reserve the code's DRAM alias, and move with DRAM (chip_esp32s3.c), so the
+// reserve the code's DRAM alias, and move with DRAM (chips/esp32s3/layout.c), so the
 // region moves with them. (The PSRAM region, also under the shadow, stays:
 // ESP-IDF reserves all of it by constant addresses.)
 static void relocate_layout(void) {

@@ -317,6 +317,43 @@ size_t host_task_info(host_task_info_t *tasks, size_t max) {
     return count;
 }
 
+size_t host_task_stacks(host_task_stack_t *stacks, size_t max) {
+    size_t count = 0;
+    // The lock keeps each listed task's thread from ending (its TCB leaves the
+    // list in the thread's exit, task_end, which takes the lock).
+    pthread_mutex_lock(&s_tasks_lock);
+    for (TaskHandle_t t = s_tasks; t != NULL; t = t->next) {
+        pthread_attr_t attr;
+        void *addr;
+        size_t size;
+        if (t == s_current || t->thread == 0 || pthread_getattr_np(t->thread, &attr) != 0) {
+            continue;
+        }
+        int err = pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+        if (err != 0) {
+            continue;
+        }
+        if (count < max) {
+            stacks[count] = (host_task_stack_t) {
+                .handle = (uintptr_t)t, .lo = (uintptr_t)addr, .hi = (uintptr_t)addr + size,
+            };
+            memcpy(stacks[count].name, t->name, sizeof(stacks[count].name) - 1);
+        }
+        count++;
+    }
+    pthread_mutex_unlock(&s_tasks_lock);
+    return count;
+}
+
+uintptr_t host_task_self(char *name) {
+    memset(name, 0, 16);
+    if (s_current != NULL) {
+        memcpy(name, s_current->name, 15);
+    }
+    return (uintptr_t)s_current;
+}
+
 UBaseType_t uxTaskGetNumberOfTasks(void) {
     pthread_mutex_lock(&s_tasks_lock);
     UBaseType_t count = s_task_count;
@@ -517,7 +554,9 @@ int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     s_next_name[0] = '\0';
     s_next_stack = 0;
     if (tcb == NULL) {
-        return EAGAIN;   // what FreeRTOS's "could not allocate" becomes for a pthread caller
+        // FreeRTOS's "could not allocate" (errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY)
+        // for a pthread caller: _thread raises OSError(ENOMEM), which says memory.
+        return ENOMEM;
     }
     tcb->start = start;
     tcb->start_arg = arg;

@@ -1,6 +1,6 @@
-// What a chip file (chip_<chip>.c) gives chip.c, the virtual chip's common
+// What a chip's layout.c (boards/HOST/chips/<chip>/) gives chip.c, the virtual chip's common
 // start-up: the chip's memory, the linker and ROM symbols ESP-IDF's layout
-// code reads, and the PSRAM its start-up adds. One chip file is linked, the
+// code reads, and the PSRAM its start-up adds. One layout.c is linked, the
 // one esp_idf.mk's CHIP names.
 #pragma once
 

@@ -73,6 +73,22 @@ typedef struct {
 // there are (which may exceed max).
 size_t host_task_info(host_task_info_t *tasks, size_t max);
 
+// A task's stack as the host runs it: the host thread's stack, where the task's
+// C frames (and so its references to MicroPython objects) are, as on the chip
+// they are in the stack block FreeRTOS gave it.
+typedef struct {
+    uintptr_t handle;
+    char name[16];
+    uintptr_t lo, hi;
+} host_task_stack_t;
+
+// Every live task but the calling one whose thread runs: up to max into
+// stacks, newest first; returns how many there are (which may exceed max).
+size_t host_task_stacks(host_task_stack_t *stacks, size_t max);
+
+// The calling task's handle (0 for none), its name into name (16 bytes).
+uintptr_t host_task_self(char *name);
+
 // One ESP-IDF heap, as the esp32 port's esp32.idf_heap_info() reports it:
 // its bounds and multi_heap_get_info()'s figures.
 typedef struct {

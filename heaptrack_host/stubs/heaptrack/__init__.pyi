@@ -2,11 +2,11 @@
 # board (native/heaptrack: the C module _heaptrack and the frozen package).
 # MicroPython strips docstrings, so the documentation lives here.
 #
-# Editors and mypy find these stubs through heaptrack_host/stubs: the
-# repository's mypy.ini sets mypy_path to it; elsewhere, point mypy_path
-# (pyright/Pylance: stubPath) at the directory `python -m heaptrack_host.stubs` prints.
+# Installed, this file is also the PEP 561 stub package heaptrack-stubs, which
+# mypy and pyright find with no configuration; in this repository, mypy.ini sets
+# mypy_path to heaptrack_host/stubs (with MicroPython's time).
 # host_tests/test_stubs.py checks that these names are the board's public names.
-from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 __version__: str
 """heaptrack's version; the host package heaptrack_host has the same one."""
@@ -31,6 +31,15 @@ HEAPTRACK_TRACKER=hooks). None on a firmware built without heap task tracking
 
 _Block = Tuple[int, int]
 """A live block: (address, size)."""
+
+
+class _BlockTuple(Tuple[int, int]):
+    """A live block, (address, size), that prints its address in hex."""
+
+    @property
+    def address(self) -> int: ...
+    @property
+    def size(self) -> int: ...
 
 
 class HeapStat:
@@ -92,10 +101,13 @@ def start_task(name: str, func: Callable[..., Any], args: Sequence[Any] = (),
                kwargs: Optional[Dict[str, Any]] = None, *, stack_size: int = 0) -> int:
     """Starts a named task (a FreeRTOS task) running func(*args, **kwargs); returns its
     handle. The task is deleted when func returns or raises. name: 1 to 15 bytes of
-    UTF-8, no control characters."""
+    UTF-8, no control characters (ValueError); stack_size: bytes, 0 for the port's
+    default, at most 2**31 - 1 (ValueError); MemoryError when no heap has room for
+    the task's stack and TCB."""
 
 def current_task() -> int:
-    """The calling task's handle."""
+    """The calling task's handle, a TCB address: print it in hex, as reports do
+    ("0x%08x" % heaptrack.current_task())."""
 
 def malloc(size: int, caps: int = ...) -> int:
     """heap_caps_malloc(size, caps) charged to the calling task; returns the address.
@@ -106,6 +118,18 @@ def free(addr: int) -> None:
 
 def free_all() -> int:
     """Frees every block malloc handed out and not yet freed; returns how many."""
+
+def reset_peak() -> None:
+    """Sets every alive task's peak usage (overall and per heap) back to its current
+    usage, as tracemalloc.reset_peak() does. RuntimeError on ESP-IDF's tracker
+    (TRACKER == "idf"), which keeps each peak in its own records with no call to
+    reset it."""
+
+def clear() -> int:
+    """Forgets the records of deleted tasks that hold no block (their names, peaks
+    and heap usage); returns how many. A deleted task still holding blocks keeps its
+    record. RuntimeError on ESP-IDF's tracker (TRACKER == "idf"), which keeps every
+    deleted task's record until a hard reset."""
 
 @overload
 def task_stats(task: None = None, *, blocks: bool = False) -> List[TaskStat]: ...
@@ -122,6 +146,20 @@ def dump(task: Optional[int] = None, blocks: bool = True) -> None:
     """Prints everything as JSON lines for host tools (heaptrack_host.dump)."""
 
 
+# metrics(): the statistics in Prometheus's text exposition format (version
+# 0.0.4): every alive task's current and peak bytes and live blocks (labels task,
+# handle, status), the same for at most max_deleted (0 to 64) deleted tasks, those
+# holding the most first (the others summed in heaptrack_unlisted_deleted_*), every
+# heap region's size, free bytes, largest free block and low-water mark, the GC
+# heap, tracker health and failed allocations. Returned as a str; given out (a
+# file, a socket, sys.stdout), written to it in chunks, with no MicroPython heap
+# used for the text. docs/fleet.md lists the metrics.
+@overload
+def metrics(out: None = None, *, max_deleted: int = 16) -> str: ...
+@overload
+def metrics(out: Any, *, max_deleted: int = 16) -> None: ...
+
+
 def dump_sample(t0: Optional[int] = None, marker: str = "") -> None:
     """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples)."""
 
@@ -135,7 +173,10 @@ class Statistic:
     key: Tuple[Any, ...]
     size: int
     count: int
-    def __init__(self, key_type: str, key: Tuple[Any, ...], size: int, count: int) -> None: ...
+    gc_area: bool
+    """A 'block' that is an area of MicroPython's GC heap."""
+    def __init__(self, key_type: str, key: Tuple[Any, ...], size: int, count: int,
+                 gc_area: bool = False) -> None: ...
 
 
 class Snapshot:
@@ -144,7 +185,11 @@ class Snapshot:
     tasks: List[TaskStat]
     ticks_ms: int
     blocks: bool
-    def __init__(self, tasks: List[TaskStat], ticks_ms: int, blocks: bool) -> None: ...
+    gc_areas: Dict[int, Optional[int]]
+    """The blocks that were MicroPython GC heap areas when it was taken: address -> the
+    handle of the task charged for it (None: unknown)."""
+    def __init__(self, tasks: List[TaskStat], ticks_ms: int, blocks: bool,
+                 gc_areas: Optional[Dict[int, Optional[int]]] = None) -> None: ...
     def task(self, name_or_handle: Union[str, int]) -> TaskStat: ...
     def statistics(self, key_type: str = "task") -> List[Statistic]:
         """Grouped by 'task', 'heap' or 'block', biggest first."""
@@ -166,9 +211,15 @@ class HeapDiff:
     current_delta: int
     peak_delta: int
     count_delta: int
-    blocks_added: List[_Block]
-    blocks_gone: List[_Block]
-    def __init__(self, old: Optional[HeapStat], new: Optional[HeapStat]) -> None: ...
+    blocks_added: List[_BlockTuple]
+    blocks_gone: List[_BlockTuple]
+    gc_areas: Dict[int, Optional[int]]
+    task: Optional[int]
+    def __init__(self, old: Optional[HeapStat], new: Optional[HeapStat],
+                 gc_areas: Optional[Dict[int, Optional[int]]] = None, task: Optional[int] = None) -> None: ...
+    @property
+    def gc_delta(self) -> int:
+        """Bytes of MicroPython GC heap areas added less those gone: the GC heap grew."""
 
 
 class TaskDiff:
@@ -182,13 +233,18 @@ class TaskDiff:
     current: int
     current_delta: int
     peak_delta: int
-    def __init__(self, old: Optional[TaskStat], new: Optional[TaskStat]) -> None: ...
+    gc_areas: Dict[int, Optional[int]]
+    def __init__(self, old: Optional[TaskStat], new: Optional[TaskStat],
+                 gc_areas: Optional[Dict[int, Optional[int]]] = None) -> None: ...
     @property
     def heaps(self) -> List[HeapDiff]: ...
     @property
-    def blocks_added(self) -> List[_Block]: ...
+    def blocks_added(self) -> List[_BlockTuple]: ...
     @property
-    def blocks_gone(self) -> List[_Block]: ...
+    def blocks_gone(self) -> List[_BlockTuple]: ...
+    @property
+    def gc_delta(self) -> int:
+        """How much of current_delta is MicroPython GC heap areas (the GC heap grew: not a leak)."""
     @property
     def changed(self) -> bool: ...
 
@@ -198,6 +254,7 @@ class Diff:
 
     elapsed_ms: int
     blocks: bool
+    gc_areas: Dict[int, Optional[int]]
     def __init__(self, old: Snapshot, new: Snapshot) -> None: ...
     @property
     def tasks(self) -> List[TaskDiff]: ...
@@ -212,15 +269,19 @@ class Diff:
 
 
 class LeakCheck:
-    """check_leaks' verdict."""
+    """check_leaks' verdict: leaks (LEAK: grew in every round), held (HELD: tasks all
+    deleted and still holding memory), the GC heap's growth on its own."""
 
     rounds: int
     growth: Dict[str, List[int]]
-    survivors: Dict[str, List[_Block]]
+    survivors: Dict[str, List[_BlockTuple]]
     tolerance: int
     leaks: List[str]
-    def __init__(self, rounds: int, growth: Dict[str, List[int]], survivors: Dict[str, List[_Block]],
-                 tolerance: int) -> None: ...
+    held: Dict[str, int]
+    gc_growth: Dict[str, int]
+    def __init__(self, rounds: int, growth: Dict[str, List[int]], survivors: Dict[str, List[_BlockTuple]],
+                 tolerance: int, held: Optional[Dict[str, int]] = None, gc_growth: Optional[Dict[str, int]] = None,
+                 held_before: Iterable[str] = ()) -> None: ...
     @property
     def ok(self) -> bool: ...
     def print(self) -> None: ...
@@ -233,7 +294,7 @@ def check_leaks(func: Callable[..., Any], *args: Any, rounds: int = 5, tolerance
 
 
 class _Region:
-    """An ESP-IDF heap region (a named tuple on the board)."""
+    """An ESP-IDF heap region; prints its caps in hex."""
 
     name: str
     caps: int
@@ -254,6 +315,14 @@ class _GCHeap:
     in_esp_heap: int
 
 
+class _GCArea:
+    """An area of MicroPython's GC heap that is a block of ESP-IDF's heap."""
+
+    address: int            # the block's address, as its ALLOC line shows it
+    size: int               # its size as the statistics count it
+    task: Optional[int]     # the handle of the task it is charged to (None: unknown)
+
+
 class _Records:
     """Where the tracker keeps its records (a named tuple on the board)."""
 
@@ -261,6 +330,11 @@ class _Records:
     room: int               # bytes (a heap's largest free block) or free table entries
     full: bool              # the next new record may not be made
     untracked: int          # allocations it could not record: reports are incomplete
+    tasks: int              # task records held, deleted tasks' included
+    deleted: int            # ... of them deleted tasks'
+    bytes: int              # what the records take
+    tasks_left: int         # about how many more tasks can be recorded and reported
+    low: bool               # the records have taken over half their room: a warning
 
 
 class _FailureHeap:
@@ -321,11 +395,12 @@ def clear_failures() -> None: ...
 class HeapInfo:
     regions: List[_Region]
     gc: _GCHeap
+    gc_areas: List[_GCArea]       # the GC heap's areas in ESP-IDF's heap
     records: Optional[_Records]   # None on a firmware without task tracking
     failures: Optional[Failures]  # None when taken with_failures=False
     trusted: bool                 # no allocation went unrecorded
     def __init__(self, regions: List[_Region], gc: _GCHeap, records: Optional[_Records] = None,
-                 failures: Optional[Failures] = None) -> None: ...
+                 failures: Optional[Failures] = None, gc_areas: Iterable[_GCArea] = ()) -> None: ...
     def largest_free(self, caps: int = ...) -> int: ...
     def can_allocate(self, size: int, caps: int = ...) -> bool: ...
     def fits(self, size: int, caps: int = ...) -> str: ...
@@ -334,3 +409,155 @@ class HeapInfo:
 
 def heap_info(with_failures: bool = True) -> HeapInfo: ...
 def print_heap_info(size: Optional[int] = None, caps: int = ...) -> None: ...
+
+
+# Inside MicroPython's GC heap (native/heaptrack/modules/heaptrack/census.py).
+
+class TypeStat:
+    """One row of a census: count objects of type name ('list', 'app.Sensor', or
+    '(unattributed)', '(other types)') holding size bytes, their storage included."""
+
+    name: str
+    count: int
+    size: int
+    def __init__(self, name: str, count: int, size: int) -> None: ...
+
+
+class TypeStatDiff:
+    """A type across two censuses (tracemalloc's StatisticDiff)."""
+
+    name: str
+    size: int
+    size_diff: int
+    count: int
+    count_diff: int
+    def __init__(self, name: str, size: int, size_diff: int, count: int, count_diff: int) -> None: ...
+
+
+class CensusDiff:
+    """What changed between two censuses, biggest change first."""
+
+    old: "Census"
+    new: "Census"
+    elapsed_ms: int
+    total_diff: int
+    stats: List[TypeStatDiff]
+    def __init__(self, old: "Census", new: "Census") -> None: ...
+    @property
+    def grew(self) -> List[TypeStatDiff]:
+        """The types whose bytes or objects grew."""
+    def type(self, name: str) -> TypeStatDiff:
+        """ValueError if neither census has it."""
+    def print(self, limit: Optional[int] = None, changed_only: bool = True) -> None: ...
+
+
+class Census:
+    """MicroPython's GC heap by Python type at one moment: every live allocation
+    counted once, a container's storage with its owner; total is gc.mem_alloc()."""
+
+    collected: bool     # taken right after a collection
+    total: int
+    allocations: int
+    types: List[TypeStat]   # biggest first, '(unattributed)' and '(other types)' included
+    ticks_ms: int
+    def __init__(self, collected: bool, total: int, allocations: int, types: List[TypeStat],
+                 ticks_ms: int) -> None: ...
+    def type(self, name: str) -> TypeStat:
+        """Its TypeStat (one of 0 objects if the census has none)."""
+    @property
+    def unattributed(self) -> TypeStat: ...
+    def statistics(self) -> List[TypeStat]: ...
+    def compare_to(self, old: "Census") -> CensusDiff: ...
+    def print(self, limit: Optional[int] = None) -> None: ...
+
+
+def gc_census(collect: bool = True) -> Census:
+    """Each Python type's live objects and bytes in MicroPython's GC heap (after a
+    collection unless collect=False). Allocates only its result; the walk leaves
+    the heap as it found it."""
+
+
+class Link:
+    """One object of a holder chain and how it holds the next."""
+
+    what: str               # 'object', 'instance', 'class', 'module', 'frame' or 'data'
+    module: Optional[str]
+    name: Optional[str]
+    size: int
+    via: Optional[str]      # 'index', 'key', 'dict_key', 'member', 'attr', 'local', 'const', 'closed', 'word', None
+    detail: Any
+    func: Optional[str]
+    def __init__(self, what: str, module: Optional[str], name: Optional[str], size: int, via: Optional[str],
+                 detail: Any, func: Optional[str]) -> None: ...
+    @property
+    def type_name(self) -> Optional[str]: ...
+
+
+class Chain:
+    """Who holds an object, from a root down to it: str() is
+    'app.readings -> list[1203] -> bytes (64 B)'."""
+
+    root: str               # 'global', 'vm', 'stack', 'caller' or 'none'
+    module: Optional[str]
+    key: Any
+    task: Optional[int]
+    task_name: Optional[str]
+    vm_offset: Optional[int]
+    vm_name: Optional[str]
+    links: List[Link]
+    sweeps: int
+    truncated: bool
+    def __init__(self, raw: Any) -> None: ...
+    @property
+    def held(self) -> bool:
+        """False when only the caller (or nothing) holds the object."""
+
+
+class Holders:
+    """Chains of a sample of the objects of one type."""
+
+    name: str
+    count: int
+    chains: List[Chain]
+    def __init__(self, name: str, count: int, chains: List[Chain]) -> None: ...
+    def __iter__(self) -> Iterator[Chain]: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> Chain: ...
+
+
+@overload
+def gc_holders(obj: Union[str, type], count: int = 3) -> Holders: ...
+@overload
+def gc_holders(obj: Any, count: int = 3) -> Chain: ...
+
+
+class GcEvent:
+    """MicroPython's GC heap took an area of ESP-IDF's heap (grew) or gave one back."""
+
+    number: int
+    ms: int
+    grew: bool
+    address: int
+    size: int
+    heap: str               # the ESP-IDF heap's memory type ('RAM', 'SPIRAM')
+    task: int
+    task_name: str
+    largest_before: int     # ESP-IDF's largest free internal block before
+    largest_after: int      # ... and after
+    gc_areas: int
+    gc_bytes: int
+    def __init__(self, record: Any) -> None: ...
+
+
+class GcEvents:
+    total: int
+    lost: int
+    items: List[GcEvent]
+    def __init__(self, total: int, lost: int, items: List[GcEvent]) -> None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[GcEvent]: ...
+    def __getitem__(self, i: int) -> GcEvent: ...
+
+
+def gc_events() -> GcEvents:
+    """Each time the GC heap took an area of ESP-IDF's heap or gave one back."""

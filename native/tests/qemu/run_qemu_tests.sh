@@ -5,6 +5,11 @@
 #   test_rtos_unsafe.elf   must fail in its deletion test (FreeRTOS's plain
 #                          vTaskDelete inside ESP-IDF's heap: a hang, or a
 #                          FreeRTOS assertion or CPU fault from it);
+#   test_tracker_idf.elf, test_tracker_hooks.elf
+#                          heaptrack's C contract tests on each tracker: every
+#                          test must pass;
+#   run_heap_tests.elf     ESP-IDF's heap test cases: no failure (the skipped
+#                          ones are listed with their reasons);
 # and, given HOST_IDLE_STATS, the idle workload's statistics must be the
 # host's. Exit status: 0 when all that holds.
 #
@@ -16,15 +21,24 @@ build=${1:?usage: run_qemu_tests.sh BUILD_DIR}
 timeout_s=${QEMU_TIMEOUT:-120}
 failed=()
 
-# Runs $1.elf, its output to $1.log (and, indented, to ours); prints its exit status.
+# Runs $1.elf, its output to $1.log; shows ours what $2 (a sed script; by
+# default every line but the idle statistics) makes of it, indented, and its
+# exit status.
 run() {
-    local name=$1 start=$SECONDS status
+    local name=$1 shown=${2:-/^idle-stats:/d} start=$SECONDS status
     timeout --foreground -k 5 "$timeout_s" $QEMU -kernel "$build/$name.elf" >"$build/$name.log" 2>&1
     status=$?
-    sed 's/^/  /' "$build/$name.log" | grep -v '^  idle-stats:'
+    sed -e "$shown" "$build/$name.log" | sed 's/^/  /'
     echo "  ($name: exit status $status after $((SECONDS - start)) s)"
     return $status
 }
+
+# The contract tests: what failed and the verdicts, not every passed test.
+TRACKER_SHOWN='/^ok   /d; /^I ([0-9]*) heap_init/d'
+# ESP-IDF's Unity: each failed and skipped test case (with its reason), then
+# the totals; the passed ones and the heap summaries the tests print are in
+# the log.
+UNITY_SHOWN='s#^.*/heap_tests/main/\([^:]*\.c:[0-9]*:.*:\(FAIL\|IGNORE\)\b.*\)MALLOC_CAP_8BIT: Before.*$#\1#p; /^[0-9]* Tests [0-9]* Failures/p; d'
 
 echo "== test_rtos (heaptrack's safe teardown)"
 if run test_rtos; then
@@ -39,6 +53,24 @@ if [ -n "${HOST_IDLE_STATS:-}" ]; then
         cat "$build/idle-stats.diff"
         failed+=("idle: statistics differ from the host's")
     fi
+fi
+
+for tracker in idf hooks; do
+    echo "== test_tracker_$tracker (heaptrack's C contract tests, native/tests/test_tracker_idf.c, on the $tracker tracker)"
+    if run "test_tracker_$tracker" "$TRACKER_SHOWN"; then
+        grep -q '^test_tracker_idf (QEMU board, .*): [0-9]* tests, 0 failed$' "$build/test_tracker_$tracker.log" ||
+            failed+=("test_tracker_$tracker: not every test passed")
+    else
+        failed+=("test_tracker_$tracker")
+    fi
+done
+
+echo "== run_heap_tests (ESP-IDF's heap test cases, components/heap/test_apps)"
+if run run_heap_tests "$UNITY_SHOWN"; then
+    grep -q '^[0-9]* Tests 0 Failures [0-9]* Ignored *$' "$build/run_heap_tests.log" ||
+        failed+=("run_heap_tests: Unity's summary is missing or counts failures")
+else
+    failed+=("run_heap_tests")
 fi
 
 echo "== test_rtos_unsafe (FreeRTOS's plain vTaskDelete: the deletion test must fail)"

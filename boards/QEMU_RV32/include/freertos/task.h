@@ -33,4 +33,7 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t code, const char *name, uint32
 #define xTaskCreate(code, name, stack_depth, parameters, priority, created) \
     xTaskCreatePinnedToCore((code), (name), (stack_depth), (parameters), (priority), (created), tskNO_AFFINITY)
 
+// ESP-IDF's pxTaskGetStackStart (idf_additions.h): where the task's stack begins.
+uint8_t *pxTaskGetStackStart(TaskHandle_t task);
+
 #include "freertos/semphr.h"

@@ -10,10 +10,13 @@ from _heaptrack import (
     malloc,
     free,
     free_all,
+    reset_peak,
+    clear,
     task_stats,
     print_overview,
     print_details,
     dump,
+    metrics,
     TaskStat,
     HeapStat,
     CAP_EXEC,
@@ -29,6 +32,8 @@ from .leaks import Snapshot, Statistic, Diff, TaskDiff, HeapDiff, LeakCheck, sna
 from .heapinfo import HeapInfo, heap_info, print_heap_info
 from .sample import dump_sample
 from .failed import Failure, Failures, failures, clear_failures
+from .census import (Census, TypeStat, CensusDiff, TypeStatDiff, Chain, Link, Holders, GcEvent, GcEvents,
+                     gc_census, gc_holders, gc_events)
 
 # True when deleted tasks keep their statistics (CONFIG_HEAP_TRACK_DELETED_TASKS).
 TRACK_DELETED = _heaptrack.track_deleted()
@@ -38,6 +43,6 @@ TRACK_DELETED = _heaptrack.track_deleted()
 TRACKER = _heaptrack.tracker()
 
 # Importing the submodules bound them here; they are not API.
-for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample", "failed"):
+for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample", "failed", "census"):
     globals().pop(_name, None)
 del _name

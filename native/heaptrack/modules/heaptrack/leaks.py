@@ -11,6 +11,7 @@ import time
 
 import _heaptrack
 
+from .heapinfo import GC_AREA, gc_area_owners
 from .table import Table
 
 # The diff table: ESP-IDF's overview layout with delta columns.
@@ -28,6 +29,38 @@ def _signed(n):
     return "%+d" % n if n else "0"
 
 
+class Block(tuple):
+    """A live block: (address, size), a tuple that prints its address in hex."""
+
+    @property
+    def address(self):
+        return self[0]
+
+    @property
+    def size(self):
+        return self[1]
+
+    def __repr__(self):
+        return "(0x%08x, %d)" % (self[0], self[1])
+
+
+def _is_gc_area(areas, address, task):
+    # areas: address -> the handle of the task it is charged to (None: unknown).
+    # Another task may list the same address: Pre-scheduler keeps blocks freed
+    # before any task ran, and the heap hands the address out again.
+    return address in areas and areas[address] in (None, task)
+
+
+def _alloc_line(prefix, address, size, areas, task):
+    # An ALLOC line as reports print it, a GC heap area named as such.
+    return "%sALLOC 0x%x, SIZE %d%s" % (prefix, address, size,
+                                        " (%s)" % GC_AREA if _is_gc_area(areas, address, task) else "")
+
+# What _render says after an ALLOC line (report.h: report_mark_kind_t).
+_MARK_GC_AREA = 0
+_MARK_STALE = 1
+
+
 def _find(items, name_or_handle, what):
     for t in items:
         if t.handle == name_or_handle or t.name == name_or_handle:
@@ -40,11 +73,12 @@ class Statistic:
     under `key`, which is (task name, task handle) for 'task', (heap name, caps, heap
     size) for 'heap', and (address, task name, task handle) for 'block'."""
 
-    def __init__(self, key_type, key, size, count):
+    def __init__(self, key_type, key, size, count, gc_area=False):
         self.key_type = key_type
         self.key = key
         self.size = size
         self.count = count
+        self.gc_area = gc_area   # a 'block' that is a MicroPython GC heap area
 
     def __str__(self):
         k = self.key
@@ -54,7 +88,7 @@ class Statistic:
             where = "%s (CAPS 0x%08x, SIZE %d)" % k
         else:
             where = "0x%08x in %s (0x%08x)" % k
-        return "%s: size=%d B, count=%d" % (where, self.size, self.count)
+        return "%s: size=%d B, count=%d%s" % (where, self.size, self.count, " (%s)" % GC_AREA if self.gc_area else "")
 
     def __repr__(self):
         return "<Statistic %s>" % self
@@ -68,12 +102,15 @@ class Snapshot:
     """Every tracked task's statistics at one moment, taken as one consistent copy.
 
     tasks: [TaskStat] in ESP-IDF's order; ticks_ms: time.ticks_ms() when taken;
-    blocks: whether the TaskStats hold their blocks."""
+    blocks: whether the TaskStats hold their blocks; gc_areas: the blocks that were
+    MicroPython GC heap areas then, address -> the handle of the task they were
+    charged to (None: unknown)."""
 
-    def __init__(self, tasks, ticks_ms, blocks):
+    def __init__(self, tasks, ticks_ms, blocks, gc_areas=None):
         self.tasks = tasks
         self.ticks_ms = ticks_ms
         self.blocks = blocks
+        self.gc_areas = dict(gc_areas or {})
 
     def task(self, name_or_handle):
         """The TaskStat with that handle (int) or name (str); ValueError if none."""
@@ -108,7 +145,8 @@ class Snapshot:
             for t in self.tasks:
                 for h in t.heaps:
                     for address, size in h.blocks or ():
-                        order.append(Statistic("block", (address, t.name, t.handle), size, 1))
+                        order.append(Statistic("block", (address, t.name, t.handle), size, 1,
+                                               _is_gc_area(self.gc_areas, address, t.handle)))
         else:
             raise ValueError("key_type must be 'task', 'heap' or 'block'")
         order.sort(key=lambda s: (s.size, s.count), reverse=True)
@@ -126,7 +164,8 @@ class Snapshot:
         back, after a reset too."""
         with open(filename, "w") as f:
             f.write(json.dumps({"type": "snapshot", "version": _FILE_VERSION, "ticks_ms": self.ticks_ms,
-                                "blocks": self.blocks, "tasks": len(self.tasks)}) + "\n")
+                                "blocks": self.blocks, "tasks": len(self.tasks),
+                                "gc_areas": sorted(self.gc_areas.items())}) + "\n")
             _heaptrack._write_tasks(f, self.tasks)
             f.write('{"type": "end"}\n')
 
@@ -137,9 +176,13 @@ class Snapshot:
         tasks = []
         task = heaps = None
         header = None
-        with open(filename) as f:
-            for lineno, line in enumerate(f, 1):
+        with open(filename, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
                 try:
+                    try:
+                        line = raw.decode()
+                    except UnicodeError:
+                        raise ValueError("not UTF-8 text")
                     rec = json.loads(line)
                     kind = rec["type"]
                     if header is None:
@@ -154,7 +197,8 @@ class Snapshot:
                     elif kind == "end" and task is None:
                         if len(tasks) != header["tasks"]:
                             raise ValueError("%d tasks, the header says %d" % (len(tasks), header["tasks"]))
-                        return Snapshot(tasks, header["ticks_ms"], header["blocks"])
+                        return Snapshot(tasks, header["ticks_ms"], header["blocks"],
+                                        {a: t for a, t in header.get("gc_areas", ())})
                     else:
                         raise ValueError("unexpected %r line" % kind)
                     if task is not None and len(heaps) == task["heap_count"]:
@@ -171,33 +215,56 @@ class Snapshot:
             self.ticks_ms, len(self.tasks), alive, sum(t.current for t in self.tasks),
             ", with blocks" if self.blocks else "")
 
+    def _marks(self):
+        # What the tree says of blocks: GC heap areas, and Pre-scheduler's records
+        # of blocks freed before any task ran (ESP-IDF keeps them, README) at an
+        # address another task's list holds now.
+        marks = []
+        for t in self.tasks:
+            for h in t.heaps:
+                for address, size in h.blocks or ():
+                    if _is_gc_area(self.gc_areas, address, t.handle):
+                        marks.append((address, t.handle, _MARK_GC_AREA))
+        early = {b[0] for t in self.tasks if t.handle == 0 for h in t.heaps for b in h.blocks or ()}
+        if early:
+            for t in self.tasks:
+                if t.handle != 0:
+                    for h in t.heaps:
+                        for address, size in h.blocks or ():
+                            if address in early:
+                                marks.append((address, 0, _MARK_STALE))
+        return marks
+
     def __str__(self):
-        # ESP-IDF's detail tree, each task with its handle.
-        return _heaptrack._render(self._header(), self.tasks, True, None, None)
+        # ESP-IDF's detail tree, each task with its handle, blocks named as above.
+        return _heaptrack._render(self._header(), self.tasks, True, None, None, self._marks())
 
     def __repr__(self):
         # What the REPL shows: the same, cut short so that a board can show it.
-        return _heaptrack._render(self._header(), self.tasks, True, _REPR_TASKS, _REPR_BLOCKS)
+        return _heaptrack._render(self._header(), self.tasks, True, _REPR_TASKS, _REPR_BLOCKS, self._marks())
 
     def print(self):
         """Prints str(self), a line at a time: any number of blocks, no string built."""
-        _heaptrack._render(self._header(), self.tasks, False, None, None)
+        _heaptrack._render(self._header(), self.tasks, False, None, None, self._marks())
 
 
 def snapshot(blocks=True):
     """Every task's statistics now (with their live blocks unless blocks=False)."""
-    return Snapshot(_heaptrack.task_stats(None, blocks=bool(blocks)), time.ticks_ms(), bool(blocks))
+    return Snapshot(_heaptrack.task_stats(None, blocks=bool(blocks)), time.ticks_ms(), bool(blocks),
+                    gc_area_owners())
 
 
 class HeapDiff:
     """One heap of a TaskDiff: name, caps, size of the heap; current/peak/count deltas;
     blocks_added and blocks_gone as [(address, size)], oldest first."""
 
-    def __init__(self, old, new):
+    def __init__(self, old, new, gc_areas=None, task=None):
         ref = new or old
         self.name = ref.name
         self.caps = ref.caps
         self.size = ref.size
+        self.gc_areas = gc_areas or {}
+        self.task = task
         self.current_delta = (new.current if new else 0) - (old.current if old else 0)
         self.peak_delta = (new.peak if new else 0) - (old.peak if old else 0)
         self.count_delta = (new.alloc_count if new else 0) - (old.alloc_count if old else 0)
@@ -206,17 +273,23 @@ class HeapDiff:
         old_set = set(old_blocks)
         new_set = set(new_blocks)
         # Allocation order is kept, so the newest additions print last.
-        self.blocks_added = [b for b in new_blocks if b not in old_set]
-        self.blocks_gone = [b for b in old_blocks if b not in new_set]
+        self.blocks_added = [Block(b) for b in new_blocks if b not in old_set]
+        self.blocks_gone = [Block(b) for b in old_blocks if b not in new_set]
+
+    @property
+    def gc_delta(self):
+        """Bytes of MicroPython GC heap areas added (less those gone): the GC heap grew."""
+        return (sum(b[1] for b in self.blocks_added if _is_gc_area(self.gc_areas, b[0], self.task))
+                - sum(b[1] for b in self.blocks_gone if _is_gc_area(self.gc_areas, b[0], self.task)))
 
     def _lines(self, rail="", last=True):
         heap_rail = " " if last else "│"
         out = ["%s%s HEAP: %s, CAPS: 0x%08x, SIZE: %d, CURRENT %s" % (
             rail, "└" if last else "├", self.name, self.caps, self.size, _signed(self.current_delta))]
         for address, size in self.blocks_added:
-            out.append("%s%s    ├ + ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
+            out.append(_alloc_line("%s%s    ├ + " % (rail, heap_rail), address, size, self.gc_areas, self.task))
         for address, size in self.blocks_gone:
-            out.append("%s%s    ├ - ALLOC 0x%x, SIZE %d" % (rail, heap_rail, address, size))
+            out.append(_alloc_line("%s%s    ├ - " % (rail, heap_rail), address, size, self.gc_areas, self.task))
         return out
 
     def __str__(self):
@@ -235,12 +308,14 @@ def _heap_key(h):
 class TaskDiff:
     """One task across two snapshots. status: NEW (not in the old one), GONE (not in
     the new one), DIED (alive then, deleted now), else ALIVE or DELETED; current (bytes
-    now) and its delta, peak delta; heaps: [HeapDiff]; old, new: the TaskStats."""
+    now) and its delta, peak delta; gc_delta: how much of the delta is MicroPython GC
+    heap areas (the GC heap grew: not a leak); heaps: [HeapDiff]; old, new: the TaskStats."""
 
-    def __init__(self, old, new):
+    def __init__(self, old, new, gc_areas=None):
         ref = new or old
         self.old = old
         self.new = new
+        self.gc_areas = gc_areas or {}
         self.name = ref.name
         self.handle = ref.handle
         self.alive = new.alive if new else False
@@ -263,10 +338,14 @@ class TaskDiff:
         out = []
         for h in new:
             match = [o for o in old if _heap_key(o) == _heap_key(h)]
-            out.append(HeapDiff(match[0] if match else None, h))
+            out.append(HeapDiff(match[0] if match else None, h, self.gc_areas, self.handle))
             if match:
                 old = tuple(o for o in old if o is not match[0])
-        return out + [HeapDiff(o, None) for o in old]
+        return out + [HeapDiff(o, None, self.gc_areas, self.handle) for o in old]
+
+    @property
+    def gc_delta(self):
+        return sum(h.gc_delta for h in self.heaps)
 
     @property
     def blocks_added(self):
@@ -282,9 +361,10 @@ class TaskDiff:
 
     def _lines(self, rail="", last=True):
         heaps = [h for h in self.heaps if h.blocks_added or h.blocks_gone or h.current_delta]
-        out = ["%s%s %s: %s (0x%08x), CURRENT %s (%d), PEAK %s" % (
+        gc = sum(h.gc_delta for h in heaps)
+        out = ["%s%s %s: %s (0x%08x), CURRENT %s (%d), PEAK %s%s" % (
             rail, "└" if last else "├", self.status, self.name, self.handle, _signed(self.current_delta),
-            self.current, _signed(self.peak_delta))]
+            self.current, _signed(self.peak_delta), ", %s of it %ss" % (_signed(gc), GC_AREA) if gc else "")]
         sub = rail + ("     " if last else "│    ")
         for j, h in enumerate(heaps):
             out.extend(h._lines(sub, j == len(heaps) - 1))
@@ -353,6 +433,8 @@ class Diff:
     def __init__(self, old, new):
         self.elapsed_ms = time.ticks_diff(new.ticks_ms, old.ticks_ms)
         self.blocks = old.blocks and new.blocks
+        self.gc_areas = dict(old.gc_areas)
+        self.gc_areas.update(new.gc_areas)
         self._old = _ordered(old.tasks)
         self._new = _ordered(new.tasks)
         pairs = _pairs(self._old, self._new)
@@ -371,7 +453,7 @@ class Diff:
         for code in self._pairs:
             old, new = self._pair(code)
             if keep is None or keep(old, new):
-                yield TaskDiff(old, new)
+                yield TaskDiff(old, new, self.gc_areas)
 
     @property
     def tasks(self):
@@ -398,9 +480,17 @@ class Diff:
         rows = [d for d in self._diffs(lambda o, n: name is None or (n or o).name == name)
                 if d.changed or not changed_only]
         out = [" HEAP CHANGES OVER %d MS" % self.elapsed_ms]
+        if not rows:
+            out.append(" no change")
+            return out
         out.extend(_TABLE.lines((d.name, d.status, _signed(d.current_delta), _signed(d.peak_delta),
                                  "+%d/-%d" % (len(d.blocks_added), len(d.blocks_gone))) for d in rows))
         if self.blocks:
+            for d in rows:
+                gc = d.gc_delta
+                if gc:
+                    out.append(" %s: %s of its change is %ss: MicroPython's GC heap %s, not a leak" % (
+                        d.name, _signed(gc), GC_AREA, "grew" if gc > 0 else "shrank"))
             shown = [d for d in rows if d.blocks_added or d.blocks_gone]
             for i, d in enumerate(shown):
                 out.extend(d._lines("", i == len(shown) - 1))
@@ -419,24 +509,30 @@ class Diff:
 
 class LeakCheck:
     """check_leaks' verdict. leaks: the task names that grew in every measured round,
-    biggest first; growth: name -> [bytes grown per round]; survivors: name ->
-    [(address, size)] added in the first round and still held at the end; ok: no leaks."""
+    biggest first (LEAK); held: name -> bytes still held by tasks of that name that
+    are all deleted and are no leak by the rounds (HELD: a dead task holding memory,
+    heaptrack_host.verdict's word); growth: name -> [bytes grown per round], MicroPython
+    GC heap areas left out; gc_growth: name -> bytes of GC heap areas its tasks gained
+    over the rounds (the GC heap grew: its own thing, never a leak); survivors: name ->
+    [Block] added in the first round and still held at the end; ok: no leak and nothing
+    held by a dead task."""
 
-    def __init__(self, rounds, growth, survivors, tolerance):
+    def __init__(self, rounds, growth, survivors, tolerance, held=None, gc_growth=None, held_before=()):
         self.rounds = rounds
         self.growth = growth
         self.survivors = survivors
         self.tolerance = tolerance
         self.leaks = sorted((n for n, g in growth.items() if all(x > tolerance for x in g)),
                             key=lambda n: -sum(growth[n]))
+        self.held = {n: b for n, b in (held or {}).items() if n not in self.leaks}
+        self.gc_growth = gc_growth or {}
+        self._held_before = set(held_before)
 
     @property
     def ok(self):
-        return not self.leaks
+        return not self.leaks and not self.held
 
     def _lines(self):
-        if self.ok:
-            return ["no task grew in every one of %d rounds" % self.rounds]
         out = []
         for name in self.leaks:
             held = len(self.survivors[name])
@@ -445,6 +541,15 @@ class LeakCheck:
                 ", ".join("+%d" % g for g in self.growth[name]), held, "" if held == 1 else "s"))
             for address, size in self.survivors[name]:
                 out.append("    ALLOC 0x%x, SIZE %d" % (address, size))
+        for name, held in self.held.items():
+            out.append("HELD: %s is deleted and still holds %d bytes (%s)" % (
+                name, held, "died before watching" if name in self._held_before else "died during the rounds"))
+        if not out:
+            out.append("no task grew in every one of %d rounds" % self.rounds)
+        for name, grown in self.gc_growth.items():
+            if grown:
+                out.append("%s: MicroPython's GC heap %s by %d bytes in %ss (not a leak)" % (
+                    name, "grew" if grown > 0 else "shrank", abs(grown), GC_AREA))
         return out
 
     def __str__(self):
@@ -457,19 +562,33 @@ class LeakCheck:
 
 
 def _by_name(snap):
+    # Per task name: bytes held less MicroPython GC heap areas, the blocks held,
+    # the bytes of GC heap areas held, and whether every task of it is deleted.
     totals = {}
     blocks = {}
+    gc = {}
+    dead = {}
     for t in snap.tasks:
-        totals[t.name] = totals.get(t.name, 0) + t.current
         held = blocks.setdefault(t.name, set())
+        in_gc = 0
         for h in t.heaps:
-            held.update(h.blocks or ())
-    return totals, blocks
+            for b in h.blocks or ():
+                if _is_gc_area(snap.gc_areas, b[0], t.handle):
+                    in_gc += b[1]
+                else:
+                    held.add(Block(b))
+        totals[t.name] = totals.get(t.name, 0) + t.current - in_gc
+        gc[t.name] = gc.get(t.name, 0) + in_gc
+        dead[t.name] = dead.get(t.name, True) and not t.alive
+    return totals, blocks, gc, dead
 
 
 def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
     """Runs func(*args, **kwargs) warmup + rounds times and reports the task names
-    whose memory grew by more than tolerance bytes in every measured round.
+    whose memory grew by more than tolerance bytes in every measured round (LEAK),
+    and those whose tasks are all deleted and still hold more than tolerance bytes
+    (HELD). MicroPython GC heap areas a task gains are the GC heap growing, reported
+    on their own and never counted as growth.
 
     Tasks are grouped by name, so a workload that starts a fresh task each
     round is judged across rounds."""
@@ -479,12 +598,14 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
         raise ValueError("rounds must be >= 1, warmup and tolerance >= 0")
     for _ in range(warmup):
         func(*args, **kwargs)
-    before, first_blocks = _by_name(snapshot())
+    before, first_blocks, gc_before, dead_before = _by_name(snapshot())
+    held_before = [n for n in before if dead_before[n] and before[n] > tolerance]
+    gc_first = gc_before
     growth = {}
     after_first = None
     for i in range(rounds):
         func(*args, **kwargs)
-        totals, held = _by_name(snapshot())
+        totals, held, gc_now, dead = _by_name(snapshot())
         if after_first is None:
             after_first = {n: held[n] - first_blocks.get(n, set()) for n in held}
         for name in set(totals) | set(before):
@@ -494,4 +615,7 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, **kwargs):
     survivors = {n: sorted(b & final_blocks.get(n, set())) for n, b in after_first.items()}
     for name in growth:
         survivors.setdefault(name, [])
-    return LeakCheck(rounds, growth, survivors, tolerance)
+    held_dead = {n: totals[n] for n in totals if dead[n] and totals[n] > tolerance}
+    gc_growth = {n: gc_now.get(n, 0) - gc_first.get(n, 0) for n in set(gc_now) | set(gc_first)
+                 if gc_now.get(n, 0) != gc_first.get(n, 0)}
+    return LeakCheck(rounds, growth, survivors, tolerance, held_dead, gc_growth, held_before)

@@ -1,6 +1,6 @@
 // The ESP32-S3 (the default virtual board): its memory, the linker and ROM
 // symbols ESP-IDF's esp32s3 layout (components/heap/port/esp32s3/memory_layout.c)
-// reads, and with HOST_CHIP_PSRAM (sdkconfig/esp32s3-psram) the octal PSRAM of
+// reads, and with HOST_CHIP_PSRAM (../esp32s3-psram) the octal PSRAM of
 // a module for MicroPython's ESP32_GENERIC_S3 SPIRAM_OCT variant. Without it,
 // the firmware's CONFIG_SPIRAM finds no PSRAM and goes on without
 // (CONFIG_SPIRAM_IGNORE_NOTFOUND): nothing to do here.

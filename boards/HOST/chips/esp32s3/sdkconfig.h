@@ -26,7 +26,7 @@
 // No CONFIG_ESP_SYSTEM_MEMPROT_FEATURE: MicroPython turns memory protection off
 // (sdkconfig.base), so RAM is executable too (its heaps' caps have
 // MALLOC_CAP_EXEC), and the layout has an IRAM region at 0x40374000, which the
-// app's IRAM code covers (chip_esp32s3.c).
+// app's IRAM code covers (layout.c).
 
 // PSRAM support (ports/esp32/boards/sdkconfig.spiram_sx): compiled in, the
 // layout's SPIRAM region reserved; with no PSRAM on the module, ESP-IDF goes on

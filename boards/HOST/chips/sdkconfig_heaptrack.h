@@ -1,7 +1,7 @@
 // What every host chip's sdkconfig.h shares: ESP-IDF's defaults and
 // boards/sdkconfig.heaptrack for the options below are the same on every chip
 // (make check-idf checks each chip's file, this one included, against
-// kconfgen). Included by sdkconfig/<chip>/sdkconfig.h.
+// kconfgen). Included by <chip>/sdkconfig.h.
 // HEAPTRACK_IDF_TRACKING=0 gives the same chip without heap task tracking: the
 // "firmware without tracking" and the baseline of the benchmarks; with
 // HEAPTRACK_IDF_HOOKS=1 as well, the firmware of heaptrack's hooks tracker.
@@ -75,7 +75,7 @@
 #define CONFIG_COMPILER_ASSERT_NDEBUG_EVALUATE 1
 
 // mbedTLS (components/mbedtls/Kconfig, MicroPython's sdkconfig.base): what a
-// TLS session allocates and where (../../mbedtls/mbedtls_sdkconfig.h reads
+// TLS session allocates and where (../mbedtls/mbedtls_sdkconfig.h reads
 // these): the C library's allocator, a 16 KiB input and 4 KiB output record
 // buffer, the peer's certificate and session tickets kept.
 #define CONFIG_MBEDTLS_DEFAULT_MEM_ALLOC 1

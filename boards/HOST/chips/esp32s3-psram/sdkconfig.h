@@ -2,7 +2,7 @@
 // --psram`): heaptrack's ESP32_S3 firmware in MicroPython's SPIRAM_OCT variant
 // (its fragments add sdkconfig.240mhz and sdkconfig.spiram_oct), on a module
 // with 8 MiB of octal PSRAM, which the shim maps and ESP-IDF adds to the heap
-// (chip_esp32s3.c). Checked as ../esp32s3/sdkconfig.h is.
+// (../esp32s3/layout.c). Checked as ../esp32s3/sdkconfig.h is.
 #pragma once
 
 #include "../esp32s3/sdkconfig.h"
