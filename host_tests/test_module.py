@@ -17,10 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 API = ["CAP_32BIT", "CAP_8BIT", "CAP_DEFAULT", "CAP_DMA", "CAP_EXEC", "CAP_INTERNAL", "CAP_SPIRAM",
-       "Diff", "Failure", "Failures", "HeapDiff", "HeapInfo", "HeapStat", "LeakCheck", "Snapshot", "Statistic",
-       "TRACKER", "TRACK_DELETED", "TaskDiff", "TaskStat", "check_leaks", "clear", "clear_failures",
-       "current_task", "dump", "dump_sample", "failures", "free", "free_all", "heap_info", "malloc", "metrics",
-       "print_details", "print_heap_info", "print_overview", "reset_peak", "snapshot", "start_task", "task_stats"]
+       "Census", "CensusDiff", "Chain", "Diff", "Failure", "Failures", "GcEvent", "GcEvents", "HeapDiff",
+       "HeapInfo", "HeapStat", "Holders", "LeakCheck", "Link", "Snapshot", "Statistic",
+       "TRACKER", "TRACK_DELETED", "TaskDiff", "TaskStat", "TypeStat", "TypeStatDiff", "check_leaks", "clear",
+       "clear_failures", "current_task", "dump", "dump_sample", "failures", "free", "free_all", "gc_census",
+       "gc_events", "gc_holders", "heap_info", "malloc", "metrics", "print_details", "print_heap_info",
+       "print_overview", "reset_peak", "snapshot", "start_task", "task_stats"]
 
 
 def test_api_surface(board):
