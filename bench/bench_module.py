@@ -20,15 +20,25 @@ Prints, for each figure, what the board measured:
   - inside the GC heap: a census (heaptrack.gc_census) and a holder chain
     (heaptrack.gc_holders) on a full 64 KB GC heap and on a 2 MB (PSRAM-sized)
     one, as ratios to gc.collect() on the same heap in the same run, and the GC
-    bytes each allocates.
+    bytes each allocates;
+  - the wire: a 10,000-block print_details() read through the host tools'
+    Connection (and through `mpremote exec`), against `cat` of the same bytes
+    through a pty; samples per second through Connection.sample() and while a
+    script runs (run_sampled, what `mpheaptrack record/watch --run` use);
+  - snapshot().compare_to() of 1,000 tasks, timed on the board.
+Goals are marked met or NOT met from the figures of this run.
 The same pairs in C, through heap_caps_* and through the tracker layer, are
 bench/bench_tracker.c (make bench runs both).
 """
 import argparse
 import ast
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import tty
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -288,6 +298,127 @@ def run_gc(device, label, size=60 * 1024, fill=0.9):
           "only (its rows), whatever the object count" % (
               "met" if walk_us <= 2 * collect_us else "NOT met", walk_us / collect_us,
               "met" if chain_us <= 10 * collect_us else "NOT met", chain_us / collect_us))
+# compare_to of n task records: the records of MAKE_TASKS, two snapshots, timed
+# on the board (ticks_us), the best of three.
+COMPARE = MAKE_TASKS + """
+old = heaptrack.snapshot()
+new = heaptrack.snapshot()
+def timed():
+    # the pairing and the order (a Diff makes its TaskDiffs when they are read)
+    gc.collect()
+    t0 = time.ticks_us()
+    new.compare_to(old)
+    return time.ticks_diff(time.ticks_us(), t0)
+print('RESULT', [len(new.tasks), min(timed() for i in range(3))])
+"""
+
+GOAL_WIRE_S = 1.0
+GOAL_SAMPLES = 300
+GOAL_COMPARE_MS = 20
+
+
+def cat_through_pty(data):
+    """Seconds `cat` takes to put data through a fresh pty to a reader reading in bulk."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(["cat", f.name], stdout=slave)
+            got = 0
+            while got < len(data):
+                got += len(os.read(master, 1 << 16))
+            elapsed = time.perf_counter() - t0
+            proc.wait()
+            return elapsed
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def verdict(ok):
+    return "met" if ok else "NOT met"
+
+
+def run_wire(device, n=10000, samples=300):
+    """A report of n blocks through the host tools, and samples per second."""
+    from heaptrack_host.connection import Connection
+    with Connection(device) as conn:
+        conn.exec("import heaptrack\n_bench_held = [heaptrack.malloc(16) for i in range(%d)]" % n, timeout=300)
+        walls = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            out = conn.exec("heaptrack.print_details(heaptrack.current_task())", timeout=60)
+            walls.append(time.perf_counter() - t0)
+        data = out.encode()
+        handle = int(conn.exec("print(heaptrack.current_task())").strip())
+    cats = [cat_through_pty(data) for _ in range(3)]
+    # mpremote on its own (one reader of the port at a time): the blocks stay, held by the REPL's task.
+    t0 = time.perf_counter()
+    mp = subprocess.run([sys.executable, "-m", "mpremote", "connect", device, "resume", "exec",
+                         "import heaptrack; heaptrack.print_details(%d)" % handle],
+                        capture_output=True, timeout=600)
+    mp_wall = time.perf_counter() - t0
+    mp_ok = mp.returncode == 0 and len(mp.stdout) >= len(data) * 9 // 10
+    with Connection(device) as conn:
+        conn.exec("import heaptrack\nfor _b in _bench_held: heaptrack.free(_b)\ndel _bench_held", timeout=300)
+
+        conn.sample()
+        t0 = time.perf_counter()
+        for _ in range(samples):
+            conn.sample()
+        per_exchange = samples / (time.perf_counter() - t0)
+        got = []
+        t0 = time.perf_counter()
+        conn.run_sampled("import time\ntime.sleep(2)", 0.001, got.append)
+        while_running = len(got) / (time.perf_counter() - t0)
+    wall, cat = statistics.median(walls), statistics.median(cats)
+    print("The wire: print_details() of %d blocks (%d bytes) read on the host:" % (n, len(data)))
+    print("  %-44s %8.3f s [%.3f-%.3f]  %6.1fx cat" % ("through Connection.exec (median of 3)", wall, min(walls),
+                                                       max(walls), wall / cat))
+    print("  %-44s %8.3f s           %6.1fx cat%s" % ("through `mpremote exec` (with its start-up)", mp_wall,
+                                                      mp_wall / cat, "" if mp_ok else " (FAILED)"))
+    print("  %-44s %8.3f s" % ("`cat` of the same bytes through a pty", cat))
+    print("  goal <= %.1f s through the host tools: %s" % (GOAL_WIRE_S, verdict(wall <= GOAL_WIRE_S)))
+    run_parse(data.replace(b"\r\n", b"\n"))
+    print("Samples per second (goal >= %d):" % GOAL_SAMPLES)
+    print("  %-44s %8.0f  %s" % ("Connection.sample(), one exchange each", per_exchange,
+                                 verdict(per_exchange >= GOAL_SAMPLES)))
+    print("  %-44s %8.0f  %s" % ("run_sampled(), a board task every 1 ms", while_running,
+                                 verdict(while_running >= GOAL_SAMPLES)))
+
+
+GOAL_PARSE_MBS = 20
+GOAL_PARSE_PEAK_MIB = 100
+
+
+def run_parse(report, megabytes=20):
+    """`mpheaptrack parse` of a capture of about `megabytes` MB (the report, repeated): MB/s and peak RSS."""
+    with tempfile.NamedTemporaryFile(suffix=".txt") as f:
+        copies = max(1, megabytes * 1000000 // len(report))
+        for _ in range(copies):
+            f.write(report)
+        f.flush()
+        size = f.tell()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "heaptrack_host", "parse", f.name],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(REPO))
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+    rate = size / 1e6 / elapsed
+    peak = usage.ru_maxrss / 1024
+    print("`mpheaptrack parse` of a %.0f MB capture (%d reports of 10,000 blocks): %.2f MB/s, peak %.0f MiB%s" % (
+        size / 1e6, copies, rate, peak, "" if status == 0 else " (FAILED)"))
+    print("  goals >= %d MB/s: %s; <= %d MiB peak: %s" % (GOAL_PARSE_MBS, verdict(rate >= GOAL_PARSE_MBS),
+                                                       GOAL_PARSE_PEAK_MIB, verdict(peak <= GOAL_PARSE_PEAK_MIB)))
+
+
+def run_compare(device, n=1000):
+    tasks, us = last_literal(mpremote_exec(device, COMPARE % {"n": n}), "RESULT")
+    print("snapshot().compare_to() of %d task records, on the board: %.1f ms; goal <= %d ms: %s" % (
+        tasks, us / 1000, GOAL_COMPARE_MS, verdict(us / 1000 <= GOAL_COMPARE_MS)))
 
 
 def mpremote_exec(device, code, timeout=600):
@@ -389,6 +520,8 @@ def main():
         run_tasks(args.port, n=200)
         run_metrics(args.port, "this board")
         run_gc(args.port, "this board's")   # its heap as it is, full
+        run_wire(args.port, n=1000, samples=100)
+        run_compare(args.port, n=200)
         return
     with tempfile.TemporaryDirectory() as flash:
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash", env=PSRAM) as vb:
@@ -411,6 +544,10 @@ def main():
                 VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-small",
                              firmware_args=SMALL_GC_HEAP) as small:
             run_tasks(vb.device, small.device)
+        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-wire", env=PSRAM) as vb:
+            run_wire(vb.device)
+        with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-compare") as vb:
+            run_compare(vb.device)
         # A fresh board per tracker for metrics(): the same tasks on each.
         with VirtualBoard(firmware=args.firmware, flash=Path(flash) / "flash-metrics") as vb:
             run_metrics(vb.device, "ESP-IDF's tracker")

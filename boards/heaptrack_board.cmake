@@ -18,9 +18,9 @@
 #                              default 1024)
 #   HEAPTRACK_HOOKS_MAX_BLOCKS, HEAPTRACK_HOOKS_MAX_TASKS
 #                              the hooks tracker's tables: live blocks of the
-#                              whole system (HT_HOOKS_MAX_BLOCKS, 20 bytes each;
+#                              whole system (HT_HOOKS_MAX_BLOCKS, 15 bytes each;
 #                              default 1024) and task records (HT_HOOKS_MAX_TASKS,
-#                              64 bytes each with their heap records; default 64)
+#                              124 bytes each with their heap records; default 64)
 #   HEAPTRACK_FAILURES         failed allocations kept, the newest (HT_FAILURES,
 #                              about 230 bytes each; default 8)
 #   HEAPTRACK_GC_EVENTS        GC heap area events kept, the newest (HT_GC_EVENTS,

@@ -41,6 +41,14 @@ firmware's format, read with records.py's field table.
   Cost on a real ESP32: the sampler is a FreeRTOS task whose stack is charged
   by ESP-IDF to the task that created it (``mp_task``) until it ends.
 
+Reading: in bulk, whatever the port holds (a pty or a USB CDC endpoint hands
+over kilobytes per read), never a byte per Python call; what a read brings past
+the end of the answer being read is kept for the next reader (``_pending``),
+so every reader still stops at its own end, as when reads were a byte at a
+time. A timeout counts silence (output that keeps coming keeps a command
+alive), except while entering the raw REPL, whose deadline holds however much
+a board task prints.
+
 Stopping: the caller's stop condition (sample count, duration) or Ctrl-C on
 the host sends Ctrl-C to the board, which interrupts the script; the command
 then finishes normally. Host Ctrl-C never tears a raw-REPL exchange apart:
@@ -57,6 +65,7 @@ import contextlib
 import errno
 import os
 import re
+import select
 import signal
 import tempfile
 import threading
@@ -273,6 +282,7 @@ class Connection:
         self._failures_seen: Optional[int] = None  # the failures' total the last sample said
         self._helper = False
         self.lost: Optional[str] = None  # why the board went away, once it did
+        self._pending = b""  # read past the end of the last answer: the next reader's
         try:
             self.transport = SerialTransport(device, baudrate=115200)
             # A read timeout lets the transport's own timeouts work on
@@ -311,8 +321,9 @@ class Connection:
         deadline = time.monotonic() + timeout
         try:
             serial.write(b"\r\x03")  # Ctrl-C: interrupt any running program
-            while serial.in_waiting and time.monotonic() < deadline:
-                serial.read(serial.in_waiting)
+            self._pending = b""
+            while time.monotonic() < deadline and self._read_some(0):
+                pass
             serial.write(b"\r\x01")  # Ctrl-A: the raw REPL
             self._wait_for(RAW_REPL_BANNER, deadline)
             if soft_reset:
@@ -328,21 +339,91 @@ class Connection:
         """Reads up to and including ending, never past it: what follows is the next reader's.
         BoardLost when the virtual board says meanwhile that its firmware ended (a crash, a
         hard reset): the new one will not answer what was sent to the old."""
-        serial = self.transport.serial
         tail = b""
         seen = b""
         while True:
-            # the longest end of what came that could begin ending
-            matched = next(n for n in range(len(ending), -1, -1) if tail.endswith(ending[:n]))
-            if matched == len(ending):
-                return
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise BoardError(silent or "no MicroPython REPL answers on %s (no %r)" % (self.device, ending.decode()))
-            data = serial.read(len(ending) - matched)
-            tail = (tail + data)[-len(ending):]
+            data = self._read_some(min(left, 1.0))
+            if not data:
+                continue
+            window = tail + data
+            at = window.find(ending)
+            if at >= 0:
+                # what came after ending is the next reader's
+                cut = at + len(ending) - len(tail)
+                self._pending = data[cut:] + self._pending
+                data = data[:cut]
             seen = (seen + data)[-160:]
-            if data and b"***" in seen:
+            if b"***" in seen:
                 self._reset_under_us(seen)
+            if at >= 0:
+                return
+            tail = window[-(len(ending) - 1):] if len(ending) > 1 else b""
+
+    def _read_some(self, timeout: float) -> bytes:
+        """What the port holds now, in one read, else what arrives within timeout seconds; b"" if
+        nothing did. Raises OSError (SerialException) when the device went away."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        serial = self.transport.serial
+        fd = getattr(serial, "fd", None)
+        if fd is None:
+            # Not a POSIX port: pyserial's reads (the port's timeout bounds the first byte).
+            data = serial.read(1)
+            waiting = serial.in_waiting if data else 0
+            return data + serial.read(waiting) if waiting else data
+        ready, _, _ = select.select([fd], [], [], max(0.0, timeout))
+        if not ready:
+            return b""
+        data = os.read(fd, 1 << 16)
+        if not data:
+            # pyserial's wording, which _lost() knows
+            raise OSError(errno.EIO, "device reports readiness to read but returned no data "
+                                     "(device disconnected or multiple access on port?)")
+        return data
+
+    def _read_through(self, end: bytes, timeout: float, consumer: Optional[Callable[[bytes], None]] = None,
+                      idle: Optional[Callable[[], bool]] = None) -> bytes:
+        """Reads up to and including the byte end, in bulk; what follows it stays for the next
+        reader. Returns what came (ending with end unless timeout seconds passed in silence:
+        then without it). consumer(chunk) gets each piece as it arrives (the last one without
+        end); idle() is called on every 0.1 s of silence and stops the read when it returns
+        True. Pieces are joined once, at the end: appending each to the last is quadratic."""
+        chunks = []
+        quiet_since = time.monotonic()
+        while True:
+            data = self._read_some(0.1 if idle is not None else min(0.1, max(0.0, timeout)))
+            if data:
+                at = data.find(end)
+                if at >= 0:
+                    self._pending = data[at + 1:] + self._pending
+                    data = data[:at + 1]
+                chunks.append(data)
+                if consumer is not None:
+                    consumer(data[:-1] if at >= 0 else data)
+                if at >= 0:
+                    return b"".join(chunks)
+                quiet_since = time.monotonic()
+                continue
+            if idle is not None and idle():
+                return b"".join(chunks)
+            if time.monotonic() - quiet_since >= timeout:
+                return b"".join(chunks)
+
+    def _follow(self, timeout: float):
+        """The raw REPL's answer to a command: its output and its error output, each ended by
+        Ctrl-D (mpremote's follow(), reading in bulk). timeout: seconds of silence."""
+        from mpremote.transport import TransportError
+        out = self._read_through(b"\x04", timeout)
+        if not out.endswith(b"\x04"):
+            raise TransportError("timeout waiting for first EOF reception")
+        err = self._read_through(b"\x04", timeout)
+        if not err.endswith(b"\x04"):
+            raise TransportError("timeout waiting for second EOF reception")
+        return out[:-1], err[:-1]
 
     def _setup(self) -> None:
         try:
@@ -393,7 +474,7 @@ class Connection:
         try:
             self._busy = True
             self._send(code, timeout)
-            out, err = self.transport.follow(timeout)
+            out, err = self._follow(timeout)
             self._busy = False
         except (TransportError, OSError) as e:
             raise self._lost(e) from None
@@ -552,40 +633,34 @@ class Connection:
 
         splitter = _StreamSplitter(sampled, on_output)
         self.garbled = 0
-        ser = self.transport.serial
-        old_timeout = ser.timeout
-        stop = _Stopper(ser, should_stop=lambda: self.interrupted or should_stop())
+        stop = _Stopper(self.transport.serial, should_stop=lambda: self.interrupted or should_stop())
+
+        def check():
+            stop.check()  # also while output keeps coming
+            if stop.given_up():
+                raise BoardError("the script on %s does not stop on Ctrl-C" % self.device)
 
         def feed(data):
             splitter.feed(data)
-            if data == b"\n":
-                stop.check()  # also while output keeps coming
+            check()
+
+        def idle():
+            splitter.idle()
+            check()
+            return False
 
         try:
             self._busy = True
             self._send(code, timeout=10)  # the script's own time is not limited
-            ser.timeout = 0.1
-            while True:
-                last = self.transport.read_until(1, b"\x04", timeout=0.1, data_consumer=feed,
-                                                 timeout_overall=0.2)
-                if last.endswith(b"\x04"):
-                    break
-                splitter.idle()
-                stop.check()
-                if stop.given_up():
-                    raise BoardError("the script on %s does not stop on Ctrl-C" % self.device)
+            self._read_through(b"\x04", float("inf"), consumer=feed, idle=idle)
             splitter.flush()
-            err = self.transport.read_until(1, b"\x04", timeout=10)
+            err = self._read_through(b"\x04", 10)
             if not err.endswith(b"\x04"):
                 raise BoardError("the board on %s stopped answering after the script" % self.device)
             self._busy = False
         except (TransportError, OSError) as e:
             raise self._lost(e) from None
         finally:
-            try:
-                ser.timeout = old_timeout
-            except (OSError, ValueError):
-                pass  # the port is gone: the error above says so
             self.garbled = splitter.garbled
             self.script_interrupted = stop.sent_at is not None
         if first and self._t0 is None:

@@ -74,7 +74,7 @@ def test_a_report_announces_new_failures_once(board):
 heaptrack.clear_failures()
 try:
     heaptrack.start_task('huge', lambda: None, stack_size=64 * 1024 * 1024)
-except MemoryError:
+except MemoryError:   # no heap can hold its stack (task.c: task_no_memory)
     pass
 heaptrack.print_overview(heaptrack.current_task())
 print('--')

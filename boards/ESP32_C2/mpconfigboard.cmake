@@ -4,7 +4,7 @@ set(HEAPTRACK_BOARD_NAME "heaptrack ESP32C2 module")
 # 272 KB of RAM: 256 outstanding heaptrack blocks (2 KB of table) instead of 1024 (8 KB).
 set(HEAPTRACK_MAX_BLOCKS 256)
 # The hooks tracker's tables (HEAPTRACK_TRACKER=hooks): 512 live blocks and 32
-# task records (about 15 KB) instead of 1024 and 64.
+# task records (about 12 KB) instead of 1024 and 64.
 set(HEAPTRACK_HOOKS_MAX_BLOCKS 512)
 set(HEAPTRACK_HOOKS_MAX_TASKS 32)
 # The newest 4 failed allocations (1 KB) instead of 8.

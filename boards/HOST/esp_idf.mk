@@ -7,6 +7,7 @@
 #       [TRACKER=idf|hooks] [HOOKS=0|1] [CHIP=<target of a chips/ folder>] [PSRAM=0|1]
 #       [TRACKER_DEFS=-DHT_IDF_MAX_BLOCKS=...]   (the tracker's build-time knobs)
 #       [CODE_FLAGS=-fno-pie]                     (code generation: the benchmarks' builds)
+#       [TRACING=1]                               (ESP-IDF's heap tracing: the benchmark's column)
 #
 # TRACKING: CONFIG_HEAP_TASK_TRACKING (ESP-IDF's heap task tracking).
 # TRACKER: which tracker.h implementation goes in: tracker_idf.c (ESP-IDF's
@@ -15,6 +16,11 @@
 # HOOKS: CONFIG_HEAP_USE_HOOKS; 1 by default with TRACKER=hooks. The library
 # then pulls the hooks tracker in even where nothing else names it, so that no
 # program runs ESP-IDF's hooks unset by accident.
+#
+# TRACING=1: ESP-IDF's standalone heap tracing with its hash map
+# (CONFIG_HEAP_TRACING_STANDALONE, heap_trace_standalone.c), linked as ESP-IDF's
+# heap component links it: heap_caps_*_base and heap_caps_free wrapped. Only
+# bench/bench_tracker.c's column of it uses this; no firmware has it.
 #
 # CHIP: the chip whose heaps the library lays out (ESP-IDF's target), with
 # that chip's ESP-IDF layout and soc headers, and its folder of chips/ (its
@@ -45,6 +51,7 @@ HOOKS ?= 0
 endif
 TRACKER_DEFS ?=
 CODE_FLAGS ?=
+TRACING ?= 0
 CC ?= gcc
 C := $(IDF_SRC)/components
 include $(HOST_IDF_MK_DIR)/chips.mk
@@ -77,6 +84,9 @@ IDF_SOURCES := \
 ifeq ($(TRACKING),1)
 IDF_SOURCES += heap/heap_task_info.c
 endif
+ifeq ($(TRACING),1)
+IDF_SOURCES += heap/heap_trace_standalone.c
+endif
 
 SHIM_SOURCES := app_startup.c chip.c console.c freertos.c mbedtls_memory.c
 # ESP-IDF's printers and statistics as text, for the differential firmware
@@ -95,7 +105,7 @@ IDF_INCLUDES := heap heap/include heap/private_include heap/tlsf heap/tlsf/inclu
 	hal/include hal/$(CHIP)/include hal/platform_port/include log/include esp_mm/include esp_psram/include
 SDKCONFIG_FIRST ?=
 CFLAGS_IDF := -m32 -std=gnu17 -O2 -g -ffunction-sections -fdata-sections -D_GNU_SOURCE \
-	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS) $(SAN_FLAGS) $(CODE_FLAGS) \
+	-DMULTI_HEAP_FREERTOS -DHEAPTRACK_IDF_TRACKING=$(TRACKING) -DHEAPTRACK_IDF_HOOKS=$(HOOKS)$(if $(filter 1,$(TRACING)), -DHEAPTRACK_IDF_TRACING=1) $(SAN_FLAGS) $(CODE_FLAGS) \
 	$(addprefix -I,$(SDKCONFIG_FIRST)) -I$(HOST_CHIP_DIR) -I$(SHIM)/include -I$(SHIM) \
 	$(addprefix -isystem $(C)/,$(IDF_INCLUDES))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
@@ -140,11 +150,13 @@ $(LIB): $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ)
 	@ar rcs $@ $^
 
 HOOKS_LINK := -Wl,-u,esp_heap_trace_alloc_hook -Wl,-u,esp_heap_trace_free_hook
+# What components/heap/CMakeLists.txt links with CONFIG_HEAP_TRACING.
+TRACING_LINK := $(foreach f,heap_caps_realloc_base heap_caps_malloc_base heap_caps_aligned_alloc_base heap_caps_free,-Wl,--wrap=$(f))
 
 # What linking the library takes: ESP-IDF's reserved-region table bounds, and
 # MicroPython's threads turned into tasks (freertos.c).
 $(OUT)/link.flags: $(MAKEFILE_LIST) $(FLAGS_STAMP) | $(OUT)
-	@echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))" >$@.tmp
+	@echo "$(LIB) -Wl,--wrap=pthread_create -Wl,-T,$(SHIM)/host_chip.ld -lpthread$(if $(filter hooks,$(TRACKER)), $(HOOKS_LINK))$(if $(filter 1,$(TRACING)), $(TRACING_LINK))" >$@.tmp
 	@mv -f $@.tmp $@   # whole or not at all: the firmware's makefile reads it
 
 # What the firmware's own files compile with: the chip's sdkconfig.h

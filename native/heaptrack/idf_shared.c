@@ -32,10 +32,6 @@ ht_task_t ht_current_task(void) {
     return (ht_task_t)xTaskGetCurrentTaskHandle();
 }
 
-bool ht_idf_task_context(void) {
-    return !xPortInIsrContext() && xPortCanYield();
-}
-
 #if defined(SOC_DIRAM_IRAM_LOW) && defined(SOC_DIRAM_DRAM_LOW) && SOC_DIRAM_IRAM_LOW != SOC_DIRAM_DRAM_LOW
 static const char *const detail_exec_alias =
     "CAP_EXEC is not supported on this chip: ESP-IDF hands out executable memory at its "

@@ -29,7 +29,10 @@
 
 // False in an interrupt handler or with interrupts masked on this core
 // (machine.disable_irq()), where heaptrack refuses to run on every build.
-bool ht_idf_task_context(void);
+// Inline: heaptrack.malloc and free ask it on every call.
+static inline bool ht_idf_task_context(void) {
+    return !xPortInIsrContext() && xPortCanYield();
+}
 
 // The SoC memory type of the chip's layout region holding address, or NULL.
 const soc_memory_type_desc_t *ht_idf_memory_type(uintptr_t address);

@@ -18,13 +18,17 @@
 //     nothing, as ESP-IDF cannot tell who owned them.
 // What differs is the cost: ESP-IDF walks the freeing task's list of blocks on
 // every free, and allocates its records from the biggest heap. Here every block
-// is one entry of a static table keyed by address (open addressing, at most
-// 80% full, entries linked in allocation order by 16-bit slot indexes), so a
-// malloc or free costs the same whatever the live blocks, nothing is ever
+// is one 12-byte entry of a static table keyed by address (open addressing, at
+// most 80% full, entries linked in allocation order by 16-bit slot indexes), so
+// a malloc or free costs the same whatever the live blocks, nothing is ever
 // allocated inside a hook (it would re-enter the hook), and the records take
-// no heap at all. The allocation a task makes again in the heap it used last
-// takes a straight path through (record_alloc_again). All of it is guarded by one portMUX spinlock, so it is
-// safe on both cores; nothing that can block runs while it is held.
+// no heap at all. The allocation hook takes a straight path through the common
+// case (a task allocating again in the heap of the last allocation:
+// alloc_fast) and leaves every other case to a function of its own. All of it
+// is guarded by one portMUX spinlock, so it is safe on both cores; nothing
+// that can block runs while it is held. heaptrack's own allocations and frees
+// (heaptrack.malloc and free) call ESP-IDF's heap with that lock held, so that
+// their hooks know the block is heaptrack's.
 //
 // When a table is full the tracker does not guess: the allocation is left out
 // of the statistics (and so is its free), and counted; heaptrack's reports say
@@ -43,9 +47,10 @@
 //     the first core's free hook runs; the new block then replaces the entry,
 //     and the late free hook, finding a block of the new entry's size in use
 //     at that address (TLSF's header), leaves it alone. heaptrack's own frees
-//     mark their entry first (E_FREEING); the storage of snapshots comes
-//     from below the hooks (ht_idf_uncharged_alloc), so no free of it can
-//     take such a marked entry.
+//     cannot be late: their hooks run in heaptrack's critical section (where
+//     ESP-IDF's tracking is on too, they mark their entry first: I_FREEING);
+//     the storage of snapshots comes from below the hooks
+//     (ht_idf_uncharged_alloc), so no free of it can take such an entry.
 //   - until its free hook runs, a freed block still counts: an allocation its
 //     owner makes meanwhile in that heap (on the other core) can raise the
 //     owner's peak by it, where ESP-IDF's tracking had taken it off already.
@@ -60,7 +65,7 @@
 // flash -- naming heaps, finding the block heap_caps_init() made before any
 // hook -- waits for the API's first call, in task context (ensure_ready).
 // `make check-idf` proves it per board, from the relocations of the compiled
-// objects (mk/check_iram.py).
+// objects (mk/check_placement.py).
 //
 // It includes no MicroPython header, so that `make check-idf` compiles it
 // against ESP-IDF's headers alone (v5.3, v5.4, v5.5).
@@ -71,9 +76,11 @@
 //   HT_HOOKS_MAX_BLOCKS        live blocks tracked at once, every task's: the
 //                              whole system's, not only heaptrack.malloc's
 //                              (default 1024; a power of two, at most 32768;
-//                              20 bytes each: 16 per slot, 1.25 slots per block)
+//                              15 bytes each: 12 per slot, 1.25 slots per block)
 //   HT_HOOKS_MAX_TASKS         task records, deleted tasks' included (64; 44 bytes each)
 //   HT_HOOKS_MAX_HEAP_RECORDS  (task, heap) records (4 per task record; 20 bytes each)
+//   HT_HOOKS_MAX_BIG_BLOCKS    live blocks of 2 MiB or more (16, 8 bytes each:
+//                              every such block of a 32 MiB heap)
 //   HT_HOOKS_MAX_HEAPS         heaps (16)
 //   HT_HOOKS_MAX_SNAPSHOTS     snapshots held at the same time (16)
 //   HT_HOOKS_SNAPSHOT_LIBC     1: snapshots live in the C library's heap, not
@@ -113,6 +120,9 @@
 #ifndef HT_HOOKS_MAX_SNAPSHOTS
 #define HT_HOOKS_MAX_SNAPSHOTS 16
 #endif
+#ifndef HT_HOOKS_MAX_BIG_BLOCKS
+#define HT_HOOKS_MAX_BIG_BLOCKS 16
+#endif
 #ifndef HT_HOOKS_SNAPSHOT_LIBC
 #define HT_HOOKS_SNAPSHOT_LIBC 0
 #endif
@@ -127,6 +137,15 @@ _Static_assert(HT_HOOKS_MAX_BLOCKS + HT_HOOKS_MAX_BLOCKS / 4 < 0xffff, "slot ind
 _Static_assert(HT_HOOKS_MAX_TASKS > 0 && HT_HOOKS_MAX_TASKS < 0xffff, "HT_HOOKS_MAX_TASKS");
 _Static_assert(HT_HOOKS_MAX_HEAP_RECORDS > 0 && HT_HOOKS_MAX_HEAP_RECORDS < 0x1000, "HT_HOOKS_MAX_HEAP_RECORDS");
 _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MAX_HEAPS");
+
+// A path both hooks take, inline where the board's code is built for speed
+// (the host, -O2 boards), one copy in IRAM where it is built for size (-Os:
+// ESP32-C2, C3, C5, C6), whose IRAM is scarce.
+#if defined(__OPTIMIZE_SIZE__)
+#define HT_HOT_PATH __attribute__((noinline))
+#else
+#define HT_HOT_PATH inline __attribute__((always_inline))
+#endif
 
 #define HT_STR2(x) #x
 #define HT_STR(x) HT_STR2(x)
@@ -192,21 +211,42 @@ typedef uint16_t ix_t;
 #define NIL ((ix_t)0xffff)
 
 // One block, in a slot of the table keyed by its address, and listed in its
-// (task, heap) record. An empty slot has address 0.
+// (task, heap) record: 12 bytes. An empty slot has key 0.
 typedef struct {
-    uintptr_t address;   // what ESP-IDF records: the data address (DRAM alias for EXEC)
-    uint32_t size;       // the allocator's size for the block
-    ix_t prev, next;     // its record's blocks, in allocation order (slot indexes)
-    uint16_t rec;        // heap record (low 12 bits) and the flags below
+    uintptr_t key;   // the address ESP-IDF records (the data address, DRAM alias
+                     // for EXEC), 4-aligned, with its K_ state in the low bits
+    uint32_t info;   // its size / 4 (I_SIZE), its heap record (I_REC), I_FREEING
+    ix_t prev, next; // its record's blocks, in allocation order (slot indexes)
 } entry_t;
 
-#define E_REC_MASK   0x0fffu
-#define E_PRESCHED   0x8000u   // made with no task running: ESP-IDF ignores its free
-#define E_GHOST      0x4000u   // such a block, freed: still listed, no longer found by address
-#define E_OURS       0x3000u   // heaptrack.malloc's blocks, one of:
-#define E_HANDED     0x1000u   //   handed out by ht_malloc, not yet given back
-#define E_CLAIMED    0x2000u   //   claimed by ht_free_all, to be freed by it
-#define E_FREEING    0x3000u   //   being freed by ht_free or ht_free_all: its free hook is due
+// A block's state, in its key's low bits. A lookup by address matches a key
+// less than address + K_GHOST: a ghost is found by no address.
+#define K_STATE    3u
+#define K_PLAIN    0u
+#define K_HANDED   1u   // heaptrack.malloc's: handed out by ht_malloc, not given back
+#define K_CLAIMED  2u   // heaptrack.malloc's, claimed by ht_free_all, to be freed by it
+#define K_GHOST    3u   // made with no task running, then freed: ESP-IDF keeps it listed
+
+// Its size: TLSF's sizes are multiples of 4; one of 2 MiB or more (or not a
+// multiple of 4) has I_SIZE_BIG and its size in s_big. (HT_HOOKS_SIZE_BITS: a
+// narrower field, for the tests of s_big with small blocks.)
+#ifdef HT_HOOKS_SIZE_BITS
+#define I_SIZE_BITS  HT_HOOKS_SIZE_BITS
+#else
+#define I_SIZE_BITS  19
+#endif
+#define I_SIZE_BIG   ((1u << I_SIZE_BITS) - 1)
+#define I_REC_SHIFT  I_SIZE_BITS
+#define I_REC_MASK   0xfffu
+#define I_FREEING    (1u << 31)   // being freed by ht_free or ht_free_all: its free hook is due
+
+_Static_assert(I_REC_SHIFT + 12 <= 31, "entry_t.info: size, heap record and I_FREEING");
+
+// A block too big for its entry's size field.
+typedef struct {
+    uintptr_t address;   // 0: unused
+    uint32_t size;
+} big_t;
 
 // A task's record (task_stat_t).
 typedef struct {
@@ -246,12 +286,13 @@ typedef struct {
 #define SLOTS (HT_HOOKS_MAX_BLOCKS + HT_HOOKS_MAX_BLOCKS / 4)
 #define TASK_BUCKETS 64
 
-// The RAM the tables take per block they can hold (for bench/bench_tracker.c).
+// The RAM the table takes per block it can hold (for bench/bench_tracker.c).
 const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) * SLOTS / HT_HOOKS_MAX_BLOCKS;
 
 // Every table is ready as the C runtime sets it up (static initialisers), before
 // heap_caps_init() and so before the first hook: a hook never sets anything up.
 static entry_t s_entries[SLOTS];
+static big_t s_big[HT_HOOKS_MAX_BIG_BLOCKS];
 static task_rec_t s_tasks[HT_HOOKS_MAX_TASKS];
 static ix_t s_task_buckets[TASK_BUCKETS] = { [0 ... TASK_BUCKETS - 1] = NIL };
 static heap_rec_t s_heap_recs[HT_HOOKS_MAX_HEAP_RECORDS];
@@ -268,31 +309,50 @@ static uint32_t s_deletions;       // tasks deleted so far (wraps)
 static uint16_t s_reclaimable;     // deleted tasks' records with no live block
 static size_t s_dropped_tasks;     // deleted tasks' records reused for new tasks
 static ix_t s_task_head = NIL;     // the first record in ESP-IDF's order
-static ix_t s_last_task = NIL;     // the record the last allocation was charged to
-static ix_t s_last_heap_rec = NIL; // and its heap record
 static unsigned s_heap_count; // written under s_lock, read anywhere
 static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
-static unsigned s_freeing;    // entries marked E_FREEING
+static unsigned s_freeing;    // entries marked I_FREEING
 static bool s_boot_adopted;   // heap_caps_init()'s block is in the tables (ensure_ready)
+static uintptr_t s_hand_out;  // K_HANDED while ht_malloc's heap_caps_malloc runs (hand_out)
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
+
+// The straight path of an allocation (alloc_fast): the task and heap of the
+// last one, and their records, while those can take another block as is.
+#define FAST_NONE ((ht_task_t)1)   // no task's handle (handles are 4-aligned)
+static ht_task_t s_fast_task = FAST_NONE;
+static uintptr_t s_fast_start;     // the heap's bounds
+static uintptr_t s_fast_span;
+static ix_t s_fast_rec;
 
 // A block's home slot: its address hashed, scaled to the table by the high
 // word of a 32x32-bit product (no division). Every ESP chip computes that in
 // one instruction (Xtensa's MULUH, RISC-V's MULHU), not in a library routine,
 // which would be in flash; a 16-bit scaling instead costs collisions.
+static inline uint32_t HEAP_IRAM_ATTR address_hash(uintptr_t address) {
+    return (uint32_t)(address >> 2) * 0x9e3779b1u;
+}
+
+static inline unsigned HEAP_IRAM_ATTR slot_of(uint32_t hash) {
+    return (unsigned)(((uint64_t)hash * SLOTS) >> 32);
+}
+
 static inline unsigned HEAP_IRAM_ATTR slot_home(uintptr_t address) {
-    uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
-    return (unsigned)(((uint64_t)h * SLOTS) >> 32);
+    return slot_of(address_hash(address));
 }
 
 static inline unsigned HEAP_IRAM_ATTR slot_after(unsigned i) {
     return i + 1 == SLOTS ? 0 : i + 1;
 }
 
+// A task handle's bucket: the top bits of the same hash as a block's home slot
+// (a TCB is a block: its free finds both with one multiplication).
+static inline size_t HEAP_IRAM_ATTR bucket_of(uint32_t hash) {
+    return (size_t)((hash >> 26) & (TASK_BUCKETS - 1));
+}
+
 static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
-    uint32_t h = (uint32_t)(handle >> 2) * 0x9e3779b1u;
-    return (size_t)((h >> 26) & (TASK_BUCKETS - 1));
+    return bucket_of(address_hash(handle));
 }
 
 /******************************************************************************/
@@ -409,28 +469,86 @@ static boot_scan_t boot_scan(void) {
 /******************************************************************************/
 // The table of blocks. Everything below runs with s_lock held.
 
-// A block heaptrack frees is marked E_FREEING before it goes back to the heap,
-// and stays in the table until its free hook runs. Meanwhile the heap may hand
-// the address out again, on the other core: the new block is then a second
-// entry with the same address, and the free hook takes the E_FREEING one, so
-// that a late free never removes the block made after it.
+// heaptrack's own allocations and frees call ESP-IDF's heap in heaptrack's
+// critical section, so that their hooks run in it (hand_out, give_back)...
+#if !CONFIG_HEAP_TASK_TRACKING
+#define HT_CALL_IN_LOCK 1
+#else
+// ...except where ESP-IDF's task tracking is on as well (the host's
+// differential builds): its allocations and frees take a mutex, which no
+// critical section may. There a block heaptrack frees is marked I_FREEING
+// before it goes back to the heap, and stays in the table until its free hook
+// runs. Meanwhile the heap may hand the address out again, on the other core:
+// the new block is then a second entry with the same address, and the free
+// hook takes the I_FREEING one, so that a late free never removes the block
+// made after it.
+#define HT_CALL_IN_LOCK 0
+#endif
 
 static inline bool HEAP_IRAM_ATTR entry_freeing(ix_t e) {
-    return (s_entries[e].rec & E_OURS) == E_FREEING;
+    return !HT_CALL_IN_LOCK && (s_entries[e].info & I_FREEING) != 0;
 }
 
 // Every entry lies in the run of used slots that starts at its home slot, so a
-// probe stops at the first empty slot. A ghost (a freed Pre-scheduler block,
-// which ESP-IDF keeps) stays there, found by nobody.
+// probe stops at the first empty slot. A ghost stays there, found by nobody.
 static inline bool HEAP_IRAM_ATTR entry_is(ix_t e, uintptr_t address) {
-    return s_entries[e].address == address && !(s_entries[e].rec & E_GHOST);
+    return s_entries[e].key - address < K_GHOST;
+}
+
+static inline uintptr_t HEAP_IRAM_ATTR entry_address(const entry_t *en) {
+    return en->key & ~(uintptr_t)K_STATE;
+}
+
+static inline uint32_t HEAP_IRAM_ATTR entry_state(ix_t e) {
+    return (uint32_t)(s_entries[e].key & K_STATE);
+}
+
+static inline void HEAP_IRAM_ATTR entry_set_state(ix_t e, uint32_t state) {
+    s_entries[e].key = entry_address(&s_entries[e]) | state;
+}
+
+static inline ix_t HEAP_IRAM_ATTR entry_rec(const entry_t *en) {
+    return (ix_t)((en->info >> I_REC_SHIFT) & I_REC_MASK);
+}
+
+// The slot of s_big holding the block at address (0: a free slot), or -1.
+static int HEAP_IRAM_ATTR big_slot(uintptr_t address) {
+    for (int i = 0; i < HT_HOOKS_MAX_BIG_BLOCKS; ++i) {
+        if (s_big[i].address == address) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static inline uint32_t HEAP_IRAM_ATTR entry_size(const entry_t *en) {
+    uint32_t quarter = en->info & I_SIZE_BIG;
+    // Every I_SIZE_BIG entry has its slot in s_big (big_put).
+    return quarter != I_SIZE_BIG ? quarter << 2 : s_big[big_slot(entry_address(en))].size;
+}
+
+// Whether a block of this size fits its entry's size field.
+static inline bool HEAP_IRAM_ATTR size_fits(uint32_t size) {
+    return (size & 3) == 0 && (size >> 2) < I_SIZE_BIG;
+}
+
+// Keeps the size of a block too big for its entry, in a free slot of s_big
+// (there is one: big_slot(0) >= 0).
+static void HEAP_IRAM_ATTR big_put(uintptr_t address, uint32_t size) {
+    big_t *big = &s_big[big_slot(0)];
+    big->address = address;
+    big->size = size;
+}
+
+static void HEAP_IRAM_ATTR big_drop(uintptr_t address) {
+    s_big[big_slot(address)].address = 0;
 }
 
 // The entry of the block at address whose free is not under way, or NIL; in
 // *empty (when NIL) the first empty slot of its run, where a new block would go.
 static inline ix_t HEAP_IRAM_ATTR entry_probe(uintptr_t address, ix_t *empty) {
     unsigned i = slot_home(address);
-    for (; s_entries[i].address != 0; i = slot_after(i)) {
+    for (; s_entries[i].key != 0; i = slot_after(i)) {
         if (entry_is((ix_t)i, address) && !entry_freeing((ix_t)i)) {
             *empty = NIL;
             return (ix_t)i;
@@ -450,7 +568,25 @@ static inline ix_t HEAP_IRAM_ATTR entry_find(uintptr_t address) {
 // out before it adds the new block): that one, if heaptrack handed it out.
 static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
     ix_t e = entry_find(address);
-    return e != NIL && (s_entries[e].rec & E_OURS) == E_HANDED ? e : NIL;
+    return e != NIL && entry_state(e) == K_HANDED ? e : NIL;
+}
+
+// The entry a free at address takes (hash: its address_hash): the first of
+// its address, or, while heaptrack frees blocks outside its lock, the one
+// marked I_FREEING if there are two.
+static inline ix_t HEAP_IRAM_ATTR entry_find_freed(uintptr_t address, uint32_t hash) {
+    ix_t e = NIL;
+    for (unsigned i = slot_of(hash); s_entries[i].key != 0; i = slot_after(i)) {
+        if (entry_is((ix_t)i, address)) {
+            if (e == NIL || entry_freeing((ix_t)i)) {
+                e = (ix_t)i;
+            }
+            if (HT_CALL_IN_LOCK || s_freeing == 0 || entry_freeing((ix_t)i)) {
+                break;
+            }
+        }
+    }
+    return e;
 }
 
 static inline bool HEAP_IRAM_ATTR entry_available(void) {
@@ -462,22 +598,25 @@ static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
     entry_t *en = &s_entries[to];
     const entry_t *old = &s_entries[from];
     // Field by field: a struct copy may become a call to memcpy, which is in flash.
-    en->address = old->address;
-    en->size = old->size;
+    en->key = old->key;
+    en->info = old->info;
     en->prev = old->prev;
     en->next = old->next;
-    en->rec = old->rec;
-    heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
     if (en->prev != NIL) {
         s_entries[en->prev].next = to;
     } else {
-        hr->first = to;
+        s_heap_recs[entry_rec(en)].first = to;
     }
     if (en->next != NIL) {
         s_entries[en->next].prev = to;
     } else {
-        hr->last = to;
+        s_heap_recs[entry_rec(en)].last = to;
     }
+}
+
+// The distance from slot `from` forward to slot `to`, around the table's end.
+static inline unsigned HEAP_IRAM_ATTR slot_distance(unsigned from, unsigned to) {
+    return to >= from ? to - from : to + SLOTS - from;
 }
 
 // Empties slot e (its entry already out of its list). The entries after it in
@@ -485,25 +624,21 @@ static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
 // backward shift: no tombstones, so probes never lengthen with use).
 static inline void HEAP_IRAM_ATTR entry_remove(ix_t e) {
     unsigned hole = e;
-    for (unsigned j = slot_after(hole); s_entries[j].address != 0; j = slot_after(j)) {
-        unsigned home = slot_home(s_entries[j].address);
-        unsigned from_home = j >= home ? j - home : j + SLOTS - home;
-        unsigned from_hole = j >= hole ? j - hole : j + SLOTS - hole;
-        if (from_home >= from_hole) {
+    uintptr_t key;
+    for (unsigned j = slot_after(hole); (key = s_entries[j].key) != 0; j = slot_after(j)) {
+        unsigned home = slot_home(key & ~(uintptr_t)K_STATE);
+        if (slot_distance(home, j) >= slot_distance(hole, j)) {
             entry_move((ix_t)j, (ix_t)hole);
             hole = j;
         }
     }
-    s_entries[hole].address = 0;
-    s_entries[hole].rec = 0;
+    s_entries[hole].key = 0;
     s_listed -= 1;
 }
 
 // Takes an entry out of its record, as ESP-IDF's free does.
-static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
+static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e, heap_rec_t *hr, task_rec_t *tr, uint32_t size) {
     entry_t *en = &s_entries[e];
-    heap_rec_t *hr = &s_heap_recs[en->rec & E_REC_MASK];
-    task_rec_t *tr = &s_tasks[hr->task];
     if (en->prev != NIL) {
         s_entries[en->prev].next = en->next;
     } else {
@@ -515,8 +650,8 @@ static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
         hr->last = en->prev;
     }
     hr->count -= 1;
-    hr->current -= en->size;
-    tr->current -= en->size;
+    hr->current -= size;
+    tr->current -= size;
     if (!tr->alive && tr->current == 0) {
         s_reclaimable += 1;
     }
@@ -524,11 +659,7 @@ static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e) {
 
 // The alive record of the task `handle`, or NIL.
 static inline ix_t HEAP_IRAM_ATTR task_find_alive(ht_task_t handle) {
-    ix_t t = s_last_task;
-    if (t != NIL && s_tasks[t].handle == handle && s_tasks[t].alive) {
-        return t;
-    }
-    for (t = s_task_buckets[task_bucket_of(handle)]; t != NIL; t = s_tasks[t].hnext) {
+    for (ix_t t = s_task_buckets[task_bucket_of(handle)]; t != NIL; t = s_tasks[t].hnext) {
         if (s_tasks[t].handle == handle && s_tasks[t].alive) {
             return t;
         }
@@ -558,16 +689,22 @@ static bool HEAP_IRAM_ATTR task_link(ix_t t) {
     return false;
 }
 
-// Every record of the task whose TCB is being freed is a deleted task's.
+// Every record of the task whose TCB is being freed is a deleted task's: the
+// straight path, which relies on its record being alive, no longer takes it.
+static void HEAP_IRAM_ATTR tcb_deleted(ix_t t) {
+    task_rec_t *tr = &s_tasks[t];
+    tr->alive = false;
+    tr->deleted_at = s_deletions++;
+    if (tr->current == 0) {
+        s_reclaimable += 1;
+    }
+    s_fast_task = FAST_NONE;
+}
+
 static inline void HEAP_IRAM_ATTR tcb_freed(uintptr_t address) {
     for (ix_t t = s_task_buckets[task_bucket_of((ht_task_t)address)]; t != NIL; t = s_tasks[t].hnext) {
-        task_rec_t *tr = &s_tasks[t];
-        if (tr->handle == (ht_task_t)address && tr->alive) {
-            tr->alive = false;
-            tr->deleted_at = s_deletions++;
-            if (tr->current == 0) {
-                s_reclaimable += 1;
-            }
+        if (s_tasks[t].handle == (ht_task_t)address && s_tasks[t].alive) {
+            tcb_deleted(t);
         }
     }
 }
@@ -618,9 +755,7 @@ static void HEAP_IRAM_ATTR task_record_free(ix_t t, ix_t prev) {
     tr->order_next = s_free_task;
     s_free_task = t;
     s_task_count -= 1;
-    if (s_last_task == t) {
-        s_last_task = NIL;
-    }
+    s_fast_task = FAST_NONE;
 }
 
 // Gives back the record of the task deleted first among those with no live
@@ -684,16 +819,17 @@ static inline uint32_t HEAP_IRAM_ATTR size_word(uintptr_t address) {
     return (uint32_t)(((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1] & ~(size_t)3);
 }
 
-static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address, unsigned heap) {
-    if (s_size_checks >= SIZE_CHECKS) {
-        return size_word(address);
-    }
+static uint32_t HEAP_IRAM_ATTR block_size_checked(uintptr_t address, unsigned heap) {
     uint32_t size = (uint32_t)multi_heap_get_allocated_size(s_heaps[heap].handle,
         (void *)(address - HT_BLOCK_OWNER_SIZE));
     if (s_size_checks >= 0) {
         s_size_checks = size_word(address) == size ? s_size_checks + 1 : -1;
     }
     return size;
+}
+
+static inline uint32_t HEAP_IRAM_ATTR block_size_of(uintptr_t address, unsigned heap) {
+    return s_size_checks >= SIZE_CHECKS ? size_word(address) : block_size_checked(address, heap);
 }
 
 // Whether the heap holds a block at address, of this size, as in use: TLSF's
@@ -707,13 +843,12 @@ static inline bool HEAP_IRAM_ATTR block_in_use(uintptr_t address, uint32_t size)
     return (word & 1) == 0 && (uint32_t)(word & ~(size_t)3) == size;
 }
 
-// Charges the block to task record t and its heap record h, and puts it in
-// the empty slot `slot` of its run.
-static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, ix_t t, ix_t h, ix_t slot) {
-    task_rec_t *tr = &s_tasks[t];
+// Charges the block to heap record h (and its task), and puts it in the empty
+// slot `slot` of its run, last in the record's list. `quarter`: its size / 4,
+// or I_SIZE_BIG with its size in s_big already.
+static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, uint32_t quarter, ix_t h, ix_t slot) {
     heap_rec_t *hr = &s_heap_recs[h];
-    s_last_task = t;
-    s_last_heap_rec = h;
+    task_rec_t *tr = &s_tasks[hr->task];
     tr->current += size;
     if (tr->current > tr->peak) {
         tr->peak = tr->current;
@@ -724,15 +859,15 @@ static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, ix
         hr->peak = hr->current;
     }
     entry_t *en = &s_entries[slot];
-    en->address = address;
-    en->size = size;
-    en->rec = (uint16_t)(h | (tr->handle == 0 ? E_PRESCHED : 0));
+    en->key = address | s_hand_out;
+    en->info = quarter | ((uint32_t)h << I_REC_SHIFT);
+    ix_t last = hr->last;
     en->next = NIL;
-    en->prev = hr->last;
-    if (hr->last == NIL) {
+    en->prev = last;
+    if (last == NIL) {
         hr->first = slot;
     } else {
-        s_entries[hr->last].next = slot;
+        s_entries[last].next = slot;
     }
     hr->last = slot;
     s_listed += 1;
@@ -751,7 +886,70 @@ static void HEAP_IRAM_ATTR name_copy(char *name, ht_task_t task) {
     }
 }
 
-// A block `size` bytes long at `address`, in heap `heap`, made by `task`.
+// A new record for the task `task`, in ESP-IDF's order; NIL (and counted) where
+// ESP-IDF would leave it out. There is a record to take (task_record_available).
+static ix_t HEAP_IRAM_ATTR task_record_new(ht_task_t task) {
+    ix_t t = task_record_take();
+    task_rec_t *tr = &s_tasks[t];
+    tr->handle = task;
+    tr->current = 0;
+    tr->peak = 0;
+    tr->order_next = NIL;
+    tr->hnext = NIL;
+    tr->heaps_first = tr->heaps_last = NIL;
+    tr->heap_count = 0;
+    tr->alive = true;
+    tr->deleted_at = 0;
+    name_copy(tr->name, task);
+    if (!task_link(t)) {
+        tr->order_next = s_free_task;
+        s_free_task = t;
+        s_untracked += 1;
+        return NIL;
+    }
+    s_task_count += 1;
+    size_t b = task_bucket_of(task);
+    tr->hnext = s_task_buckets[b];
+    s_task_buckets[b] = t;
+    return t;
+}
+
+// A new heap record of task record t, last of its heaps. There is a record to
+// take (heap_record_available).
+static ix_t HEAP_IRAM_ATTR heap_record_new(ix_t t, unsigned heap) {
+    task_rec_t *tr = &s_tasks[t];
+    ix_t h = heap_record_take();
+    heap_rec_t *hr = &s_heap_recs[h];
+    hr->current = 0;
+    hr->peak = 0;
+    hr->count = 0;
+    hr->first = hr->last = hr->next = NIL;
+    hr->task = t;
+    hr->heap = (uint8_t)heap;
+    if (tr->heaps_last == NIL) {
+        tr->heaps_first = h;
+    } else {
+        s_heap_recs[tr->heaps_last].next = h;
+    }
+    tr->heaps_last = h;
+    tr->heap_count += 1;
+    return h;
+}
+
+// Takes entry e, of the block at address, out of its record and the table.
+static HT_HOT_PATH void HEAP_IRAM_ATTR record_drop(ix_t e, uintptr_t address) {
+    entry_t *en = &s_entries[e];
+    heap_rec_t *hr = &s_heap_recs[entry_rec(en)];
+    uint32_t size = entry_size(en);
+    if ((en->info & I_SIZE_BIG) == I_SIZE_BIG) {
+        big_drop(address);
+    }
+    entry_unlist(e, hr, &s_tasks[hr->task], size);
+    entry_remove(e);
+}
+
+// A block `size` bytes long at `address`, in heap `heap`, made by `task`: what
+// record_alloc_fast leaves.
 static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsigned heap, ht_task_t task) {
     ix_t slot;
     ix_t old = entry_probe(address, &slot);
@@ -760,8 +958,7 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         // free hook has not run yet, or whose late free hook found the new
         // block in use: record_free): the old block leaves its owner, as
         // ESP-IDF's realloc does.
-        entry_unlist(old);
-        entry_remove(old);
+        record_drop(old, address);
         entry_probe(address, &slot);   // the run may have moved back
     }
 
@@ -769,13 +966,10 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
     ix_t t = task_find_alive(task);
     ix_t h = NIL;
     if (t != NIL) {
-        h = s_last_heap_rec;
-        if (t != s_last_task || h == NIL || s_heap_recs[h].heap != heap) {
-            for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
-            }
+        for (h = s_tasks[t].heaps_first; h != NIL && s_heap_recs[h].heap != heap; h = s_heap_recs[h].next) {
         }
     }
-    if (!entry_available()) {
+    if (!entry_available() || (!size_fits(size) && big_slot(0) < 0)) {
         s_untracked += 1;
         return;
     }
@@ -786,88 +980,49 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         }
     }
     if (t == NIL) {
-        t = task_record_take();
-        task_rec_t *tr = &s_tasks[t];
-        tr->handle = task;
-        tr->current = 0;
-        tr->peak = 0;
-        tr->order_next = NIL;
-        tr->hnext = NIL;
-        tr->heaps_first = tr->heaps_last = NIL;
-        tr->heap_count = 0;
-        tr->alive = true;
-        tr->deleted_at = 0;
-        name_copy(tr->name, task);
-        if (!task_link(t)) {
-            tr->order_next = s_free_task;
-            s_free_task = t;
-            s_untracked += 1;
-            return;
+        t = task_record_new(task);
+        if (t == NIL) {
+            return;   // counted
         }
-        s_task_count += 1;
-        size_t b = task_bucket_of(task);
-        tr->hnext = s_task_buckets[b];
-        s_task_buckets[b] = t;
     }
-    task_rec_t *tr = &s_tasks[t];
     if (h == NIL) {
-        h = heap_record_take();
-        heap_rec_t *hr = &s_heap_recs[h];
-        hr->current = 0;
-        hr->peak = 0;
-        hr->count = 0;
-        hr->first = hr->last = hr->next = NIL;
-        hr->task = t;
-        hr->heap = (uint8_t)heap;
-        if (tr->heaps_last == NIL) {
-            tr->heaps_first = h;
-        } else {
-            s_heap_recs[tr->heaps_last].next = h;
-        }
-        tr->heaps_last = h;
-        tr->heap_count += 1;
+        h = heap_record_new(t, heap);
     }
-    block_add(address, size, t, h, slot);
+    uint32_t quarter = size >> 2;
+    if (!size_fits(size)) {
+        big_put(address, size);
+        quarter = I_SIZE_BIG;
+    }
+    block_add(address, size, quarter, h, slot);
+    // The straight path relies on TLSF's size word (block_size_of).
+    s_fast_task = s_size_checks >= SIZE_CHECKS ? task : FAST_NONE;
+    s_fast_start = s_heaps[heap].start;
+    s_fast_span = s_heaps[heap].end - s_heaps[heap].start;
+    s_fast_rec = h;
 }
 
-// The common allocation, straight through: the tables are set up, the block is
-// new, made by the task in the heap of the last allocation, with room for it.
-// False, having changed nothing, for anything else (record_alloc's work).
-static inline bool HEAP_IRAM_ATTR record_alloc_again(uintptr_t address, uint32_t size, unsigned heap,
-    ht_task_t task) {
-    ix_t t = s_last_task, h = s_last_heap_rec, slot;
-    if (t == NIL || !entry_available()
-        || s_tasks[t].handle != task || !s_tasks[t].alive || s_heap_recs[h].heap != heap
-        || entry_probe(address, &slot) != NIL) {
-        return false;
-    }
-    block_add(address, size, t, h, slot);
-    return true;
+// A freed block made before any task ran: ESP-IDF knows no owner for it and
+// leaves its record alone; so does this, found by nobody now.
+static void HEAP_IRAM_ATTR record_ghost(ix_t e) {
+    s_entries[e].info &= ~I_FREEING;
+    entry_set_state(e, K_GHOST);
 }
 
-static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
-    // The entry at address, the one being freed by heaptrack if there are two
-    // (only while heaptrack frees blocks: otherwise the first will do).
-    ix_t e = NIL;
-    for (unsigned i = slot_home(address); s_entries[i].address != 0; i = slot_after(i)) {
-        if (entry_is((ix_t)i, address)) {
-            if (e == NIL || entry_freeing((ix_t)i)) {
-                e = (ix_t)i;
-            }
-            if (s_freeing == 0 || entry_freeing((ix_t)i)) {
-                break;
-            }
-        }
-    }
+// A free at address.
+static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
+    uint32_t hash = address_hash(address);
+    ix_t e = entry_find_freed(address, hash);
     if (e == NIL) {
         // Not recorded (a table was full, or the tracker's own): its owner is
         // unknown, but a task's handle can only be freed as its TCB.
         tcb_freed(address);
         return;
     }
+    entry_t *en = &s_entries[e];
+    uint32_t size = entry_size(en);
     if (entry_freeing(e)) {
         s_freeing -= 1;
-    } else if (block_in_use(address, s_entries[e].size)) {
+    } else if (block_in_use(address, size)) {
         // A late hook: the heap handed this address out again, as the block
         // of this size in use there, before the free it reports got here (on
         // the other core). That block's entry stays (if its own alloc hook
@@ -875,16 +1030,48 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
         tcb_freed(address);
         return;
     }
-    s_entries[e].rec &= (uint16_t) ~E_OURS;
-    if (s_entries[e].rec & E_PRESCHED) {
-        // ESP-IDF knows no owner for a block made before any task ran, and
-        // leaves its record alone: so does this, found by nobody now.
-        s_entries[e].rec |= E_GHOST;
+    heap_rec_t *hr = &s_heap_recs[entry_rec(en)];
+    if (s_tasks[hr->task].handle == 0) {
+        record_ghost(e);
         return;
     }
-    entry_unlist(e);
-    entry_remove(e);
-    tcb_freed(address);
+    record_drop(e, address);
+    if (s_task_buckets[bucket_of(hash)] != NIL) {
+        tcb_freed(address);
+    }
+}
+
+// The common allocation, straight through: made by the task in the heap of
+// the last allocation (whose records are alive, and TLSF's size word trusted),
+// a new block whose size fits its entry, with room for it. False, having changed nothing, for anything
+// else (record_alloc's work).
+static inline bool HEAP_IRAM_ATTR alloc_fast(uintptr_t address, ht_task_t task) {
+    if (task != s_fast_task || address - s_fast_start >= s_fast_span || !entry_available()) {
+        return false;
+    }
+    uint32_t size = size_word(address);   // a multiple of 4
+    ix_t slot;
+    if (size >= (I_SIZE_BIG << 2) || entry_probe(address, &slot) != NIL) {
+        return false;
+    }
+    block_add(address, size, size >> 2, s_fast_rec, slot);
+    return true;
+}
+
+// An allocation, every case.
+static void HEAP_IRAM_ATTR __attribute__((noinline)) alloc_any(uintptr_t address, ht_task_t task) {
+    int heap = heap_of(address);
+    ht_idf_heap_t found;
+    if (heap < 0 && ht_idf_heap_containing(address, &found)) {
+        // A heap not known yet, from ESP-IDF's registry.
+        heap_add(&found);
+        heap = heap_of(address);
+    }
+    if (heap >= 0) {
+        record_alloc(address, block_size_of(address, (unsigned)heap), (unsigned)heap, task);
+    } else {
+        s_untracked += 1;
+    }
 }
 
 // Puts heap_caps_init()'s block (boot_scan) where ESP-IDF's tracking has it
@@ -894,7 +1081,7 @@ static void HEAP_IRAM_ATTR record_free(uintptr_t address) {
 // held.
 static void boot_block_adopt(uintptr_t address, uint32_t size, unsigned heap) {
     ix_t slot;
-    if (entry_probe(address, &slot) != NIL || !entry_available()) {
+    if (entry_probe(address, &slot) != NIL || !entry_available() || !size_fits(size)) {
         return;   // the hooks know it (they cannot), or no room: it stays out
     }
     ix_t t = task_find_alive(0);
@@ -958,9 +1145,8 @@ static void boot_block_adopt(uintptr_t address, uint32_t size, unsigned heap) {
     hr->peak += size;
     hr->count += 1;
     entry_t *en = &s_entries[slot];
-    en->address = address;
-    en->size = size;
-    en->rec = (uint16_t)(h | E_PRESCHED);
+    en->key = address;
+    en->info = (size >> 2) | ((uint32_t)h << I_REC_SHIFT);
     en->prev = NIL;
     en->next = hr->first;
     if (hr->first != NIL) {
@@ -970,6 +1156,7 @@ static void boot_block_adopt(uintptr_t address, uint32_t size, unsigned heap) {
     }
     hr->first = slot;
     s_listed += 1;
+    s_fast_task = FAST_NONE;   // its heap records moved
 }
 
 // What the hooks leave to the API's first call, in task context: every heap
@@ -1006,36 +1193,14 @@ static inline uintptr_t HEAP_IRAM_ATTR data_address(void *ptr) {
     return (uintptr_t)ptr;
 }
 
-// The heap holding address, learned from ESP-IDF's registry if it is new; -1
-// for none.
-static int HEAP_IRAM_ATTR heap_learn(uintptr_t address) {
-    ht_idf_heap_t found;
-    if (!ht_idf_heap_containing(address, &found)) {
-        return -1;
-    }
-    taskENTER_CRITICAL(&s_lock);
-    heap_add(&found);
-    taskEXIT_CRITICAL(&s_lock);
-    return heap_of(address);
-}
-
 void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
     (void)size;
     (void)caps;
     uintptr_t address = data_address(ptr);
-    int heap = heap_of(address);
-    if (heap < 0) {
-        heap = heap_learn(address);
-    }
     ht_task_t task = (ht_task_t)xTaskGetCurrentTaskHandle();
     taskENTER_CRITICAL(&s_lock);
-    if (heap >= 0) {
-        uint32_t block_size = block_size_of(address, (unsigned)heap);
-        if (!record_alloc_again(address, block_size, (unsigned)heap, task)) {
-            record_alloc(address, block_size, (unsigned)heap, task);
-        }
-    } else {
-        s_untracked += 1;
+    if (!alloc_fast(address, task)) {
+        alloc_any(address, task);
     }
     taskEXIT_CRITICAL(&s_lock);
 }
@@ -1047,33 +1212,78 @@ void esp_heap_trace_free_hook(void *ptr) {
 }
 
 /******************************************************************************/
-// heaptrack.malloc's blocks: the entries it handed out carry E_HANDED.
+// heaptrack.malloc's blocks: their entries' keys carry K_HANDED.
+//
+// heaptrack's own allocations and frees are made in its critical section: the
+// hook of that very call runs inside it (taking the lock again), so it knows
+// the block is heaptrack's, and no other core's hook runs between the heap's
+// work and its hook. With ESP-IDF's task tracking on as well (the host's
+// differential builds), ESP-IDF's own allocations and frees take a mutex,
+// which no critical section may: there the block is marked after its
+// allocation, and before its free, and the call made outside the lock.
+
+// heap_caps_free for heaptrack, with s_lock held, of the block at p whose
+// entry is e (K_HANDED or K_CLAIMED; NIL: none).
+static void give_back(ix_t e, void *p) {
+    #if HT_CALL_IN_LOCK
+    (void)e;
+    heap_caps_free(p);
+    #else
+    if (e != NIL) {
+        // Given back before it goes back to the heap: a second ht_free of it,
+        // even a concurrent one, finds it gone; its hook takes this entry.
+        entry_set_state(e, K_PLAIN);
+        s_entries[e].info |= I_FREEING;
+        s_freeing += 1;
+    }
+    taskEXIT_CRITICAL(&s_lock);
+    heap_caps_free(p);
+    taskENTER_CRITICAL(&s_lock);
+    #endif
+}
+
+// heap_caps_malloc for ht_malloc, with s_lock held: its block, recorded and
+// marked K_HANDED; NULL if the heap or the tables had no room (the heap's
+// detail in s_detail).
+static void *hand_out(size_t size, uint32_t caps) {
+    size_t untracked = s_untracked;
+    #if HT_CALL_IN_LOCK
+    s_hand_out = K_HANDED;
+    void *p = heap_caps_malloc(size, caps);
+    s_hand_out = K_PLAIN;
+    bool recorded = s_untracked == untracked;
+    #else
+    taskEXIT_CRITICAL(&s_lock);
+    void *p = heap_caps_malloc(size, caps);
+    taskENTER_CRITICAL(&s_lock);
+    ix_t e = p != NULL ? entry_find(data_address(p)) : NIL;
+    bool recorded = e != NIL;
+    if (recorded) {
+        entry_set_state(e, K_HANDED);
+    }
+    #endif
+    if (p == NULL) {
+        s_detail = detail_no_heap;
+        return NULL;
+    }
+    if (!recorded) {
+        // A block the statistics cannot show is not handed out: its hook
+        // counted it, and it goes back at once.
+        s_untracked -= s_untracked > untracked ? 1 : 0;
+        give_back(NIL, p);
+        s_detail = detail_table_full;
+        return NULL;
+    }
+    return p;
+}
 
 void *ht_malloc(size_t size, uint32_t caps) {
     if (ht_context_check() != HT_OK) {
         return NULL;
     }
-    void *p = heap_caps_malloc(size, caps);
-    if (p == NULL) {
-        s_detail = detail_no_heap;
-        return NULL;
-    }
-    bool recorded;
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = entry_find(data_address(p));
-    recorded = e != NIL;
-    if (recorded) {
-        s_entries[e].rec |= E_HANDED;
-    } else if (s_untracked > 0) {
-        s_untracked -= 1;   // the hook counted it; it goes back at once
-    }
+    void *p = hand_out(size, caps);
     taskEXIT_CRITICAL(&s_lock);
-    if (!recorded) {
-        // A block the statistics cannot show is not handed out.
-        heap_caps_free(p);
-        s_detail = detail_table_full;
-        return NULL;
-    }
     return p;
 }
 
@@ -1082,29 +1292,18 @@ ht_err_t ht_free(void *address) {
     if (err != HT_OK) {
         return err;
     }
-    if (address == NULL) {
-        return HT_ERR_NOT_FOUND;
+    if (address == NULL || ((uintptr_t)address & K_STATE) != 0) {
+        return HT_ERR_NOT_FOUND;   // not a block's address (a key would match it)
     }
-    bool handed = false;
     ensure_ready();
     taskENTER_CRITICAL(&s_lock);
     ix_t e = entry_find_handed(data_address(address));
     if (e != NIL) {
-        // Given back before it goes back to the heap: a second ht_free of it,
-        // even a concurrent one, finds it gone.
-        s_entries[e].rec |= E_FREEING;
-        s_freeing += 1;
-        handed = true;
+        give_back(e, address);
     }
     taskEXIT_CRITICAL(&s_lock);
-    if (!handed) {
-        return HT_ERR_NOT_FOUND;
-    }
-    heap_caps_free(address);
-    return HT_OK;
+    return e != NIL ? HT_OK : HT_ERR_NOT_FOUND;
 }
-
-#define HT_FREE_BATCH (16)
 
 ht_err_t ht_free_all(size_t *count) {
     if (count != NULL) {
@@ -1119,36 +1318,30 @@ ht_err_t ht_free_all(size_t *count) {
     ensure_ready();
     taskENTER_CRITICAL(&s_lock);
     for (unsigned e = 0; e < SLOTS; ++e) {
-        if ((s_entries[e].rec & E_OURS) == E_HANDED) {
-            s_entries[e].rec = (uint16_t)((s_entries[e].rec & ~E_OURS) | E_CLAIMED);
+        if (entry_state((ix_t)e) == K_HANDED) {
+            entry_set_state((ix_t)e, K_CLAIMED);
         }
     }
     taskEXIT_CRITICAL(&s_lock);
 
-    // Then free them a batch at a time, outside the lock, sweeping the table
-    // until a whole sweep finds none: meanwhile frees move entries back in
-    // their runs, one maybe past the sweep (from the table's first slots to
-    // its last).
+    // Then free them one at a time, each in its own critical section, sweeping
+    // the table until a whole sweep finds none: frees move entries back in
+    // their runs (into the slot just looked at, or from the table's first
+    // slots past its end).
     size_t freed = 0;
     unsigned cursor = 0;
     bool found_in_sweep = false;
     for (;;) {
-        void *batch[HT_FREE_BATCH];
-        size_t n = 0;
         taskENTER_CRITICAL(&s_lock);
-        for (; n < HT_FREE_BATCH && cursor < SLOTS; ++cursor) {
-            if ((s_entries[cursor].rec & E_OURS) == E_CLAIMED) {
-                s_entries[cursor].rec |= E_FREEING;
-                s_freeing += 1;
-                batch[n++] = (void *)s_entries[cursor].address;
-            }
+        while (cursor < SLOTS && entry_state((ix_t)cursor) != K_CLAIMED) {
+            cursor += 1;
+        }
+        if (cursor < SLOTS) {
+            give_back((ix_t)cursor, (void *)entry_address(&s_entries[cursor]));
+            freed += 1;
+            found_in_sweep = true;
         }
         taskEXIT_CRITICAL(&s_lock);
-        for (size_t k = 0; k < n; ++k) {
-            heap_caps_free(batch[k]);
-        }
-        freed += n;
-        found_in_sweep |= n != 0;
         if (cursor == SLOTS) {
             if (!found_in_sweep) {
                 break;
@@ -1270,8 +1463,8 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
             for (ix_t e = hr->first; e != NIL; e = s_entries[e].next) {
                 ht_block_t *b = (*blocks)++;
                 b->task = tr->handle;
-                b->address = (void *)s_entries[e].address;
-                b->size = s_entries[e].size;
+                b->address = (void *)entry_address(&s_entries[e]);
+                b->size = entry_size(&s_entries[e]);
             }
         }
     }
@@ -1506,8 +1699,8 @@ ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
     taskENTER_CRITICAL(&s_lock);
     ix_t e = entry_find(data_address((void *)address));
     if (e != NIL) {
-        *owner = s_tasks[s_heap_recs[s_entries[e].rec & E_REC_MASK].task].handle;
-        *size = s_entries[e].size;
+        *owner = s_tasks[s_heap_recs[entry_rec(&s_entries[e])].task].handle;
+        *size = entry_size(&s_entries[e]);
     }
     taskEXIT_CRITICAL(&s_lock);
     return e != NIL ? HT_OK : HT_ERR_NOT_FOUND;

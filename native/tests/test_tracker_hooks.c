@@ -8,7 +8,9 @@
 // a full table of task records reuses the records of deleted tasks that have
 // no live block, oldest first, and counts them; its table of blocks (open
 // addressing, entries moving back when one before them goes) keeps every
-// block findable and every record's blocks in allocation order, nearly full.
+// block findable and every record's blocks in allocation order, nearly full;
+// a block too big for its entry's size field keeps its size in a side table,
+// and is left out and counted when that is full.
 // tracker.h's general behaviour, the same for both trackers, is
 // test_tracker_idf.c's and the differential test's.
 #include <stdio.h>
@@ -229,6 +231,64 @@ static void test_full_table(void) {
     heap_caps_free(p);
 }
 
+// The size of the block at address in a task's snapshot, or 0 when not listed.
+static size_t listed_size(const ht_task_stat_t *task, const void *address) {
+    for (size_t h = 0; task != NULL && h < task->heap_count; ++h) {
+        for (size_t b = 0; b < task->heap_stat[h].alloc_count; ++b) {
+            if (task->heap_stat[h].blocks[b].address == address) {
+                return task->heap_stat[h].blocks[b].size;
+            }
+        }
+    }
+    return 0;
+}
+
+// This build's entries hold sizes up to 16 KB (HT_HOOKS_SIZE_BITS=12) and its
+// side table two bigger blocks (HT_HOOKS_MAX_BIG_BLOCKS=2): the first two are
+// exact, the third is left out and counted; heaptrack.malloc refuses one while
+// the side table is full, and takes one again once a big block was freed.
+static void test_big_blocks(void) {
+    enum { BIG = 20000 };
+    ht_snapshot_t snap = take();
+    size_t untracked = snap.untracked;
+    const ht_task_stat_t *me = find(&snap, ht_current_task());
+    size_t current = me != NULL ? me->overall_current_usage : 0;
+    ht_snapshot_release(&snap);
+
+    void *big[3];
+    for (int i = 0; i < 3; ++i) {
+        big[i] = heap_caps_malloc(BIG, MALLOC_CAP_DEFAULT);
+        CHECK(big[i] != NULL);
+    }
+    size_t size0 = heap_caps_get_allocated_size(big[0]), size1 = heap_caps_get_allocated_size(big[1]);
+    snap = take();
+    me = find(&snap, ht_current_task());
+    CHECK(snap.untracked == untracked + 1);
+    CHECK(listed_size(me, big[0]) == size0 && listed_size(me, big[1]) == size1 && listed_size(me, big[2]) == 0);
+    CHECK(me != NULL && me->overall_current_usage == current + size0 + size1);
+    ht_snapshot_release(&snap);
+
+    CHECK(ht_malloc(BIG, HT_CAP_DEFAULT) == NULL);
+    CHECK(strstr(ht_error_detail(), "tracker is full") != NULL);
+    heap_caps_free(big[0]);
+    void *p = ht_malloc(BIG, HT_CAP_DEFAULT);
+    CHECK(p != NULL);
+    snap = take();
+    me = find(&snap, ht_current_task());
+    CHECK(snap.untracked == untracked + 1);
+    CHECK(listed_size(me, p) == heap_caps_get_allocated_size(p) && listed_size(me, big[1]) == size1);
+    CHECK(me != NULL && me->overall_current_usage == current + size1 + heap_caps_get_allocated_size(p));
+    ht_snapshot_release(&snap);
+
+    CHECK(ht_free(p) == HT_OK);
+    heap_caps_free(big[1]);
+    heap_caps_free(big[2]);
+    snap = take();
+    me = find(&snap, ht_current_task());
+    CHECK(snap.untracked == untracked + 1 && me != NULL && me->overall_current_usage == current);
+    ht_snapshot_release(&snap);
+}
+
 static void idle(void *arg) {
     (void)arg;
     void *p = heap_caps_malloc(24, MALLOC_CAP_DEFAULT);
@@ -349,6 +409,7 @@ int main(void) {
     test_realloc_in_place();
     test_table_churn();
     test_full_table();
+    test_big_blocks();
     test_deleted_task_records_reused();
     test_full_task_records();
     printf("%s: %s\n", "test_tracker_hooks", g_failed ? "FAILED" : "all passed");

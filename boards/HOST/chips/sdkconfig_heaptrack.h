@@ -9,7 +9,19 @@
 
 // Heap (components/heap/Kconfig).
 #define CONFIG_HEAP_POISONING_DISABLED 1
+// HEAPTRACK_IDF_TRACING=1: ESP-IDF's standalone heap tracing with its hash map
+// of the default size, for bench/bench_tracker.c's column of it (no firmware
+// has it). No callers recorded: the default on the RISC-V chips (on Xtensa
+// ESP-IDF records 2 by default, walking frames the host's -O2 code does not keep).
+#if HEAPTRACK_IDF_TRACING
+#define CONFIG_HEAP_TRACING_STANDALONE 1
+#define CONFIG_HEAP_TRACING 1
+#define CONFIG_HEAP_TRACE_HASH_MAP 1
+#define CONFIG_HEAP_TRACE_HASH_MAP_SIZE 512
+#define CONFIG_HEAP_TRACING_STACK_DEPTH 0
+#else
 #define CONFIG_HEAP_TRACING_OFF 1
+#endif
 #ifndef HEAPTRACK_IDF_TRACKING
 #define HEAPTRACK_IDF_TRACKING 1
 #endif

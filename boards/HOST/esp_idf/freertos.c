@@ -75,8 +75,9 @@ struct tskTaskControlBlock {
 _Static_assert(sizeof(struct tskTaskControlBlock) <= TCB_SIZE, "the host's TCB fits the chip's");
 
 static __thread TaskHandle_t s_current;
-// Critical sections this thread is in (FreeRTOS's per-core uxCriticalNesting).
-static __thread unsigned s_critical_nesting;
+// Critical sections this thread is in (FreeRTOS's per-core uxCriticalNesting;
+// FreeRTOS.h's xPortCanYield reads it).
+__thread unsigned host_critical_nesting;
 static __thread char s_next_name[configMAX_TASK_NAME_LEN];
 static __thread size_t s_next_stack;
 static __thread TaskHandle_t s_last_created;
@@ -152,7 +153,7 @@ void vPortEnterCritical(portMUX_TYPE *mux) {
         mux_acquire(mux, self);
         mux->count = 1;
     }
-    s_critical_nesting += 1;
+    host_critical_nesting += 1;
 }
 
 void vPortExitCritical(portMUX_TYPE *mux) {
@@ -160,7 +161,7 @@ void vPortExitCritical(portMUX_TYPE *mux) {
         // The chip asserts the same (spinlock_release: the caller must own it).
         mux_die("portEXIT_CRITICAL on a portMUX this task does not hold");
     }
-    s_critical_nesting -= 1;
+    host_critical_nesting -= 1;
     mux->count -= 1;
     if (mux->count == 0) {
         __atomic_store_n(&mux->owner, portMUX_FREE_VAL, __ATOMIC_RELEASE);
@@ -170,10 +171,6 @@ void vPortExitCritical(portMUX_TYPE *mux) {
 // The host has no interrupt handlers: every caller is a task.
 BaseType_t xPortInIsrContext(void) {
     return pdFALSE;
-}
-
-bool xPortCanYield(void) {
-    return s_critical_nesting == 0;
 }
 
 // MicroPython's atomic section on the esp32 port (MICROPY_BEGIN_ATOMIC_SECTION,

@@ -440,17 +440,46 @@ def _pairs(a, b):
                 i2 += 1
             while j2 < len(b) and b[j2].handle == hb:
                 j2 += 1
-            olds = list(range(i, i2))
+            if i2 - i == 1 and j2 - j == 1 and a[i].name == b[j].name:
+                pairs.append((i + 1) * m + j + 1)   # the common case, without the dict below
+                i, j = i2, j2
+                continue
+            # Old records of this handle by name, each name's in order: a handle reused
+            # by hundreds of tasks pairs in linear time, not a scan per new record.
+            by_name = {}
+            for ii in range(i2 - 1, i - 1, -1):
+                by_name.setdefault(a[ii].name, []).append(ii)
+            paired = set()
             for jj in range(j, j2):
-                match = [ii for ii in olds if a[ii].name == b[jj].name]
+                match = by_name.get(b[jj].name)
                 if match:
-                    olds.remove(match[0])
-                    pairs.append((match[0] + 1) * m + jj + 1)
+                    ii = match.pop()
+                    paired.add(ii)
+                    pairs.append((ii + 1) * m + jj + 1)
                 else:
                     pairs.append(jj + 1)
-            pairs.extend((ii + 1) * m for ii in olds)
+            pairs.extend((ii + 1) * m for ii in range(i, i2) if ii not in paired)
             i, j = i2, j2
     return pairs
+
+
+def _by_growth(codes, delta):
+    # codes ordered by delta(code), largest first, ties kept in order. Not
+    # list.sort(key=...): MicroPython calls the key at every comparison, and its
+    # quicksort (the last element as pivot) is quadratic on equal keys with
+    # reverse=True and on sorted input: 1,000 tasks that did not change took
+    # 500,000 calls. Here each code's delta is taken once, into one int that
+    # orders it (distinct: ties broken by position), the ints are shuffled so
+    # that no input order is the sorted one, and sorted with no key.
+    m = len(codes) + 1
+    keys = [delta(c) * m + (m - 1 - k) for k, c in enumerate(codes)]
+    x = 1
+    for k in range(len(keys) - 1, 0, -1):
+        x = (x * 75 + 74) % 65537   # small ints throughout: no allocation on a board
+        r = x % (k + 1)
+        keys[k], keys[r] = keys[r], keys[k]
+    keys.sort()
+    return [codes[m - 1 - key % m] for key in reversed(keys)]
 
 
 class Diff:
@@ -472,9 +501,7 @@ class Diff:
         self.gc_areas.update(new.gc_areas)
         self._old = _ordered(old.tasks)
         self._new = _ordered(new.tasks)
-        pairs = _pairs(self._old, self._new)
-        pairs.sort(key=lambda p: self._delta(p), reverse=True)
-        self._pairs = pairs
+        self._pairs = _by_growth(_pairs(self._old, self._new), self._delta)
 
     def _pair(self, code):
         i, j = divmod(code, len(self._new) + 1)

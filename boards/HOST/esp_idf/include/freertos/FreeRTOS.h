@@ -10,6 +10,7 @@
 
 #include "sdkconfig.h"
 #include "esp_err.h"
+#include "esp_cpu.h"
 // ESP-IDF's portmacro.h, which FreeRTOS.h includes, brings in the heap API.
 #include "esp_heap_caps.h"
 
@@ -48,9 +49,17 @@ void vPortMuxInitialize(portMUX_TYPE *mux);
 void vPortEnterCritical(portMUX_TYPE *mux);
 void vPortExitCritical(portMUX_TYPE *mux);
 BaseType_t xPortInIsrContext(void);
+// The core the caller runs on (ESP-IDF's portmacro.h): esp_cpu.h's.
+static inline BaseType_t xPortGetCoreID(void) {
+    return (BaseType_t)esp_cpu_get_core_id();
+}
 // False inside a critical section (interrupts masked on this core): a task
-// must not block there.
-bool xPortCanYield(void);
+// must not block there. Inline, as ESP-IDF's portmacro.h has it (the chip reads
+// its interrupt level): the host reads the calling thread's nesting count.
+extern __thread unsigned host_critical_nesting;
+static inline bool xPortCanYield(void) {
+    return host_critical_nesting == 0;
+}
 
 #define portMUX_INITIALIZE(mux) vPortMuxInitialize(mux)
 #define portENTER_CRITICAL(mux) vPortEnterCritical(mux)
