@@ -50,12 +50,14 @@ void vPortEnterCriticalMux(portMUX_TYPE *mux) {
         // Zeroed memory is not a free spinlock on the chip either (it spins for ever there).
         qemu_board_fail("portENTER_CRITICAL on a portMUX never initialised (portMUX_INITIALIZE)");
     }
-    mux->owner = (uint32_t)xPortGetCoreID();
+    // Held already by this core (the only one): taken again, as ESP-IDF's
+    // spinlocks are, the count says how deep.
+    mux->owner = portMUX_OWNER_CORE0;
     mux->count += 1;
 }
 
 void vPortExitCriticalMux(portMUX_TYPE *mux) {
-    if (mux->count == 0 || mux->owner != (uint32_t)xPortGetCoreID()) {
+    if (mux->count == 0 || mux->owner != portMUX_OWNER_CORE0) {
         // ESP-IDF asserts the same (spinlock_release: the caller must hold it).
         qemu_board_fail("portEXIT_CRITICAL on a portMUX this core does not hold");
     }

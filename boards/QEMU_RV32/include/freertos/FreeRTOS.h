@@ -17,12 +17,15 @@
 #include "esp_heap_caps.h"
 
 // portMUX_TYPE: ESP-IDF's spinlock (esp_hw_support's spinlock.h), the same
-// shape: the owner (a core id) and how many times the owner took it again.
+// shape: the owner (a core's owner word) and how many times the owner took it again.
 // On this one-hart board, as on the single-core ESP32-C3, taking one is a
 // critical section of the kernel's (interrupts masked on the hart); the owner
 // and count are kept so that a release by a non-owner is caught, as
 // spinlock_release asserts on the chip.
 #define portMUX_FREE_VAL 0xB33FFFFFu
+// The owner word of a spinlock core 0 holds: ESP-IDF's SPINLOCK_OWNER_ID_0, never 0,
+// which a zeroed (never initialised) spinlock has.
+#define portMUX_OWNER_CORE0 0xCDCDu
 typedef struct {
     uint32_t owner;
     uint32_t count;
