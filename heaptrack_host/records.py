@@ -2,7 +2,10 @@
 ``heaptrack.dump_sample()`` write on the board, as the host reads them.
 
 Each table lists a record's fields in order with their type; ``check(obj, table, what)``
-validates one record (a dict from JSON) and returns its values in that order.
+validates one record (a dict from JSON) and returns its values in that order. These
+tables are the format's one definition: host_tests/test_record_format.py checks the
+firmware's dump() and dump_sample() output, the on-board objects they come from and
+the typed stubs against them.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ def test_the_example_type_checks():
 
 def test_readme_calls_type_check(tmp_path):
     typed = README_PRELUDE.replace("def func():", "def func() -> None:") \
+        .replace("readme_done = []", "readme_done: list[int] = []") \
         .replace("def workload(arg):", "def workload(arg: int) -> None:")
     script = tmp_path / "readme_calls.py"
     script.write_text(typed + "\n".join(readme_module_code()) + "\n", encoding="utf-8")
