@@ -11,7 +11,9 @@ those it calls HELD (deleted before the recording, still holding memory) in
 with what the verdict is based on drawn too: the lowest use in each third of the
 run (diamonds joined by a dashed line) when it rose all through, an × where the
 task was deleted while holding memory, a dark red line across both plots where
-failed allocations were seen (dotted: the script's MemoryError/ENOMEM). Reasons are in the legend, outside the
+failed allocations were seen (dotted: the script's MemoryError/ENOMEM), and
+MicroPython's GC heap size over time on its own scale beside the free space.
+Reasons are in the legend, outside the
 plot, so nothing is written over a line or a border; every other task gets a
 colour that is not red.
 
@@ -182,7 +184,24 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
     ax_free.set_ylabel("ESP-IDF heap\nfree (%s)" % unit_free)
     ax_free.set_xlabel("time since start (s)")
     ax_free.grid(True, color="#e5e5e5")
-    ax_free.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8.5, frameon=False, borderaxespad=0)
+    handles, labels = ax_free.get_legend_handles_labels()
+    # MicroPython's GC heap size on its own scale (right): it grows as ESP-IDF's
+    # free space shrinks, the story of an ENOMEM while gc.mem_free() looks fine.
+    gc_total = [(s.get("gc") or {}).get("total") for s in samples]
+    legend_x = 1.02
+    if times and all(isinstance(v, int) for v in gc_total):
+        ax_gc = ax_free.twinx()
+        div_gc, unit_gc = _unit(max(gc_total))
+        (gc_line,) = ax_gc.plot(times, _scaled(gc_total, div_gc), color=GC_EVENT_COLOR, linewidth=1.4,
+                                drawstyle="steps-post")
+        ax_gc.set_ylim(0, max(gc_total) / div_gc * 1.25)
+        ax_gc.set_ylabel("GC heap (%s)" % unit_gc, color=GC_EVENT_COLOR, fontsize=9)
+        ax_gc.tick_params(axis="y", colors=GC_EVENT_COLOR, labelsize=8)
+        handles.append(gc_line)
+        labels.append("MicroPython GC heap size (right scale)")
+        legend_x = 1.1
+    ax_free.legend(handles, labels, loc="upper left", bbox_to_anchor=(legend_x, 1.0), fontsize=8.5, frameon=False,
+                   borderaxespad=0)
     if len(times) == 1:
         ax.set_xlim(times[0] - 0.5, times[0] + 0.5)
     elif times:
