@@ -428,6 +428,30 @@ def test_board_without_heaptrack_module(vboard_factory):
     assert "runs MicroPython without the heaptrack module" in proc.stderr
 
 
+# A heaptrack package on the board's filesystem shadows the frozen one: as a
+# firmware built before the host tools' board half was frozen into it (no
+# heaptrack._host), or with an older one.
+OLDER_FIRMWARES = {
+    "no _host": {},
+    "older _host": {"_host.py": "import sys\nPROTOCOL = 0\n"
+                                "def hello(marker):\n    sys.stdout.write(marker + repr((0, '', True)) + '\\n')\n"},
+}
+
+
+@pytest.mark.parametrize("files", OLDER_FIRMWARES.values(), ids=OLDER_FIRMWARES.keys())
+def test_firmware_older_than_the_host_tools(vboard_factory, files):
+    old = vboard_factory()
+    package = old.vboard.flash / "heaptrack"
+    package.mkdir()
+    (package / "__init__.py").write_text("from _heaptrack import *\n")
+    for name, text in files.items():
+        (package / name).write_text(text)
+    proc = heaptrack("watch", "--port", old.device, "--once")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "is older than these host tools" in proc.stderr and "flash a current one" in proc.stderr
+
+
 def test_missing_script_is_exit_2(board, tmp_path):
     proc = heaptrack("record", "--port", board.device, "-o", tmp_path / "x.jsonl", "--run", tmp_path / "nope.py")
     assert proc.returncode == 2 and "cannot read script" in proc.stderr
