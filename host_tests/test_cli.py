@@ -1,6 +1,7 @@
 """The `heaptrack` command against a board: watch, record, plot, parse, vboard, and its errors."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -968,3 +969,11 @@ def test_watch_prints_a_failed_allocation_as_it_happens(board, script):
     assert len(said) == 2 and "50,331,648 B" in said[0] and "41,943,040 B" in said[1], proc.stdout
     # The view under the table keeps the count and the newest.
     assert "while watched; the newest: #" in proc.stdout
+
+
+def test_only_the_transport_imports_mpremote():
+    # The host tools' mpremote is one module's business (the versions pinned are
+    # what it was tested with); everything else goes through it.
+    users = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "heaptrack_host").rglob("*.py")
+                   if re.search(r"^\s*(from|import)\s+mpremote\b", p.read_text(encoding="utf-8"), re.M))
+    assert users == ["heaptrack_host/transport.py"]
