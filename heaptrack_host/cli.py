@@ -14,16 +14,17 @@ Exit status: 0 done; 1 the script run on the board raised; 2 the job could not
 be done (no board, board without heaptrack firmware, wrong port, bad input, the
 board went away), with one line on stderr saying why.
 
-Layering as in mpremote: connection.py is the transport to a board, recording.py
-the model of what is sampled (and the recording file's format), verdict.py the one
-leak verdict, exposition.py Prometheus's text format and exporter.py the /metrics
-server, this module the commands and main.
+Layering as in mpremote: transport.py is the raw REPL (the one module that uses
+mpremote), connection.py the board-level API above it (commands.py's place),
+recording.py the model of what is sampled (and the recording file's format),
+recorder.py the recording's writer, verdict.py the one leak verdict, exposition.py
+Prometheus's text format and exporter.py the /metrics server, this module the
+commands and main.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import re
@@ -35,7 +36,8 @@ from typing import Dict, List, Optional
 
 from . import trend, verdict
 from .connection import BoardError, ScriptError, open_board
-from .recording import RECORD_VERSION, Instances, RecordingError, Sample, TaskSeries, read_record
+from .recorder import RecordingWriter
+from .recording import Instances, RecordingError, Sample, TaskSeries, add_to_series, read_record
 
 __all__ = ["main"]
 
@@ -140,15 +142,14 @@ class _Collector:
         # The board sends its newest few events with every sample: the first sample
         # records them (the GC heap's history so far), later ones only newer ones.
         self._gc_events_seen = max([e["number"] for e in sample.gc_events] + [self._gc_events_seen or 0])
-        for name, v in self.last_json["tasks"].items():
-            s = self._series.get(name)
-            if s is None:
-                s = self._series[name] = TaskSeries(name, appeared=self.count > 1)
-            s.add(self.last_json["t"], v["current"], v["peak"], v["alive"], v["gc"])
-            if self.keep is not None and len(s.times) > self.keep:
-                # (the first sample stays: changes and peaks are since it)
-                for values in (s.times, s.current, s.peak, s.alive, s.gc):
-                    del values[1]
+        add_to_series(self._series, self.last_json, self.count == 1)
+        if self.keep is not None:
+            for name in self.last_json["tasks"]:
+                s = self._series[name]
+                if len(s.times) > self.keep:
+                    # (the first sample stays: changes and peaks are since it)
+                    for values in (s.times, s.current, s.peak, s.alive, s.gc):
+                        del values[1]
         return sample.failures
 
     def series(self) -> Dict[str, TaskSeries]:
@@ -506,18 +507,14 @@ class _Progress:
 def cmd_record(args) -> int:
     script = _read_script(args.run)
     try:
-        out = open(args.out, "w", encoding="utf-8")
+        out = RecordingWriter(args.out)
     except OSError as e:
         raise UsageError("cannot write %s: %s" % (args.out, e.strerror or e)) from None
     collector = _Collector()
     error = None
     with out, _open(args) as board:
-        header = {"type": "record", "version": RECORD_VERSION, "port": board.device, "virtual": board.vboard is not None,
-                  "machine": board.machine, "track_deleted": board.track_deleted, "interval": args.interval,
-                  "duration": args.duration, "script": args.run, "hard_reset": args.hard_reset,
-                  "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-        out.write(json.dumps(header) + "\n")
-        out.flush()
+        out.header(board, interval=args.interval, duration=args.duration, script=args.run,
+                   hard_reset=args.hard_reset)
         progress = _Progress(args.out, args.duration, args.samples)
         started = time.monotonic()
 
@@ -525,22 +522,22 @@ def cmd_record(args) -> int:
             if args.samples is not None and collector.count >= args.samples:
                 return  # the script's last sample, after the limit
             failed = collector.add(sample)
-            out.write(json.dumps(collector.last_json) + "\n")
-            out.flush()
+            out.sample(collector.last_json)
             for failure in failed:
                 progress.note(_failure_line(sample, failure))
             progress.update(collector)
 
         python_errors = _PythonErrors()
 
+        def python_error_lines(text):
+            for line in python_errors.feed(text):
+                # After the last sample: the failure it reports is in the next sample's.
+                out.python_error(collector.last_json["t"] if collector.last_json else 0.0, line)
+
         def on_output(text):
             sys.stdout.write(text)
             sys.stdout.flush()
-            for line in python_errors.feed(text):
-                # After the last sample: the failure it reports is in the next sample's.
-                t = collector.last_json["t"] if collector.last_json else 0.0
-                out.write(json.dumps({"type": "python_error", "t": t, "text": line}) + "\n")
-                out.flush()
+            python_error_lines(text)
 
         def should_stop():
             if args.samples is not None and collector.count >= args.samples:
@@ -557,11 +554,8 @@ def cmd_record(args) -> int:
         finally:
             progress.close()
             # A script ended by MicroPython's MemoryError or ENOMEM: its traceback's line.
-            for line in python_errors.feed((error or "") + "\n"):
-                t = collector.last_json["t"] if collector.last_json else 0.0
-                out.write(json.dumps({"type": "python_error", "t": t, "text": line}) + "\n")
-            out.write(json.dumps({"type": "end", "samples": collector.count, "script_error": error,
-                                  "board_lost": str(lost) if lost else None}) + "\n")
+            python_error_lines((error or "") + "\n")
+            out.end(collector.count, error, str(lost) if lost else None)
         if lost:
             return _board_lost(lost, args.out)
         interrupted = board.interrupted

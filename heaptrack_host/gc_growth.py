@@ -71,51 +71,26 @@ class GcGrowthReport:
         return "\n".join(parts)
 
 
-# Board side, for check_gc_growth: a run between two censuses; prints a marker and
-# JSON {type: [objects gained, bytes gained, objects now, bytes now]} of the types
-# that changed. The census before the run and the one after are each taken holding
-# one other census of the same types (the first census is made before heaptrack's
-# own types are in the heap) and nothing else of this function's, so that its own
-# objects cancel out.
+# Before the JSON of a run's changes (heaptrack._host.gc_run on the board: a run
+# between two censuses of the GC heap).
 GC_RUN_MARKER = "\x1eheaptrack-gc-run:"
-GC_RUN_HELPER = """\
-def _heaptrack_host_gc_run(src, name, marker):
-    import heaptrack, json, sys
-    c = None
-    c = heaptrack.gc_census()
-    c = heaptrack.gc_census()
-    a = heaptrack.gc_census()
-    c = None
-    _heaptrack_host_exec(src, name)
-    b = heaptrack.gc_census()
-    d = {}
-    for t in b.types:
-        o = a.type(t.name)
-        d[t.name] = [t.count - o.count, t.size - o.size, t.count, t.size]
-    for o in a.types:
-        if o.name not in d:
-            d[o.name] = [-o.count, -o.size, 0, 0]
-    sys.stdout.write(marker + json.dumps({k: v for k, v in d.items() if v[0] or v[1]}) + "\\n")
-"""
-
 
 
 def check_gc_growth(conn, code: str, name: str = "script.py", *, runs: int = 5, warmup: int = 1,
                     tolerance: int = 0, holders: int = 2, timeout: float = 60) -> GcGrowthReport:
     """On a connection.Connection: code run warmup + runs times (each as `mpremote run` runs a
     script, without a reset between), each between two censuses; the report."""
-    from .connection import ScriptError
+    from .connection import ScriptError, host_call
     if runs < 1 or warmup < 0 or tolerance < 0:
         raise ValueError("runs must be >= 1, warmup and tolerance >= 0")
     growth: Dict[str, List[int]] = {}
     count_growth: Dict[str, List[int]] = {}
     now: Dict[str, Tuple[int, int]] = {}
     output = ""
-    conn.exec(GC_RUN_HELPER)
     for i in range(warmup + runs):
         which = "warm-up run" if i < warmup else "run %d" % (i - warmup + 1)
         try:
-            out = conn.exec("_heaptrack_host_gc_run(%r, %r, %r)\n" % (code, name, GC_RUN_MARKER), timeout=timeout)
+            out = conn.exec(host_call("gc_run", code, name, GC_RUN_MARKER), timeout=timeout)
         except ScriptError as e:
             raise AssertionError("%s raised on the board in its %s:\n%s" % (name, which, e.traceback.rstrip())) \
                 from None

@@ -41,7 +41,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from . import records, verdict
 
 __all__ = ["RECORD_VERSION", "Sample", "TaskSample", "Recording", "RecordingError", "read_record",
-           "Instances", "TaskSeries", "series_by_task"]
+           "Instances", "TaskSeries", "add_to_series", "series_by_task"]
 
 RECORD_VERSION = 1
 
@@ -374,12 +374,19 @@ class TaskSeries:
         return verdict.judge(self.times, self.current, self.alive, appeared=self.appeared, gc=self.gc)
 
 
+def add_to_series(series: Dict[str, TaskSeries], sample: dict, first: bool) -> None:
+    """Adds a sample dict (Sample.to_json() or a recording line) to label -> TaskSeries; first:
+    it is the first sample (a task not in it started while observed)."""
+    for name, v in sample["tasks"].items():
+        s = series.get(name)
+        if s is None:
+            s = series[name] = TaskSeries(name, appeared=not first)
+        s.add(sample["t"], v["current"], v["peak"], v["alive"], v.get("gc", 0))
+
+
 def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
     """label -> TaskSeries from sample dicts (Sample.to_json() or recording lines), first seen first."""
     out: Dict[str, TaskSeries] = {}
     for i, s in enumerate(samples):
-        for name, v in s["tasks"].items():
-            if name not in out:
-                out[name] = TaskSeries(name, appeared=i > 0)
-            out[name].add(s["t"], v["current"], v["peak"], v["alive"], v.get("gc", 0))
+        add_to_series(out, s, i == 0)
     return out

@@ -1,6 +1,7 @@
 """The `heaptrack` command against a board: watch, record, plot, parse, vboard, and its errors."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -426,6 +427,30 @@ def test_board_without_heaptrack_module(vboard_factory):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert "runs MicroPython without the heaptrack module" in proc.stderr
+
+
+# A heaptrack package on the board's filesystem shadows the frozen one: as a
+# firmware built before the host tools' board half was frozen into it (no
+# heaptrack._host), or with an older one.
+OLDER_FIRMWARES = {
+    "no _host": {},
+    "older _host": {"_host.py": "import sys\nPROTOCOL = 0\n"
+                                "def hello(marker):\n    sys.stdout.write(marker + repr((0, '', True)) + '\\n')\n"},
+}
+
+
+@pytest.mark.parametrize("files", OLDER_FIRMWARES.values(), ids=OLDER_FIRMWARES.keys())
+def test_firmware_older_than_the_host_tools(vboard_factory, files):
+    old = vboard_factory()
+    package = old.vboard.flash / "heaptrack"
+    package.mkdir()
+    (package / "__init__.py").write_text("from _heaptrack import *\n")
+    for name, text in files.items():
+        (package / name).write_text(text)
+    proc = heaptrack("watch", "--port", old.device, "--once")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "is older than these host tools" in proc.stderr and "flash a current one" in proc.stderr
 
 
 def test_missing_script_is_exit_2(board, tmp_path):
@@ -944,3 +969,11 @@ def test_watch_prints_a_failed_allocation_as_it_happens(board, script):
     assert len(said) == 2 and "50,331,648 B" in said[0] and "41,943,040 B" in said[1], proc.stdout
     # The view under the table keeps the count and the newest.
     assert "while watched; the newest: #" in proc.stdout
+
+
+def test_only_the_transport_imports_mpremote():
+    # The host tools' mpremote is one module's business (the versions pinned are
+    # what it was tested with); everything else goes through it.
+    users = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "heaptrack_host").rglob("*.py")
+                   if re.search(r"^\s*(from|import)\s+mpremote\b", p.read_text(encoding="utf-8"), re.M))
+    assert users == ["heaptrack_host/transport.py"]

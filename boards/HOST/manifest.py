@@ -4,3 +4,5 @@
 include("$(MPY_DIR)/extmod/asyncio")
 require("ssl")
 include("../../native/heaptrack/manifest.py")
+# The virtual board's boot (its _boot.py): heaptrack_host/vboard/board.py calls it.
+module("_vboard.py", base_path="modules")
