@@ -511,6 +511,18 @@ static void check_unchanged(state_t *before) {
 /******************************************************************************/
 // Tests for every build
 
+// Every code has the tracker's sentence, and the busy one tells the caller
+// to try again: the bindings raise what it says, with no text of their own.
+static void test_err_text(void) {
+    for (int e = HT_OK; e <= HT_ERR_INCONSISTENT; ++e) {
+        const char *text = ht_err_text((ht_err_t)e);
+        CHECK(text != NULL && text[0] != '\0');
+        CHECK(strcmp(text, ht_err_text(e == HT_OK ? HT_ERR_NO_MEM : HT_OK)) != 0);
+    }
+    CHECK(strstr(ht_err_text(HT_ERR_BUSY), "try again") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "try again") == NULL);
+}
+
 static void test_current_task(void) {
     ht_task_t me = ht_current_task();
     CHECK(me != 0 && me == (ht_task_t)xTaskGetCurrentTaskHandle());
@@ -2227,6 +2239,7 @@ typedef struct {
 } test_t;
 
 static const test_t g_tests[] = {
+    { "err_text", test_err_text, NULL },
     { "current_task", test_current_task, NULL },
     { "malloc_free", test_malloc_free, NULL },
     { "no_heap_for_caps", test_no_heap_for_caps, NULL },
