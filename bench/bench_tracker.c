@@ -122,9 +122,13 @@ static const size_t g_lives[] = { 10, 1000, 10000 };
 #define HT_STR2(x) #x
 #define HT_STR(x) HT_STR2(x)
 
-static void fail(const char *what) {
-    fprintf(stderr, "bench_tracker: %s%s%s\n", what, ht_error_detail()[0] ? ": " : "", ht_error_detail());
+static void fail_with(const char *what, ht_err_t err) {
+    fprintf(stderr, "bench_tracker: %s%s%s\n", what, err != HT_OK ? ": " : "", err != HT_OK ? ht_err_text(err) : "");
     exit(1);
+}
+
+static void fail(const char *what) {
+    fail_with(what, HT_OK);
 }
 
 static double now_ns(void) {
@@ -157,17 +161,24 @@ static uint32_t next_random(figure_t *f) {
 }
 
 static void *block_alloc(api_t api, size_t size) {
-    void *p = api == API_HT ? ht_malloc(size, HT_CAP_SPIRAM) : heap_caps_malloc(size, MALLOC_CAP_SPIRAM);
+    void *p = NULL;
+    ht_err_t err = HT_OK;
+    if (api == API_HT) {
+        err = ht_malloc(size, HT_CAP_SPIRAM, &p);
+    } else {
+        p = heap_caps_malloc(size, MALLOC_CAP_SPIRAM);
+    }
     if (p == NULL) {
-        fail("an allocation failed");
+        fail_with("an allocation failed", err);
     }
     return p;
 }
 
 static void block_free(api_t api, void *p) {
     if (api == API_HT) {
-        if (ht_free(p) != HT_OK) {
-            fail("ht_free failed");
+        ht_err_t err = ht_free(p);
+        if (err != HT_OK) {
+            fail_with("ht_free failed", err);
         }
     } else {
         heap_caps_free(p);

@@ -1,17 +1,39 @@
+#include "py/mperrno.h"
 #include "py/objint.h"
+#include "py/objstr.h"
 
 #include "errors.h"
 
+// The one place a tracker's code becomes an exception: the type says what the
+// caller can do about it, the tracker's sentence says why.
 MP_NORETURN void tracker_raise(ht_err_t err) {
+    const mp_obj_type_t *type = &mp_type_RuntimeError;
     switch (err) {
         case HT_ERR_NO_MEM:
-            mp_raise_msg_varg(&mp_type_MemoryError,
-                MP_ERROR_TEXT("no memory for a snapshot of the statistics: %s"), ht_error_detail());
-        case HT_ERR_NOT_FOUND:
-            mp_raise_ValueError(MP_ERROR_TEXT("unknown task (tasks are tracked from their first allocation)"));
-        default:
-            mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("%s"), ht_error_detail());
+        case HT_ERR_FULL:
+            type = &mp_type_MemoryError;
+            break;
+        case HT_ERR_BUSY: {
+            // Not MemoryError: nothing ran out, the same call will work. An
+            // OSError with errno EAGAIN, which MicroPython's own code raises
+            // for "try again", with the tracker's sentence saying so too.
+            mp_obj_t args[] = {
+                MP_OBJ_NEW_SMALL_INT(MP_EAGAIN),
+                mp_obj_new_str_from_cstr(ht_err_text(err)),
+            };
+            nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, MP_ARRAY_SIZE(args), args));
+        }
+        case HT_ERR_NO_TASK:
+        case HT_ERR_NO_BLOCK:
+            type = &mp_type_ValueError;
+            break;
+        case HT_OK:   // (a caller's bug: still an exception, never a return)
+        case HT_ERR_CONTEXT:
+        case HT_ERR_UNSUPPORTED:
+        case HT_ERR_INCONSISTENT:
+            break;
     }
+    mp_raise_msg_varg(type, MP_ERROR_TEXT("%s"), ht_err_text(err));
 }
 
 bool arg_word(mp_obj_t arg, mp_uint_t *out) {

@@ -31,7 +31,7 @@ static bool task_arg(mp_obj_t arg, ht_task_t *task) {
     }
     mp_uint_t value;
     if (!arg_word(arg, &value)) {
-        tracker_raise(HT_ERR_NOT_FOUND);
+        tracker_raise(HT_ERR_NO_TASK);   // no task has a handle that does not fit a word
     }
     *task = (ht_task_t)value;
     return false;
@@ -83,27 +83,18 @@ static mp_obj_t heaptrack_malloc(size_t n_args, const mp_obj_t *pos_args, mp_map
     }
     // A size wider than a small int fits no heap: the same MemoryError as any
     // other request that no heap with those caps can hold.
+    ht_err_t err = HT_ERR_NO_MEM;
     void *address = NULL;
     if (mp_obj_is_small_int(args[0])) {
-        tracker_check(ht_context_check());   // a RuntimeError, not "no memory"
         uint32_t failures_before = ht_failures_newest(NULL);
-        address = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps);
-        if (address == NULL) {
-            // The MemoryError below tells the caller of the failure ESP-IDF
-            // recorded: a report need not (unless others were untold before).
-            if (ht_failures_reported() >= failures_before) {
-                ht_failures_set_reported(ht_failures_newest(NULL));
-            }
-            // The tracker may know more, e.g. that its table of live blocks is full.
-            if (*ht_error_detail() != '\0') {
-                mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("%s"), ht_error_detail());
-            }
+        err = ht_malloc(MP_OBJ_SMALL_INT_VALUE(args[0]), caps, &address);
+        // The MemoryError tells the caller of the failure ESP-IDF recorded: a
+        // report need not (unless others were untold before).
+        if (err == HT_ERR_NO_MEM && ht_failures_reported() >= failures_before) {
+            ht_failures_set_reported(ht_failures_newest(NULL));
         }
     }
-    if (address == NULL) {
-        mp_raise_msg_varg(&mp_type_MemoryError,
-            MP_ERROR_TEXT("no heap with caps 0x%x can hold the block"), (unsigned)caps);
-    }
+    tracker_check(err);
     return mp_obj_new_int_from_uint((uintptr_t)address);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_malloc_obj, 0, heaptrack_malloc);
@@ -120,14 +111,8 @@ static mp_obj_t heaptrack_free(size_t n_args, const mp_obj_t *pos_args, mp_map_t
         mp_raise_TypeError(MP_ERROR_TEXT("address must be an int"));
     }
     mp_uint_t address;
-    ht_err_t err = HT_ERR_NOT_FOUND;
-    if (arg_word(address_in, &address)) {
-        err = ht_free((void *)(uintptr_t)address);
-    }
-    if (err == HT_ERR_NOT_FOUND) {
-        mp_raise_ValueError(MP_ERROR_TEXT("address was not returned by heaptrack.malloc or is already freed"));
-    }
-    tracker_check(err);
+    // An int wider than a word was never handed out.
+    tracker_check(arg_word(address_in, &address) ? ht_free((void *)(uintptr_t)address) : HT_ERR_NO_BLOCK);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(heaptrack_free_obj, 0, heaptrack_free);

@@ -39,17 +39,42 @@
 // once the TCB is freed and the heap hands its block out again).
 typedef uintptr_t ht_task_t;
 
+// The error contract. Every call that can fail returns one of these, and its
+// results go through out-parameters; its prototype below lists the codes it
+// can return. A code names one cause a caller can act on, the same on every
+// tracker, so that the bindings map each to one exception (errors.c) with no
+// case of their own; ht_err_text() gives the tracker's sentence for it. Calls
+// that cannot fail (facts fixed at build time, the calling task, releasing a
+// snapshot) return their value directly.
 typedef enum {
     HT_OK = 0,
-    HT_ERR_NO_MEM,        // no heap with the requested caps can hold the block,
-                          // or no room for a snapshot
-    HT_ERR_NOT_FOUND,     // unknown task handle, or an address not handed out
-    HT_ERR_UNSUPPORTED,   // firmware built without heap task tracking
+    HT_ERR_NO_MEM,        // no heap has room: none with the requested caps for
+                          // the block, or none for the copy of the statistics
+                          // (free memory, or ask for less: an overview copies least)
+    HT_ERR_FULL,          // one of the tracker's own tables is full: its records
+                          // of blocks or tasks, or its snapshot slots (free
+                          // blocks or release snapshots first; a build-time knob
+                          // makes it bigger)
+    HT_ERR_BUSY,          // the statistics kept changing while being copied,
+                          // every attempt: nothing is wrong, call again
+    HT_ERR_NO_TASK,       // no record of that task handle (tasks are tracked
+                          // from their first allocation)
+    HT_ERR_NO_BLOCK,      // an address that is not a live block handed out
+                          // (by ht_malloc, for ht_free), or freed already
     HT_ERR_CONTEXT,       // called from an interrupt handler or with interrupts
                           // masked, where ESP-IDF's tracking cannot run
+    HT_ERR_UNSUPPORTED,   // this firmware's tracker cannot do it (built without
+                          // heap task tracking, or the call has no ESP-IDF
+                          // equivalent)
     HT_ERR_INCONSISTENT,  // the tracker's records contradict themselves so that
                           // the blocks cannot be listed safely (overviews still work)
 } ht_err_t;
+
+// The tracker's sentence for err, naming this firmware's limits and what to
+// do (as esp_err_to_name() does for esp_err_t, with reasons): a constant
+// string, never NULL, the same for every caller, so no tracker keeps a
+// message of the last failure that concurrent tasks would overwrite.
+const char *ht_err_text(ht_err_t err);
 
 // heap_task_block_t
 typedef struct {
@@ -131,31 +156,35 @@ static inline size_t ht_heap_block_count(const ht_heap_stat_t *heap) {
 }
 
 // Fills *records (the figures heaptrack.heap_info() shows about the tracker).
+// Returns HT_OK; HT_ERR_CONTEXT; HT_ERR_UNSUPPORTED without task tracking.
 ht_err_t ht_records_info(ht_records_t *records);
 
 // Why allocations go unrecorded, as a phrase ("its tables were full").
 const char *ht_untracked_cause(void);
 
 // Sets every alive task's peak usage, overall and per heap, back to its current
-// usage, as tracemalloc.reset_peak() does. HT_ERR_UNSUPPORTED (ht_error_detail
-// says why) where the tracker cannot: ESP-IDF's keeps each peak inside its own
-// records, with no call to reset it.
+// usage, as tracemalloc.reset_peak() does.
+// Returns HT_OK; HT_ERR_CONTEXT; HT_ERR_UNSUPPORTED where the tracker cannot:
+// ESP-IDF's keeps each peak inside its own records, with no call to reset it.
 ht_err_t ht_reset_peak(void);
 
 // Forgets the records of deleted tasks that hold no block: their peaks and heap
 // usage. A deleted task that still holds blocks keeps its record, or its
-// blocks would lose their owner. *dropped gets how many were forgotten.
-// HT_ERR_UNSUPPORTED where the tracker cannot forget them: ESP-IDF's keeps
-// every deleted task's record (CONFIG_HEAP_TRACK_DELETED_TASKS) until a hard reset.
+// blocks would lose their owner. *dropped gets how many were forgotten (0 on
+// any error).
+// Returns HT_OK; HT_ERR_CONTEXT; HT_ERR_UNSUPPORTED where the tracker cannot
+// forget them: ESP-IDF's keeps every deleted task's record
+// (CONFIG_HEAP_TRACK_DELETED_TASKS) until a hard reset.
 ht_err_t ht_clear(size_t *dropped);
 
 // The task a live block was charged to, and its size as the statistics count it
 // (ht_block_t.size). address is what the allocation returned (for a block of
 // executable memory, its data address), and must be a live block's: ESP-IDF's
 // tracker reads the owner word its tracking writes before the block (the
-// module asks only of the GC heap's areas), heaptrack's looks it up and says
-// HT_ERR_NOT_FOUND for a block it does not know. HT_ERR_UNSUPPORTED without
-// task tracking.
+// module asks only of the GC heap's areas), heaptrack's looks it up.
+// Returns HT_OK; HT_ERR_CONTEXT (heaptrack's tracker); HT_ERR_NO_BLOCK for a
+// block heaptrack's tracker does not know; HT_ERR_UNSUPPORTED without task
+// tracking.
 ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size);
 
 // One heap region, with multi_heap_info_t's figures.
@@ -170,44 +199,60 @@ typedef struct {
 } ht_region_info_t;
 
 // Copies up to max regions, in the order heap_caps_malloc tries them, into
-// regions; *count gets how many there are (which may exceed max).
+// regions; *count gets how many there are (which may exceed max; 0 on error).
+// Returns HT_OK; HT_ERR_CONTEXT.
 ht_err_t ht_region_info(ht_region_info_t *regions, size_t max, size_t *count);
 
-// Allocates size bytes with the given caps, charged to the calling task.
-// Returns NULL when no heap with those caps can hold it (ht_error_detail may
-// say more, e.g. that the tracker's table of blocks is full).
-void *ht_malloc(size_t size, uint32_t caps);
+// Allocates size bytes with the given caps, charged to the calling task, into
+// *address (NULL on any error, and then nothing is charged to anybody).
+// Returns HT_OK; HT_ERR_NO_MEM when no heap with those caps can hold it (a
+// size of 0 included, as ESP-IDF's malloc(0)); HT_ERR_FULL when the tracker
+// has no room to record another block, whatever the caps; HT_ERR_CONTEXT.
+ht_err_t ht_malloc(size_t size, uint32_t caps, void **address);
 
-// Frees a block that ht_malloc returned. HT_ERR_NOT_FOUND, and nothing touched,
-// for any other address or a block already freed.
+// Frees a block that ht_malloc returned.
+// Returns HT_OK; HT_ERR_NO_BLOCK, and nothing touched, for any other address
+// or a block already freed (by ht_free or ht_free_all); HT_ERR_CONTEXT.
 ht_err_t ht_free(void *address);
 
-// Frees every block ht_malloc handed out and nobody freed; *count gets how many.
+// Frees every block ht_malloc handed out and nobody freed; *count gets how
+// many (0 on error).
+// Returns HT_OK; HT_ERR_CONTEXT.
 ht_err_t ht_free_all(size_t *count);
 
-// Fills *snap. With all set, every tracked task; otherwise only `task`
-// (HT_ERR_NOT_FOUND if it has no record). with_blocks adds the live blocks.
+// Fills *snap (zeroed on any error, and then nothing to release). With all
+// set, every tracked task; otherwise only `task`. with_blocks adds the live
+// blocks.
+// Returns HT_OK; HT_ERR_NO_TASK when `task` has no record; HT_ERR_NO_MEM when
+// no heap has room for the copy; HT_ERR_FULL when every snapshot slot is held;
+// HT_ERR_BUSY when the statistics kept changing through every attempt to copy
+// them; HT_ERR_INCONSISTENT (with_blocks only, ESP-IDF's tracker) when its
+// block counts cannot be trusted to list blocks; HT_ERR_CONTEXT;
+// HT_ERR_UNSUPPORTED without task tracking.
 ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks);
 // As ht_snapshot_take without blocks, but each task's totals only: its
 // heap_count without its heaps (heap_stat NULL). What an overview prints, in
 // the least memory a copy takes, so that overviews and host tools' samples
 // keep working when a board's records leave too little room for a full copy.
+// Returns as ht_snapshot_take without blocks.
 ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task);
+// Gives a snapshot's memory and slot back; a zeroed snapshot is fine. Cannot fail.
 void ht_snapshot_release(ht_snapshot_t *snap);
 
-// HT_OK when the caller may use the tracker, else HT_ERR_CONTEXT (with
-// ht_error_detail): with heap task tracking, every heap_caps_malloc, free and
-// statistics copy takes a FreeRTOS mutex, which an interrupt handler or code
-// between machine.disable_irq() and enable_irq() must not (ESP-IDF asserts).
-// ht_malloc, ht_free, ht_free_all, ht_snapshot_take and ht_region_info check
-// it themselves and change nothing when it fails.
+// Whether the caller may use the tracker: with heap task tracking, every
+// heap_caps_malloc, free and statistics copy takes a FreeRTOS mutex, which an
+// interrupt handler or code between machine.disable_irq() and enable_irq()
+// must not (ESP-IDF asserts). ht_malloc, ht_free, ht_free_all,
+// ht_snapshot_take and ht_region_info check it themselves and change nothing
+// when it fails.
+// Returns HT_OK; HT_ERR_CONTEXT.
 ht_err_t ht_context_check(void);
 
 // MicroPython has (re)started, after a soft reset: every task that ran Python
 // code before it was deleted, possibly in the middle of a heaptrack call (a
 // report releases the GIL while it prints). Reclaims what such a task held:
 // snapshots it had not released, registry slots it had reserved. Call before
-// any task uses the tracker (the module's first import does).
+// any task uses the tracker (the module's first import does). Cannot fail.
 void ht_vm_restart(void);
 
 // The calling task's handle.
@@ -229,8 +274,5 @@ const char *ht_tracker_name(void);
 // out the instruction-bus alias while ESP-IDF's statistics record the data
 // address, so such a block could not be matched in reports.
 uint32_t ht_caps_refused(const char **reason);
-
-// A human-readable sentence about the last failure (never NULL; "" when none).
-const char *ht_error_detail(void);
 
 #endif // HEAPTRACK_TRACKER_H

@@ -158,29 +158,43 @@ _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
 // ESP-IDF counts in a block's size and heap_caps_get_allocated_size() leaves out.
 
 /******************************************************************************/
-// Messages.
+// The sentences of ht_err_text: each names this firmware's limits and what to
+// do; a code whose causes differ by call names them all, since the text
+// depends on the code alone.
 
-static const char *const detail_no_heap =
-    "no heap with the requested capabilities has room for the block";
-static const char *const detail_table_full =
+static const char *const text_full =
     "heaptrack's tracker is full: it records at most " HT_STR(HT_HOOKS_MAX_BLOCKS) " live blocks "
     "and " HT_STR(HT_HOOKS_MAX_TASKS) " tasks on this firmware: free some first "
-    "(or rebuild with larger HT_HOOKS_MAX_BLOCKS, HT_HOOKS_MAX_TASKS, HT_HOOKS_MAX_HEAP_RECORDS)";
-static const char *const detail_snapshot_no_mem =
-    "not enough free heap to copy the task statistics";
-static const char *const detail_snapshot_busy =
-    "the task statistics kept changing while being copied: try again";
-static const char *const detail_snapshot_slots =
-    "too many statistics snapshots held at once (at most " HT_STR(HT_HOOKS_MAX_SNAPSHOTS) ")";
-static const char *const detail_context =
+    "(or rebuild with larger HT_HOOKS_MAX_BLOCKS, HT_HOOKS_MAX_TASKS, HT_HOOKS_MAX_HEAP_RECORDS); "
+    "or too many statistics snapshots held at once (at most " HT_STR(HT_HOOKS_MAX_SNAPSHOTS) ")";
+static const char *const text_context =
     "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
     "(machine.disable_irq()): a report copies every record with interrupts masked, "
     "and heaptrack keeps one rule on every build";
 
-static const char *volatile s_detail = "";
-
-const char *ht_error_detail(void) {
-    return s_detail;
+const char *ht_err_text(ht_err_t err) {
+    switch (err) {
+        case HT_OK:
+            return "no error";
+        case HT_ERR_NO_MEM:
+            return "not enough free heap: no heap with the requested capabilities has room for the "
+                   "block, or for a copy of the task statistics";
+        case HT_ERR_FULL:
+            return text_full;
+        case HT_ERR_BUSY:
+            return "the task statistics kept changing while being copied: try again";
+        case HT_ERR_NO_TASK:
+            return "unknown task (tasks are tracked from their first allocation)";
+        case HT_ERR_NO_BLOCK:
+            return "address was not returned by heaptrack.malloc or is already freed";
+        case HT_ERR_CONTEXT:
+            return text_context;
+        case HT_ERR_UNSUPPORTED:
+            return "heaptrack's tracker does not support this";   // (it supports every call)
+        case HT_ERR_INCONSISTENT:
+            return "heaptrack's tracker's records contradict themselves";   // (it never finds so)
+    }
+    return "unknown error";
 }
 
 // The hooks themselves run in any context (they take only a spinlock); the
@@ -188,7 +202,6 @@ const char *ht_error_detail(void) {
 // on every build, and no report copies records with interrupts masked for long.
 ht_err_t ht_context_check(void) {
     if (!ht_idf_task_context()) {
-        s_detail = detail_context;
         return HT_ERR_CONTEXT;
     }
     return HT_OK;
@@ -1243,9 +1256,9 @@ static void give_back(ix_t e, void *p) {
 }
 
 // heap_caps_malloc for ht_malloc, with s_lock held: its block, recorded and
-// marked K_HANDED; NULL if the heap or the tables had no room (the heap's
-// detail in s_detail).
-static void *hand_out(size_t size, uint32_t caps) {
+// marked K_HANDED, in *address; HT_ERR_NO_MEM or HT_ERR_FULL if the heap or
+// the tables had no room.
+static ht_err_t hand_out(size_t size, uint32_t caps, void **address) {
     size_t untracked = s_untracked;
     #if HT_CALL_IN_LOCK
     s_hand_out = K_HANDED;
@@ -1263,28 +1276,29 @@ static void *hand_out(size_t size, uint32_t caps) {
     }
     #endif
     if (p == NULL) {
-        s_detail = detail_no_heap;
-        return NULL;
+        return HT_ERR_NO_MEM;
     }
     if (!recorded) {
         // A block the statistics cannot show is not handed out: its hook
         // counted it, and it goes back at once.
         s_untracked -= s_untracked > untracked ? 1 : 0;
         give_back(NIL, p);
-        s_detail = detail_table_full;
-        return NULL;
+        return HT_ERR_FULL;
     }
-    return p;
+    *address = p;
+    return HT_OK;
 }
 
-void *ht_malloc(size_t size, uint32_t caps) {
-    if (ht_context_check() != HT_OK) {
-        return NULL;
+ht_err_t ht_malloc(size_t size, uint32_t caps, void **address) {
+    *address = NULL;
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
     }
     taskENTER_CRITICAL(&s_lock);
-    void *p = hand_out(size, caps);
+    err = hand_out(size, caps, address);
     taskEXIT_CRITICAL(&s_lock);
-    return p;
+    return err;
 }
 
 ht_err_t ht_free(void *address) {
@@ -1293,7 +1307,7 @@ ht_err_t ht_free(void *address) {
         return err;
     }
     if (address == NULL || ((uintptr_t)address & K_STATE) != 0) {
-        return HT_ERR_NOT_FOUND;   // not a block's address (a key would match it)
+        return HT_ERR_NO_BLOCK;   // not a block's address (a key would match it)
     }
     ensure_ready();
     taskENTER_CRITICAL(&s_lock);
@@ -1302,7 +1316,7 @@ ht_err_t ht_free(void *address) {
         give_back(e, address);
     }
     taskEXIT_CRITICAL(&s_lock);
-    return e != NIL ? HT_OK : HT_ERR_NOT_FOUND;
+    return e != NIL ? HT_OK : HT_ERR_NO_BLOCK;
 }
 
 ht_err_t ht_free_all(size_t *count) {
@@ -1368,9 +1382,6 @@ static void *snapshot_alloc(size_t bytes) {
     #else
     void *p = ht_idf_uncharged_alloc(bytes);
     #endif
-    if (p == NULL) {
-        s_detail = detail_snapshot_no_mem;
-    }
     return p;
 }
 
@@ -1511,7 +1522,7 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, cop
         counts_t want = snapshot_counts(all, one, copy);
         taskEXIT_CRITICAL(&s_lock);
         if (!all && one == NIL) {
-            return HT_ERR_NOT_FOUND;
+            return HT_ERR_NO_TASK;
         }
         size_t bytes = snapshot_bytes(want);
         void *storage = NULL;
@@ -1555,11 +1566,10 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, cop
             snapshot_free(storage);
         }
         if (!all && one == NIL) {
-            return HT_ERR_NOT_FOUND;
+            return HT_ERR_NO_TASK;
         }
     }
-    s_detail = detail_snapshot_busy;
-    return HT_ERR_NO_MEM;
+    return HT_ERR_BUSY;
 }
 
 static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, copy_t copy) {
@@ -1570,8 +1580,7 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
     }
     int slot = held_acquire();
     if (slot < 0) {
-        s_detail = detail_snapshot_slots;
-        return HT_ERR_NO_MEM;
+        return HT_ERR_FULL;
     }
     void *storage = NULL;
     err = snapshot_fill(snap, all, task, copy, &storage);
@@ -1703,7 +1712,7 @@ ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
         *size = entry_size(&s_entries[e]);
     }
     taskEXIT_CRITICAL(&s_lock);
-    return e != NIL ? HT_OK : HT_ERR_NOT_FOUND;
+    return e != NIL ? HT_OK : HT_ERR_NO_BLOCK;
 }
 
 const char *ht_untracked_cause(void) {

@@ -91,51 +91,76 @@
 #define HT_STR2(x) #x
 #define HT_STR(x) HT_STR2(x)
 
-static const char *const detail_no_heap =
-    "no heap with the requested capabilities has room for the block";
-static const char *const detail_registry_full =
-    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
-    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
+// The sentences of ht_err_text. Each names this firmware's limit and what
+// to do; a code whose causes differ by call names them all, since the text
+// depends on the code alone.
 #if CONFIG_HEAP_TASK_TRACKING
-static const char *const detail_snapshot_no_mem =
-    "not enough free heap to copy the task statistics";
-static const char *const detail_snapshot_busy =
+static const char *const text_no_mem =
+    "not enough free heap: no heap with the requested capabilities has room for the block, "
+    "or for a copy of the task statistics";
+static const char *const text_full =
+    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
+    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS); or too many statistics "
+    "snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
+static const char *const text_busy =
     "ESP-IDF's task statistics kept changing while being copied: try again";
-static const char *const detail_counts_wrapped =
+static const char *const text_inconsistent =
     "ESP-IDF's block counts are wrong (its realloc miscounts the blocks of a deleted task whose "
     "TCB address a new task got), so its blocks cannot be listed safely; overviews still work";
-static const char *const detail_snapshot_slots =
-    "too many statistics snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
-#endif
-
-#if CONFIG_HEAP_TASK_TRACKING
-static const char *const detail_no_reset_peak =
+// Only reset_peak and clear are unsupported with tracking on.
+static const char *const text_unsupported =
     "ESP-IDF's heap task tracking keeps each task's peak since its first allocation, inside its "
-    "own records, with no call to reset it: a firmware with heaptrack's tracker "
-    "(HEAPTRACK_TRACKER=hooks) can; host tools show peaks since their first sample";
-static const char *const detail_no_clear =
-    "ESP-IDF's heap task tracking keeps every deleted task's record, its name, peak and heap "
-    "usage (CONFIG_HEAP_TRACK_DELETED_TASKS), in its biggest heap until a hard reset "
-    "(machine.reset()): only that forgets them, or heaptrack's tracker (HEAPTRACK_TRACKER=hooks), "
-    "which can";
-static const char *const detail_context =
+    "own records, with no call to reset it, and keeps every deleted task's record, its name, "
+    "peak and heap usage (CONFIG_HEAP_TRACK_DELETED_TASKS), in its biggest heap until a hard "
+    "reset (machine.reset()): only that forgets them, or heaptrack's tracker "
+    "(HEAPTRACK_TRACKER=hooks), which can do both; host tools show peaks since their first sample";
+static const char *const text_context =
     "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
     "(machine.disable_irq()): ESP-IDF's heap task tracking takes a FreeRTOS mutex "
     "on every allocation, free and report";
+#else
+static const char *const text_no_mem =
+    "no heap with the requested capabilities has room for the block";
+static const char *const text_full =
+    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
+    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
+static const char *const text_unsupported =
+    "this firmware was built without ESP-IDF heap task tracking: "
+    "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig";
+// Without tracking nothing copies statistics or checks the context: these
+// codes cannot come from this build, but every code has a sentence.
+static const char *const text_busy = "the task statistics kept changing while being copied: try again";
+static const char *const text_inconsistent = "the task statistics contradict themselves";
+static const char *const text_context = "heaptrack cannot be used in an interrupt handler";
 #endif
 
-// Only ever points at one of the constant sentences above, so a plain
-// pointer store is enough even when tasks race.
-static const char *volatile s_detail = "";
-
-const char *ht_error_detail(void) {
-    return s_detail;
+const char *ht_err_text(ht_err_t err) {
+    switch (err) {
+        case HT_OK:
+            return "no error";
+        case HT_ERR_NO_MEM:
+            return text_no_mem;
+        case HT_ERR_FULL:
+            return text_full;
+        case HT_ERR_BUSY:
+            return text_busy;
+        case HT_ERR_NO_TASK:
+            return "unknown task (tasks are tracked from their first allocation)";
+        case HT_ERR_NO_BLOCK:
+            return "address was not returned by heaptrack.malloc or is already freed";
+        case HT_ERR_CONTEXT:
+            return text_context;
+        case HT_ERR_UNSUPPORTED:
+            return text_unsupported;
+        case HT_ERR_INCONSISTENT:
+            return text_inconsistent;
+    }
+    return "unknown error";
 }
 
 ht_err_t ht_context_check(void) {
     #if CONFIG_HEAP_TASK_TRACKING
     if (!ht_idf_task_context()) {
-        s_detail = detail_context;
         return HT_ERR_CONTEXT;
     }
     #endif
@@ -226,9 +251,11 @@ static void slot_remove(size_t i) {
     s_used -= 1;
 }
 
-void *ht_malloc(size_t size, uint32_t caps) {
-    if (ht_context_check() != HT_OK) {
-        return NULL;
+ht_err_t ht_malloc(size_t size, uint32_t caps, void **address) {
+    *address = NULL;
+    ht_err_t err = ht_context_check();
+    if (err != HT_OK) {
+        return err;
     }
     // Reserve a slot first: finding the registry full only after allocating
     // would leave a trace in the caller's peak usage.
@@ -240,8 +267,7 @@ void *ht_malloc(size_t size, uint32_t caps) {
     }
     taskEXIT_CRITICAL(&s_lock);
     if (full) {
-        s_detail = detail_registry_full;
-        return NULL;
+        return HT_ERR_FULL;
     }
 
     void *p = heap_caps_malloc(size, caps);
@@ -253,9 +279,10 @@ void *ht_malloc(size_t size, uint32_t caps) {
     }
     taskEXIT_CRITICAL(&s_lock);
     if (p == NULL) {
-        s_detail = detail_no_heap;
+        return HT_ERR_NO_MEM;
     }
-    return p;
+    *address = p;
+    return HT_OK;
 }
 
 ht_err_t ht_free(void *address) {
@@ -265,7 +292,7 @@ ht_err_t ht_free(void *address) {
     }
     uintptr_t a = (uintptr_t)address;
     if (a == 0 || (a & HT_CLAIMED) != 0) {
-        return HT_ERR_NOT_FOUND;
+        return HT_ERR_NO_BLOCK;
     }
     size_t i;
     taskENTER_CRITICAL(&s_lock);
@@ -275,7 +302,7 @@ ht_err_t ht_free(void *address) {
     }
     taskEXIT_CRITICAL(&s_lock);
     if (i == HT_SLOTS) {
-        return HT_ERR_NOT_FOUND;
+        return HT_ERR_NO_BLOCK;
     }
     // Out of the registry before it goes back to the heap, so that a block the
     // heap hands out again at this address is registered afresh.
@@ -475,13 +502,11 @@ ht_err_t ht_records_info(ht_records_t *records) {
 }
 
 ht_err_t ht_reset_peak(void) {
-    s_detail = detail_no_reset_peak;
     return HT_ERR_UNSUPPORTED;
 }
 
 ht_err_t ht_clear(size_t *dropped) {
     *dropped = 0;
-    s_detail = detail_no_clear;
     return HT_ERR_UNSUPPORTED;
 }
 
@@ -490,7 +515,7 @@ ht_err_t ht_clear(size_t *dropped) {
 ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
     ht_idf_heap_t heap;
     if (address < HT_BLOCK_OWNER_SIZE || !ht_idf_heap_containing(address, &heap)) {
-        return HT_ERR_NOT_FOUND;
+        return HT_ERR_NO_BLOCK;
     }
     void *block = (void *)(address - HT_BLOCK_OWNER_SIZE);
     *owner = (ht_task_t)MULTI_HEAP_GET_BLOCK_OWNER(block);
@@ -818,7 +843,6 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overr
                 tasks = too_few + (tasks - too_few) / 2;
                 continue;
             }
-            s_detail = detail_snapshot_no_mem;
             return HT_ERR_NO_MEM;
         }
         // First without blocks, which is safe whatever the counts say (every
@@ -828,14 +852,12 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overr
         fill_t result = fill(&a, tasks, heaps, 0, copy == COPY_TOTALS ? COPY_TOTALS : COPY_HEAPS);
         if (result == FILL_COMPLETE && with_blocks && counts_wrapped(&a)) {
             arrays_free(&a);
-            s_detail = detail_counts_wrapped;
             return HT_ERR_INCONSISTENT;
         }
         if (result == FILL_COMPLETE && with_blocks) {
             size_t counted = blocks_counted(&a);
             if (!blocks_attach(&a, counted, &spare)) {
                 arrays_free(&a);
-                s_detail = detail_snapshot_no_mem;
                 return HT_ERR_NO_MEM;
             }
             result = fill(&a, tasks, heaps, counted, COPY_BLOCKS);
@@ -859,8 +881,7 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overr
         size_t seen = heaps_counted(&a);
         arrays_free(&a);
         if (changed >= HT_IDF_SNAPSHOT_TRIES) {
-            s_detail = detail_snapshot_busy;
-            return HT_ERR_NO_MEM;
+            return HT_ERR_BUSY;
         }
         if (result == FILL_AMBIGUOUS) {
             // Grown by a quarter, not doubled: a board whose records fill its
@@ -952,8 +973,7 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
     }
     ht_idf_snapshot_t *s = snapshot_slot_acquire();
     if (s == NULL) {
-        s_detail = detail_snapshot_slots;
-        return HT_ERR_NO_MEM;
+        return HT_ERR_FULL;
     }
     bool overran = false;
     ht_err_t err = arrays_take(&s->arrays, copy, &overran);
@@ -978,7 +998,7 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
         }
         if (found == count) {
             snapshot_slot_release(s);
-            return HT_ERR_NOT_FOUND;
+            return HT_ERR_NO_TASK;
         }
         first = found;
         count = 1;
@@ -1014,17 +1034,12 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 static void snapshots_reclaim(void) {
 }
 
-static const char *const detail_no_tracking =
-    "this firmware was built without ESP-IDF heap task tracking: "
-    "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig";
-
 // Heap memory still works; statistics do not exist.
 ht_err_t ht_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks) {
     (void)all;
     (void)task;
     (void)with_blocks;
     memset(snap, 0, sizeof(*snap));
-    s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 
@@ -1041,7 +1056,6 @@ static void log_watch_install(void) {
 
 ht_err_t ht_records_info(ht_records_t *records) {
     memset(records, 0, sizeof(*records));
-    s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 
@@ -1050,13 +1064,11 @@ const char *ht_untracked_cause(void) {
 }
 
 ht_err_t ht_reset_peak(void) {
-    s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 
 ht_err_t ht_clear(size_t *dropped) {
     *dropped = 0;
-    s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 
@@ -1064,7 +1076,6 @@ ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
     (void)address;
     *owner = 0;
     *size = 0;
-    s_detail = detail_no_tracking;
     return HT_ERR_UNSUPPORTED;
 }
 

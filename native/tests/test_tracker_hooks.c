@@ -158,8 +158,7 @@ static void test_table_churn(void) {
     // entries move: every one, and nothing else.
     void *ours[16];
     for (int i = 0; i < 16; ++i) {
-        ours[i] = ht_malloc(24, HT_CAP_INTERNAL | HT_CAP_8BIT);
-        CHECK(ours[i] != NULL);
+        CHECK(ht_malloc(24, HT_CAP_INTERNAL | HT_CAP_8BIT, &ours[i]) == HT_OK && ours[i] != NULL);
     }
     size_t count = 0;
     CHECK(ht_free_all(&count) == HT_OK && count == 16);
@@ -181,16 +180,18 @@ static void test_full_table(void) {
     // says why, and leaves nothing behind (no count, no peak).
     void *held[HT_HOOKS_MAX_BLOCKS];
     size_t n = 0;
-    while (n < HT_HOOKS_MAX_BLOCKS && (held[n] = ht_malloc(16, HT_CAP_DEFAULT)) != NULL) {
+    ht_err_t err = HT_OK;
+    while (n < HT_HOOKS_MAX_BLOCKS && (err = ht_malloc(16, HT_CAP_DEFAULT, &held[n])) == HT_OK) {
         ++n;
     }
     CHECK(n > 0 && n < HT_HOOKS_MAX_BLOCKS && n + base >= HT_HOOKS_MAX_BLOCKS - 2);
-    CHECK(strstr(ht_error_detail(), "tracker is full") != NULL);
+    CHECK(err == HT_ERR_FULL && held[n] == NULL && strstr(ht_err_text(err), "tracker is full") != NULL);
     ht_snapshot_t full = take();
     CHECK(full.untracked == 0);
     const ht_task_stat_t *me = find(&full, ht_current_task());
     size_t peak = me != NULL ? me->overall_peak_usage : 0;
-    CHECK(ht_malloc(16, HT_CAP_DEFAULT) == NULL);
+    void *none = &full;
+    CHECK(ht_malloc(16, HT_CAP_DEFAULT, &none) == HT_ERR_FULL && none == NULL);
     ht_snapshot_release(&full);
     full = take();
     me = find(&full, ht_current_task());
@@ -268,11 +269,12 @@ static void test_big_blocks(void) {
     CHECK(me != NULL && me->overall_current_usage == current + size0 + size1);
     ht_snapshot_release(&snap);
 
-    CHECK(ht_malloc(BIG, HT_CAP_DEFAULT) == NULL);
-    CHECK(strstr(ht_error_detail(), "tracker is full") != NULL);
+    void *p = &snap;
+    ht_err_t err = ht_malloc(BIG, HT_CAP_DEFAULT, &p);
+    CHECK(err == HT_ERR_FULL && p == NULL);
+    CHECK(strstr(ht_err_text(err), "tracker is full") != NULL);
     heap_caps_free(big[0]);
-    void *p = ht_malloc(BIG, HT_CAP_DEFAULT);
-    CHECK(p != NULL);
+    CHECK(ht_malloc(BIG, HT_CAP_DEFAULT, &p) == HT_OK && p != NULL);
     snap = take();
     me = find(&snap, ht_current_task());
     CHECK(snap.untracked == untracked + 1);

@@ -169,6 +169,15 @@ static bool failed(void) {
     return __atomic_load_n(&g_test_failed, __ATOMIC_SEQ_CST) != 0;
 }
 
+// ht_malloc's block, or NULL: what most checks here are about (those about
+// why there was none call ht_malloc).
+static void *try_malloc(size_t size, uint32_t caps) {
+    void *p = &p;
+    ht_err_t err = ht_malloc(size, caps, &p);
+    CHECK((err == HT_OK) == (p != NULL));
+    return p;
+}
+
 // The full size ESP-IDF records for a block: what heap_caps_malloc took from
 // TLSF, with task tracking's owner word.
 static size_t block_size(void *p) {
@@ -202,7 +211,7 @@ typedef struct {
 static void run_op(op_t *op) {
     switch (op->kind) {
         case OP_MALLOC:
-            op->address = ht_malloc(op->size, op->caps);
+            op->address = try_malloc(op->size, op->caps);
             break;
         case OP_FREE:
             op->err = ht_free(op->address);
@@ -502,6 +511,18 @@ static void check_unchanged(state_t *before) {
 /******************************************************************************/
 // Tests for every build
 
+// Every code has the tracker's sentence, and the busy one tells the caller
+// to try again: the bindings raise what it says, with no text of their own.
+static void test_err_text(void) {
+    for (int e = HT_OK; e <= HT_ERR_INCONSISTENT; ++e) {
+        const char *text = ht_err_text((ht_err_t)e);
+        CHECK(text != NULL && text[0] != '\0');
+        CHECK(strcmp(text, ht_err_text(e == HT_OK ? HT_ERR_NO_MEM : HT_OK)) != 0);
+    }
+    CHECK(strstr(ht_err_text(HT_ERR_BUSY), "try again") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "try again") == NULL);
+}
+
 static void test_current_task(void) {
     ht_task_t me = ht_current_task();
     CHECK(me != 0 && me == (ht_task_t)xTaskGetCurrentTaskHandle());
@@ -524,9 +545,9 @@ static void test_current_task(void) {
 static void test_malloc_free(void) {
     // ESP-IDF records a task's first use of a heap once and for all: use it
     // first, so that what follows leaves the heaps as it found them.
-    CHECK(ht_free(ht_malloc(100, HT_CAP_DEFAULT)) == HT_OK);
+    CHECK(ht_free(try_malloc(100, HT_CAP_DEFAULT)) == HT_OK);
     regions_t before = regions();
-    char *p = ht_malloc(100, HT_CAP_DEFAULT);
+    char *p = try_malloc(100, HT_CAP_DEFAULT);
     CHECK(p != NULL && (uintptr_t)p % 4 == 0);
     memset(p, 0x5a, 100);
     const ht_region_info_t *r = region_of(&before, p);
@@ -535,19 +556,19 @@ static void test_malloc_free(void) {
     const ht_region_info_t *r2 = region_of(&during, p);
     CHECK(r2 != NULL && r2->free_size + block_size(p) <= r->free_size);
     CHECK(ht_free(p) == HT_OK);
-    CHECK(ht_free(p) == HT_ERR_NOT_FOUND);
+    CHECK(ht_free(p) == HT_ERR_NO_BLOCK);
     regions_t after = regions();
     CHECK(same_regions(&before, &after));
     // Every caps bit heaptrack.malloc accepts reaches ESP-IDF as is.
-    void *internal = ht_malloc(40, HT_CAP_INTERNAL | HT_CAP_8BIT);
-    void *dma = ht_malloc(40, HT_CAP_DMA);
-    void *word = ht_malloc(40, HT_CAP_32BIT);
+    void *internal = try_malloc(40, HT_CAP_INTERNAL | HT_CAP_8BIT);
+    void *dma = try_malloc(40, HT_CAP_DMA);
+    void *word = try_malloc(40, HT_CAP_32BIT);
     CHECK(internal && dma && word);
     CHECK((region_of(&after, dma)->caps & HT_CAP_DMA) != 0);
     CHECK(ht_free(internal) == HT_OK && ht_free(dma) == HT_OK && ht_free(word) == HT_OK);
     // No caps at all match no heap in ESP-IDF (heap_caps_malloc wants a heap
     // with at least one of them).
-    CHECK(ht_malloc(40, 0) == NULL);
+    CHECK(try_malloc(40, 0) == NULL);
     CHECK(heap_caps_check_integrity_all(true));
 }
 
@@ -555,16 +576,17 @@ static void test_no_heap_for_caps(void) {
     state_t before = state_now(true);
     // Executable memory is not byte-addressable (ESP-IDF refuses the pair), this
     // run has no PSRAM, and nothing can hold half the address space.
-    CHECK(ht_malloc(16, HT_CAP_EXEC | HT_CAP_8BIT) == NULL);
-    CHECK(strstr(ht_error_detail(), "no heap with the requested capabilities") != NULL);
+    void *none = &before;
+    CHECK(ht_malloc(16, HT_CAP_EXEC | HT_CAP_8BIT, &none) == HT_ERR_NO_MEM && none == NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "no heap with the requested capabilities") != NULL);
     if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == 0) {
-        CHECK(ht_malloc(16, HT_CAP_SPIRAM) == NULL);
+        CHECK(try_malloc(16, HT_CAP_SPIRAM) == NULL);
     }
-    CHECK(ht_malloc(16, HT_CAP_SPIRAM | HT_CAP_INTERNAL) == NULL);
-    CHECK(ht_malloc(0x80000000u, HT_CAP_DEFAULT) == NULL);
-    CHECK(ht_malloc(SIZE_MAX, 0) == NULL);
-    CHECK(ht_malloc(SIZE_MAX - 3, 0) == NULL);
-    CHECK(ht_malloc(0, HT_CAP_DEFAULT) == NULL);   // ESP-IDF's malloc(0)
+    CHECK(try_malloc(16, HT_CAP_SPIRAM | HT_CAP_INTERNAL) == NULL);
+    CHECK(try_malloc(0x80000000u, HT_CAP_DEFAULT) == NULL);
+    CHECK(try_malloc(SIZE_MAX, 0) == NULL);
+    CHECK(try_malloc(SIZE_MAX - 3, 0) == NULL);
+    CHECK(try_malloc(0, HT_CAP_DEFAULT) == NULL);   // ESP-IDF's malloc(0)
     check_unchanged(&before);
     size_t count = 99;
     CHECK(ht_free_all(&count) == HT_OK && count == 0);
@@ -577,7 +599,7 @@ static void test_full_heap(void) {
     void *p[MAX];
     size_t n = 0;
     for (size_t size = CHIP_RTCRAM->size / 16; size >= 4; size /= 2) {
-        while (n < MAX && (p[n] = ht_malloc(size, MALLOC_CAP_RTCRAM)) != NULL) {
+        while (n < MAX && (p[n] = try_malloc(size, MALLOC_CAP_RTCRAM)) != NULL) {
             ++n;
         }
     }
@@ -585,42 +607,43 @@ static void test_full_heap(void) {
     CHECK(heap_caps_get_free_size(MALLOC_CAP_RTCRAM) < 16);
     state_t before = state_now(true);
     for (int k = 0; k < 3; ++k) {
-        CHECK(ht_malloc(4, MALLOC_CAP_RTCRAM) == NULL);
-        CHECK(strcmp(ht_error_detail(), "no heap with the requested capabilities has room for the block") == 0);
+        void *none = &before;
+        CHECK(ht_malloc(4, MALLOC_CAP_RTCRAM, &none) == HT_ERR_NO_MEM && none == NULL);
+        CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "no heap with the requested capabilities has room for the block") != NULL);
     }
     check_unchanged(&before);
     for (size_t k = 0; k < n; ++k) {
         CHECK(ht_free(p[k]) == HT_OK);
     }
     // Not the heap's whole size (the allocator keeps some of it), half of it.
-    CHECK(ht_malloc(CHIP_RTCRAM->size - 152, MALLOC_CAP_RTCRAM) == NULL);
-    void *again = ht_malloc(CHIP_RTCRAM->size / 2, MALLOC_CAP_RTCRAM);
+    CHECK(try_malloc(CHIP_RTCRAM->size - 152, MALLOC_CAP_RTCRAM) == NULL);
+    void *again = try_malloc(CHIP_RTCRAM->size / 2, MALLOC_CAP_RTCRAM);
     CHECK(again != NULL && ht_free(again) == HT_OK);
 }
 
 static void test_bad_free(void) {
-    char *a = ht_malloc(100, HT_CAP_DEFAULT);
-    char *b = ht_malloc(100, HT_CAP_DEFAULT);
+    char *a = try_malloc(100, HT_CAP_DEFAULT);
+    char *b = try_malloc(100, HT_CAP_DEFAULT);
     char *raw = heap_caps_malloc(100, MALLOC_CAP_DEFAULT);   // ESP-IDF's, not heaptrack's
     CHECK(a && b && raw);
     CHECK(ht_free(a) == HT_OK);
     int on_stack = 0;
     char *host = malloc(32);
     state_t before = state_now(true);
-    CHECK(ht_free(a) == HT_ERR_NOT_FOUND);            // double free
-    CHECK(ht_free(raw) == HT_ERR_NOT_FOUND);          // a block heaptrack did not hand out
-    CHECK(ht_free(b + 1) == HT_ERR_NOT_FOUND);        // inside a block
-    CHECK(ht_free(b + 4) == HT_ERR_NOT_FOUND);
-    CHECK(ht_free(b - 4) == HT_ERR_NOT_FOUND);        // ESP-IDF's owner word
-    CHECK(ht_free((void *)((uintptr_t)b | 1)) == HT_ERR_NOT_FOUND);   // the registry's claim bit
-    CHECK(ht_free(&on_stack) == HT_ERR_NOT_FOUND);
-    CHECK(ht_free(host) == HT_ERR_NOT_FOUND);
-    CHECK(ht_free(NULL) == HT_ERR_NOT_FOUND);
+    CHECK(ht_free(a) == HT_ERR_NO_BLOCK);            // double free
+    CHECK(ht_free(raw) == HT_ERR_NO_BLOCK);          // a block heaptrack did not hand out
+    CHECK(ht_free(b + 1) == HT_ERR_NO_BLOCK);        // inside a block
+    CHECK(ht_free(b + 4) == HT_ERR_NO_BLOCK);
+    CHECK(ht_free(b - 4) == HT_ERR_NO_BLOCK);        // ESP-IDF's owner word
+    CHECK(ht_free((void *)((uintptr_t)b | 1)) == HT_ERR_NO_BLOCK);   // the registry's claim bit
+    CHECK(ht_free(&on_stack) == HT_ERR_NO_BLOCK);
+    CHECK(ht_free(host) == HT_ERR_NO_BLOCK);
+    CHECK(ht_free(NULL) == HT_ERR_NO_BLOCK);
     check_unchanged(&before);
     free(host);
     // Both blocks are intact and still freeable by their owners' calls.
     CHECK(ht_free(b) == HT_OK);
-    CHECK(ht_free(b) == HT_ERR_NOT_FOUND);
+    CHECK(ht_free(b) == HT_ERR_NO_BLOCK);
     heap_caps_free(raw);
     CHECK(heap_caps_check_integrity_all(true));
 }
@@ -633,7 +656,7 @@ static void test_free_all(void) {
     void *raw = heap_caps_malloc(64, MALLOC_CAP_DEFAULT);
     void *kept[20];
     for (int k = 0; k < 10; ++k) {
-        kept[k] = ht_malloc(24, (uint32_t)(k % 2 ? MALLOC_CAP_RTCRAM : HT_CAP_DEFAULT));
+        kept[k] = try_malloc(24, (uint32_t)(k % 2 ? MALLOC_CAP_RTCRAM : HT_CAP_DEFAULT));
         kept[10 + k] = worker_malloc(&w, 16, HT_CAP_8BIT);
         CHECK(kept[k] && kept[10 + k]);
     }
@@ -646,14 +669,14 @@ static void test_free_all(void) {
         CHECK(after.r[i].free_size >= before.r[i].free_size);
     }
     for (int k = 0; k < 20; ++k) {
-        CHECK(ht_free(kept[k]) == HT_ERR_NOT_FOUND);
+        CHECK(ht_free(kept[k]) == HT_ERR_NO_BLOCK);
     }
     CHECK(ht_free_all(NULL) == HT_OK);
     // ESP-IDF's own blocks are not heaptrack's to free.
     CHECK(heap_caps_get_allocated_size(raw) >= 64);
     heap_caps_free(raw);
     // The registry works on after a free_all.
-    void *again = ht_malloc(16, HT_CAP_DEFAULT);
+    void *again = try_malloc(16, HT_CAP_DEFAULT);
     CHECK(again != NULL && ht_free(again) == HT_OK);
     CHECK(heap_caps_check_integrity_all(true));
 }
@@ -665,23 +688,23 @@ static void test_free_all(void) {
 static void test_registry_full(void) {
     static void *p[HT_IDF_MAX_BLOCKS];
     for (size_t k = 0; k < HT_IDF_MAX_BLOCKS; ++k) {
-        p[k] = ht_malloc(4, HT_CAP_DEFAULT);
+        p[k] = try_malloc(4, HT_CAP_DEFAULT);
         CHECK(p[k] != NULL);
     }
     state_t before = state_now(false);
-    CHECK(ht_malloc(4, HT_CAP_DEFAULT) == NULL);
+    void *none = &before;
+    CHECK(ht_malloc(4, HT_CAP_DEFAULT, &none) == HT_ERR_FULL && none == NULL);
     char expect[40];
     snprintf(expect, sizeof(expect), "at most %u blocks", (unsigned)HT_IDF_MAX_BLOCKS);
-    CHECK(strstr(ht_error_detail(), expect) != NULL);
-    CHECK(strstr(ht_error_detail(), "HT_IDF_MAX_BLOCKS") != NULL);
-    CHECK(ht_malloc(4, HT_CAP_EXEC) == NULL);   // full first, whatever the caps
-    CHECK(strstr(ht_error_detail(), expect) != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_FULL), expect) != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_FULL), "HT_IDF_MAX_BLOCKS") != NULL);
+    CHECK(ht_malloc(4, HT_CAP_EXEC, &none) == HT_ERR_FULL && none == NULL);   // full first, whatever the caps
     check_unchanged(&before);   // the peak did not move either
     // One freed, one more fits; every other order of frees keeps the table whole.
     CHECK(ht_free(p[HT_IDF_MAX_BLOCKS / 2]) == HT_OK);
-    p[HT_IDF_MAX_BLOCKS / 2] = ht_malloc(4, HT_CAP_DEFAULT);
+    p[HT_IDF_MAX_BLOCKS / 2] = try_malloc(4, HT_CAP_DEFAULT);
     CHECK(p[HT_IDF_MAX_BLOCKS / 2] != NULL);
-    CHECK(ht_malloc(4, HT_CAP_DEFAULT) == NULL);
+    CHECK(try_malloc(4, HT_CAP_DEFAULT) == NULL);
     unsigned seed = 12345;
     for (size_t round = 0; round < 4; ++round) {
         for (size_t k = 0; k < HT_IDF_MAX_BLOCKS; ++k) {
@@ -689,17 +712,17 @@ static void test_registry_full(void) {
             size_t i = (seed >> 8) % HT_IDF_MAX_BLOCKS;
             if (p[i] != NULL) {
                 CHECK(ht_free(p[i]) == HT_OK);
-                CHECK(ht_free(p[i]) == HT_ERR_NOT_FOUND);
+                CHECK(ht_free(p[i]) == HT_ERR_NO_BLOCK);
                 p[i] = NULL;
             }
         }
         for (size_t k = 0; k < HT_IDF_MAX_BLOCKS; ++k) {
             if (p[k] == NULL) {
-                p[k] = ht_malloc(4 + 4 * (round + k % 3), HT_CAP_DEFAULT);
+                p[k] = try_malloc(4 + 4 * (round + k % 3), HT_CAP_DEFAULT);
                 CHECK(p[k] != NULL);
             }
         }
-        CHECK(ht_malloc(4, HT_CAP_DEFAULT) == NULL);
+        CHECK(try_malloc(4, HT_CAP_DEFAULT) == NULL);
     }
     for (size_t k = 0; k < HT_IDF_MAX_BLOCKS; ++k) {
         CHECK(ht_free(p[k]) == HT_OK);
@@ -777,9 +800,9 @@ static void test_region_info(void) {
         }
     }
     // A block taken shows in its region's figures, and the low-water mark stays.
-    CHECK(ht_free(ht_malloc(16384, HT_CAP_DMA)) == HT_OK);   // the heap's record exists
+    CHECK(ht_free(try_malloc(16384, HT_CAP_DMA)) == HT_OK);   // the heap's record exists
     regions_t before = regions();
-    void *p = ht_malloc(16384, HT_CAP_DMA);
+    void *p = try_malloc(16384, HT_CAP_DMA);
     CHECK(p != NULL);
     regions_t during = regions();
     size_t i = (size_t)(region_of(&during, p) - during.r);
@@ -796,7 +819,7 @@ static void test_region_info(void) {
 static void *thread_main(void *arg) {
     void **out = arg;
     out[0] = (void *)ht_current_task();
-    out[1] = ht_malloc(48, HT_CAP_DEFAULT);
+    out[1] = try_malloc(48, HT_CAP_DEFAULT);
     return NULL;
 }
 
@@ -968,7 +991,7 @@ static void test_free_by_other_task(void) {
     ht_snapshot_release(&snap);
     ht_snapshot_release(&before);
     // And the other way round.
-    void *mine = ht_malloc(50, HT_CAP_DEFAULT);
+    void *mine = try_malloc(50, HT_CAP_DEFAULT);
     CHECK(worker_free(&w, mine) == HT_OK);
     CHECK(worker_free(&w, b) == HT_OK);
     snap = take(true);
@@ -1107,7 +1130,7 @@ static void test_single_task_snapshot(void) {
     ht_task_t other = worker_start(&w, "single");
     ht_task_t idle_handle = worker_start(&idle, "idle");
     void *a = worker_malloc(&w, 100, HT_CAP_DEFAULT);
-    void *b = ht_malloc(200, HT_CAP_DEFAULT);
+    void *b = try_malloc(200, HT_CAP_DEFAULT);
     CHECK(a && b);
     ht_snapshot_t all = take(true), snap;
     CHECK(ht_snapshot_take(&snap, false, other, true) == HT_OK);
@@ -1129,22 +1152,22 @@ static void test_single_task_snapshot(void) {
     // Unknown handles, and a task that never allocated: nothing, and nothing made.
     static const ht_task_t unknown[] = { 12345, 0x3fc80000u, UINTPTR_MAX };
     for (size_t k = 0; k < sizeof(unknown) / sizeof(unknown[0]); ++k) {
-        CHECK(ht_snapshot_take(&snap, false, unknown[k], true) == HT_ERR_NOT_FOUND);
+        CHECK(ht_snapshot_take(&snap, false, unknown[k], true) == HT_ERR_NO_TASK);
         CHECK(snap.task_count == 0 && snap.tasks == NULL && snap.storage == NULL);
     }
-    CHECK(ht_snapshot_take(&snap, false, idle_handle, true) == HT_ERR_NOT_FOUND);
+    CHECK(ht_snapshot_take(&snap, false, idle_handle, true) == HT_ERR_NO_TASK);
     // Taking snapshots charges nobody: the idle task takes one and stays unknown.
     op_t op = { .kind = OP_SNAPSHOT };
     worker_run(&idle, &op);
     CHECK(op.err == HT_OK);
-    CHECK(ht_snapshot_take(&snap, false, idle_handle, true) == HT_ERR_NOT_FOUND);
+    CHECK(ht_snapshot_take(&snap, false, idle_handle, true) == HT_ERR_NO_TASK);
     CHECK(worker_free(&w, a) == HT_OK && ht_free(b) == HT_OK);
     worker_stop(&w);
     worker_stop(&idle);
 }
 
 static void test_snapshot_changes_nothing(void) {
-    void *p = ht_malloc(64, HT_CAP_DEFAULT);
+    void *p = try_malloc(64, HT_CAP_DEFAULT);
     regions_t before = regions();
     ht_snapshot_t a = take(true);
     ht_snapshot_t b = take(false);
@@ -1165,8 +1188,8 @@ static void test_snapshot_slots(void) {
     for (size_t k = 0; k < HT_IDF_MAX_SNAPSHOTS; ++k) {
         CHECK(ht_snapshot_take(&held[k], k % 2 == 0, ht_current_task(), k % 3 == 0) == HT_OK);
     }
-    CHECK(ht_snapshot_take(&held[HT_IDF_MAX_SNAPSHOTS], true, 0, true) == HT_ERR_NO_MEM);
-    CHECK(strstr(ht_error_detail(), "too many statistics snapshots") != NULL);
+    CHECK(ht_snapshot_take(&held[HT_IDF_MAX_SNAPSHOTS], true, 0, true) == HT_ERR_FULL);
+    CHECK(strstr(ht_err_text(HT_ERR_FULL), "too many statistics snapshots") != NULL);
     CHECK(held[HT_IDF_MAX_SNAPSHOTS].storage == NULL && held[HT_IDF_MAX_SNAPSHOTS].task_count == 0);
     ht_snapshot_release(&held[3]);
     CHECK(ht_snapshot_take(&held[3], true, 0, true) == HT_OK);
@@ -1188,12 +1211,12 @@ static void test_vm_restart_reclaims(void) {
         CHECK(ht_snapshot_take(&lost[k], true, 0, k % 2 == 0) == HT_OK);
     }
     ht_snapshot_t snap;
-    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_NO_MEM);   // all slots held
+    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_FULL);     // all slots held
     ht_vm_restart();                                                   // their holders are gone
     CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_OK);
     check_snapshot(&snap, true);
     ht_snapshot_release(&snap);
-    void *p = ht_malloc(32, HT_CAP_DEFAULT);
+    void *p = try_malloc(32, HT_CAP_DEFAULT);
     CHECK(p != NULL && ht_free(p) == HT_OK);
 }
 
@@ -1208,8 +1231,8 @@ static int g_churn_done;
 
 static void churn_task(void *arg) {
     TaskHandle_t creator = arg;
-    void *p = ht_malloc(24, HT_CAP_DEFAULT);
-    void *q = ht_malloc(24, MALLOC_CAP_RTCRAM);
+    void *p = try_malloc(24, HT_CAP_DEFAULT);
+    void *q = try_malloc(24, MALLOC_CAP_RTCRAM);
     if (q != NULL) {
         ht_free(q);
     }
@@ -1251,7 +1274,7 @@ static void test_snapshot_under_churn(void) {
             check_snapshot(&snap, blocks);
             ++ok;
         } else {
-            CHECK(err == HT_ERR_NO_MEM && strstr(ht_error_detail(), "kept changing") != NULL);
+            CHECK(err == HT_ERR_BUSY && strstr(ht_err_text(err), "kept changing") != NULL);
             ++busy;
         }
         ht_snapshot_release(&snap);
@@ -1294,7 +1317,8 @@ static void test_snapshot_no_memory(void) {
     CHECK(n > 2 && heap_caps_get_largest_free_block(MALLOC_CAP_DEFAULT) < 512);
     ht_snapshot_t snap;
     CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_NO_MEM);
-    CHECK(strcmp(ht_error_detail(), "not enough free heap to copy the task statistics") == 0);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "not enough free heap") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "a copy of the task statistics") != NULL);
     CHECK(snap.storage == NULL && snap.tasks == NULL && snap.task_count == 0);
     #if !HT_TEST_HOOKS
     // ESP-IDF's tracker copies every record for one task too; the hooks
@@ -1466,7 +1490,7 @@ static void check_miscount_flagged(void) {
         ht_snapshot_t snap;
         ht_err_t err = ht_snapshot_take(&snap, true, 0, with_blocks);
         CHECK(err == HT_OK || (with_blocks && err == HT_ERR_INCONSISTENT
-            && strstr(ht_error_detail(), "overviews still work") != NULL));
+            && strstr(ht_err_text(err), "overviews still work") != NULL));
         CHECK(err != HT_OK || snap.drifted >= 1);
         ht_snapshot_release(&snap);
         CHECK(heap_caps_check_integrity_all(true));
@@ -1540,7 +1564,7 @@ static void test_block_owner(void) {
     ht_snapshot_release(&snap);
     CHECK(worker_free(&w, p) == HT_OK);
     #if HT_TEST_HOOKS
-    CHECK(ht_block_owner((uintptr_t)p, &owner, &size) == HT_ERR_NOT_FOUND);
+    CHECK(ht_block_owner((uintptr_t)p, &owner, &size) == HT_ERR_NO_BLOCK);
     #endif
     worker_stop(&w);
 }
@@ -1607,9 +1631,9 @@ static void test_reset_peak_and_clear(void) {
     CHECK(find_task(&snap, handle) != NULL);
     ht_snapshot_release(&snap);
     #else
-    CHECK(ht_reset_peak() == HT_ERR_UNSUPPORTED && strstr(ht_error_detail(), "no call to reset it") != NULL);
+    CHECK(ht_reset_peak() == HT_ERR_UNSUPPORTED && strstr(ht_err_text(HT_ERR_UNSUPPORTED), "no call to reset it") != NULL);
     CHECK(ht_clear(&dropped) == HT_ERR_UNSUPPORTED && dropped == 0);
-    CHECK(strstr(ht_error_detail(), "until a hard reset") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_UNSUPPORTED), "until a hard reset") != NULL);
     ht_snapshot_t snap = take(false);
     CHECK(find_named(&snap, gone_handle, "gone") != NULL);
     ht_snapshot_release(&snap);
@@ -1686,7 +1710,7 @@ static void stress_run(stress_t *s) {
                     // Caps heaptrack.malloc refuses on this chip (CAP_EXEC) are the API's to refuse.
                     const char *why;
                     uint32_t c = caps[(r >> 20) % (sizeof(caps) / sizeof(caps[0]))];
-                    s->live[slot] = ht_malloc(size, (c & ht_caps_refused(&why)) ? HT_CAP_DEFAULT : c);
+                    s->live[slot] = try_malloc(size, (c & ht_caps_refused(&why)) ? HT_CAP_DEFAULT : c);
                     if (s->live[slot] != NULL) {
                         memset(s->live[slot], 0xa5, size);
                         s->mallocs++;
@@ -1717,7 +1741,7 @@ static void *observer_main(void *arg) {
         #if HT_TEST_TRACKING
         ht_snapshot_t snap;
         ht_err_t err = ht_snapshot_take(&snap, true, 0, true);
-        CHECK(err == HT_OK || err == HT_ERR_NO_MEM);
+        CHECK(err == HT_OK || err == HT_ERR_NO_MEM || err == HT_ERR_BUSY);
         if (err == HT_OK) {
             check_snapshot(&snap, true);
         }
@@ -1819,7 +1843,7 @@ static void *free_race_main(void *arg) {
     free_race_t *r = arg;
     for (size_t k = r->from; k < r->to; ++k) {
         ht_err_t err = ht_free(r->blocks[k]);
-        CHECK(err == HT_OK || err == HT_ERR_NOT_FOUND);
+        CHECK(err == HT_OK || err == HT_ERR_NO_BLOCK);
         r->freed += err == HT_OK;
     }
     return NULL;
@@ -1836,7 +1860,7 @@ static void test_free_all_races_free(void) {
     static void *blocks[N];
     for (int round = 0; round < 10; ++round) {
         for (size_t k = 0; k < N; ++k) {
-            blocks[k] = ht_malloc(8 + k % 32, HT_CAP_DEFAULT);
+            blocks[k] = try_malloc(8 + k % 32, HT_CAP_DEFAULT);
             CHECK(blocks[k] != NULL);
         }
         free_race_t r[THREADS];
@@ -1867,9 +1891,9 @@ static void test_psram(void) {
     CHECK(heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == PSRAM_SIZE);
     regions_t rs = regions();
     CHECK(rs.count == 5);
-    void *ext = ht_malloc(100000, HT_CAP_SPIRAM);
-    void *internal = ht_malloc(100, HT_CAP_DEFAULT);
-    void *too_big = ht_malloc(PSRAM_SIZE, HT_CAP_SPIRAM);
+    void *ext = try_malloc(100000, HT_CAP_SPIRAM);
+    void *internal = try_malloc(100, HT_CAP_DEFAULT);
+    void *too_big = try_malloc(PSRAM_SIZE, HT_CAP_SPIRAM);
     CHECK(ext != NULL && internal != NULL && too_big == NULL);
     const ht_region_info_t *ext_region = region_of(&rs, ext);
     CHECK(ext_region != NULL && ext_region->total_size == PSRAM_SIZE);
@@ -1885,7 +1909,7 @@ static void test_psram(void) {
     #else
     CHECK(region_of(&rs, internal) != ext_region);   // DEFAULT prefers internal RAM
     #endif
-    CHECK(ht_malloc(16, HT_CAP_SPIRAM | HT_CAP_INTERNAL) == NULL);
+    CHECK(try_malloc(16, HT_CAP_SPIRAM | HT_CAP_INTERNAL) == NULL);
     #if HT_TEST_TRACKING
     ht_snapshot_t snap;
     CHECK(ht_snapshot_take(&snap, false, ht_current_task(), true) == HT_OK);
@@ -1900,14 +1924,15 @@ static void test_psram(void) {
     void *p[MAX];
     size_t n = 0;
     for (size_t size = 262144; size >= 64; size /= 4) {
-        while (n < MAX && (p[n] = ht_malloc(size, HT_CAP_SPIRAM)) != NULL) {
+        while (n < MAX && (p[n] = try_malloc(size, HT_CAP_SPIRAM)) != NULL) {
             ++n;
         }
     }
     CHECK(n < MAX);
     regions_t before = regions();
-    CHECK(ht_malloc(64, HT_CAP_SPIRAM) == NULL);
-    CHECK(strstr(ht_error_detail(), "no heap with the requested capabilities") != NULL);
+    void *none = &before;
+    CHECK(ht_malloc(64, HT_CAP_SPIRAM, &none) == HT_ERR_NO_MEM && none == NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_NO_MEM), "no heap with the requested capabilities") != NULL);
     regions_t after = regions();
     CHECK(same_regions(&before, &after));
     for (size_t k = 0; k < n; ++k) {
@@ -2214,6 +2239,7 @@ typedef struct {
 } test_t;
 
 static const test_t g_tests[] = {
+    { "err_text", test_err_text, NULL },
     { "current_task", test_current_task, NULL },
     { "malloc_free", test_malloc_free, NULL },
     { "no_heap_for_caps", test_no_heap_for_caps, NULL },
@@ -2285,13 +2311,13 @@ static const test_t g_psram_tests[] = {
 // The firmware without heap task tracking: heap calls work, statistics do not.
 static void test_tracking_off(void) {
     CHECK(!ht_track_deleted());
-    void *a = ht_malloc(100, HT_CAP_DEFAULT);
+    void *a = try_malloc(100, HT_CAP_DEFAULT);
     CHECK(a != NULL && block_size(a) >= 100 && block_size(a) < 104 + 4);
     ht_snapshot_t snap;
     CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_ERR_UNSUPPORTED);
     CHECK(snap.storage == NULL && snap.tasks == NULL && snap.task_count == 0);
-    CHECK(strstr(ht_error_detail(), "without ESP-IDF heap task tracking") != NULL);
-    CHECK(strstr(ht_error_detail(), "CONFIG_HEAP_TASK_TRACKING=y") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_UNSUPPORTED), "without ESP-IDF heap task tracking") != NULL);
+    CHECK(strstr(ht_err_text(HT_ERR_UNSUPPORTED), "CONFIG_HEAP_TASK_TRACKING=y") != NULL);
     CHECK(ht_snapshot_take(&snap, false, ht_current_task(), false) == HT_ERR_UNSUPPORTED);
     CHECK(ht_snapshot_take_totals(&snap, true, 0) == HT_ERR_UNSUPPORTED);
     ht_snapshot_release(&snap);
@@ -2302,9 +2328,9 @@ static void test_tracking_off(void) {
     CHECK(ht_reset_peak() == HT_ERR_UNSUPPORTED && ht_clear(&dropped) == HT_ERR_UNSUPPORTED && dropped == 0);
     CHECK(ht_block_owner((uintptr_t)a, &owner, &size) == HT_ERR_UNSUPPORTED);
     CHECK(ht_free(a) == HT_OK);
-    CHECK(ht_free(a) == HT_ERR_NOT_FOUND);
+    CHECK(ht_free(a) == HT_ERR_NO_BLOCK);
     size_t count = 99;
-    CHECK(ht_malloc(10, HT_CAP_DEFAULT) != NULL);
+    CHECK(try_malloc(10, HT_CAP_DEFAULT) != NULL);
     CHECK(ht_free_all(&count) == HT_OK && count == 1);
 }
 #endif

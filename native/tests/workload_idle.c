@@ -29,7 +29,7 @@ static void idle_task_main(void *arg) {
     void *blocks[2 * WORKLOAD_IDLE_TASKS + 3];
     unsigned count = 2 * t->index + 3;
     for (unsigned j = 0; j < count; ++j) {
-        blocks[j] = ht_malloc(16 + 8 * ((t->index + j) % 7), MALLOC_CAP_RTCRAM);
+        (void)ht_malloc(16 + 8 * ((t->index + j) % 7), MALLOC_CAP_RTCRAM, &blocks[j]);   // NULL if refused
     }
     for (unsigned j = 0; j < count; ++j) {
         if (j < KEPT_PER_TASK) {

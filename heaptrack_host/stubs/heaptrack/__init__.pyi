@@ -131,6 +131,10 @@ def clear() -> int:
     record. RuntimeError on ESP-IDF's tracker (TRACKER == "idf"), which keeps every
     deleted task's record until a hard reset."""
 
+# task_stats, print_overview, print_details, dump, snapshot: ValueError for an
+# unknown task; MemoryError when no heap has room for the copy of the
+# statistics; OSError(EAGAIN) when they kept changing through every attempt to
+# copy them (call again).
 @overload
 def task_stats(task: None = None, *, blocks: bool = False) -> List[TaskStat]: ...
 @overload

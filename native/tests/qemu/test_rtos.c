@@ -69,7 +69,7 @@ static bool wait_for(volatile int *flag, unsigned deadline_ms) {
 typedef struct {
     int in_isr;            // xPortInIsrContext() there
     int context;           // ht_context_check()
-    int malloc_refused;    // ht_malloc returned NULL with HT_ERR_CONTEXT's detail
+    int malloc_refused;    // ht_malloc returned HT_ERR_CONTEXT and no block
     int free;              // ht_free of a live block
     int free_all;
     int snapshot;
@@ -81,7 +81,8 @@ static void *s_isr_live_block;
 static void isr_calls(isr_result_t *r) {
     r->in_isr = xPortInIsrContext();
     r->context = ht_context_check();
-    r->malloc_refused = ht_malloc(16, HT_CAP_DEFAULT) == NULL;
+    void *p = &r;
+    r->malloc_refused = ht_malloc(16, HT_CAP_DEFAULT, &p) == HT_ERR_CONTEXT && p == NULL;
     r->free = ht_free(s_isr_live_block);
     r->free_all = ht_free_all(NULL);
     ht_snapshot_t snap;
@@ -158,8 +159,7 @@ static bool same_state(const state_t *a, const state_t *b) {
 
 static void test_interrupt(void) {
     vTaskDelay(2);   // the idle task frees `main`, which deleted itself: the heaps settle
-    s_isr_live_block = ht_malloc(64, HT_CAP_DEFAULT);
-    CHECK(s_isr_live_block != NULL);
+    CHECK(ht_malloc(64, HT_CAP_DEFAULT, &s_isr_live_block) == HT_OK && s_isr_live_block != NULL);
     CHECK(!xPortInIsrContext() && ht_context_check() == HT_OK);
     state_t before, after;
     state_before(&before);
@@ -187,9 +187,10 @@ static void test_interrupt(void) {
     static portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
     portENTER_CRITICAL(&mux);
     ht_err_t in_critical = ht_context_check();
-    void *p = ht_malloc(16, HT_CAP_DEFAULT);
+    void *p = &mux;
+    ht_err_t malloc_in_critical = ht_malloc(16, HT_CAP_DEFAULT, &p);
     portEXIT_CRITICAL(&mux);
-    CHECK(in_critical == HT_ERR_CONTEXT && p == NULL);
+    CHECK(in_critical == HT_ERR_CONTEXT && malloc_in_critical == HT_ERR_CONTEXT && p == NULL);
     CHECK(ht_free(s_isr_live_block) == HT_OK);
     printf("interrupt: %u software interrupts and %u tick interrupts called heaptrack's API: all refused "
         "(HT_ERR_CONTEXT), nothing changed; refused in a critical section too\n", software_ok, tick_ok);
