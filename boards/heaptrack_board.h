@@ -17,15 +17,5 @@
 #define MICROPY_BANNER_NAME_AND_VERSION "MicroPython " MICROPY_GIT_TAG " with heaptrack " HEAPTRACK_VERSION " on " MICROPY_BUILD_DATE
 #endif
 
-// MicroPython's GC heap takes its areas from ESP-IDF's heap with the chip's
-// malloc (py/mpconfig.h's default MP_PLAT_ALLOC_HEAP) and gives them back with
-// free: heaptrack's do the same and record each, so that heap_info() and
-// heaptrack.gc_events() tell how the GC heap grew into ESP-IDF's heap
-// (native/heaptrack/gc_areas.h).
-#ifndef __ASSEMBLER__
-#include <stddef.h>
-void *ht_gc_area_alloc(size_t size);
-void ht_gc_area_free(void *area);
-#endif
-#define MP_PLAT_ALLOC_HEAP(size) ht_gc_area_alloc(size)
-#define MP_PLAT_FREE_HEAP(ptr) ht_gc_area_free(ptr)
+// The GC heap's areas taken from ESP-IDF's heap are recorded.
+#include "../native/heaptrack/gc_area_plat.h"

@@ -33,8 +33,8 @@
 // ESP32-S3 and ESP32-C3, taken from ESP-IDF's heap by mp_task at boot, grown
 // by more areas from ESP-IDF's heap as it fills, an empty area given back
 // (boards/HOST/mp_task.c). MP_PLAT_ALLOC_HEAP is the chip's malloc there, and
-// heaptrack's, which also records each area (native/heaptrack/gc_areas.h), as
-// every heaptrack board sets it (boards/heaptrack_board.h).
+// heaptrack's, which also records each area, as every heaptrack board sets it
+// (native/heaptrack/gc_area_plat.h).
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
 #if CONFIG_IDF_TARGET_ESP32
@@ -42,8 +42,7 @@
 #else
 #define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
 #endif
-#define MP_PLAT_ALLOC_HEAP(size) ht_gc_area_alloc(size)
-#define MP_PLAT_FREE_HEAP(ptr) ht_gc_area_free(ptr)
+#include "../../native/heaptrack/gc_area_plat.h"
 // mp_task's stack, priority and core (ports/esp32: mpconfigport.h, main.c, mphalport.h).
 #define MICROPY_TASK_STACK_SIZE (16 * 1024)
 #define MP_TASK_PRIORITY (1)

@@ -24,6 +24,7 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/gc_census.c
     ${CMAKE_CURRENT_LIST_DIR}/gc_holders.c
     ${CMAKE_CURRENT_LIST_DIR}/gc_port_esp32.c
+    ${CMAKE_CURRENT_LIST_DIR}/gc_port_freertos.c
     ${CMAKE_CURRENT_LIST_DIR}/modgc.c
 )
 

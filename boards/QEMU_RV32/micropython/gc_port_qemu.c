@@ -1,19 +1,13 @@
 // What reading the GC heap needs from the port (gc_port.h), on the QEMU board:
 // QEMU's virt machine has RAM all through the program's flash and RAM areas
-// (board.mk's --defsym for picolibc's linker script), and FreeRTOS-Kernel's
-// tasks, whose stacks the board's layer takes from ESP-IDF's heap
-// (idf_freertos.c: pvPortMalloc), so a stack's block says where it ends.
-#include <string.h>
-
-#include "FreeRTOS.h"
-#include "task.h"
+// (board.mk's --defsym for picolibc's linker script), and where a
+// FreeRTOS-Kernel task's stack lies: the board's layer takes stacks from
+// ESP-IDF's heap (idf_freertos.c: pvPortMalloc), so a stack's block says
+// where it ends (the tasks themselves: native/heaptrack/gc_port_freertos.c).
 #include "esp_heap_caps.h"
 
 #include "gc_port.h"
-
-// The tasks whose stacks the holder search can look at: a TaskStatus_t each,
-// on the caller's stack (as gc_port_esp32.c).
-#define HT_GC_PORT_TASKS (20)
+#include "gc_port_freertos.h"
 
 // picolibc's linker script's areas, as board.mk places them: a symbol's
 // address is its value.
@@ -35,7 +29,7 @@ bool ht_gc_port_static(const void *p, size_t len) {
 
 // From the task's saved stack pointer (a TCB's first word, which FreeRTOS
 // writes at every switch) to the end of its stack's block.
-static bool stack_of(const TaskStatus_t *status, uintptr_t *lo, uintptr_t *hi) {
+bool ht_gc_port_task_stack(const TaskStatus_t *status, uintptr_t *lo, uintptr_t *hi) {
     uintptr_t base = (uintptr_t)status->pxStackBase;
     uintptr_t top = *(volatile uintptr_t *)status->xHandle;
     if (base == 0) {
@@ -48,34 +42,4 @@ static bool stack_of(const TaskStatus_t *status, uintptr_t *lo, uintptr_t *hi) {
     *lo = top;
     *hi = end;
     return true;
-}
-
-size_t ht_gc_port_stacks(ht_gc_stack_t *stacks, size_t max) {
-    TaskStatus_t status[HT_GC_PORT_TASKS];
-    // 0 when there are more tasks than it has room for: then none are looked at.
-    UBaseType_t count = uxTaskGetSystemState(status, HT_GC_PORT_TASKS, NULL);
-    TaskHandle_t self = xTaskGetCurrentTaskHandle();
-    size_t n = 0;
-    for (UBaseType_t i = 0; i < count; i++) {
-        ht_gc_stack_t s;
-        if (status[i].xHandle == self || !stack_of(&status[i], &s.lo, &s.hi)) {
-            continue;
-        }
-        if (n < max) {
-            s.task = (ht_task_t)status[i].xHandle;
-            strncpy(s.name, status[i].pcTaskName, sizeof(s.name) - 1);
-            s.name[sizeof(s.name) - 1] = '\0';
-            stacks[n] = s;
-        }
-        n++;
-    }
-    return n;
-}
-
-void ht_gc_port_current(ht_gc_stack_t *self) {
-    TaskHandle_t task = xTaskGetCurrentTaskHandle();
-    const char *name = pcTaskGetName(task);
-    memset(self, 0, sizeof(*self));
-    self->task = (ht_task_t)task;
-    strncpy(self->name, name != NULL ? name : "", sizeof(self->name) - 1);
 }

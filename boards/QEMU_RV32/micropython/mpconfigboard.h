@@ -34,15 +34,9 @@
 #define MICROPY_GC_SPLIT_HEAP (1)
 #define MICROPY_GC_SPLIT_HEAP_AUTO (1)
 #define MICROPY_GC_INITIAL_HEAP_SIZE (64 * 1024)
-// ... through heaptrack's, which record each area taken and given back
-// (native/heaptrack/gc_areas.h), as on heaptrack's ESP32 boards.
-#ifndef __ASSEMBLER__
-#include <stddef.h>
-void *ht_gc_area_alloc(size_t size);
-void ht_gc_area_free(void *area);
-#endif
-#define MP_PLAT_ALLOC_HEAP(size) ht_gc_area_alloc(size)
-#define MP_PLAT_FREE_HEAP(ptr) ht_gc_area_free(ptr)
+// ... through heaptrack's, which record each area taken and given back, as on
+// heaptrack's ESP32 boards.
+#include "../../../native/heaptrack/gc_area_plat.h"
 
 // Waiting for input or an event: pending callbacks and exceptions run, then
 // the GIL is let go until the UART's interrupt or the next tick (stdio.c), as

@@ -45,13 +45,15 @@ FROZEN_MANIFEST = $(BOARD_DIR)/manifest.py
 USER_C_MODULES = $(QEMU_RV32_DIR)/../../native
 HEAPTRACK_TASK_PORT = esp32
 # The GC heap's census and holder search read static memory and task stacks
-# as this board lays them out (gc_port_qemu.c).
+# as this board lays them out (gc_port_qemu.c; its tasks as FreeRTOS lists
+# them, the esp32 port's way: native/heaptrack/gc_port_freertos.c).
 HEAPTRACK_GC_PORT = board
 
 # The esp32 port's threads and GC root scan, as they are.
 ESP32_PORT_DIR := $(MPY_ABS_DIR)/ports/esp32
 SRC_C += $(ESP32_PORT_DIR)/mpthreadport.c $(ESP32_PORT_DIR)/gccollect.c \
-	$(BOARD_DIR)/mp_task.c $(BOARD_DIR)/stdio.c $(BOARD_DIR)/gc_port_qemu.c
+	$(BOARD_DIR)/mp_task.c $(BOARD_DIR)/stdio.c $(BOARD_DIR)/gc_port_qemu.c \
+	$(abspath $(QEMU_RV32_DIR)/../../native/heaptrack/gc_port_freertos.c)
 SRC_BOARD_O += shared/runtime/gchelper_native.o shared/runtime/gchelper_rv32i.o
 # ESP-IDF's StackType_t is a byte, so mpthreadport.c's stack depth
 # (`*stack_size / sizeof(StackType_t)`) is in bytes, as ESP-IDF's
