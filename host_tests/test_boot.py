@@ -3,6 +3,8 @@ starts (ESP-IDF's start-up creates `main`, whose app_main creates `mp_task`),
 MicroPython's heap inside ESP-IDF's heap (taken by mp_task at boot, grown from
 ESP-IDF's heap as it fills, given back when emptied), and the esp32 module's
 view of the same heaps and tasks. Nothing here depends on the chip's sizes."""
+import re
+
 import pytest
 
 from heaptrack_host import report
@@ -135,7 +137,12 @@ print(heaptrack.heap_info().can_allocate(16384))
     gc_free, areas, largest, tls = eval(lines[-2])
     assert gc_free > 4 * 16384 and areas >= 2, out
     assert largest < 16384 and tls == "MemoryError", out
-    assert " A 16384-byte block with caps 0x00001000 does NOT fit (largest free: %d)" % largest in lines, out
+    # print_heap_info's own figure, read when it prints: the GC heap may have
+    # taken another area since `info` (the MemoryError, the failure's
+    # explanation are GC objects, and this heap is nearly full by design).
+    said = [int(m.group(1)) for m in (re.fullmatch(
+        r" A 16384-byte block with caps 0x00001000 does NOT fit \(largest free: (\d+)\)", line) for line in lines) if m]
+    assert len(said) == 1 and said[0] < 16384, out
     assert lines[-1] == "True", out   # emptied areas went back to ESP-IDF's heap
 
 
