@@ -408,30 +408,35 @@ _HEAP = re.compile(
 _ALLOC = re.compile(r"^([│ ])    ([│ ])    ([├└]) ALLOC 0x([0-9a-fA-F]{1,16}), SIZE %s$" % _INT)
 _NUM_CELL = re.compile(r"^ {0,20}(\d{1,20})$")
 
-# One or more ALLOC lines exactly as ESP-IDF prints them under a heap whose task
-# and heap lines give these glyphs: hex and decimal as %x and %d print them (no
-# leading zeros, ASCII digits), so a line matched here needs no rendering again,
-# and nothing else can match. Lines that do not (a timestamp before them, a wrong
-# glyph) are read one at a time, where the errors say what is wrong.
-_HEX = r"(?:0|[1-9a-f][0-9a-f]{0,15})"
-_DEC = r"(?:0|[1-9][0-9]{0,19})"
-_ALLOC_RUNS = {(task_visual, heap_visual): re.compile(
-    r"(?:%s    %s    ├ ALLOC 0x%s, SIZE %s\r*\n)+" % (task_visual, heap_visual, _HEX, _DEC))
-    for task_visual in "│ " for heap_visual in "│ "}
-# The address and size of each line of a run.
-_ALLOC_PAIR = re.compile(r"ALLOC 0x([0-9a-f]+), SIZE ([0-9]+)")
-
 # A timestamp or tag before each line of a capture, as idf.py monitor --timestamps
 # ("2025-01-31 12:00:00.123 "), CI logs ("2025-01-31T12:00:00.1234567Z "), ts(1)
 # ("Jan 31 12:00:00 "), terminal programs ("[12:00:00.123] ", "[2025-01-31 12:00:00] ")
 # and dmesg-style uptimes ("[   12.345678] ") put it: taken off before parsing.
-_PREFIX = re.compile(
-    r"^(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+_PREFIX_BODY = (
+    r"(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
     r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
     r"|\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
     r"|\[[\d :.,T+-]{1,40}Z?\]) ?")
+_PREFIX = re.compile("^" + _PREFIX_BODY)
 # The first characters a _PREFIX can start with (besides digits).
 _PREFIX_FIRST = "[ADFJMNOS"
+
+# One or more ALLOC lines exactly as ESP-IDF prints them under a heap whose task
+# and heap lines give these glyphs: hex and decimal as %x and %d print them (no
+# leading zeros, ASCII digits), so a line matched here needs no rendering again,
+# and nothing else can match. Lines that do not (a wrong glyph, a leading zero)
+# are read one at a time, where the errors say what is wrong. A line may
+# start with a _PREFIX, taken off as _Parser.line() does: only where a line starts
+# with one of _PREFIX_FIRST or a digit, and as _PREFIX.match() finds it, never
+# shorter (the lookahead does not backtrack, the backreference takes what it found).
+_HEX = r"(?:0|[1-9a-f][0-9a-f]{0,15})"
+_DEC = r"(?:0|[1-9][0-9]{0,19})"
+_RUN_PREFIX = r"(?:(?=(?=[\d\[%s])(%s))\1)?" % (_PREFIX_FIRST[1:], _PREFIX_BODY)
+_ALLOC_RUNS = {(task_visual, heap_visual): re.compile(
+    r"(?:%s%s    %s    ├ ALLOC 0x%s, SIZE %s\r*\n)+" % (_RUN_PREFIX, task_visual, heap_visual, _HEX, _DEC))
+    for task_visual in "│ " for heap_visual in "│ "}
+# The address and size of each line of a run (no prefix has "ALLOC 0x").
+_ALLOC_PAIR = re.compile(r"ALLOC 0x([0-9a-f]+), SIZE ([0-9]+)")
 
 _TABLE_LINES = (HEADER, SEPARATOR, BOTTOM)
 
