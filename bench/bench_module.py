@@ -484,12 +484,12 @@ def run_scaling(devices, tasks=(100, 1000), blocks=(500, 5000)):
         for n in blocks:
             rows.append(("blocks", last_literal(mpremote_exec(device, SCALING_BLOCKS % {"n": n}), "RESULT")))
     print("task_stats() and snapshot() on the board, time per task record and per block (best of 21):")
-    print("  %-34s %12s %12s" % ("", "task_stats()", "snapshot()"))
     verdicts = []
-    for what, calls in (("tasks", ("task_stats()", "snapshot()")), ("blocks", ("task_stats(me, blocks=True)",
-                                                                                "snapshot()"))):
+    # task_stats(me, blocks=True) for the blocks: the calling task holds them.
+    for what, first in (("tasks", "task_stats()"), ("blocks", "task_stats(me, blocks=True)")):
         (n0, *us0), (n1, *us1) = [r for kind, r in rows if kind == what]
         unit = "task" if what == "tasks" else "block"
+        print("  %-34s %12s %12s" % ("", first if len(first) <= 12 else "blocks=True", "snapshot()"))
         for n, us in ((n0, us0), (n1, us1)):
             print("  %-34s %9.2f us %9.2f us" % ("%d %s (%s)" % (n, what, ", ".join("%d us" % u for u in us)),
                                                   us[0] / n, us[1] / n))
