@@ -446,8 +446,8 @@ def run_parse(report, megabytes=100):
     lines = report.decode("utf-8").split("\n")
     stamped = "".join("2025-01-31 12:00:00.123 " + line + "\n" for line in lines[:-1]).encode("utf-8")
     copies = max(1, megabytes * 1000000 // len(report))
-    print("`mpheaptrack parse` of a %d MB capture (%d reports of 10,000 blocks), its JSON to /dev/null:" % (
-        megabytes, copies))
+    print("`mpheaptrack parse` of a %d MB capture (%d reports of %d blocks), its JSON to /dev/null:" % (
+        megabytes, copies, report.count(b"ALLOC 0x")))
     print("  %-34s %10s %10s %10s" % ("", "wall MB/s", "CPU MB/s", "peak RSS"))
     rates, peaks = [], []
     for label, text in (("as the board printed it", report), ("timestamped (idf.py monitor)", stamped)):
