@@ -660,32 +660,61 @@ def cmd_gc(args) -> int:
 
 
 def cmd_parse(args) -> int:
+    import contextlib
+    import functools
+    import shutil
+    import tempfile
+
     from . import report
     if args.file in (None, "-"):
-        text = sys.stdin.read()
+        stream = sys.stdin
         source = "stdin"
     else:
         try:
-            with open(args.file, encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            stream = open(args.file, encoding="utf-8", errors="replace")
         except OSError as e:
             raise UsageError("cannot read %s: %s" % (args.file, e.strerror or e)) from None
         source = args.file
-    try:
-        parsed = report.parse(text)
-        if args.check:
-            for d in parsed.details:
-                if d.incomplete is not None:
-                    # heaptrack said so itself: counts of blocks it could not list.
-                    sys.stderr.write("%s: %s line %d: not checked: heaptrack said these figures are incomplete: %s\n"
-                                     % (PROG, source, d.line, d.incomplete))
-                    continue
-                d.check()
-    except report.ReportError as e:
-        raise UsageError("%s: %s" % (source, e)) from None
-    if not parsed.items:
-        raise UsageError("%s: no ESP-IDF heap task report found" % source)
-    json.dump(report.to_json(parsed), sys.stdout, indent=args.indent, ensure_ascii=False)
+
+    def chunks():
+        # A megabyte at a time: a capture of any size parses in bounded memory.
+        while True:
+            try:
+                chunk = stream.read(1 << 20)
+            except OSError as e:
+                raise UsageError("cannot read %s: %s" % (source, e.strerror or e)) from None
+            if not chunk:
+                return
+            yield chunk
+
+    def incomplete_note(line, why):
+        # heaptrack said so itself: counts of blocks it could not list.
+        notes.write("%s: %s line %d: not checked: heaptrack said these figures are incomplete: %s\n"
+                    % (PROG, source, line, why))
+
+    # The JSON and the notes are held back (beyond a few megabytes, in temporary
+    # files) until the whole text has parsed and checked: on an error, stdout
+    # stays empty and the error is the one line on stderr.
+    spool = functools.partial(tempfile.SpooledTemporaryFile, 8 << 20, "w+", encoding="utf-8")
+    with spool() as out, spool() as notes:
+        try:
+            with contextlib.ExitStack() as stack:
+                if stream is not sys.stdin:
+                    stack.enter_context(stream)
+                found = report.stream_json(chunks(), out, indent=args.indent, check=args.check,
+                                           incomplete_note=incomplete_note)
+        except report.CheckError as e:
+            # The notes of the trees before it, then the error, as Details.check() one after another.
+            notes.seek(0)
+            shutil.copyfileobj(notes, sys.stderr, 1 << 20)
+            raise UsageError("%s: %s" % (source, e)) from None
+        except report.ReportError as e:
+            raise UsageError("%s: %s" % (source, e)) from None
+        if not found:
+            raise UsageError("%s: no ESP-IDF heap task report found" % source)
+        for held, to in ((notes, sys.stderr), (out, sys.stdout)):
+            held.seek(0)
+            shutil.copyfileobj(held, to, 1 << 20)
     sys.stdout.write("\n")
     return 0
 

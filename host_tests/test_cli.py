@@ -396,6 +396,21 @@ def test_parse_check_finds_wrong_numbers():
     assert proc.returncode == 2 and "sum of block sizes" in proc.stderr
 
 
+def test_parse_check_notes_incomplete_reports_then_the_error():
+    bad = ("└ ALIVE: main, CURRENT MEMORY USAGE 10, PEAK MEMORY USAGE 10, TOTAL HEAP USED 1:\n"
+           "     └ HEAP: RAM, CAPS: 0x0010580e, SIZE: 100, USAGE: CURRENT 10 (10%), PEAK 10 (10%), ALLOC COUNT: 1\n"
+           "          ├ ALLOC 0x3fc99024, SIZE 9\n")
+    incomplete = "heaptrack: warning: these figures are incomplete: records lost\n" + bad
+    proc = heaptrack("parse", "--check", input=incomplete)
+    assert proc.returncode == 0 and proc.stderr == (
+        "mpheaptrack: stdin line 2: not checked: heaptrack said these figures are incomplete: records lost\n")
+    proc = heaptrack("parse", "--check", input=incomplete + "log\n" + bad + incomplete)
+    assert proc.returncode == 2 and proc.stdout == ""
+    notes, error = proc.stderr.splitlines()
+    assert notes.endswith("line 2: not checked: heaptrack said these figures are incomplete: records lost")
+    assert error.startswith("mpheaptrack: error: stdin: line 7:") and "sum of block sizes" in error
+
+
 # ---------------------------------------------------------------------------
 # errors and the virtual board
 

@@ -267,6 +267,20 @@ print(res)
     assert result == [True, True, 2, True, True, 2, True, True, True, "ValueError", "ValueError", True]
 
 
+def test_statistics_ties_keep_the_snapshots_order(board):
+    """Equal sizes and counts stay in the order the snapshot lists them (as CPython's stable sort keeps them)."""
+    result = run(board, """
+held = [heaptrack.malloc(s) for s in (48, 48, 96, 48, 48)]
+snap = heaptrack.snapshot()
+me = heaptrack.current_task()
+listed = [a for t in snap.tasks if t.handle == me for h in t.heaps for a, s in h.blocks if a in held]
+mine = [s.key[0] for s in snap.statistics('block') if s.key[0] in held]
+for b in held:
+    heaptrack.free(b)
+print([mine == [a for a in listed if a == held[2]] + [a for a in listed if a != held[2]], len(mine)])
+""")
+    assert result == [True, 5]
+
 @pytest.mark.usefixtures("from_power_on")
 def test_snapshot_dump_and_load_across_a_reset(board):
     """A snapshot saved to the board's filesystem compares with one taken after a hard reset."""

@@ -1,6 +1,7 @@
 """Tests for heaptrack_host.report: pure Python, no board needed."""
 
 import copy
+import io
 import json
 import pathlib
 import sys
@@ -14,6 +15,7 @@ from heaptrack_host.report import (  # noqa: E402
     HeapDetail,
     Overview,
     OverviewRow,
+    CheckError,
     Report,
     ReportError,
     TaskDetail,
@@ -22,6 +24,7 @@ from heaptrack_host.report import (  # noqa: E402
     parse_overview,
     render_details,
     render_overview,
+    stream_json,
     to_json,
 )
 
@@ -421,3 +424,65 @@ def test_report_error_without_line():
     err = ReportError("something")
     assert str(err) == "something" and err.lineno is None and err.line is None
     assert isinstance(err, ValueError)
+
+
+# ---------------------------------------------------------------------------
+# stream_json: the JSON of a text of any size, written as it is read
+
+
+def pieces(text, size):
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def streamed(text, size, **kw):
+    out = io.StringIO()
+    found = stream_json(pieces(text, size), out, **kw)
+    return found, out.getvalue()
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, 1 << 20])
+@pytest.mark.parametrize("indent", [0, 1, 3])
+def test_stream_json_writes_what_json_dump_would(size, indent):
+    odd = make_task("ütf ☃ \"q\"", [heap("RAM", 1000, [(0x3FC00000, 16), (0, 8)]), heap("SPIRAM", 4096, [])])
+    text = (EXAMPLE.replace("\n", "\r\n") + "log\n" + render_details([odd]) + render_overview([odd.row()])
+            + render_details([make_task("none", [])]).rstrip("\n"))
+    found, got = streamed(text, size, indent=indent)
+    expected = to_json(parse(text))
+    assert found == len(expected["items"])
+    assert got == json.dumps(expected, indent=indent, ensure_ascii=False)
+
+
+def test_stream_json_of_nothing():
+    assert streamed("no report here\n", 5) == (0, json.dumps({"items": []}, indent=1))
+
+
+@pytest.mark.parametrize("change,message,offset", [c[1:] for c in CHECKS], ids=[c[0] for c in CHECKS])
+def test_stream_json_checks_as_details_check(change, message, offset):
+    text = "before\n" + render_details(corrupt(change).tasks)
+    with pytest.raises(CheckError) as expected:
+        parse_details(text).check()
+    streamed(text, 100)  # without check, the same text is fine
+    with pytest.raises(CheckError) as info:
+        streamed(text, 100, check=True)
+    assert str(info.value) == str(expected.value) and message in str(info.value)
+
+
+def test_stream_json_notes_incomplete_trees_before_the_first_that_fails():
+    def warning(why):
+        return "heaptrack: warning: these figures are incomplete: %s\n" % why
+
+    lost = render_details(corrupt(CHECKS[1][1]).tasks)  # its numbers do not add up, but it said so
+    bad = render_details(corrupt(CHECKS[0][1]).tasks)
+    text = warning("one") + lost + warning("two") + lost + bad + warning("three") + lost
+    notes = []
+    with pytest.raises(CheckError) as info:
+        streamed(text, 64, check=True, incomplete_note=lambda line, why: notes.append((line, why)))
+    n = lost.count("\n")
+    assert notes == [(2, "one"), (3 + n, "two")]
+    assert info.value.lineno == 3 + 2 * n and "PEAK MEMORY USAGE 100 < CURRENT" in str(info.value)
+
+
+def test_check_error_is_a_report_error():
+    with pytest.raises(CheckError):
+        corrupt(CHECKS[0][1]).check()
+    assert issubclass(CheckError, ReportError)

@@ -169,12 +169,7 @@ static mp_obj_t stats_from(const ht_snapshot_t *snap, bool all, void *ctx) {
     if (!all) {
         return stats_new_task(&snap->tasks[0]);
     }
-    mp_obj_t list = mp_obj_new_list(snap->task_count, NULL);
-    mp_obj_t *items = ((mp_obj_list_t *)MP_OBJ_TO_PTR(list))->items;
-    for (size_t i = 0; i < snap->task_count; i++) {
-        items[i] = stats_new_task(&snap->tasks[i]);
-    }
-    return list;
+    return stats_new_tasks(snap->tasks, snap->task_count);
 }
 
 static mp_obj_t heaptrack_task_stats(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {

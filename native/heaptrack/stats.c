@@ -9,10 +9,17 @@
 #include "errors.h"
 #include "stats.h"
 
+// A TaskStat is a one-block view of a record: ht_task_stat_t, then its heaps,
+// then the blocks of every heap that has them. task_stats() packs the records
+// of many tasks into a few GC blocks (stores), because MicroPython's GC finds
+// room for an object of two blocks or more by scanning from the first free
+// block every time (gc_alloc moves its start only for one-block objects): an
+// object of several blocks per task made a snapshot's time grow with the
+// square of its tasks.
 typedef struct {
     mp_obj_base_t base;
-    ht_task_stat_t stat;        // stat.heap_stat points at heaps[]
-    ht_heap_stat_t heaps[];     // then the blocks of every heap that has them
+    void *store;                // the GC block holding *stat: the view keeps it alive
+    ht_task_stat_t *stat;       // stat->heap_stat points just after it, in the store
 } task_obj_t;
 
 typedef struct {
@@ -20,6 +27,13 @@ typedef struct {
     task_obj_t *task;
     size_t index;
 } heap_obj_t;
+
+// A snapshot's first store holds up to STORE_FIRST bytes of records, each next
+// one twice the last, up to STORE_MOST (a bigger record gets a store of its
+// own): a few stores per snapshot, each found by one scan of the GC heap, and
+// where the GC heap has no room for one, smaller ones (store_alloc).
+#define STORE_FIRST 2048
+#define STORE_MOST 8192
 
 // Where a heap's blocks point when the statistics hold blocks and it has none.
 static ht_block_t no_blocks[1];
@@ -34,17 +48,29 @@ static const qstr heap_fields[] = {
 #define TASK_FIELDS MP_ARRAY_SIZE(task_fields)
 #define HEAP_FIELDS MP_ARRAY_SIZE(heap_fields)
 
-static task_obj_t *task_alloc(size_t heap_count, size_t block_count) {
-    task_obj_t *self = m_malloc0(sizeof(task_obj_t) + heap_count * sizeof(ht_heap_stat_t)
-        + block_count * sizeof(ht_block_t));
-    self->base.type = &stats_task_type;
-    self->stat.heap_count = heap_count;
-    self->stat.heap_stat = heap_count > 0 ? self->heaps : NULL;
-    return self;
+// Bytes of a record, rounded so that the next record in a store is aligned.
+static size_t record_size(size_t heap_count, size_t block_count) {
+    size_t bytes = sizeof(ht_task_stat_t) + heap_count * sizeof(ht_heap_stat_t) + block_count * sizeof(ht_block_t);
+    return (bytes + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
 }
 
-static ht_block_t *blocks_area(task_obj_t *self) {
-    return (ht_block_t *)(void *)&self->heaps[self->stat.heap_count];
+// An empty record of heap_count heaps at `at` (zeroed memory).
+static ht_task_stat_t *record_init(void *at, size_t heap_count) {
+    ht_task_stat_t *stat = at;
+    stat->heap_count = heap_count;
+    stat->heap_stat = heap_count > 0 ? (ht_heap_stat_t *)(void *)(stat + 1) : NULL;
+    return stat;
+}
+
+static ht_block_t *record_blocks(ht_task_stat_t *stat) {
+    return (ht_block_t *)(void *)((ht_heap_stat_t *)(void *)(stat + 1) + stat->heap_count);
+}
+
+static mp_obj_t new_view(void *store, ht_task_stat_t *stat) {
+    task_obj_t *self = mp_obj_malloc(task_obj_t, &stats_task_type);
+    self->store = store;
+    self->stat = stat;
+    return MP_OBJ_FROM_PTR(self);
 }
 
 // Heap names are few ("RAM", "SPIRAM", ...): one interned copy serves every
@@ -75,7 +101,30 @@ static void blocks_copy(ht_heap_stat_t *dst, const ht_block_t *blocks, size_t li
     }
 }
 
-mp_obj_t stats_new_task(const ht_task_stat_t *task) {
+// The interned copies of the last few heap names a record_copy met, by the
+// tracker's pointer to them: a snapshot names a few heaps for every task, and
+// finding a name among the qstrs costs thousands of instructions each time.
+#define NAME_CACHE 4
+typedef struct {
+    const char *from[NAME_CACHE];
+    const char *to[NAME_CACHE];
+    size_t next;
+} name_cache_t;
+
+static const char *interned_cached(name_cache_t *cache, const char *name) {
+    for (size_t i = 0; i < NAME_CACHE; i++) {
+        if (cache->from[i] == name) {
+            return cache->to[i];
+        }
+    }
+    size_t i = cache->next++ % NAME_CACHE;
+    cache->from[i] = name;
+    cache->to[i] = interned(name, strlen(name));
+    return cache->to[i];
+}
+
+// The bytes a copy of *task takes in a store.
+static size_t task_record_size(const ht_task_stat_t *task) {
     size_t block_count = 0;
     for (size_t h = 0; h < task->heap_count; h++) {
         const ht_heap_stat_t *heap = &task->heap_stat[h];
@@ -83,31 +132,92 @@ mp_obj_t stats_new_task(const ht_task_stat_t *task) {
             block_count += block_area(ht_heap_block_count(heap), heap->alloc_count);
         }
     }
-    task_obj_t *self = task_alloc(task->heap_count, block_count);
-    memcpy(self->stat.name, task->name, sizeof(self->stat.name));
-    self->stat.name[sizeof(self->stat.name) - 1] = '\0';
-    self->stat.handle = task->handle;
-    self->stat.is_alive = task->is_alive;
-    self->stat.overall_current_usage = task->overall_current_usage;
-    self->stat.overall_peak_usage = task->overall_peak_usage;
-    ht_block_t *next = blocks_area(self);
+    return record_size(task->heap_count, block_count);
+}
+
+// Copies *task to `at` (zeroed, task_record_size(task) bytes); the cache
+// serves one snapshot's copies (its names stay where they are meanwhile).
+static void record_copy(void *at, const ht_task_stat_t *task, name_cache_t *names) {
+    ht_task_stat_t *stat = record_init(at, task->heap_count);
+    memcpy(stat->name, task->name, sizeof(stat->name));
+    stat->name[sizeof(stat->name) - 1] = '\0';
+    stat->handle = task->handle;
+    stat->is_alive = task->is_alive;
+    stat->overall_current_usage = task->overall_current_usage;
+    stat->overall_peak_usage = task->overall_peak_usage;
+    ht_block_t *next = record_blocks(stat);
     for (size_t h = 0; h < task->heap_count; h++) {
         const ht_heap_stat_t *src = &task->heap_stat[h];
-        ht_heap_stat_t *dst = &self->heaps[h];
+        ht_heap_stat_t *dst = &stat->heap_stat[h];
         *dst = *src;
-        dst->name = interned(src->name, strlen(src->name));
+        dst->name = interned_cached(names, src->name);
         if (src->blocks != NULL) {
             blocks_copy(dst, src->blocks, ht_heap_block_count(src), &next);
         }
     }
-    return MP_OBJ_FROM_PTR(self);
+}
+
+mp_obj_t stats_new_task(const ht_task_stat_t *task) {
+    void *store = m_malloc0(task_record_size(task));
+    name_cache_t names = { 0 };
+    record_copy(store, task, &names);
+    return new_view(store, store);
+}
+
+// The records tasks[i], tasks[i + 1], ... that fit in `room` bytes (at least
+// one): their count, and their bytes in *bytes.
+static size_t store_fill(const ht_task_stat_t *tasks, size_t count, size_t i, size_t room, size_t *bytes) {
+    *bytes = task_record_size(&tasks[i]);
+    size_t end = i + 1;
+    while (end < count) {
+        size_t more = task_record_size(&tasks[end]);
+        if (*bytes + more > room) {
+            break;
+        }
+        *bytes += more;
+        end++;
+    }
+    return end - i;
+}
+
+mp_obj_t stats_new_tasks(const ht_task_stat_t *tasks, size_t count) {
+    mp_obj_t list = mp_obj_new_list(count, NULL);
+    mp_obj_t *items = ((mp_obj_list_t *)MP_OBJ_TO_PTR(list))->items;
+    for (size_t i = 0; i < count; i++) {
+        items[i] = mp_const_none;
+    }
+    name_cache_t names = { 0 };
+    size_t room = STORE_FIRST;
+    for (size_t i = 0; i < count;) {
+        size_t bytes;
+        size_t n = store_fill(tasks, count, i, room, &bytes);
+        // A failed try costs a collection: one record's store is tried once.
+        uint8_t *store = n > 1 ? m_malloc_maybe(bytes) : m_malloc(bytes);
+        while (store == NULL) {
+            // No room in the GC heap for so many records together: fewer, down
+            // to one (MemoryError when even that does not fit).
+            room = bytes / 2;
+            n = store_fill(tasks, count, i, room, &bytes);
+            store = n > 1 ? m_malloc_maybe(bytes) : m_malloc(bytes);
+        }
+        memset(store, 0, bytes);
+        room = MIN(room * 2, STORE_MOST);
+        // Each view right after its store: one-block objects move the GC's
+        // first free block along, so the next store's search starts near it.
+        for (uint8_t *at = store, *end = store + bytes; at < end; i++) {
+            record_copy(at, &tasks[i], &names);
+            items[i] = new_view(store, (ht_task_stat_t *)(void *)at);
+            at += task_record_size(&tasks[i]);
+        }
+    }
+    return list;
 }
 
 const ht_task_stat_t *stats_task_get(mp_obj_t obj) {
     if (!mp_obj_is_type(obj, &stats_task_type)) {
         mp_raise_TypeError(MP_ERROR_TEXT("expected a heaptrack.TaskStat"));
     }
-    return &((task_obj_t *)MP_OBJ_TO_PTR(obj))->stat;
+    return ((task_obj_t *)MP_OBJ_TO_PTR(obj))->stat;
 }
 
 /******************************************************************************/
@@ -142,7 +252,7 @@ static mp_obj_t blocks_tuple(const ht_heap_stat_t *heap) {
 }
 
 static mp_obj_t task_field(task_obj_t *self, size_t i) {
-    const ht_task_stat_t *t = &self->stat;
+    const ht_task_stat_t *t = self->stat;
     switch (i) {
         case 0:
             return mp_obj_new_str(t->name, strlen(t->name));
@@ -166,7 +276,7 @@ static mp_obj_t task_field(task_obj_t *self, size_t i) {
 }
 
 static const ht_heap_stat_t *heap_of(const heap_obj_t *view) {
-    return &view->task->heaps[view->index];
+    return &view->task->stat->heap_stat[view->index];
 }
 
 static mp_obj_t heap_field(const heap_obj_t *view, size_t i) {
@@ -230,7 +340,7 @@ static void print_heap(const mp_print_t *print, const ht_heap_stat_t *h) {
 static void task_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
     (void)kind;
     task_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    const ht_task_stat_t *t = &self->stat;
+    const ht_task_stat_t *t = self->stat;
     mp_print_str(print, "TaskStat(name=");
     mp_str_print_quoted(print, (const byte *)t->name, strlen(t->name), false);
     mp_printf(print, ", handle=0x%08lx, alive=%s, current=%lu, peak=%lu, heaps=(",
@@ -303,7 +413,7 @@ static mp_obj_t hash_obj(mp_uint_t hash) {
 }
 
 static mp_obj_t task_unary_op(mp_unary_op_t op, mp_obj_t self_in) {
-    const ht_task_stat_t *t = &((task_obj_t *)MP_OBJ_TO_PTR(self_in))->stat;
+    const ht_task_stat_t *t = ((task_obj_t *)MP_OBJ_TO_PTR(self_in))->stat;
     switch (op) {
         case MP_UNARY_OP_BOOL:
             return mp_const_true;
@@ -460,9 +570,9 @@ static size_t heap_block_count(mp_obj_t heap) {
     return n + 1;
 }
 
-// Fills self->heaps[h] from heap; *next is where its blocks go.
-static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t **next) {
-    ht_heap_stat_t *dst = &self->heaps[index];
+// Fills stat->heap_stat[index] from heap; *next is where its blocks go.
+static void heap_fill(ht_task_stat_t *stat, size_t index, mp_obj_t heap, ht_block_t **next) {
+    ht_heap_stat_t *dst = &stat->heap_stat[index];
     mp_obj_t *items = heap_items(heap);
     if (items == NULL) {
         const ht_heap_stat_t *src = heap_of(MP_OBJ_TO_PTR(heap));
@@ -492,7 +602,7 @@ static void heap_fill(task_obj_t *self, size_t index, mp_obj_t heap, ht_block_t 
             for (size_t i = 0; i < n; i++) {
                 mp_obj_t *pair;
                 mp_obj_get_array_fixed_n(blocks[i], 2, &pair);
-                first[i].task = self->stat.handle;
+                first[i].task = stat->handle;
                 first[i].address = (void *)(uintptr_t)arg_word_or_raise(pair[0], MP_QSTR_address);
                 first[i].size = arg_u32(pair[1], MP_QSTR_size);
                 if (first[i].address == NULL) {
@@ -516,17 +626,18 @@ static mp_obj_t task_build(mp_obj_t name_in, mp_obj_t handle_in, mp_obj_t alive_
     for (size_t h = 0; h < heap_count; h++) {
         block_count += heap_block_count(heaps[h]);
     }
-    task_obj_t *self = task_alloc(heap_count, block_count);
-    memcpy(self->stat.name, name, name_len);
-    self->stat.handle = arg_word_or_raise(handle_in, MP_QSTR_handle);
-    self->stat.is_alive = mp_obj_is_true(alive_in);
-    self->stat.overall_current_usage = arg_word_or_raise(current_in, MP_QSTR_current);
-    self->stat.overall_peak_usage = arg_word_or_raise(peak_in, MP_QSTR_peak);
-    ht_block_t *next = blocks_area(self);
+    void *store = m_malloc0(record_size(heap_count, block_count));
+    ht_task_stat_t *stat = record_init(store, heap_count);
+    memcpy(stat->name, name, name_len);
+    stat->handle = arg_word_or_raise(handle_in, MP_QSTR_handle);
+    stat->is_alive = mp_obj_is_true(alive_in);
+    stat->overall_current_usage = arg_word_or_raise(current_in, MP_QSTR_current);
+    stat->overall_peak_usage = arg_word_or_raise(peak_in, MP_QSTR_peak);
+    ht_block_t *next = record_blocks(stat);
     for (size_t h = 0; h < heap_count; h++) {
-        heap_fill(self, h, heaps[h], &next);
+        heap_fill(stat, h, heaps[h], &next);
     }
-    return MP_OBJ_FROM_PTR(self);
+    return new_view(store, stat);
 }
 
 static mp_obj_t task_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
