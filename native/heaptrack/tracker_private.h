@@ -18,6 +18,7 @@
 
 #include "esp_heap_caps.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 
 #include "tracker.h"
 

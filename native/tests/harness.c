@@ -30,7 +30,6 @@ int g_checks_failed;
 const char *(*check_context)(void);
 int check_limit;
 
-
 void check_failed(const char *file, int line, const char *what) {
     fprintf(stderr, "%s:%d: %scheck failed: %s\n", file, line, check_context != NULL ? check_context() : "", what);
     __atomic_store_n(&g_test_failed, 1, __ATOMIC_SEQ_CST);
@@ -58,16 +57,8 @@ size_t block_size(void *p) {
     return heap_caps_get_containing_block_size(p);
 }
 
-
 /******************************************************************************/
-// Workers: FreeRTOS tasks that run one step at a time for the calling task, so
-// a test can interleave several tasks deterministically. A worker waits for
-// its next step in ulTaskNotifyTake(); vTaskDelete() from the test ends it
-// there, and its TCB goes back to the heap, as on the chip.
-
-// OP_HEAP_*: ESP-IDF's heap directly, as other firmware code calls it.
-
-
+// Workers (harness.h says what they are for)
 
 void run_op(op_t *op) {
     switch (op->kind) {
@@ -157,7 +148,6 @@ ht_task_t worker_current(worker_t *w) {
 void worker_stop(worker_t *w) {
     vTaskDelete(w->handle);
 }
-
 
 /******************************************************************************/
 // Snapshot helpers
@@ -304,8 +294,6 @@ bool same_snapshot(const ht_snapshot_t *a, const ht_snapshot_t *b) {
 /******************************************************************************/
 // Regions
 
-
-
 regions_t regions(void) {
     regions_t rs;
     memset(&rs, 0, sizeof(rs));
@@ -366,8 +354,6 @@ void check_unchanged(state_t *before) {
     ht_snapshot_release(&snap_after);
     #endif
 }
-
-
 
 // A known failure's check failures are expected: out of the log while it
 // runs. (QEMU's semihosted stderr cannot be redirected; no test is a known

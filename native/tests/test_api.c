@@ -361,7 +361,6 @@ void test_threads_are_tasks(void) {
     CHECK(ht_free(named[1]) == HT_OK && ht_free(plain[1]) == HT_OK);
 }
 
-
 #if !HT_TEST_TRACKING
 // The firmware without heap task tracking: heap calls work, statistics do not.
 void test_tracking_off(void) {

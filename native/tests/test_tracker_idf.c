@@ -81,7 +81,6 @@ void test_vm_restart_reclaims(void);
 
 /******************************************************************************/
 
-
 static const test_t g_tests[] = {
     { "err_text", test_err_text, NULL },
     { "current_task", test_current_task, NULL },
