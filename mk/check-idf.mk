@@ -97,7 +97,7 @@ $(error check-idf: no sources in $(HT))
 endif
 # What the hooks tracker's boards compile besides the rest (with
 # boards/sdkconfig.heaptrack_hooks; alone for ESP-IDF v5.3 and v5.4).
-HOOKS_SOURCES := tracker_hooks.c idf_shared.c
+HOOKS_SOURCES := tracker_hooks.c tracker_private.c idf_heaps.c
 # The files that declare mp_thread_create_ex (see above).
 DECLARING := $(shell grep -l mp_thread_create_ex $(SOURCES))
 
@@ -344,7 +344,7 @@ $(CHECK)/$(1)/placement: $(CHECK)/$(1)/done $(ROOT)/mk/check_placement.py $(ROOT
 		--iram-budget $(call board_budget,$(1),IRAM) $(foreach f,$(notdir $(SOURCES:.c=)),$(CHECK)/$(1)/$(f).$(call object_ext,$(3))) && \
 	$(KCONFGEN_PY) $(ROOT)/mk/check_placement.py --idf $(CHECK_IDF) --chip $(2) --board $(1) \
 		--config-dir $(CHECK)/$(1)/hooks --label hooks --dram-budget $(call board_budget,$(1),DRAM) \
-		--iram-budget $(call board_budget,$(1),IRAM) $(foreach f,$(filter-out tracker_idf idf_shared,$(notdir $(SOURCES:.c=))),$(CHECK)/$(1)/$(f).$(call object_ext,$(3))) \
+		--iram-budget $(call board_budget,$(1),IRAM) $(foreach f,$(filter-out tracker_idf tracker_private idf_heaps,$(notdir $(SOURCES:.c=))),$(CHECK)/$(1)/$(f).$(call object_ext,$(3))) \
 		$(foreach f,$(HOOKS_SOURCES:.c=),$(CHECK)/$(1)/hooks/$(f).$(call object_ext,$(3))); } >$$@.tmp || { cat $$@.tmp; rm -f $$@.tmp; exit 1; }
 	$(Q)mv -f $$@.tmp $$@
 

@@ -131,9 +131,11 @@ SHIM_OBJS := $(addprefix $(OUT)/shim/,$(SHIM_SOURCES:.c=.o)) $(OUT)/shim/layout.
 ifeq ($(filter idf hooks,$(TRACKER)),)
 $(error TRACKER=$(TRACKER): the trackers are idf (ESP-IDF's task tracking) and hooks (heaptrack's own))
 endif
-# The tracker, what both trackers share (idf_shared.c), the record of failed
-# allocations (failures.c) and of the GC heap's areas (gc_areas.c), which both have.
-TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/idf_shared.o $(OUT)/failures.o $(OUT)/gc_areas.o
+# The tracker, what both trackers share (tracker_private.c, and idf_heaps.c:
+# ESP-IDF's heaps as they read them), the record of failed allocations
+# (failures.c) and of the GC heap's areas (gc_areas.c), which both have.
+TRACKER_OBJ := $(OUT)/tracker_$(TRACKER).o $(OUT)/tracker_private.o $(OUT)/idf_heaps.o $(OUT)/failures.o \
+	$(OUT)/gc_areas.o
 LIB := $(OUT)/libesp_idf_host.a
 
 .PHONY: all preprocessed
@@ -191,7 +193,8 @@ $(FLAGS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(OUT)/flags.* && touch $@
 $(IDF_OBJS) $(SHIM_OBJS) $(TRACKER_OBJ): $(FLAGS_STAMP)
 
-$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/idf_shared.h $(HEAPTRACK_DIR)/failures.h \
+$(TRACKER_OBJ): $(OUT)/%.o: $(HEAPTRACK_DIR)/%.c $(HEAPTRACK_DIR)/tracker.h $(HEAPTRACK_DIR)/tracker_private.h \
+		$(HEAPTRACK_DIR)/idf_heaps.h $(HEAPTRACK_DIR)/failures.h \
 		$(HEAPTRACK_DIR)/gc_areas.h \
 		$(SHIM_HEADERS) $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)

@@ -98,7 +98,7 @@ endif
 BOARD_SOURCES := idf_freertos.c chip.c pthread.c atomics.c libc_heap.c
 # The tracker and what both trackers have: ESP-IDF's heap registry and the
 # record of failed allocations.
-HEAPTRACK_SOURCES := tracker_$(TRACKER).c idf_shared.c failures.c gc_areas.c
+HEAPTRACK_SOURCES := tracker_$(TRACKER).c tracker_private.c idf_heaps.c failures.c gc_areas.c
 # The safe teardown: vTaskDelete and ESP-IDF's heap entry points, each
 # wrapped by idf_teardown.c (the task tracking ones exist with tracking only).
 HT_TEARDOWN_WRAPS := vTaskDelete heap_caps_malloc heap_caps_calloc heap_caps_realloc heap_caps_free \

@@ -9,7 +9,7 @@
 #include "freertos/task.h"
 
 #include "failures.h"
-#include "idf_shared.h"
+#include "idf_heaps.h"
 
 static ht_failure_t s_ring[HT_FAILURES];
 static uint32_t s_total;       // failures since power-on or the last clear

@@ -12,7 +12,7 @@
 #include "heap_private.h"
 
 #include "gc_areas.h"
-#include "idf_shared.h"
+#include "idf_heaps.h"
 
 static ht_gc_event_t s_ring[HT_GC_EVENTS];
 static uint32_t s_total;

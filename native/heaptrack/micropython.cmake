@@ -17,7 +17,8 @@ target_sources(usermod_heaptrack INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/stats.c
     ${CMAKE_CURRENT_LIST_DIR}/task.c
     ${CMAKE_CURRENT_LIST_DIR}/task_port_esp32.c
-    ${CMAKE_CURRENT_LIST_DIR}/idf_shared.c
+    ${CMAKE_CURRENT_LIST_DIR}/tracker_private.c
+    ${CMAKE_CURRENT_LIST_DIR}/idf_heaps.c
     ${CMAKE_CURRENT_LIST_DIR}/failures.c
     ${CMAKE_CURRENT_LIST_DIR}/gc_areas.c
     ${CMAKE_CURRENT_LIST_DIR}/gc_heap.c
@@ -37,7 +38,7 @@ else()
     target_sources(usermod_heaptrack INTERFACE ${CMAKE_CURRENT_LIST_DIR}/tracker_idf.c)
 endif()
 
-# idf_shared.c and tracker_idf.c read ESP-IDF's registry of heaps
+# idf_heaps.c and tracker_idf.c read ESP-IDF's registry of heaps
 # (heap_private.h), as ports/esp32/modesp32.c does.
 target_include_directories(usermod_heaptrack INTERFACE ${IDF_PATH}/components/heap)
 

@@ -3,7 +3,7 @@
 # task_port_$(HEAPTRACK_TASK_PORT).c: host (the unix port's threads; the
 # default) or esp32 (the esp32 port's FreeRTOS tasks, ports/esp32/mpthreadport.c
 # linked). Heap accounting (tracker_idf.c or tracker_hooks.c, with
-# idf_shared.c) comes with ESP-IDF's heap, which the board links
+# tracker_private.c and idf_heaps.c) comes with ESP-IDF's heap, which the board links
 # (boards/HOST/esp_idf.mk, boards/QEMU_RV32/board.mk). What reading the GC
 # heap needs (gc_port.h) is gc_port_$(HEAPTRACK_GC_PORT).c here (host, the
 # default), or the board's own when it sets HEAPTRACK_GC_PORT to board.

@@ -35,9 +35,6 @@ typedef struct {
 #define STORE_FIRST 2048
 #define STORE_MOST 8192
 
-// Where a heap's blocks point when the statistics hold blocks and it has none.
-static ht_block_t no_blocks[1];
-
 static const qstr task_fields[] = {
     MP_QSTR_name, MP_QSTR_handle, MP_QSTR_alive, MP_QSTR_current, MP_QSTR_peak, MP_QSTR_heaps,
 };
@@ -89,7 +86,7 @@ static size_t block_area(size_t listed, size_t alloc_count) {
 // Copies a heap's listed blocks to *next (and the end mark block_area counts).
 static void blocks_copy(ht_heap_stat_t *dst, const ht_block_t *blocks, size_t listed, ht_block_t **next) {
     if (listed == 0 && dst->alloc_count == 0) {
-        dst->blocks = no_blocks;
+        dst->blocks = ht_no_blocks;
         return;
     }
     memmove(*next, blocks, listed * sizeof(ht_block_t));

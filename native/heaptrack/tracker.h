@@ -144,6 +144,11 @@ typedef struct {
                             // (ht_records_info's figures)
 } ht_snapshot_t;
 
+// What heap->blocks points at, in a snapshot with blocks and in copies of
+// one, for a heap that lists none: an empty list, where NULL says that no
+// blocks were copied.
+extern ht_block_t ht_no_blocks[1];
+
 // How many of heap->blocks hold a block: alloc_count, or fewer when the tracker
 // counted blocks whose records it could not make (ESP-IDF's tracker, with its
 // biggest heap full). Those are the trailing entries, with a NULL address.

@@ -99,7 +99,8 @@
 #include "freertos/task.h"
 
 #include "tracker.h"
-#include "idf_shared.h"
+#include "idf_heaps.h"
+#include "tracker_private.h"
 
 #if !CONFIG_HEAP_USE_HOOKS
 #error "tracker_hooks.c needs CONFIG_HEAP_USE_HOOKS=y (boards/sdkconfig.heaptrack_hooks)"
@@ -147,14 +148,11 @@ _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MA
 #define HT_HOT_PATH inline __attribute__((always_inline))
 #endif
 
-#define HT_STR2(x) #x
-#define HT_STR(x) HT_STR2(x)
-
 _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
     "HT_TASK_NAME_LEN must equal CONFIG_FREERTOS_MAX_TASK_NAME_LEN");
 
 // With ESP-IDF's task tracking also on (the host's differential builds) every
-// block carries a 4-byte owner tag (HT_BLOCK_OWNER_SIZE, idf_shared.h), which
+// block carries a 4-byte owner tag (HT_BLOCK_OWNER_SIZE, idf_heaps.h), which
 // ESP-IDF counts in a block's size and heap_caps_get_allocated_size() leaves out.
 
 /******************************************************************************/
@@ -162,39 +160,21 @@ _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
 // do; a code whose causes differ by call names them all, since the text
 // depends on the code alone.
 
-static const char *const text_full =
-    "heaptrack's tracker is full: it records at most " HT_STR(HT_HOOKS_MAX_BLOCKS) " live blocks "
-    "and " HT_STR(HT_HOOKS_MAX_TASKS) " tasks on this firmware: free some first "
-    "(or rebuild with larger HT_HOOKS_MAX_BLOCKS, HT_HOOKS_MAX_TASKS, HT_HOOKS_MAX_HEAP_RECORDS); "
-    "or too many statistics snapshots held at once (at most " HT_STR(HT_HOOKS_MAX_SNAPSHOTS) ")";
-static const char *const text_context =
-    "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
-    "(machine.disable_irq()): a report copies every record with interrupts masked, "
-    "and heaptrack keeps one rule on every build";
+static const ht_err_texts_t s_texts = {
+    .no_mem = HT_TEXT_NO_MEM,
+    .full = "heaptrack's tracker is full: it records at most " HT_STR(HT_HOOKS_MAX_BLOCKS) " live blocks "
+        "and " HT_STR(HT_HOOKS_MAX_TASKS) " tasks on this firmware: free some first "
+        "(or rebuild with larger HT_HOOKS_MAX_BLOCKS, HT_HOOKS_MAX_TASKS, HT_HOOKS_MAX_HEAP_RECORDS); "
+        "or " HT_TEXT_SNAPSHOTS_FULL(HT_HOOKS_MAX_SNAPSHOTS),
+    .busy = HT_TEXT_BUSY("the"),
+    .context = HT_TEXT_CONTEXT_PREFIX "a report copies every record with interrupts masked, "
+        "and heaptrack keeps one rule on every build",
+    .unsupported = "heaptrack's tracker does not support this",   // (it supports every call)
+    .inconsistent = "heaptrack's tracker's records contradict themselves",   // (it never finds so)
+};
 
 const char *ht_err_text(ht_err_t err) {
-    switch (err) {
-        case HT_OK:
-            return "no error";
-        case HT_ERR_NO_MEM:
-            return "not enough free heap: no heap with the requested capabilities has room for the "
-                   "block, or for a copy of the task statistics";
-        case HT_ERR_FULL:
-            return text_full;
-        case HT_ERR_BUSY:
-            return "the task statistics kept changing while being copied: try again";
-        case HT_ERR_NO_TASK:
-            return "unknown task (tasks are tracked from their first allocation)";
-        case HT_ERR_NO_BLOCK:
-            return "address was not returned by heaptrack.malloc or is already freed";
-        case HT_ERR_CONTEXT:
-            return text_context;
-        case HT_ERR_UNSUPPORTED:
-            return "heaptrack's tracker does not support this";   // (it supports every call)
-        case HT_ERR_INCONSISTENT:
-            return "heaptrack's tracker's records contradict themselves";   // (it never finds so)
-    }
-    return "unknown error";
+    return ht_err_text_of(&s_texts, err);
 }
 
 // The hooks themselves run in any context (they take only a spinlock); the
@@ -338,24 +318,10 @@ static uintptr_t s_fast_start;     // the heap's bounds
 static uintptr_t s_fast_span;
 static ix_t s_fast_rec;
 
-// A block's home slot: its address hashed, scaled to the table by the high
-// word of a 32x32-bit product (no division). Every ESP chip computes that in
-// one instruction (Xtensa's MULUH, RISC-V's MULHU), not in a library routine,
-// which would be in flash; a 16-bit scaling instead costs collisions.
-static inline uint32_t HEAP_IRAM_ATTR address_hash(uintptr_t address) {
-    return (uint32_t)(address >> 2) * 0x9e3779b1u;
-}
-
-static inline unsigned HEAP_IRAM_ATTR slot_of(uint32_t hash) {
-    return (unsigned)(((uint64_t)hash * SLOTS) >> 32);
-}
-
+// A block's home slot (tracker_private.h's hash, scaled to the table). A
+// 16-bit scaling instead would cost collisions.
 static inline unsigned HEAP_IRAM_ATTR slot_home(uintptr_t address) {
-    return slot_of(address_hash(address));
-}
-
-static inline unsigned HEAP_IRAM_ATTR slot_after(unsigned i) {
-    return i + 1 == SLOTS ? 0 : i + 1;
+    return ht_slot_of(ht_address_hash(address), SLOTS);
 }
 
 // A task handle's bucket: the top bits of the same hash as a block's home slot
@@ -365,7 +331,7 @@ static inline size_t HEAP_IRAM_ATTR bucket_of(uint32_t hash) {
 }
 
 static inline size_t HEAP_IRAM_ATTR task_bucket_of(ht_task_t handle) {
-    return bucket_of(address_hash(handle));
+    return bucket_of(ht_address_hash(handle));
 }
 
 /******************************************************************************/
@@ -561,7 +527,7 @@ static void HEAP_IRAM_ATTR big_drop(uintptr_t address) {
 // *empty (when NIL) the first empty slot of its run, where a new block would go.
 static inline ix_t HEAP_IRAM_ATTR entry_probe(uintptr_t address, ix_t *empty) {
     unsigned i = slot_home(address);
-    for (; s_entries[i].key != 0; i = slot_after(i)) {
+    for (; s_entries[i].key != 0; i = ht_slot_after(i, SLOTS)) {
         if (entry_is((ix_t)i, address) && !entry_freeing((ix_t)i)) {
             *empty = NIL;
             return (ix_t)i;
@@ -584,12 +550,12 @@ static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
     return e != NIL && entry_state(e) == K_HANDED ? e : NIL;
 }
 
-// The entry a free at address takes (hash: its address_hash): the first of
+// The entry a free at address takes (hash: its ht_address_hash): the first of
 // its address, or, while heaptrack frees blocks outside its lock, the one
 // marked I_FREEING if there are two.
 static inline ix_t HEAP_IRAM_ATTR entry_find_freed(uintptr_t address, uint32_t hash) {
     ix_t e = NIL;
-    for (unsigned i = slot_of(hash); s_entries[i].key != 0; i = slot_after(i)) {
+    for (unsigned i = ht_slot_of(hash, SLOTS); s_entries[i].key != 0; i = ht_slot_after(i, SLOTS)) {
         if (entry_is((ix_t)i, address)) {
             if (e == NIL || entry_freeing((ix_t)i)) {
                 e = (ix_t)i;
@@ -627,25 +593,17 @@ static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
     }
 }
 
-// The distance from slot `from` forward to slot `to`, around the table's end.
-static inline unsigned HEAP_IRAM_ATTR slot_distance(unsigned from, unsigned to) {
-    return to >= from ? to - from : to + SLOTS - from;
+static inline uintptr_t HEAP_IRAM_ATTR entry_slot_address(unsigned i) {
+    return s_entries[i].key & ~(uintptr_t)K_STATE;
 }
 
-// Empties slot e (its entry already out of its list). The entries after it in
-// its run move back into the hole when their home slot allows (deletion by
-// backward shift: no tombstones, so probes never lengthen with use).
+static inline void HEAP_IRAM_ATTR entry_slot_move(unsigned from, unsigned to) {
+    entry_move((ix_t)from, (ix_t)to);
+}
+
+// Empties slot e (its entry already out of its list).
 static inline void HEAP_IRAM_ATTR entry_remove(ix_t e) {
-    unsigned hole = e;
-    uintptr_t key;
-    for (unsigned j = slot_after(hole); (key = s_entries[j].key) != 0; j = slot_after(j)) {
-        unsigned home = slot_home(key & ~(uintptr_t)K_STATE);
-        if (slot_distance(home, j) >= slot_distance(hole, j)) {
-            entry_move((ix_t)j, (ix_t)hole);
-            hole = j;
-        }
-    }
-    s_entries[hole].key = 0;
+    s_entries[ht_slot_backshift(e, SLOTS, entry_slot_address, entry_slot_move)].key = 0;
     s_listed -= 1;
 }
 
@@ -1023,7 +981,7 @@ static void HEAP_IRAM_ATTR record_ghost(ix_t e) {
 
 // A free at address.
 static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
-    uint32_t hash = address_hash(address);
+    uint32_t hash = ht_address_hash(address);
     ix_t e = entry_find_freed(address, hash);
     if (e == NIL) {
         // Not recorded (a table was full, or the tracker's own): its owner is
@@ -1319,6 +1277,34 @@ ht_err_t ht_free(void *address) {
     return e != NIL ? HT_OK : HT_ERR_NO_BLOCK;
 }
 
+static bool handed_claim(size_t slot) {
+    if (entry_state((ix_t)slot) == K_HANDED) {
+        entry_set_state((ix_t)slot, K_CLAIMED);
+        return true;
+    }
+    return false;
+}
+
+static bool handed_claimed(size_t slot) {
+    return entry_state((ix_t)slot) == K_CLAIMED;
+}
+
+// Given back here, one per critical section: its free hook must know the
+// block is heaptrack's (give_back).
+static void *handed_take(size_t slot) {
+    give_back((ix_t)slot, (void *)entry_address(&s_entries[slot]));
+    return NULL;
+}
+
+static const ht_claim_table_t s_claim_table = {
+    .lock = &s_lock,
+    .slots = SLOTS,
+    .batch = 1,
+    .claim = handed_claim,
+    .claimed = handed_claimed,
+    .take = handed_take,
+};
+
 ht_err_t ht_free_all(size_t *count) {
     if (count != NULL) {
         *count = 0;
@@ -1327,47 +1313,19 @@ ht_err_t ht_free_all(size_t *count) {
     if (err != HT_OK) {
         return err;
     }
-    // Claim every block handed out now, in one pass: blocks allocated while we
-    // free are not ours to free.
     ensure_ready();
-    taskENTER_CRITICAL(&s_lock);
-    for (unsigned e = 0; e < SLOTS; ++e) {
-        if (entry_state((ix_t)e) == K_HANDED) {
-            entry_set_state((ix_t)e, K_CLAIMED);
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
-
-    // Then free them one at a time, each in its own critical section, sweeping
-    // the table until a whole sweep finds none: frees move entries back in
-    // their runs (into the slot just looked at, or from the table's first
-    // slots past its end).
-    size_t freed = 0;
-    unsigned cursor = 0;
-    bool found_in_sweep = false;
-    for (;;) {
-        taskENTER_CRITICAL(&s_lock);
-        while (cursor < SLOTS && entry_state((ix_t)cursor) != K_CLAIMED) {
-            cursor += 1;
-        }
-        if (cursor < SLOTS) {
-            give_back((ix_t)cursor, (void *)entry_address(&s_entries[cursor]));
-            freed += 1;
-            found_in_sweep = true;
-        }
-        taskEXIT_CRITICAL(&s_lock);
-        if (cursor == SLOTS) {
-            if (!found_in_sweep) {
-                break;
-            }
-            cursor = 0;
-            found_in_sweep = false;
-        }
-    }
+    size_t freed = ht_free_claimed(&s_claim_table);
     if (count != NULL) {
         *count = freed;
     }
     return HT_OK;
+}
+
+void ht_capacity(ht_capacity_t *capacity) {
+    capacity->handed_out = HT_HOOKS_MAX_BLOCKS;
+    capacity->blocks = HT_HOOKS_MAX_BLOCKS;
+    capacity->tasks = HT_HOOKS_MAX_TASKS;
+    capacity->snapshots = HT_HOOKS_MAX_SNAPSHOTS;
 }
 
 /******************************************************************************/
@@ -1392,9 +1350,6 @@ static void snapshot_free(void *p) {
     ht_idf_uncharged_free(p);
     #endif
 }
-
-// What a blocks pointer holds for a heap with no blocks when blocks were asked for.
-static ht_block_t s_no_blocks[1];
 
 typedef struct {
     size_t tasks, heaps, blocks;
@@ -1470,7 +1425,7 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
             .blocks = NULL,
         };
         if (with_blocks) {
-            hs->blocks = hr->count != 0 ? *blocks : s_no_blocks;
+            hs->blocks = hr->count != 0 ? *blocks : ht_no_blocks;
             for (ix_t e = hr->first; e != NIL; e = s_entries[e].next) {
                 ht_block_t *b = (*blocks)++;
                 b->task = tr->handle;
@@ -1485,32 +1440,21 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
 
 static void records_compute(ht_records_t *records);
 
-// The storage of every snapshot not yet released, so that ht_vm_restart can
-// take back those of tasks a soft reset deleted.
-static void *s_held[HT_HOOKS_MAX_SNAPSHOTS];
-
-static int held_acquire(void) {
-    int slot = -1;
-    taskENTER_CRITICAL(&s_lock);
-    for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
-        if (s_held[i] == NULL) {
-            s_held[i] = s_no_blocks;   // taken, storage to come
-            slot = i;
-            break;
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
-    return slot;
-}
+// The storage of each snapshot slot (tracker_private.h): NULL while a held
+// slot's copy is being made, or when it needed none.
+static void *s_storage[HT_HOOKS_MAX_SNAPSHOTS];
+static bool s_held[HT_HOOKS_MAX_SNAPSHOTS];
+static const ht_slots_t s_snapshot_slots = { s_held, HT_HOOKS_MAX_SNAPSHOTS, &s_lock };
 
 static void held_release(int slot) {
     taskENTER_CRITICAL(&s_lock);
-    void *storage = s_held[slot];
-    s_held[slot] = NULL;
+    void *storage = s_storage[slot];
+    s_storage[slot] = NULL;
     taskEXIT_CRITICAL(&s_lock);
-    if (storage != NULL && storage != (void *)s_no_blocks) {
+    if (storage != NULL) {
         snapshot_free(storage);
     }
+    ht_slot_give(&s_snapshot_slots, slot);
 }
 
 static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, copy_t copy, void **held) {
@@ -1556,7 +1500,7 @@ static ht_err_t snapshot_fill(ht_snapshot_t *snap, bool all, ht_task_t task, cop
             snap->untracked = s_untracked;
             snap->dropped_tasks = s_dropped_tasks;
             records_compute(&snap->records);
-            *held = storage != NULL ? storage : (void *)s_no_blocks;
+            *held = storage;
         }
         taskEXIT_CRITICAL(&s_lock);
         if (fits) {
@@ -1578,7 +1522,7 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
     if (err != HT_OK) {
         return err;
     }
-    int slot = held_acquire();
+    int slot = ht_slot_take(&s_snapshot_slots);
     if (slot < 0) {
         return HT_ERR_FULL;
     }
@@ -1590,9 +1534,9 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
         return err;
     }
     taskENTER_CRITICAL(&s_lock);
-    s_held[slot] = storage;
+    s_storage[slot] = storage;
     taskEXIT_CRITICAL(&s_lock);
-    snap->storage = &s_held[slot];
+    snap->storage = &s_storage[slot];
     return HT_OK;
 }
 
@@ -1606,7 +1550,7 @@ ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task) 
 
 void ht_snapshot_release(ht_snapshot_t *snap) {
     if (snap->storage != NULL) {
-        held_release((int)((void **)snap->storage - s_held));
+        held_release((int)((void **)snap->storage - s_storage));
     }
     memset(snap, 0, sizeof(*snap));
 }
@@ -1615,7 +1559,7 @@ void ht_vm_restart(void) {
     // The tasks of the previous VM are gone: the snapshots they held are
     // nobody's now.
     for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
-        if (s_held[i] != NULL) {
+        if (s_held[i]) {
             held_release(i);
         }
     }

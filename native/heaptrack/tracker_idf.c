@@ -65,7 +65,8 @@
 #endif
 
 #include "tracker.h"
-#include "idf_shared.h"
+#include "idf_heaps.h"
+#include "tracker_private.h"
 
 // ESP-IDF v5.5.1 and v5.5.2 can reset a classic ESP32 at boot with heap task
 // tracking on: find_biggest_heap() may pick a startup-stack heap that is not
@@ -88,74 +89,42 @@
 #define HT_IDF_SPARE_BLOCKS 8
 #endif
 
-#define HT_STR2(x) #x
-#define HT_STR(x) HT_STR2(x)
-
-// The sentences of ht_err_text. Each names this firmware's limit and what
-// to do; a code whose causes differ by call names them all, since the text
+// The sentences of ht_err_text that name this firmware's limits and what to
+// do; a code whose causes differ by call names them all, since the text
 // depends on the code alone.
-#if CONFIG_HEAP_TASK_TRACKING
-static const char *const text_no_mem =
-    "not enough free heap: no heap with the requested capabilities has room for the block, "
-    "or for a copy of the task statistics";
-static const char *const text_full =
-    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
-    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS); or too many statistics "
-    "snapshots held at once (at most " HT_STR(HT_IDF_MAX_SNAPSHOTS) ")";
-static const char *const text_busy =
-    "ESP-IDF's task statistics kept changing while being copied: try again";
-static const char *const text_inconsistent =
-    "ESP-IDF's block counts are wrong (its realloc miscounts the blocks of a deleted task whose "
-    "TCB address a new task got), so its blocks cannot be listed safely; overviews still work";
-// Only reset_peak and clear are unsupported with tracking on.
-static const char *const text_unsupported =
-    "ESP-IDF's heap task tracking keeps each task's peak since its first allocation, inside its "
-    "own records, with no call to reset it, and keeps every deleted task's record, its name, "
-    "peak and heap usage (CONFIG_HEAP_TRACK_DELETED_TASKS), in its biggest heap until a hard "
-    "reset (machine.reset()): only that forgets them, or heaptrack's tracker "
-    "(HEAPTRACK_TRACKER=hooks), which can do both; host tools show peaks since their first sample";
-static const char *const text_context =
-    "heaptrack cannot be used in an interrupt handler or with interrupts disabled "
-    "(machine.disable_irq()): ESP-IDF's heap task tracking takes a FreeRTOS mutex "
-    "on every allocation, free and report";
-#else
-static const char *const text_no_mem =
-    "no heap with the requested capabilities has room for the block";
-static const char *const text_full =
-    "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
-    "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)";
-static const char *const text_unsupported =
-    "this firmware was built without ESP-IDF heap task tracking: "
-    "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig";
-// Without tracking nothing copies statistics or checks the context: these
-// codes cannot come from this build, but every code has a sentence.
-static const char *const text_busy = "the task statistics kept changing while being copied: try again";
-static const char *const text_inconsistent = "the task statistics contradict themselves";
-static const char *const text_context = "heaptrack cannot be used in an interrupt handler";
-#endif
+static const ht_err_texts_t s_texts = {
+    #if CONFIG_HEAP_TASK_TRACKING
+    .no_mem = HT_TEXT_NO_MEM,
+    .full = "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
+        "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS); or "
+        HT_TEXT_SNAPSHOTS_FULL(HT_IDF_MAX_SNAPSHOTS),
+    .busy = HT_TEXT_BUSY("ESP-IDF's"),
+    .inconsistent = "ESP-IDF's block counts are wrong (its realloc miscounts the blocks of a deleted task whose "
+        "TCB address a new task got), so its blocks cannot be listed safely; overviews still work",
+    // Only reset_peak and clear are unsupported with tracking on.
+    .unsupported = "ESP-IDF's heap task tracking keeps each task's peak since its first allocation, inside its "
+        "own records, with no call to reset it, and keeps every deleted task's record, its name, "
+        "peak and heap usage (CONFIG_HEAP_TRACK_DELETED_TASKS), in its biggest heap until a hard "
+        "reset (machine.reset()): only that forgets them, or heaptrack's tracker "
+        "(HEAPTRACK_TRACKER=hooks), which can do both; host tools show peaks since their first sample",
+    .context = HT_TEXT_CONTEXT_PREFIX "ESP-IDF's heap task tracking takes a FreeRTOS mutex "
+        "on every allocation, free and report",
+    #else
+    .no_mem = "no heap with the requested capabilities has room for the block",
+    .full = "heaptrack can keep at most " HT_STR(HT_IDF_MAX_BLOCKS) " blocks outstanding on this firmware: "
+        "free some first (or rebuild with a larger HT_IDF_MAX_BLOCKS)",
+    .unsupported = "this firmware was built without ESP-IDF heap task tracking: "
+        "rebuild it with CONFIG_HEAP_TASK_TRACKING=y (and CONFIG_HEAP_TRACK_DELETED_TASKS=y) in its sdkconfig",
+    // Without tracking nothing copies statistics or checks the context: these
+    // codes cannot come from this build, but every code has a sentence.
+    .busy = HT_TEXT_BUSY("the"),
+    .inconsistent = "the task statistics contradict themselves",
+    .context = "heaptrack cannot be used in an interrupt handler",
+    #endif
+};
 
 const char *ht_err_text(ht_err_t err) {
-    switch (err) {
-        case HT_OK:
-            return "no error";
-        case HT_ERR_NO_MEM:
-            return text_no_mem;
-        case HT_ERR_FULL:
-            return text_full;
-        case HT_ERR_BUSY:
-            return text_busy;
-        case HT_ERR_NO_TASK:
-            return "unknown task (tasks are tracked from their first allocation)";
-        case HT_ERR_NO_BLOCK:
-            return "address was not returned by heaptrack.malloc or is already freed";
-        case HT_ERR_CONTEXT:
-            return text_context;
-        case HT_ERR_UNSUPPORTED:
-            return text_unsupported;
-        case HT_ERR_INCONSISTENT:
-            return text_inconsistent;
-    }
-    return "unknown error";
+    return ht_err_text_of(&s_texts, err);
 }
 
 ht_err_t ht_context_check(void) {
@@ -186,18 +155,17 @@ const char *ht_tracker_name(void) {
 /******************************************************************************/
 // The registry of outstanding addresses.
 //
-// Open addressing with linear probing and backward-shift deletion (no
-// tombstones), in static memory: twice as many slots as blocks, so probes stay
-// short. A slot holds 0 (empty), an address handed out by ht_malloc, or that
-// address with bit 0 set once ht_free_all has claimed it (heap blocks are at
-// least 4-byte aligned, so bit 0 is free). A claimed address is no longer
-// "handed out": ht_free refuses it, exactly as after a free.
+// One of tracker_private.h's tables of addresses, in static memory: twice as
+// many slots as blocks, so probes stay short. A slot holds 0 (empty), an
+// address handed out by ht_malloc, or that address with bit 0 set once
+// ht_free_all has claimed it (heap blocks are at least 4-byte aligned, so
+// bit 0 is free). A claimed address is no longer "handed out": ht_free
+// refuses it, exactly as after a free.
 //
 // All of it is guarded by one spinlock. Nothing that can block (the heap takes
 // a mutex) runs while it is held; the longest hold is one pass over the slots.
 
 #define HT_SLOTS (2 * HT_IDF_MAX_BLOCKS)
-#define HT_SLOT_MASK ((uintptr_t)HT_SLOTS - 1)
 _Static_assert(HT_IDF_MAX_BLOCKS > 0 && (HT_IDF_MAX_BLOCKS & (HT_IDF_MAX_BLOCKS - 1)) == 0,
     "HT_IDF_MAX_BLOCKS must be a power of two");
 
@@ -206,17 +174,15 @@ _Static_assert(HT_IDF_MAX_BLOCKS > 0 && (HT_IDF_MAX_BLOCKS & (HT_IDF_MAX_BLOCKS 
 static uintptr_t s_slots[HT_SLOTS];
 static size_t s_used;       // occupied slots, claimed ones included
 static size_t s_reserved;   // ht_malloc calls between reserving a slot and filling it
-static size_t s_claimed;    // slots claimed by ht_free_all and not yet emptied
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
 
 static size_t slot_home(uintptr_t address) {
-    uint32_t h = (uint32_t)(address >> 2) * 0x9e3779b1u;
-    return (size_t)((h ^ (h >> 15)) & HT_SLOT_MASK);
+    return ht_slot_of(ht_address_hash(address), HT_SLOTS);
 }
 
 // Index of the slot holding exactly `value`, or HT_SLOTS.
 static size_t slot_find(uintptr_t value) {
-    for (size_t i = slot_home(value & ~HT_CLAIMED);; i = (i + 1) & HT_SLOT_MASK) {
+    for (size_t i = slot_home(value & ~HT_CLAIMED);; i = ht_slot_after(i, HT_SLOTS)) {
         if (s_slots[i] == value) {
             return i;
         }
@@ -229,25 +195,22 @@ static size_t slot_find(uintptr_t value) {
 static void slot_insert(uintptr_t value) {
     size_t i = slot_home(value);
     while (s_slots[i] != 0) {
-        i = (i + 1) & HT_SLOT_MASK;
+        i = ht_slot_after(i, HT_SLOTS);
     }
     s_slots[i] = value;
     s_used += 1;
 }
 
-// Empties slot i and moves later members of its cluster back, so that every
-// entry stays reachable from its home slot without tombstones.
+static uintptr_t slot_address(unsigned i) {
+    return s_slots[i] & ~HT_CLAIMED;
+}
+
+static void slot_move(unsigned from, unsigned to) {
+    s_slots[to] = s_slots[from];
+}
+
 static void slot_remove(size_t i) {
-    size_t hole = i;
-    for (size_t j = (i + 1) & HT_SLOT_MASK; s_slots[j] != 0; j = (j + 1) & HT_SLOT_MASK) {
-        size_t home = slot_home(s_slots[j] & ~HT_CLAIMED);
-        // The entry at j may fill the hole unless its home lies in (hole, j].
-        if (((j - home) & HT_SLOT_MASK) >= ((j - hole) & HT_SLOT_MASK)) {
-            s_slots[hole] = s_slots[j];
-            hole = j;
-        }
-    }
-    s_slots[hole] = 0;
+    s_slots[ht_slot_backshift(i, HT_SLOTS, slot_address, slot_move)] = 0;
     s_used -= 1;
 }
 
@@ -310,7 +273,33 @@ ht_err_t ht_free(void *address) {
     return HT_OK;
 }
 
-#define HT_FREE_BATCH (16)
+static bool slot_claim(size_t i) {
+    if (s_slots[i] != 0 && (s_slots[i] & HT_CLAIMED) == 0) {
+        s_slots[i] |= HT_CLAIMED;
+        return true;
+    }
+    return false;
+}
+
+static bool slot_claimed(size_t i) {
+    return (s_slots[i] & HT_CLAIMED) != 0;
+}
+
+// Out of the registry, freed after the lock (as ht_free does).
+static void *slot_take(size_t i) {
+    void *p = (void *)(s_slots[i] & ~HT_CLAIMED);
+    slot_remove(i);
+    return p;
+}
+
+static const ht_claim_table_t s_claim_table = {
+    .lock = &s_lock,
+    .slots = HT_SLOTS,
+    .batch = HT_FREE_BATCH,
+    .claim = slot_claim,
+    .claimed = slot_claimed,
+    .take = slot_take,
+};
 
 ht_err_t ht_free_all(size_t *count) {
     ht_err_t err = ht_context_check();
@@ -320,50 +309,18 @@ ht_err_t ht_free_all(size_t *count) {
         }
         return err;
     }
-    // Claim every block outstanding now in one pass: blocks allocated while we
-    // free are not ours to free, and a concurrent ht_free of a claimed block
-    // sees it as gone.
-    taskENTER_CRITICAL(&s_lock);
-    for (size_t i = 0; i < HT_SLOTS; ++i) {
-        if (s_slots[i] != 0 && (s_slots[i] & HT_CLAIMED) == 0) {
-            s_slots[i] |= HT_CLAIMED;
-            s_claimed += 1;
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
-
-    // Then empty claimed slots a batch at a time and free outside the lock.
-    // (A concurrent ht_free_all shares the claimed slots; each counts its own.)
-    size_t freed = 0;
-    size_t cursor = 0;
-    for (;;) {
-        void *batch[HT_FREE_BATCH];
-        size_t n = 0;
-        taskENTER_CRITICAL(&s_lock);
-        for (size_t scanned = 0; n < HT_FREE_BATCH && s_claimed > 0 && scanned < HT_SLOTS;) {
-            uintptr_t v = s_slots[cursor];
-            if ((v & HT_CLAIMED) != 0) {
-                batch[n++] = (void *)(v & ~HT_CLAIMED);
-                slot_remove(cursor);   // may pull another entry into cursor: look again
-                s_claimed -= 1;
-            } else {
-                cursor = (cursor + 1) & HT_SLOT_MASK;
-                scanned += 1;
-            }
-        }
-        taskEXIT_CRITICAL(&s_lock);
-        if (n == 0) {
-            break;
-        }
-        for (size_t k = 0; k < n; ++k) {
-            heap_caps_free(batch[k]);
-        }
-        freed += n;
-    }
+    size_t freed = ht_free_claimed(&s_claim_table);
     if (count != NULL) {
         *count = freed;
     }
     return HT_OK;
+}
+
+void ht_capacity(ht_capacity_t *capacity) {
+    capacity->handed_out = HT_IDF_MAX_BLOCKS;
+    capacity->blocks = 0;
+    capacity->tasks = 0;
+    capacity->snapshots = HT_IDF_MAX_SNAPSHOTS;
 }
 
 /******************************************************************************/
@@ -527,18 +484,10 @@ const char *ht_untracked_cause(void) {
     return "ESP-IDF keeps its tracking records in its biggest heap, and it was full";
 }
 
-// ESP-IDF's three arrays behind one snapshot. ht_snapshot_t has room for one
-// pointer of ours, so it points at one of these static slots.
-typedef struct {
-    bool in_use;
-    heap_all_tasks_stat_t arrays;
-} ht_idf_snapshot_t;
-
-static ht_idf_snapshot_t s_snapshots[HT_IDF_MAX_SNAPSHOTS];
-
-// What a heap's `blocks` points at when blocks were asked for and ESP-IDF
-// copied none for it (its count wrapped: see blocks_attach).
-static ht_block_t s_no_blocks[1];
+// ESP-IDF's three arrays behind each snapshot slot (tracker_private.h).
+static heap_all_tasks_stat_t s_snapshots[HT_IDF_MAX_SNAPSHOTS];
+static bool s_snapshot_held[HT_IDF_MAX_SNAPSHOTS];
+static const ht_slots_t s_snapshot_slots = { s_snapshot_held, HT_IDF_MAX_SNAPSHOTS, &s_lock };
 
 // ESP-IDF sizes the arrays under its lock, releases it, allocates, and fills
 // them under the lock again; in between, records can grow. It then leaves
@@ -602,7 +551,8 @@ static void arrays_convert(heap_all_tasks_stat_t *a, bool with_blocks) {
                     };
                     memcpy(&hs.alloc_stat[b], &hb, sizeof(hb));
                 }
-                blocks = hs.alloc_stat != NULL ? (ht_block_t *)(void *)hs.alloc_stat : s_no_blocks;
+                // (ESP-IDF copied none where its count wrapped: see blocks_attach)
+                blocks = hs.alloc_stat != NULL ? (ht_block_t *)(void *)hs.alloc_stat : ht_no_blocks;
             }
             ht_heap_stat_t hh = {
                 .name = hs.name,
@@ -896,32 +846,16 @@ static ht_err_t arrays_take(heap_all_tasks_stat_t *out, copy_t copy, bool *overr
     }
 }
 
-static ht_idf_snapshot_t *snapshot_slot_acquire(void) {
-    ht_idf_snapshot_t *s = NULL;
-    taskENTER_CRITICAL(&s_lock);
-    for (size_t i = 0; i < HT_IDF_MAX_SNAPSHOTS; ++i) {
-        if (!s_snapshots[i].in_use) {
-            s = &s_snapshots[i];
-            s->in_use = true;
-            break;
-        }
-    }
-    taskEXIT_CRITICAL(&s_lock);
-    return s;
-}
-
-static void snapshot_slot_release(ht_idf_snapshot_t *s) {
-    arrays_free(&s->arrays);
-    taskENTER_CRITICAL(&s_lock);
-    s->in_use = false;
-    taskEXIT_CRITICAL(&s_lock);
+static void snapshot_slot_release(int slot) {
+    arrays_free(&s_snapshots[slot]);
+    ht_slot_give(&s_snapshot_slots, slot);
     reserve_keep();
 }
 
 static void snapshots_reclaim(void) {
-    for (size_t i = 0; i < HT_IDF_MAX_SNAPSHOTS; ++i) {
-        if (s_snapshots[i].in_use) {
-            snapshot_slot_release(&s_snapshots[i]);
+    for (int i = 0; i < HT_IDF_MAX_SNAPSHOTS; ++i) {
+        if (s_snapshot_held[i]) {
+            snapshot_slot_release(i);
         }
     }
 }
@@ -971,42 +905,43 @@ static ht_err_t snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, cop
     if (context != HT_OK) {
         return context;
     }
-    ht_idf_snapshot_t *s = snapshot_slot_acquire();
-    if (s == NULL) {
+    int slot = ht_slot_take(&s_snapshot_slots);
+    if (slot < 0) {
         return HT_ERR_FULL;
     }
+    heap_all_tasks_stat_t *arrays = &s_snapshots[slot];
     bool overran = false;
-    ht_err_t err = arrays_take(&s->arrays, copy, &overran);
+    ht_err_t err = arrays_take(arrays, copy, &overran);
     if (err != HT_OK) {
-        snapshot_slot_release(s);
+        snapshot_slot_release(slot);
         return err;
     }
 
     size_t first = 0;
-    size_t count = s->arrays.task_count;
+    size_t count = arrays->task_count;
     if (!all) {
         // The record for `task` (0 is the Pre-scheduler pseudo-task). A handle
         // can have two records when a new task got a deleted one's TCB: the
         // handle names the living task, so its record wins.
         size_t found = count;
         for (size_t t = 0; t < count; ++t) {
-            if ((ht_task_t)s->arrays.stat_arr[t].handle == task) {
-                if (found == count || s->arrays.stat_arr[t].is_alive) {
+            if ((ht_task_t)arrays->stat_arr[t].handle == task) {
+                if (found == count || arrays->stat_arr[t].is_alive) {
                     found = t;
                 }
             }
         }
         if (found == count) {
-            snapshot_slot_release(s);
+            snapshot_slot_release(slot);
             return HT_ERR_NO_TASK;
         }
         first = found;
         count = 1;
     }
 
-    arrays_convert(&s->arrays, copy == COPY_BLOCKS);
-    snap->storage = s;
-    snap->tasks = (ht_task_stat_t *)(void *)(s->arrays.stat_arr + first);
+    arrays_convert(arrays, copy == COPY_BLOCKS);
+    snap->storage = arrays;
+    snap->tasks = (ht_task_stat_t *)(void *)(arrays->stat_arr + first);
     snap->task_count = count;
     snap->untracked = s_records_dropped;
     snap->drifted = tasks_drifted(snap->tasks, count, overran);
@@ -1024,7 +959,7 @@ ht_err_t ht_snapshot_take_totals(ht_snapshot_t *snap, bool all, ht_task_t task) 
 
 void ht_snapshot_release(ht_snapshot_t *snap) {
     if (snap->storage != NULL) {
-        snapshot_slot_release(snap->storage);
+        snapshot_slot_release((int)((heap_all_tasks_stat_t *)snap->storage - s_snapshots));
     }
     memset(snap, 0, sizeof(*snap));
 }

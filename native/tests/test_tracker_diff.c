@@ -31,10 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "freertos/FreeRTOS.h"
-#include "freertos/task.h"
-#include "esp_heap_caps.h"
-#include "tracker.h"
+#include "harness.h"
 
 // tracker_hooks.c, compiled with -Dht_<name>=hk_<name>.
 ht_err_t hk_snapshot_take(ht_snapshot_t *snap, bool all, ht_task_t task, bool with_blocks);
@@ -43,20 +40,17 @@ ht_err_t hk_malloc(size_t size, uint32_t caps, void **address);
 ht_err_t hk_free(void *address);
 const char *hk_err_text(ht_err_t err);
 
-#define PSRAM_REGIONS "SPIRAM:0x3c000000:131072"
+#define DIFF_PSRAM_REGIONS "SPIRAM:0x3c000000:131072"
 
-static int g_failures;
 static unsigned g_seed;
 static unsigned g_step;
 
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: seed %u step %u: check failed: %s\n", __FILE__, __LINE__, g_seed, g_step, #cond); \
-            if (++g_failures > 20) { \
-                exit(1); \
-            } \
-        } \
-} while (0)
+// Every failed check says where in which workload (harness.h's check_context).
+static const char *seed_and_step(void) {
+    static char where[48];
+    snprintf(where, sizeof(where), "seed %u step %u: ", g_seed, g_step);
+    return where;
+}
 
 static unsigned g_rng;
 static unsigned rnd(unsigned n) {
@@ -65,69 +59,17 @@ static unsigned rnd(unsigned n) {
 }
 
 /******************************************************************************/
-// Workers: FreeRTOS tasks that run one operation at a time for the main task.
+// Workers (harness.h): heap calls as other firmware code makes them, and
+// heaptrack.malloc on either tracker.
 
-typedef enum { OP_MALLOC, OP_CALLOC, OP_ALIGNED, OP_FREE, OP_HT_MALLOC, OP_HK_MALLOC } op_kind_t;
-
-typedef struct {
-    op_kind_t kind;
-    size_t size;
-    uint32_t caps;
-    void *address;
-} op_t;
-
-typedef struct {
-    TaskHandle_t handle;
-    TaskHandle_t caller;
-    op_t *op;
-    bool running;
-} worker_t;
-
-static void worker_main(void *arg) {
-    worker_t *w = arg;
-    for (;;) {
-        ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
-        op_t *op = w->op;
-        switch (op->kind) {
-            case OP_MALLOC:
-                op->address = heap_caps_malloc(op->size, op->caps);
-                break;
-            case OP_CALLOC:
-                op->address = heap_caps_calloc(1, op->size, op->caps);
-                break;
-            case OP_ALIGNED:
-                op->address = heap_caps_aligned_alloc(64, op->size, op->caps);
-                break;
-            case OP_HT_MALLOC:
-                (void)ht_malloc(op->size, op->caps, &op->address);   // NULL if refused
-                break;
-            case OP_HK_MALLOC:
-                (void)hk_malloc(op->size, op->caps, &op->address);
-                break;
-            case OP_FREE:
-                heap_caps_free(op->address);
-                break;
-        }
-        xTaskNotifyGive(w->caller);
-    }
+static void hk_malloc_op(op_t *op) {
+    (void)hk_malloc(op->size, op->caps, &op->address);   // NULL if refused
 }
 
-static void worker_run(worker_t *w, op_t *op) {
-    w->op = op;
-    w->caller = xTaskGetCurrentTaskHandle();
-    xTaskNotifyGive(w->handle);
-    ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
-}
-
-static bool worker_start(worker_t *w, unsigned n) {
+static bool diff_worker_start(worker_t *w, unsigned n) {
     char name[16];
     snprintf(name, sizeof(name), "w%u", n);
-    memset(w, 0, sizeof(*w));
-    if (xTaskCreate(worker_main, name, 4096, w, 5, &w->handle) != pdPASS) {
-        return false;
-    }
-    w->running = true;
-    return true;
+    return worker_start(w, name) != 0;
 }
 
 /******************************************************************************/
@@ -201,17 +143,17 @@ static void compare(bool all, ht_task_t task, bool with_blocks) {
         return;
     }
     CHECK(ea == eb);
-    if (ea != eb && g_failures < 3) {
+    if (ea != eb && g_checks_failed < 3) {
         fprintf(stderr, "  ESP-IDF: %d (%s), hooks: %d (%s)\n", ea, ht_err_text(ea), eb, hk_err_text(eb));
     }
     if (ea == HT_OK && eb == HT_OK) {
         CHECK(a.task_count == b.task_count);
         CHECK(b.untracked == 0);
-        int before = g_failures;
+        int before = g_checks_failed;
         for (size_t t = 0; t < a.task_count && t < b.task_count; ++t) {
             compare_tasks(&a.tasks[t], &b.tasks[t], with_blocks);
         }
-        if (g_failures != before && before == 0) {
+        if (g_checks_failed != before && before == 0) {
             dump("ESP-IDF's tracker", &a);
             dump("hooks tracker", &b);
         }
@@ -259,7 +201,7 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
     static live_t live[LIVE];
     memset(live, 0, sizeof(live));
     for (unsigned i = 0; i < WORKERS; ++i) {
-        CHECK(worker_start(&workers[i], g_started++));
+        CHECK(diff_worker_start(&workers[i], g_started++));
     }
     for (g_step = 0; g_step < steps; ++g_step) {
         unsigned what = rnd(100);
@@ -268,29 +210,30 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
             // An allocation, somewhere live has room.
             unsigned slot = rnd(LIVE);
             if (live[slot].address != NULL) {
-                op_t op = { .kind = OP_FREE, .address = live[slot].address };
+                op_t op = { .kind = OP_HEAP_FREE, .address = live[slot].address };
                 worker_run(w, &op);   // freed by whoever is at hand
                 live[slot].address = NULL;
             }
             uint32_t caps = g_caps[rnd(psram ? 7 : 6)];
             size_t size = 1 + rnd(rnd(8) == 0 ? 4000 : 300);
-            op_t op = { .kind = OP_MALLOC, .size = size, .caps = caps };
+            op_t op = { .kind = OP_HEAP_MALLOC, .size = size, .caps = caps };
             unsigned flavour = rnd(10);
-            op.kind = flavour == 0 ? OP_CALLOC : flavour == 1 ? OP_ALIGNED : flavour == 2 ? OP_HT_MALLOC
-                : flavour == 3 ? OP_HK_MALLOC : OP_MALLOC;
+            op.kind = flavour == 0 ? OP_HEAP_CALLOC : flavour == 1 ? OP_HEAP_ALIGNED : flavour == 2 ? OP_MALLOC
+                : flavour == 3 ? OP_CALL : OP_HEAP_MALLOC;
+            op.call = hk_malloc_op;
             worker_run(w, &op);
             live[slot].address = op.address;
-            if (op.address != NULL && (op.kind == OP_HT_MALLOC || op.kind == OP_HK_MALLOC)) {
+            if (op.address != NULL && (op.kind == OP_MALLOC || op.kind == OP_CALL)) {
                 // Given back to the tracker that handed it out, by a plain free later
                 // (both trackers see the heap's free; their registries are theirs).
-                CHECK((op.kind == OP_HT_MALLOC ? ht_free(op.address) : hk_free(op.address)) == HT_OK);
+                CHECK((op.kind == OP_MALLOC ? ht_free(op.address) : hk_free(op.address)) == HT_OK);
                 live[slot].address = NULL;
             }
         } else if (what < 80) {
             // A free, by any task (the allocating one or another).
             unsigned slot = rnd(LIVE);
             if (live[slot].address != NULL) {
-                op_t op = { .kind = OP_FREE, .address = live[slot].address };
+                op_t op = { .kind = OP_HEAP_FREE, .address = live[slot].address };
                 worker_run(w, &op);
                 live[slot].address = NULL;
             }
@@ -298,7 +241,7 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
             // A task is deleted (its TCB freed: DELETED, its blocks stay its own)
             // and another takes its place, often in the same TCB.
             vTaskDelete(w->handle);
-            CHECK(worker_start(w, g_started++));
+            CHECK(diff_worker_start(w, g_started++));
         } else if (what < 92) {
             // A heap filled until it refuses, then emptied again.
             uint32_t caps = psram && rnd(2) ? MALLOC_CAP_SPIRAM : MALLOC_CAP_RTCRAM;
@@ -306,7 +249,7 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
             size_t n = 0;
             size_t size = 16384;
             while (n < 64 && size >= 64) {
-                op_t op = { .kind = OP_MALLOC, .size = size, .caps = caps };
+                op_t op = { .kind = OP_HEAP_MALLOC, .size = size, .caps = caps };
                 worker_run(&workers[rnd(WORKERS)], &op);
                 if (op.address == NULL) {
                     size /= 2;
@@ -316,7 +259,7 @@ static void run_seed(unsigned seed, unsigned steps, bool psram) {
             }
             compare_all();
             while (n > 0) {
-                op_t op = { .kind = OP_FREE, .address = held[--n] };
+                op_t op = { .kind = OP_HEAP_FREE, .address = held[--n] };
                 worker_run(&workers[rnd(WORKERS)], &op);
             }
         } else if (what < 94) {
@@ -402,6 +345,8 @@ static void known_differences(void) {
 }
 
 int main(int argc, char **argv) {
+    check_context = seed_and_step;
+    check_limit = 20;
     unsigned seeds = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
     unsigned steps = argc > 2 ? (unsigned)atoi(argv[2]) : 400;
     bool psram = getenv("HEAPTRACK_IDF_REGIONS") != NULL;
@@ -411,14 +356,14 @@ int main(int argc, char **argv) {
     known_differences();
     printf("%s: %u seeds x %u steps%s: %zu snapshot pairs compared, %s (%zu not taken: ESP-IDF had no room)\n",
         argv[0], seeds, steps, psram ? " (with 128 KiB of PSRAM)" : "", g_compared,
-        g_failures ? "DIFFERENT" : "identical", g_no_room);
+        g_checks_failed ? "DIFFERENT" : "identical", g_no_room);
     CHECK(g_no_room * 20 < g_compared);
-    if (g_failures != 0) {
+    if (g_checks_failed != 0) {
         return 1;
     }
     if (!psram) {
         fflush(stdout);
-        setenv("HEAPTRACK_IDF_REGIONS", PSRAM_REGIONS, 1);
+        setenv("HEAPTRACK_IDF_REGIONS", DIFF_PSRAM_REGIONS, 1);
         execv("/proc/self/exe", argv);
         perror("re-executing with PSRAM");
         return 1;

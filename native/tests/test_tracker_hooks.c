@@ -13,33 +13,26 @@
 // and is left out and counted when that is full.
 // tracker.h's general behaviour, the same for both trackers, is
 // test_tracker_idf.c's and the differential test's.
+// Its tables' sizes are read from the tracker (ht_capacity), as the library
+// was built.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "freertos/FreeRTOS.h"
-#include "freertos/task.h"
-#include "esp_heap_caps.h"
-#include "tracker.h"
+#include "harness.h"
 
-#ifndef HT_HOOKS_MAX_BLOCKS
-#error "built with the library's HT_HOOKS_MAX_BLOCKS"
-#endif
+// (the most blocks this file's tables hold: above the small build's table)
+#define BLOCKS_MAX 1024
 
-static int g_failed;
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            g_failed = 1; \
-        } \
-} while (0)
-
-static ht_snapshot_t take(void) {
-    ht_snapshot_t snap;
-    CHECK(ht_snapshot_take(&snap, true, 0, true) == HT_OK);
-    return snap;
+static ht_capacity_t capacity(void) {
+    ht_capacity_t cap;
+    ht_capacity(&cap);
+    CHECK(cap.blocks > 24 && cap.blocks <= BLOCKS_MAX && cap.tasks > 0);
+    return cap;
 }
 
+// The alive task's record (harness.h's find_task takes a deleted one's when
+// no task with the handle is alive).
 static const ht_task_stat_t *find(const ht_snapshot_t *snap, ht_task_t handle) {
     for (size_t t = 0; t < snap->task_count; ++t) {
         if (snap->tasks[t].handle == handle && snap->tasks[t].is_alive) {
@@ -61,7 +54,7 @@ static size_t listed(const ht_snapshot_t *snap) {
 
 static void test_boot_block(void) {
     // heap_caps_init()'s array of heaps, before any hook: Pre-scheduler's first block.
-    ht_snapshot_t snap = take();
+    ht_snapshot_t snap = take(true);
     const ht_task_stat_t *pre = &snap.tasks[snap.task_count - 1];
     CHECK(pre->handle == 0 && strcmp(pre->name, "Pre-scheduler") == 0);
     CHECK(pre->heap_count >= 1 && pre->heap_stat[0].alloc_count >= 2);
@@ -73,7 +66,7 @@ static void test_realloc_in_place(void) {
     void *p = heap_caps_malloc(400, MALLOC_CAP_DEFAULT);
     void *q = heap_caps_realloc(p, 100, MALLOC_CAP_DEFAULT);   // shrinks where it is
     CHECK(q == p);
-    ht_snapshot_t snap = take();
+    ht_snapshot_t snap = take(true);
     const ht_task_stat_t *me = find(&snap, ht_current_task());
     bool seen = false;
     for (size_t h = 0; me != NULL && h < me->heap_count; ++h) {
@@ -114,12 +107,14 @@ static size_t my_blocks(void **addresses, size_t *sizes, size_t max) {
 // runs of used slots long, wrapping past its end): after each step the task's
 // blocks are exactly the live ones, in allocation order, at their sizes.
 static void test_table_churn(void) {
-    enum { LIVE_MAX = HT_HOOKS_MAX_BLOCKS - 24, STEPS = 6000 };
-    static void *live[LIVE_MAX];
-    static size_t live_sizes[LIVE_MAX];
-    static void *seen[HT_HOOKS_MAX_BLOCKS];
-    static size_t seen_sizes[HT_HOOKS_MAX_BLOCKS];
-    CHECK(my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS) == 0);   // the calling task holds no internal block yet
+    enum { STEPS = 6000 };
+    const size_t blocks = capacity().blocks;
+    const size_t LIVE_MAX = blocks - 24;
+    static void *live[BLOCKS_MAX];
+    static size_t live_sizes[BLOCKS_MAX];
+    static void *seen[BLOCKS_MAX];
+    static size_t seen_sizes[BLOCKS_MAX];
+    CHECK(my_blocks(seen, seen_sizes, blocks) == 0);   // the calling task holds no internal block yet
     size_t n = 0;
     unsigned seed = 12345;
     bool ok = true;
@@ -143,7 +138,7 @@ static void test_table_churn(void) {
             memmove(&live_sizes[k], &live_sizes[k + 1], (n - k - 1) * sizeof(live_sizes[0]));
             --n;
         }
-        size_t got = my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS);
+        size_t got = my_blocks(seen, seen_sizes, blocks);
         ok = got == n;
         for (size_t i = 0; ok && i < n; ++i) {
             ok = seen[i] == live[i] && seen_sizes[i] == live_sizes[i];
@@ -162,38 +157,39 @@ static void test_table_churn(void) {
     }
     size_t count = 0;
     CHECK(ht_free_all(&count) == HT_OK && count == 16);
-    size_t got = my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS);
+    size_t got = my_blocks(seen, seen_sizes, blocks);
     CHECK(got == n);
     for (size_t i = 0; i < n; ++i) {
         heap_caps_free(live[i]);
     }
-    CHECK(my_blocks(seen, seen_sizes, HT_HOOKS_MAX_BLOCKS) == 0);
+    CHECK(my_blocks(seen, seen_sizes, blocks) == 0);
 }
 
 static void test_full_table(void) {
-    ht_snapshot_t before = take();
+    ht_snapshot_t before = take(true);
     CHECK(before.untracked == 0);
     size_t base = listed(&before);
     ht_snapshot_release(&before);
 
     // heaptrack.malloc's blocks until the table is full: the next is refused,
     // says why, and leaves nothing behind (no count, no peak).
-    void *held[HT_HOOKS_MAX_BLOCKS];
+    const size_t blocks = capacity().blocks;
+    static void *held[BLOCKS_MAX + 1];
     size_t n = 0;
     ht_err_t err = HT_OK;
-    while (n < HT_HOOKS_MAX_BLOCKS && (err = ht_malloc(16, HT_CAP_DEFAULT, &held[n])) == HT_OK) {
+    while (n < blocks && (err = ht_malloc(16, HT_CAP_DEFAULT, &held[n])) == HT_OK) {
         ++n;
     }
-    CHECK(n > 0 && n < HT_HOOKS_MAX_BLOCKS && n + base >= HT_HOOKS_MAX_BLOCKS - 2);
+    CHECK(n > 0 && n < blocks && n + base >= blocks - 2);
     CHECK(err == HT_ERR_FULL && held[n] == NULL && strstr(ht_err_text(err), "tracker is full") != NULL);
-    ht_snapshot_t full = take();
+    ht_snapshot_t full = take(true);
     CHECK(full.untracked == 0);
     const ht_task_stat_t *me = find(&full, ht_current_task());
     size_t peak = me != NULL ? me->overall_peak_usage : 0;
     void *none = &full;
     CHECK(ht_malloc(16, HT_CAP_DEFAULT, &none) == HT_ERR_FULL && none == NULL);
     ht_snapshot_release(&full);
-    full = take();
+    full = take(true);
     me = find(&full, ht_current_task());
     CHECK(full.untracked == 0 && me != NULL && me->overall_peak_usage == peak);
     ht_snapshot_release(&full);
@@ -204,7 +200,7 @@ static void test_full_table(void) {
         other[i] = heap_caps_malloc(32, MALLOC_CAP_DEFAULT);
         CHECK(other[i] != NULL);
     }
-    full = take();
+    full = take(true);
     CHECK(full.untracked == 3);
     me = find(&full, ht_current_task());
     CHECK(me != NULL && me->overall_peak_usage == peak);
@@ -218,7 +214,7 @@ static void test_full_table(void) {
         CHECK(ht_free(held[i]) == HT_OK);
     }
     void *p = heap_caps_malloc(32, MALLOC_CAP_DEFAULT);
-    ht_snapshot_t after = take();
+    ht_snapshot_t after = take(true);
     CHECK(after.untracked == 3 && listed(&after) == base + 1);
     me = find(&after, ht_current_task());
     size_t sum = 0;
@@ -250,7 +246,7 @@ static size_t listed_size(const ht_task_stat_t *task, const void *address) {
 // the side table is full, and takes one again once a big block was freed.
 static void test_big_blocks(void) {
     enum { BIG = 20000 };
-    ht_snapshot_t snap = take();
+    ht_snapshot_t snap = take(true);
     size_t untracked = snap.untracked;
     const ht_task_stat_t *me = find(&snap, ht_current_task());
     size_t current = me != NULL ? me->overall_current_usage : 0;
@@ -262,7 +258,7 @@ static void test_big_blocks(void) {
         CHECK(big[i] != NULL);
     }
     size_t size0 = heap_caps_get_allocated_size(big[0]), size1 = heap_caps_get_allocated_size(big[1]);
-    snap = take();
+    snap = take(true);
     me = find(&snap, ht_current_task());
     CHECK(snap.untracked == untracked + 1);
     CHECK(listed_size(me, big[0]) == size0 && listed_size(me, big[1]) == size1 && listed_size(me, big[2]) == 0);
@@ -275,7 +271,7 @@ static void test_big_blocks(void) {
     CHECK(strstr(ht_err_text(err), "tracker is full") != NULL);
     heap_caps_free(big[0]);
     CHECK(ht_malloc(BIG, HT_CAP_DEFAULT, &p) == HT_OK && p != NULL);
-    snap = take();
+    snap = take(true);
     me = find(&snap, ht_current_task());
     CHECK(snap.untracked == untracked + 1);
     CHECK(listed_size(me, p) == heap_caps_get_allocated_size(p) && listed_size(me, big[1]) == size1);
@@ -285,7 +281,7 @@ static void test_big_blocks(void) {
     CHECK(ht_free(p) == HT_OK);
     heap_caps_free(big[1]);
     heap_caps_free(big[2]);
-    snap = take();
+    snap = take(true);
     me = find(&snap, ht_current_task());
     CHECK(snap.untracked == untracked + 1 && me != NULL && me->overall_current_usage == current);
     ht_snapshot_release(&snap);
@@ -336,7 +332,7 @@ static const ht_task_stat_t *find_name(const ht_snapshot_t *snap, const char *na
 }
 
 static void test_deleted_task_records_reused(void) {
-    ht_snapshot_t before = take();
+    ht_snapshot_t before = take(true);
     size_t untracked = before.untracked;
     CHECK(before.dropped_tasks == 0);
     ht_snapshot_release(&before);
@@ -345,13 +341,14 @@ static void test_deleted_task_records_reused(void) {
     run_worker("leaker", true);
     // Three times as many tasks as there are records, each deleted with no
     // live block: every one is recorded, the oldest deleted records make room.
-    enum { ROUNDS = 3 * HT_HOOKS_MAX_TASKS };
+    const size_t tasks = capacity().tasks;
+    const int ROUNDS = (int)(3 * tasks);
     int first_kept = 0;
     for (int i = 0; i < ROUNDS; ++i) {
         char name[16];
         snprintf(name, sizeof(name), "r%d", i);
         run_worker(name, false);
-        ht_snapshot_t snap = take();
+        ht_snapshot_t snap = take(true);
         const ht_task_stat_t *rec = find_name(&snap, name);
         CHECK(rec != NULL && !rec->is_alive && rec->overall_peak_usage > 0 && rec->overall_current_usage == 0);
         const ht_task_stat_t *leaker = find_name(&snap, "leaker");
@@ -370,14 +367,14 @@ static void test_deleted_task_records_reused(void) {
             CHECK((find_name(&snap, name) != NULL) == (k >= first_kept));
         }
         CHECK(snap.dropped_tasks == (size_t)first_kept);
-        CHECK(snap.task_count <= HT_HOOKS_MAX_TASKS);
+        CHECK(snap.task_count <= tasks);
         ht_snapshot_release(&snap);
     }
     CHECK(first_kept > 0);
 }
 
 static void test_full_task_records(void) {
-    ht_snapshot_t before = take();
+    ht_snapshot_t before = take(true);
     size_t untracked = before.untracked, tasks = before.task_count, dropped = before.dropped_tasks;
     ht_snapshot_release(&before);
     // More tasks allocating than there are task records left.
@@ -390,8 +387,8 @@ static void test_full_task_records(void) {
     vTaskDelay(10);
     // Each took a record as long as one was free or reusable (a deleted
     // task's with no live block); the others' allocations are left out.
-    ht_snapshot_t full = take();
-    CHECK(full.task_count >= tasks && full.task_count <= HT_HOOKS_MAX_TASKS);
+    ht_snapshot_t full = take(true);
+    CHECK(full.task_count >= tasks && full.task_count <= capacity().tasks);
     int found = 0;
     for (int i = 0; i < 16; ++i) {
         char name[16];
@@ -406,14 +403,18 @@ static void test_full_task_records(void) {
     }
 }
 
+static const test_t g_tests[] = {
+    { "boot_block", test_boot_block, NULL },
+    { "realloc_in_place", test_realloc_in_place, NULL },
+    { "table_churn", test_table_churn, NULL },
+    { "full_table", test_full_table, NULL },
+    { "big_blocks", test_big_blocks, NULL },
+    { "deleted_task_records_reused", test_deleted_task_records_reused, NULL },
+    { "full_task_records", test_full_task_records, NULL },
+};
+
 int main(void) {
-    test_boot_block();
-    test_realloc_in_place();
-    test_table_churn();
-    test_full_table();
-    test_big_blocks();
-    test_deleted_task_records_reused();
-    test_full_task_records();
-    printf("%s: %s\n", "test_tracker_hooks", g_failed ? "FAILED" : "all passed");
-    return g_failed;
+    int failures = run(g_tests, sizeof(g_tests) / sizeof(g_tests[0]));
+    printf("%s: %s\n", "test_tracker_hooks", failures != 0 ? "FAILED" : "all passed");
+    return failures != 0;
 }

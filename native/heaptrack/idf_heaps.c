@@ -1,7 +1,6 @@
-// What heaptrack's two trackers on ESP-IDF share (idf_shared.h): the calls of
-// tracker.h that do not depend on how the statistics are kept, from ESP-IDF's
-// heap API and its registry of heaps (heap_private.h, as ESP-IDF's own
-// heap_task_info.c reads it).
+// ESP-IDF's heaps as the trackers read them (idf_heaps.h): its registry of
+// heaps (heap_private.h, as ESP-IDF's own heap_task_info.c reads it) and the
+// chip's layout, and the calls of tracker.h that need nothing else.
 
 #include <string.h>
 
@@ -16,7 +15,7 @@
 #endif
 #include "heap_private.h"
 
-#include "idf_shared.h"
+#include "idf_heaps.h"
 
 // The interface's caps are ESP-IDF's, bit for bit.
 _Static_assert(HT_CAP_EXEC == MALLOC_CAP_EXEC, "HT_CAP_EXEC");

@@ -1,11 +1,13 @@
-// What heaptrack's two trackers on ESP-IDF (tracker_idf.c, tracker_hooks.c)
-// share, in idf_shared.c: tracker.h's calls that do not depend on how the
-// statistics are kept (ht_current_task, ht_caps_refused, ht_region_info),
-// and the few facts about ESP-IDF's heap layout both need. No MicroPython
-// header, like the trackers, so that `make check-idf` compiles it against
-// ESP-IDF's headers alone.
-#ifndef HEAPTRACK_IDF_SHARED_H
-#define HEAPTRACK_IDF_SHARED_H
+// ESP-IDF's heaps as both trackers (tracker_idf.c, tracker_hooks.c) and the
+// failure record read them, in idf_heaps.c: its registry of heaps
+// (heap_private.h), the chip's memory layout (heap_memory_layout.h), memory
+// taken below heap_caps_malloc for copies of the statistics, and tracker.h's
+// calls that read only these (ht_current_task, ht_caps_refused,
+// ht_region_info). What the trackers share beyond ESP-IDF's heap is in
+// tracker_private.h. No MicroPython header, like the trackers, so that
+// `make check-idf` compiles it against ESP-IDF's headers alone.
+#ifndef HEAPTRACK_IDF_HEAPS_H
+#define HEAPTRACK_IDF_HEAPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,4 +87,4 @@ void *ht_idf_uncharged_alloc(size_t bytes);
 // Frees what ht_idf_uncharged_alloc returned (NULL: nothing).
 void ht_idf_uncharged_free(void *p);
 
-#endif // HEAPTRACK_IDF_SHARED_H
+#endif // HEAPTRACK_IDF_HEAPS_H
