@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from heaptrack_host import plot, report
+from heaptrack_host import plot, records, report
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "leak_demo.py"
@@ -362,6 +362,28 @@ def test_parse_esp_idf_example_to_json():
     assert json.loads(from_file.stdout) == json.loads(proc.stdout)
 
 
+def test_parse_reads_the_gc_heaps_area_events_print_heap_info_tells(board):
+    out = board.exec("import heaptrack, json\n"
+                     "heaptrack.print_heap_info()\n"
+                     "print('EVENTS', json.dumps([[e.number, e.ms, e.grew, e.address, e.size, e.heap, e.task_name,"
+                     " e.largest_before, e.largest_after, e.gc_areas, e.gc_bytes] for e in heaptrack.gc_events()]))\n")
+    board_events = json.loads(out.split("EVENTS ", 1)[1])
+    assert board_events, "the GC heap's first area is an event"
+    events = json.loads(ok(heaptrack("parse", input=out)).stdout)["gc_events"]
+    shown = board_events[-len(events):]   # print_heap_info shows the newest few
+    assert 1 <= len(events) <= len(board_events)
+    for e, b in zip(events, shown):
+        records.check(e, records.GC_EVENT, "parsed event")
+        number, ms, grew, address, size, heap, task_name, before, after, areas, gc_bytes = b
+        assert (e["number"], e["ms"], e["grew"], e["address"], e["heap"], e["gc_areas"]) == (
+            number, ms, grew, address, heap, areas)
+        assert e["task_name"] == (task_name or "Pre-scheduler")
+        # Printed in whole KB from 10 KB up: read back to the KB below.
+        for got, real in ((e["size"], size), (e["largest_before"], before), (e["largest_after"], after),
+                          (e["gc_bytes"], gc_bytes)):
+            assert got == real if e["exact"] else 0 <= real - got < 1024, (got, real)
+
+
 def test_parse_round_trip_from_the_board(board):
     out = board.exec("import heaptrack\n"
                      "keep = [heaptrack.malloc(n) for n in (40, 400, 4000)]\n"
@@ -641,6 +663,8 @@ def test_plot_uses_a_recording_whose_last_line_was_cut(tmp_path):
     ('{"type": "sample", "t": 0, "tasks": {"a": 5}}', "task 'a' is not a JSON object"),
     ('{"type": "sample", "t": 0, "tasks": {}, "regions": [{"name": "RAM"}]}', "region lacks 'caps'"),
     ('[1, 2]', "not a JSON object"),
+    ('{"type": "sample", "t": 0, "tasks": {}, "gc_types": {"str": 1}}', '"gc_types" is not a list'),
+    ('{"type": "sample", "t": 0, "tasks": {}, "gc_types": [{"name": "str", "count": 1}]}', "gc type lacks 'size'"),
 ])
 def test_plot_structurally_bad_records_are_one_line(tmp_path, line, message):
     rec = tmp_path / "bad.jsonl"
