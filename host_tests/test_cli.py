@@ -384,6 +384,33 @@ def test_parse_reads_the_gc_heaps_area_events_print_heap_info_tells(board):
             assert got == real if e["exact"] else 0 <= real - got < 1024, (got, real)
 
 
+def test_gc_event_lines_are_read_wherever_they_are_and_nothing_else_is():
+    from heaptrack_host.gc_event_lines import parse_line
+    e = parse_line("[   12.345678]    #12 at 61.005 s: the GC heap gave back 9,216 B (SPIRAM at 0x3c012340) in "
+                   "my; task; largest free internal block 1,024 B -> 10 KB; GC heap now 3 areas, 1,234 KB")
+    assert e == {"number": 12, "ms": 61005, "grew": False, "address": 0x3c012340, "size": 9216, "heap": "SPIRAM",
+                 "task_name": "my; task", "largest_before": 1024, "largest_after": 10240, "gc_areas": 3,
+                 "gc_bytes": 1234 * 1024, "exact": False}
+    assert parse_line(" #1 at 0.000 s: the GC heap took 64 B (RAM at 0x3fc96e40) in mp_task; largest free "
+                      "internal block 100 B -> 36 B; GC heap now 1 area, 64 B")["exact"] is True
+    for line in ("", "#1 at 0.000 s: something else", " Task records: 3 (0 of deleted tasks)",
+                 "│ #1 at 0.000 s: the GC heap took 64 KB (RAM at 0x3fc96e40) in mp_task; largest"):
+        assert parse_line(line) is None, line
+
+
+def test_gc_type_series_is_the_union_of_each_samples_top_types():
+    from heaptrack_host.recording import gc_type_series
+    samples = [{"t": 0.0, "tasks": {}},   # recorded before --gc-types, or by an older recorder
+               {"t": 0.5, "tasks": {}, "gc_types": [{"name": "str", "count": 9, "size": 900},
+                                                    {"name": "list", "count": 2, "size": 300}]},
+               {"t": 1.0, "tasks": {}, "gc_types": [{"name": "app.Reading", "count": 40, "size": 2000},
+                                                    {"name": "str", "count": 9, "size": 950}]}]
+    times, types = gc_type_series(samples)
+    assert times == [0.5, 1.0]
+    assert types == {"app.Reading": [None, 2000], "str": [900, 950], "list": [300, None]}
+    assert list(types) == ["app.Reading", "str", "list"]   # by the most bytes each held
+
+
 def test_parse_round_trip_from_the_board(board):
     out = board.exec("import heaptrack\n"
                      "keep = [heaptrack.malloc(n) for n in (40, 400, 4000)]\n"
