@@ -20,7 +20,9 @@ Prints, for each figure, what the board measured:
   - inside the GC heap: a census (heaptrack.gc_census) and a holder chain
     (heaptrack.gc_holders) on a full 64 KB GC heap and on a 2 MB (PSRAM-sized)
     one, as ratios to gc.collect() on the same heap in the same run, and the GC
-    bytes each allocates;
+    bytes each allocates; and what a sample costs with the GC heap's five
+    biggest types (dump_sample(gc_types=5), record/watch --gc-types 5) as a
+    ratio to one without;
   - the wire: a 10,000-block print_details() read through the host tools'
     Connection (and through `mpremote exec`), against `cat` of the same bytes
     through a pty; samples per second through Connection.sample() and while a
@@ -273,7 +275,9 @@ figures = [heaptrack.heap_info(False).gc.total, gc.mem_alloc(), len(graph) * 16,
            best(gc.collect), best(lambda: _heaptrack.gc_census(False, False)), best(heaptrack.gc_census),
            best(lambda: _heaptrack.gc_holders(graph[-1][0])),
            grown(lambda: _heaptrack.gc_census(False, False)), grown(lambda: heaptrack.gc_census(False)),
-           grown(lambda: _heaptrack.gc_holders(graph[-1][0])), str(chain), chain.sweeps]
+           grown(lambda: _heaptrack.gc_holders(graph[-1][0])), str(chain), chain.sweeps,
+           best(lambda: heaptrack.dump_sample(None, '', 0)), best(lambda: heaptrack.dump_sample(None, '', 0, 5)),
+           grown(lambda: heaptrack.dump_sample(None, '', 0)), grown(lambda: heaptrack.dump_sample(None, '', 0, 5))]
 print('RESULT', figures)
 """
 # The GC heaps: the esp32 port's first 64 KB area, full; and grown to 2 MB, into
@@ -284,7 +288,8 @@ GC_HEAPS = (("64 KB", 60 * 1024, False), ("2 MB", 2 * 1024 * 1024, True))
 def run_gc(device, label, size=60 * 1024, fill=0.9):
     """A census and a holder chain against gc.collect() on the same heap, and their GC bytes."""
     (total, used, objects, collect_us, walk_us, census_us, chain_us, walk_bytes, census_bytes, chain_bytes,
-     chain, sweeps) = last_literal(mpremote_exec(device, GC_BENCH % {"size": size, "fill": fill}), "RESULT")
+     chain, sweeps, sample_us, typed_us, sample_bytes, typed_bytes) = last_literal(
+        mpremote_exec(device, GC_BENCH % {"size": size, "fill": fill}), "RESULT")
     print("inside the GC heap, %s heap (%d bytes, %d used, %d objects in the graph):" % (
         label, total, used, objects))
     if total < size * 0.9:
@@ -299,6 +304,10 @@ def run_gc(device, label, size=60 * 1024, fill=0.9):
     print("  %-40s %10d %8.2f %12d" % ("holder chain (%d sweeps)" % sweeps, chain_us, chain_us / collect_us,
                                        chain_bytes))
     print("  chain: %s" % chain)
+    # What `record/watch --gc-types 5` adds to every sample: a census walk (no
+    # collection) and its five rows, against a sample without (both written out).
+    print("  a sample, dump_sample(): %d us, %d GC bytes; with gc_types=5: %d us (%.2fx), %d GC bytes (%.2fx)" % (
+        sample_us, sample_bytes, typed_us, typed_us / sample_us, typed_bytes, typed_bytes / max(1, sample_bytes)))
     print("  goals: census walk <= 2x a collection %s (%.2fx); chain <= 10x %s (%.2fx); GC bytes: the result "
           "only (its rows), whatever the object count" % (
               "met" if walk_us <= 2 * collect_us else "NOT met", walk_us / collect_us,

@@ -1,7 +1,8 @@
 """The ``mpheaptrack`` command: watch, record and plot a board's heap use per task.
 
-    mpheaptrack watch  [--port P | --vboard] [--interval S] [--run script.py] [--samples N | --once]
+    mpheaptrack watch  [--port P | --vboard] [--interval S] [--run script.py] [--samples N | --once] [--gc-types N]
     mpheaptrack record [--port P | --vboard] --out run.jsonl [--interval S] [--duration S] [--run script.py]
+                       [--gc-types N]
     mpheaptrack plot   run.jsonl [-o usage.png] [--html usage.html]
     mpheaptrack parse  [capture.txt] [--check]      (ESP-IDF report text -> JSON; stdin by default)
     mpheaptrack exporter --port [NAME=]DEV [--port ...] [--listen [HOST]:PORT]   (Prometheus's /metrics)
@@ -91,6 +92,25 @@ def _count(text: str) -> int:
     return value
 
 
+# The most types --gc-types asks for: every sample line carries them, and a line of
+# a few dozen types is still one short write on a board.
+GC_TYPES_MAX = 32
+
+
+def _gc_types_count(text: str) -> int:
+    value = _count(text)
+    if value > GC_TYPES_MAX:
+        raise argparse.ArgumentTypeError("at most %d, got %r" % (GC_TYPES_MAX, text))
+    return value
+
+
+def _add_gc_types_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gc-types", type=_gc_types_count, default=0, metavar="N",
+                   help="each sample also carries MicroPython's GC heap's N biggest Python types by bytes "
+                   "(1 to %d; a census of the GC heap without a collection, on the board, per sample)"
+                   % GC_TYPES_MAX)
+
+
 def _read_script(path: Optional[str]) -> Optional[str]:
     if path is None:
         return None
@@ -132,12 +152,15 @@ class _Collector:
         self._instances = Instances()
         self.failures: List[dict] = []   # the failed allocations seen since the first sample
         self._gc_events_seen: Optional[int] = None   # the highest GC heap event number recorded
+        self.first_gc_types: Optional[Dict[str, int]] = None   # type -> bytes at the first sample carrying them
 
     def add(self, sample: Sample) -> List[dict]:
         """Takes a sample in; returns the failed allocations it is the first to carry."""
         self.count += 1
         self.last = sample
         self.failures.extend(sample.failures)
+        if self.first_gc_types is None and sample.gc_types is not None:
+            self.first_gc_types = {t["name"]: t["size"] for t in sample.gc_types}
         self.last_json = sample.to_json(self._instances.label(sample), self._gc_events_seen)
         # The board sends its newest few events with every sample: the first sample
         # records them (the GC heap's history so far), later ones only newer ones.
@@ -204,7 +227,7 @@ def _sampling(board, args, script: Optional[str], on_sample, on_output, should_s
             board.soft_reset()
         try:
             error = board.run_sampled(script, args.interval, on_sample, on_output, name=Path(args.run).name,
-                                      should_stop=should_stop)
+                                      should_stop=should_stop, gc_types=args.gc_types)
         except KeyboardInterrupt:  # a second Ctrl-C: stop the script and its tasks all the same
             if not args.no_reset:
                 try:
@@ -222,7 +245,7 @@ def _sampling(board, args, script: Optional[str], on_sample, on_output, should_s
         board.sleep(args.interval)
     next_at = time.monotonic()
     while not board.interrupted and not should_stop():
-        on_sample(board.sample())
+        on_sample(board.sample(args.gc_types))
         if should_stop():
             break
         next_at += args.interval
@@ -331,6 +354,23 @@ def _heap_lines(sample: Optional[Sample]) -> str:
     return text
 
 
+def _gc_types_line(collector: _Collector) -> str:
+    """The GC heap's biggest types (watch --gc-types), each with its change since the first
+    sample that carried it (when it was among that sample's top types too)."""
+    sample = collector.last
+    if sample is None or not sample.gc_types:
+        return ""
+    first = collector.first_gc_types or {}
+    parts = []
+    for t in sample.gc_types:
+        text = "%s %s" % (t["name"], trend.format_bytes(t["size"]))
+        before = first.get(t["name"])
+        if before is not None and t["size"] != before:
+            text += " (%s%s)" % ("+" if t["size"] > before else "", trend.format_bytes(t["size"] - before))
+        parts.append(text)
+    return "MicroPython GC heap by type (no collection first): " + ", ".join(parts)
+
+
 def _failure_lines(collector: _Collector) -> str:
     """The failed allocations: how many since power-on, how many while watched, the newest."""
     total = collector.last.failures_total if collector.last else None
@@ -382,6 +422,9 @@ def cmd_watch(args) -> int:
         def view(final=False):
             parts = [Text(status(final), style="bold"), _watch_table(collector, console.width),
                      Text(_heap_lines(collector.last), style="dim")]
+            types = _gc_types_line(collector)
+            if types:
+                parts.append(Text(types))
             failed = _failure_lines(collector)
             if failed:
                 parts.append(Text(failed, style="bold red"))
@@ -659,6 +702,24 @@ def cmd_gc(args) -> int:
 # parse
 
 
+def _copy_json(held, to, extra: dict, indent) -> None:
+    """Copies the JSON object held (from its start) to `to`, with extra's keys added
+    before its closing brace, a megabyte at a time."""
+    held.seek(0)
+    last = None
+    for block in iter(lambda: held.read(1 << 20), ""):
+        if last is not None:
+            to.write(last)
+        last = block
+    if not extra or last is None:
+        to.write(last or "")
+        return
+    space = "" if indent is None else "\n" + " " * indent
+    added = "".join(",%s%s: %s" % (space or " ", json.dumps(k), json.dumps(v, ensure_ascii=False))
+                    for k, v in extra.items())
+    to.write(last[:-1] + added + ("\n" if indent is not None else "") + "}")
+
+
 def cmd_parse(args) -> int:
     import contextlib
     import functools
@@ -676,6 +737,16 @@ def cmd_parse(args) -> int:
             raise UsageError("cannot read %s: %s" % (args.file, e.strerror or e)) from None
         source = args.file
 
+    # print_heap_info()'s GC heap area events: heaptrack's own lines, beside the
+    # reports, picked out of the chunks that hold one (a substring search keeps
+    # the others at the reports' speed).
+    from .gc_event_lines import MARK, parse_line
+    gc_events: List[dict] = []
+    partial = [""]
+
+    def events_in(text):
+        gc_events.extend(e for e in map(parse_line, text.split("\n")) if e is not None)
+
     def chunks():
         # A megabyte at a time: a capture of any size parses in bounded memory.
         while True:
@@ -684,7 +755,13 @@ def cmd_parse(args) -> int:
             except OSError as e:
                 raise UsageError("cannot read %s: %s" % (source, e.strerror or e)) from None
             if not chunk:
+                events_in(partial[0])
                 return
+            text = partial[0] + chunk
+            cut = text.rfind("\n") + 1
+            partial[0] = text[cut:]
+            if MARK in text[:cut]:
+                events_in(text[:cut])
             yield chunk
 
     def incomplete_note(line, why):
@@ -710,11 +787,11 @@ def cmd_parse(args) -> int:
             raise UsageError("%s: %s" % (source, e)) from None
         except report.ReportError as e:
             raise UsageError("%s: %s" % (source, e)) from None
-        if not found:
-            raise UsageError("%s: no ESP-IDF heap task report found" % source)
-        for held, to in ((notes, sys.stderr), (out, sys.stdout)):
-            held.seek(0)
-            shutil.copyfileobj(held, to, 1 << 20)
+        if not found and not gc_events:
+            raise UsageError("%s: no ESP-IDF heap task report or GC heap area event found" % source)
+        notes.seek(0)
+        shutil.copyfileobj(notes, sys.stderr, 1 << 20)
+        _copy_json(out, sys.stdout, {"gc_events": gc_events} if gc_events else {}, args.indent)
     sys.stdout.write("\n")
     return 0
 
@@ -821,6 +898,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="SCRIPT", help="run this local script on the board while watching")
     p.add_argument("-n", "--samples", type=_count, metavar="N", help="stop after N samples (plain output)")
     p.add_argument("--once", action="store_true", help="one sample, plain output")
+    _add_gc_types_option(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("record", help="record samples as JSON lines",
@@ -834,6 +912,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="stop after S seconds (interrupting the script)")
     p.add_argument("-n", "--samples", type=_count, metavar="N", help="stop after N samples")
     p.add_argument("--run", metavar="SCRIPT", help="run this local script on the board while recording")
+    _add_gc_types_option(p)
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("plot", help="plot a recording (PNG, or an interactive HTML page)",

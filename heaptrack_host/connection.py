@@ -83,8 +83,11 @@ SAMPLER_TASK = "ht_sampler"
 # Seconds a board has to answer for one sample (a board with a thousand tasks takes
 # well under one): longer, and it stopped answering.
 SAMPLE_TIMEOUT = 15
-# The heaptrack._host protocol these host tools speak (_host.PROTOCOL on the board).
+# The heaptrack._host protocol these host tools need (_host.PROTOCOL on the board).
 HOST_PROTOCOL = 1
+# The protocol from which samples can carry the GC heap's top types (gc_types): an
+# older firmware still serves everything else, so it is asked of it only then.
+GC_TYPES_PROTOCOL = 2
 
 # heaptrack.metrics()'s text comes in pieces of METRICS_PIECE characters, each
 # written with one write after a marker and its offset (marker + "12:"), after a
@@ -187,6 +190,7 @@ class Connection:
         self.vboard = None
         self.machine = ""
         self.track_deleted = None
+        self.protocol = 0
         self.interrupted = False
         self.garbled = 0
         self.script_interrupted = False
@@ -234,6 +238,7 @@ class Connection:
         answer = out[out.rfind(SETUP_MARKER) + len(SETUP_MARKER):].split("\n", 1)[0]
         try:
             protocol, self.machine, self.track_deleted = ast.literal_eval(answer.strip())
+            self.protocol = protocol
         except (ValueError, SyntaxError, TypeError):
             raise BoardError("the board on %s gave no answer to heaptrack's set-up (%r)" % (self.device, answer)) \
                 from None
@@ -267,11 +272,18 @@ class Connection:
 
     # -- sampling ----------------------------------------------------------
 
-    def sample(self) -> Sample:
-        """One sample, taken now by the REPL's task."""
+    def _check_gc_types(self, gc_types: int) -> None:
+        if gc_types and self.protocol < GC_TYPES_PROTOCOL:
+            raise _older_firmware(self.device, "its samples cannot carry the GC heap's types")
+
+    def sample(self, gc_types: int = 0) -> Sample:
+        """One sample, taken now by the REPL's task; with gc_types, the GC heap's gc_types biggest
+        Python types too (a census of the heap without a collection)."""
+        self._check_gc_types(gc_types)
+        extra = ", gc_types=%d" % gc_types if gc_types else ""
         try:
-            out = self.exec("__import__('heaptrack').dump_sample(%r, %r, %r)"
-                            % (self._t0, SAMPLE_MARKER, self._failures_seen), timeout=SAMPLE_TIMEOUT)
+            out = self.exec("__import__('heaptrack').dump_sample(%r, %r, %r%s)"
+                            % (self._t0, SAMPLE_MARKER, self._failures_seen, extra), timeout=SAMPLE_TIMEOUT)
         except ScriptError as e:
             raise BoardError("sampling failed on %s: %s" % (self.device, e)) from None
         # the marked line: a task may print around it (split at newlines only:
@@ -323,8 +335,9 @@ class Connection:
 
     def run_sampled(self, source: str, interval: float, on_sample: Callable[[Sample], None],
                     on_output: Callable[[str], None] = lambda text: None, *, name: str = "script.py",
-                    should_stop: Callable[[], bool] = lambda: False) -> Optional[str]:
-        """Runs source on the board while a board-side task samples every interval seconds.
+                    should_stop: Callable[[], bool] = lambda: False, gc_types: int = 0) -> Optional[str]:
+        """Runs source on the board while a board-side task samples every interval seconds
+        (each sample with the GC heap's gc_types biggest types, when given).
 
         on_sample(Sample) for each sample; on_output(text) with the script's output as it comes.
         Stops when the script ends, or when should_stop() or a host Ctrl-C (self.interrupted) asks,
@@ -332,8 +345,10 @@ class Connection:
         (a KeyboardInterrupt we caused is not an error), else None. garbled: samples that were
         cut by other output.
         """
+        self._check_gc_types(gc_types)
+        # (an older firmware's run_sampled has no gc_types: it is sent only when asked for)
         code = host_call("run_sampled", source, name, max(1, int(interval * 1000)), SAMPLE_MARKER, SAMPLER_TASK,
-                         self._failures_seen)
+                         self._failures_seen, **({"gc_types": gc_types} if gc_types else {}))
         first = []
 
         def sampled(sample):

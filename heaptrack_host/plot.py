@@ -13,7 +13,10 @@ run (diamonds joined by a dashed line) when it rose all through, an × where the
 task was deleted while holding memory, a dark red line across both plots where
 failed allocations were seen (dotted: the script's MemoryError/ENOMEM), and
 MicroPython's GC heap size over time on its own scale beside the free space.
-Reasons are in the legend, outside the
+A recording made with ``--gc-types N`` gets a third panel, "MicroPython GC heap
+by type": the bytes of each type that was among some sample's N biggest, over
+time (a gap where a type was below a sample's top N), the type that grew most
+drawn thick. Reasons are in the legend, outside the
 plot, so nothing is written over a line or a border; every other task gets a
 colour that is not red.
 
@@ -32,9 +35,9 @@ import textwrap
 from typing import Dict, List, Optional, Sequence
 
 from . import trend, verdict as verdicts
-from .recording import TaskSeries, series_by_task
+from .recording import TaskSeries, gc_type_series, series_by_task
 
-__all__ = ["LEAK_COLOR", "HELD_COLOR", "OTHER_COLORS", "figure", "plot_png", "write_html", "summarize"]
+__all__ = ["LEAK_COLOR", "HELD_COLOR", "OTHER_COLORS", "GC_TYPE_COLORS", "figure", "plot_png", "write_html", "summarize"]
 
 LEAK_COLOR = "#d62728"  # matplotlib's tab:red
 HELD_COLOR = "#ff7f0e"  # matplotlib's tab:orange
@@ -46,6 +49,11 @@ FREE_COLOR = "#17becf"
 GC_EVENT_COLOR = "#8e44ad"   # the GC heap's area events
 LARGEST_COLOR = "#7f7f7f"
 MINIMUM_COLOR = "#9467bd"
+# The GC heap's types (Dark2, without its orange and grey): not the tasks' colours,
+# so a type is never read as a task. The first is the type that grew most.
+GC_TYPE_COLORS = ["#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#6a3d9a", "#b15928"]
+# The types the panel draws at most (the biggest): more lines than this is a tangle.
+GC_TYPES_DRAWN = len(GC_TYPE_COLORS)
 
 
 def summarize(samples: List[dict]) -> Dict[str, tuple]:
@@ -97,15 +105,23 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
     from matplotlib.lines import Line2D
 
     summary = summarize(samples)
-    fig = Figure(figsize=(11, 6.8 if headed else 6.0), dpi=100)
-    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.25], hspace=0.1, left=0.085, right=0.66,
-                            top=0.87 if headed else 0.97, bottom=0.09 if headed else 0.1)
+    type_times, types = gc_type_series(samples)
+    if types:
+        # The same room for the tasks and the free space as without it, the panel below.
+        fig = Figure(figsize=(11, 9.2 if headed else 8.4), dpi=100)
+        grid = fig.add_gridspec(3, 1, height_ratios=[3, 1.25, 1.6], hspace=0.12, left=0.085, right=0.66,
+                                top=0.9 if headed else 0.975, bottom=0.07 if headed else 0.075)
+    else:
+        fig = Figure(figsize=(11, 6.8 if headed else 6.0), dpi=100)
+        grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.25], hspace=0.1, left=0.085, right=0.66,
+                                top=0.87 if headed else 0.97, bottom=0.09 if headed else 0.1)
     ax = fig.add_subplot(grid[0])
     ax_free = fig.add_subplot(grid[1], sharex=ax)
     if headed:  # (the HTML page has its own heading)
         fig.suptitle(title or "ESP-IDF heap used by each task", fontsize=15, fontweight="bold", x=0.085,
                      ha="left", y=0.975)
-        fig.text(0.085, 0.915, _title(header, samples), fontsize=10, color="#444444", ha="left")
+        fig.text(0.085, 0.935 if types else 0.915, _title(header, samples), fontsize=10, color="#444444",
+                 ha="left")
 
     failures = [(sample["t"], f) for sample in samples for f in (sample.get("failures") or {}).get("new", [])]
     _mark_failures(ax, ax_free, failures, python_errors)
@@ -182,7 +198,11 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
         ax_free.set_ylim(max(0, low - pad), high + pad)  # the range they move in, not from 0
     _mark_gc_events(ax_free, samples)
     ax_free.set_ylabel("ESP-IDF heap\nfree (%s)" % unit_free)
-    ax_free.set_xlabel("time since start (s)")
+    if types:
+        ax_free.tick_params(labelbottom=False)
+        _gc_types_panel(fig.add_subplot(grid[2], sharex=ax), type_times, types)
+    else:
+        ax_free.set_xlabel("time since start (s)")
     ax_free.grid(True, color="#e5e5e5")
     handles, labels = ax_free.get_legend_handles_labels()
     # MicroPython's GC heap size on its own scale (right): it grows as ESP-IDF's
@@ -208,6 +228,43 @@ def figure(header: dict, samples: List[dict], title: Optional[str] = None, heade
         span = times[-1] - times[0]
         ax.set_xlim(times[0] - span * 0.02, times[-1] + span * 0.03)
     return fig, ax, lines
+
+
+def _gc_types_panel(ax, times: List[float], types: Dict[str, list]) -> None:
+    """The GC heap's biggest types' bytes over time (recording.gc_type_series): a line per
+    type, a gap where a sample's top N left it out; the one that grew most first and thick."""
+    def change(values):
+        known = [v for v in values if v is not None]
+        return known[-1] - known[0] if known else 0
+
+    drawn = list(types)[:GC_TYPES_DRAWN]
+    grew = max(drawn, key=lambda name: change(types[name]))
+    if change(types[grew]) > 0:
+        drawn.remove(grew)
+        drawn.insert(0, grew)
+    else:
+        grew = None
+    top = max(v for name in drawn for v in types[name] if v is not None)
+    div, unit = _unit(top)
+    for i, name in enumerate(drawn):
+        values = types[name]
+        ys = [float("nan") if v is None else v / div for v in values]
+        known = [v for v in values if v is not None]
+        delta = change(values)
+        label = "%s — %s%s" % (name, trend.format_bytes(known[-1]),
+                               ", %s%s" % ("+" if delta > 0 else "", trend.format_bytes(delta)) if delta else "")
+        ax.plot(times, ys, color=GC_TYPE_COLORS[i], linewidth=3.0 if name == grew else 1.5,
+                marker="o" if len(times) <= 60 else None, markersize=3, label=label, drawstyle="steps-post",
+                zorder=3 if name == grew else 2)
+    ax.set_ylim(0, top / div * 1.15)
+    ax.set_ylabel("MicroPython GC heap\nby type (%s)" % unit)
+    ax.set_xlabel("time since start (s)")
+    ax.grid(True, color="#e5e5e5")
+    title = "type — bytes last seen, change\n(a gap: below that sample's top types)"
+    if len(types) > len(drawn):
+        title += " (%d more not drawn)" % (len(types) - len(drawn))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8.5, frameon=False, title=title,
+              title_fontsize=9.5, alignment="left", borderaxespad=0)
 
 
 def _mark_failures(ax, ax_free, failures: List[tuple], python_errors: Sequence[dict]) -> None:

@@ -12,7 +12,8 @@ lines: a header, one line per sample, an end line::
      "largest_free": ..., "minimum_free": ...}], "gc": {"total": ..., "used": ..., "free": ..., "largest_free": ...},
      "records": {"tasks": ..., "deleted": ..., "bytes": ..., "tasks_left": ..., "low": false},
      "failures": {"total": 3, "new": [{"number": 3, "ms": ..., "task": ..., "task_name": "mp_task",
-     "size": 16717, "caps": ..., "function": "heap_caps_calloc", "kind": "fragmented", "text": ...}]}}
+     "size": 16717, "caps": ..., "function": "heap_caps_calloc", "kind": "fragmented", "text": ...}]},
+     "gc_types": [{"name": "gc_leak.Reading", "count": 96, "size": 4608}, ...]}
     {"type": "python_error", "t": 1.5, "text": "OSError: [Errno 12] ENOMEM"}
     {"type": "end", "samples": n, "script_error": null or its traceback, "board_lost": null or why}
 
@@ -20,7 +21,9 @@ lines: a header, one line per sample, an end line::
 ``failures`` lists the failed ESP-IDF allocations since the sample before (each
 explained by the firmware, as ``heaptrack.failures()`` does); a ``python_error``
 line is a MemoryError or ENOMEM line the script printed, after the sample at ``t``:
-MicroPython's view of the same failure. Each task is kept
+MicroPython's view of the same failure. A sample's ``gc_types`` (when recorded with
+``--gc-types N``) are the GC heap's N biggest Python types by bytes then, biggest first
+(records.GC_TYPE). Each task is kept
 apart (``Instances``): ESP-IDF keeps a deleted task's record, so a board that ran a
 script before has a task of the same name from then; the first task of a name seen
 is ``name``, the next ``name#2``, and so on. ``gc`` is the bytes of its blocks that
@@ -41,7 +44,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from . import records, verdict
 
 __all__ = ["RECORD_VERSION", "Sample", "TaskSample", "Recording", "RecordingError", "read_record",
-           "Instances", "TaskSeries", "add_to_series", "series_by_task"]
+           "Instances", "TaskSeries", "add_to_series", "series_by_task", "gc_type_series"]
 
 RECORD_VERSION = 1
 
@@ -72,6 +75,7 @@ class Sample:
     failures_total: Optional[int] = None  # failed ESP-IDF allocations since power-on; None: not said
     failures: List[dict] = field(default_factory=list)  # records.FAILURE fields: the new ones
     gc_events: List[dict] = field(default_factory=list)  # records.GC_EVENT fields, the board's newest few
+    gc_types: Optional[List[dict]] = None  # records.GC_TYPE fields, biggest first; None: not asked for
 
     @classmethod
     def from_board(cls, text: str) -> "Sample":
@@ -103,7 +107,10 @@ class Sample:
             raise ValueError("sample: 'gc_events' must be {\"total\", \"recent\": [...]}")
         gc_events = [dict(zip(records.names(records.GC_EVENT), records.check(e, records.GC_EVENT, "sample gc event")))
                      for e in events.get("recent", [])]
-        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec, total, new, gc_events)
+        gc_types = obj.get("gc_types")
+        if gc_types is not None:
+            gc_types = _gc_types(gc_types, "sample")
+        return cls(ms / 1000.0, tasks, regions, gc, ticks, areas, rec, total, new, gc_events, gc_types)
 
     def to_json(self, tasks: Dict[str, dict], gc_events_after: Optional[int] = None) -> dict:
         """This sample as one line of a recording, its tasks as Instances.label gave them; with the
@@ -117,6 +124,8 @@ class Sample:
         events = [e for e in self.gc_events if gc_events_after is None or e["number"] > gc_events_after]
         if events:
             line["gc_events"] = events
+        if self.gc_types is not None:
+            line["gc_types"] = self.gc_types
         return line
 
     def total_free(self) -> int:
@@ -124,6 +133,13 @@ class Sample:
 
     def largest_free(self) -> int:
         return max([r.get("largest_free", 0) for r in self.regions] or [0])
+
+
+def _gc_types(value, what: str) -> List[dict]:
+    if not isinstance(value, list):
+        raise records.RecordError('%s: "gc_types" is not a list' % what)
+    return [dict(zip(records.names(records.GC_TYPE), records.check(t, records.GC_TYPE, "%s gc type" % what)))
+            for t in value]
 
 
 def _list(obj: dict, key: str) -> list:
@@ -270,6 +286,8 @@ def _check_sample(obj: dict) -> None:
         raise records.RecordError('"gc_events" is not a list')
     for e in events:
         records.check(e, records.GC_EVENT, "gc event")
+    if obj.get("gc_types") is not None:
+        _gc_types(obj["gc_types"], "a sample")
     failed = obj.get("failures")
     if failed is not None:
         records.check(failed, (("total", int), ("new", list)), "failures")
@@ -390,3 +408,24 @@ def series_by_task(samples: Iterable[dict]) -> Dict[str, TaskSeries]:
     for i, s in enumerate(samples):
         add_to_series(out, s, i == 0)
     return out
+
+
+def gc_type_series(samples: Iterable[dict]) -> Tuple[List[float], Dict[str, List[Optional[int]]]]:
+    """The GC heap's top types over time, from the samples that carry them (recorded with
+    --gc-types): their times, and type name -> its bytes at each of them, every type that
+    was among some sample's top N (None where it was not among that sample's: below the
+    top, not known to be 0). Biggest first, by the most bytes it held."""
+    times: List[float] = []
+    rows: List[Dict[str, int]] = []
+    for s in samples:
+        types = s.get("gc_types")
+        if types is None:
+            continue
+        times.append(s["t"])
+        rows.append({t["name"]: t["size"] for t in types})
+    most: Dict[str, int] = {}
+    for row in rows:
+        for name, size in row.items():
+            most[name] = max(most.get(name, 0), size)
+    order = sorted(most, key=lambda name: (-most[name], name))
+    return times, {name: [row.get(name) for row in rows] for name in order}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple
 
-__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "GC_EVENT", "RECORDS",
+__all__ = ["RecordError", "REGION", "GC", "SAMPLE_GC", "TASK", "HEAP", "SAMPLE_TASK", "GC_AREA", "GC_EVENT", "GC_TYPE", "RECORDS",
            "FAILURES", "FAILURE",
            "MAX_INT", "MAX_SECONDS", "names", "check"]
 
@@ -35,6 +35,9 @@ GC_AREA: Table = (("address", int), ("size", int), ("task", (int, type(None))))
 GC_EVENT: Table = (("number", int), ("ms", int), ("grew", bool), ("address", int), ("size", int), ("heap", str),
                    ("task_name", (str, type(None))), ("largest_before", int), ("largest_after", int),
                    ("gc_areas", int), ("gc_bytes", int))
+# dump_sample(gc_types=N)'s "gc_types" entries, and a recording sample's: one of the GC
+# heap's N biggest Python types by bytes (a census without a collection).
+GC_TYPE: Table = (("name", str), ("count", int), ("size", int))
 # dump_sample()'s "records": the tracker's task records (heap_info().records).
 RECORDS: Table = (("tasks", int), ("deleted", int), ("bytes", int), ("tasks_left", int), ("low", bool))
 # dump_sample()'s "failures": the failed ESP-IDF allocations since power-on (or

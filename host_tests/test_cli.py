@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from heaptrack_host import plot, report
+from heaptrack_host import plot, records, report
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "leak_demo.py"
@@ -362,6 +362,55 @@ def test_parse_esp_idf_example_to_json():
     assert json.loads(from_file.stdout) == json.loads(proc.stdout)
 
 
+def test_parse_reads_the_gc_heaps_area_events_print_heap_info_tells(board):
+    out = board.exec("import heaptrack, json\n"
+                     "heaptrack.print_heap_info()\n"
+                     "print('EVENTS', json.dumps([[e.number, e.ms, e.grew, e.address, e.size, e.heap, e.task_name,"
+                     " e.largest_before, e.largest_after, e.gc_areas, e.gc_bytes] for e in heaptrack.gc_events()]))\n")
+    board_events = json.loads(out.split("EVENTS ", 1)[1])
+    assert board_events, "the GC heap's first area is an event"
+    events = json.loads(ok(heaptrack("parse", input=out)).stdout)["gc_events"]
+    shown = board_events[-len(events):]   # print_heap_info shows the newest few
+    assert 1 <= len(events) <= len(board_events)
+    for e, b in zip(events, shown):
+        records.check(e, records.GC_EVENT, "parsed event")
+        number, ms, grew, address, size, heap, task_name, before, after, areas, gc_bytes = b
+        assert (e["number"], e["ms"], e["grew"], e["address"], e["heap"], e["gc_areas"]) == (
+            number, ms, grew, address, heap, areas)
+        assert e["task_name"] == (task_name or "Pre-scheduler")
+        # Printed in whole KB from 10 KB up: read back to the KB below.
+        for got, real in ((e["size"], size), (e["largest_before"], before), (e["largest_after"], after),
+                          (e["gc_bytes"], gc_bytes)):
+            assert got == real if e["exact"] else 0 <= real - got < 1024, (got, real)
+
+
+def test_gc_event_lines_are_read_wherever_they_are_and_nothing_else_is():
+    from heaptrack_host.gc_event_lines import parse_line
+    e = parse_line("[   12.345678]    #12 at 61.005 s: the GC heap gave back 9,216 B (SPIRAM at 0x3c012340) in "
+                   "my; task; largest free internal block 1,024 B -> 10 KB; GC heap now 3 areas, 1,234 KB")
+    assert e == {"number": 12, "ms": 61005, "grew": False, "address": 0x3c012340, "size": 9216, "heap": "SPIRAM",
+                 "task_name": "my; task", "largest_before": 1024, "largest_after": 10240, "gc_areas": 3,
+                 "gc_bytes": 1234 * 1024, "exact": False}
+    assert parse_line(" #1 at 0.000 s: the GC heap took 64 B (RAM at 0x3fc96e40) in mp_task; largest free "
+                      "internal block 100 B -> 36 B; GC heap now 1 area, 64 B")["exact"] is True
+    for line in ("", "#1 at 0.000 s: something else", " Task records: 3 (0 of deleted tasks)",
+                 "│ #1 at 0.000 s: the GC heap took 64 KB (RAM at 0x3fc96e40) in mp_task; largest"):
+        assert parse_line(line) is None, line
+
+
+def test_gc_type_series_is_the_union_of_each_samples_top_types():
+    from heaptrack_host.recording import gc_type_series
+    samples = [{"t": 0.0, "tasks": {}},   # recorded before --gc-types, or by an older recorder
+               {"t": 0.5, "tasks": {}, "gc_types": [{"name": "str", "count": 9, "size": 900},
+                                                    {"name": "list", "count": 2, "size": 300}]},
+               {"t": 1.0, "tasks": {}, "gc_types": [{"name": "app.Reading", "count": 40, "size": 2000},
+                                                    {"name": "str", "count": 9, "size": 950}]}]
+    times, types = gc_type_series(samples)
+    assert times == [0.5, 1.0]
+    assert types == {"app.Reading": [None, 2000], "str": [900, 950], "list": [300, None]}
+    assert list(types) == ["app.Reading", "str", "list"]   # by the most bytes each held
+
+
 def test_parse_round_trip_from_the_board(board):
     out = board.exec("import heaptrack\n"
                      "keep = [heaptrack.malloc(n) for n in (40, 400, 4000)]\n"
@@ -377,7 +426,7 @@ def test_parse_round_trip_from_the_board(board):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("nothing to see\n", "no ESP-IDF heap task report found"),
+    ("nothing to see\n", "no ESP-IDF heap task report or GC heap area event found"),
     ("└ ALIVE: main, CURRENT MEMORY USAGE 1, PEAK MEMORY USAGE 1, TOTAL HEAP USED 1\n", "line 1:"),
 ])
 def test_parse_errors_are_one_line_exit_2(text, message):
@@ -656,6 +705,8 @@ def test_plot_uses_a_recording_whose_last_line_was_cut(tmp_path):
     ('{"type": "sample", "t": 0, "tasks": {"a": 5}}', "task 'a' is not a JSON object"),
     ('{"type": "sample", "t": 0, "tasks": {}, "regions": [{"name": "RAM"}]}', "region lacks 'caps'"),
     ('[1, 2]', "not a JSON object"),
+    ('{"type": "sample", "t": 0, "tasks": {}, "gc_types": {"str": 1}}', '"gc_types" is not a list'),
+    ('{"type": "sample", "t": 0, "tasks": {}, "gc_types": [{"name": "str", "count": 1}]}', "gc type lacks 'size'"),
 ])
 def test_plot_structurally_bad_records_are_one_line(tmp_path, line, message):
     rec = tmp_path / "bad.jsonl"

@@ -2,6 +2,7 @@
 heap: run through mpremote it names the leaking type, its growth per round and
 the chain of holders from the module global that keeps it; its evicting variant
 reports no growth; `mpheaptrack gc` finds the same from the host."""
+import json
 import os
 import re
 import subprocess
@@ -67,3 +68,63 @@ def test_mpheaptrack_gc_finds_it_from_the_host(board):
         assert re.search(r"of \d+ gc_leak\.Reading objects, evenly spread through the heap, are held by:", out), out
     finally:
         board.rm("gc_leak.py")
+
+
+# The example's service for longer, as a device would run it: its cache grows
+# past the GC heap's other types (the first rounds' readings are fewer bytes than
+# the modules' code and the interpreter's own objects).
+SERVE = "import gc_leak\nfor _ in range(40):\n    gc_leak.one_round()\n"
+
+
+def _sizes(samples, name):
+    return [t["size"] for s in samples for t in s["gc_types"] if t["name"] == name]
+
+
+def test_record_with_gc_types_shows_the_leaking_type_growing_and_plot_draws_it(board, tmp_path):
+    from heaptrack_host import plot
+    from test_cli import read_png, share_of_color
+
+    serve = tmp_path / "serve.py"
+    serve.write_text(SERVE, encoding="utf-8")
+    rec = tmp_path / "gc_leak.jsonl"
+    board.put(EXAMPLE, "gc_leak.py")
+    try:
+        mpheaptrack("record", "--port", board.device, "--gc-types", "5", "--interval", "0.05", "--out", rec,
+                    "--run", serve)
+    finally:
+        board.rm("gc_leak.py")
+    lines = [json.loads(line) for line in rec.read_text(encoding="utf-8").splitlines()]
+    samples = [s for s in lines if s["type"] == "sample"]
+    assert len(samples) >= 2
+    for s in samples:
+        sizes = [t["size"] for t in s["gc_types"]]
+        assert 1 <= len(sizes) <= 5 and sizes == sorted(sizes, reverse=True), s["gc_types"]
+    # Among the top five by the end, and more bytes than when it first got there.
+    assert "gc_leak.Reading" in [t["name"] for t in samples[-1]["gc_types"]], samples[-1]["gc_types"]
+    readings = _sizes(samples, "gc_leak.Reading")
+    assert len(readings) >= 2 and readings[-1] > readings[0], readings
+
+    png = tmp_path / "gc_leak.png"
+    out = mpheaptrack("plot", rec, "-o", png)
+    assert str(png) in out
+    pixels = read_png(png)
+    assert pixels.shape[:2] == (920, 1100)   # three panels: taller than a plot without types
+    # The panel's first colour is the type that grew most's, drawn thick.
+    assert share_of_color(pixels, plot.GC_TYPE_COLORS[0]) > 0.0005
+
+
+def test_watch_with_gc_types_prints_the_top_types_under_its_table(board):
+    board.put(EXAMPLE, "gc_leak.py")
+    try:
+        # The cache stays in the REPL's modules: watch without a script does not reset.
+        board.exec(SERVE)
+        out = mpheaptrack("watch", "--port", board.device, "--once", "--gc-types", "3")
+    finally:
+        board.rm("gc_leak.py")
+    m = re.search(r"^MicroPython GC heap by type \(no collection first\): (.*)$", out, re.M)
+    assert m, out
+    parts = m.group(1).split(", ")
+    assert len(parts) == 3 and all(re.match(r"\S+ \d+(\.\d)? (B|KiB|MiB)$", p) for p in parts), parts
+    assert any(p.startswith("gc_leak.Reading ") for p in parts), parts
+    # Without --gc-types, no census and no line.
+    assert "GC heap by type" not in mpheaptrack("watch", "--port", board.device, "--once")

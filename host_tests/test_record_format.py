@@ -69,6 +69,27 @@ def test_a_sample_writes_each_record_with_the_tables_fields(board):
         assert _fields(item) == sorted(records.names(records.GC_EVENT)), list(item)
 
 
+def test_a_sample_with_gc_types_writes_the_biggest_types_with_the_tables_fields(board):
+    out = board.exec(SETUP + """
+heaptrack.dump_sample(None, '', 0, gc_types=4)
+heaptrack.dump_sample(None, '', 0)
+print('bad:', err(heaptrack.dump_sample, None, '', 0, -1), err(heaptrack.dump_sample, None, '', 0, '3'))
+heaptrack.free_all()
+""")
+    with_types, without = [json.loads(line) for line in out.splitlines() if '"type": "sample"' in line]
+    types = with_types["gc_types"]
+    assert 1 <= len(types) <= 4
+    for item in types:
+        assert _fields(item) == sorted(records.names(records.GC_TYPE)), list(item)
+        records.check(item, records.GC_TYPE, "gc type")
+    sizes = [t["size"] for t in types]
+    assert sizes == sorted(sizes, reverse=True)
+    # (taken after the sample's other figures, so the GC's used bytes then are no bound)
+    assert sum(sizes) <= with_types["gc"]["total"]
+    assert "gc_types" not in without   # asked for none: no census, no field
+    assert "bad: ValueError TypeError" in out
+
+
 def test_the_on_board_objects_have_the_tables_fields(board):
     # The attribute tuples heapinfo.c makes, which heap_info() and the records above read.
     out = board.exec(SETUP + """

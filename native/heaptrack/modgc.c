@@ -43,26 +43,52 @@ static mp_obj_t new_tuple(size_t n, const mp_obj_t *items) {
     return mp_obj_new_tuple(n, items);
 }
 
-// The rows of a census as (module, name, count, bytes) tuples.
-static mp_obj_t census_rows(const ht_census_t *c) {
-    mp_obj_t rows = mp_obj_new_tuple(c->types, NULL);
+static mp_obj_t census_row(const ht_census_row_t *r) {
+    mp_obj_t row[] = {
+        qstr_or_none(r->module), MP_OBJ_NEW_QSTR(r->name),
+        mp_obj_new_int_from_uint(r->count), mp_obj_new_int_from_uint(r->bytes),
+    };
+    return new_tuple(MP_ARRAY_SIZE(row), row);
+}
+
+// The rows of a census as (module, name, count, bytes) tuples: every type in
+// table order, or with top the `top` biggest by bytes, biggest first. A sample
+// asks for a few of them many times a second, so only those are made: its
+// garbage stays a few tuples however many types the heap has.
+static mp_obj_t census_rows(const ht_census_t *c, size_t top) {
+    size_t n_rows = (top && top < c->types) ? top : c->types;
+    mp_obj_t rows = mp_obj_new_tuple(n_rows, NULL);
     mp_obj_t *items = ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(rows))->items;
-    size_t n = 0;
-    for (size_t i = 0; i < HT_CENSUS_TYPES && n < c->types; i++) {
-        const ht_census_row_t *r = &c->rows[i];
-        if (r->type == NULL) {
-            continue;
+    if (!top) {
+        size_t n = 0;
+        for (size_t i = 0; i < HT_CENSUS_TYPES && n < n_rows; i++) {
+            if (c->rows[i].type != NULL) {
+                items[n++] = census_row(&c->rows[i]);
+            }
         }
-        mp_obj_t row[] = {
-            qstr_or_none(r->module), MP_OBJ_NEW_QSTR(r->name),
-            mp_obj_new_int_from_uint(r->count), mp_obj_new_int_from_uint(r->bytes),
-        };
-        items[n++] = new_tuple(MP_ARRAY_SIZE(row), row);
+        return rows;
+    }
+    // Selection, not a sort: the table is small and top smaller, and the
+    // census's own rows stay in table order for nobody else to trip on.
+    uint8_t taken[HT_CENSUS_TYPES / 8] = {0};
+    for (size_t n = 0; n < n_rows; n++) {
+        size_t best = HT_CENSUS_TYPES;
+        for (size_t i = 0; i < HT_CENSUS_TYPES; i++) {
+            const ht_census_row_t *r = &c->rows[i];
+            if (r->type == NULL || (taken[i / 8] & (1u << (i % 8)))) {
+                continue;
+            }
+            if (best == HT_CENSUS_TYPES || r->bytes > c->rows[best].bytes) {
+                best = i;
+            }
+        }
+        taken[best / 8] |= (uint8_t)(1u << (best % 8));
+        items[n] = census_row(&c->rows[best]);
     }
     return rows;
 }
 
-static mp_obj_t census_obj(const ht_census_t *c, bool collect, bool verify) {
+static mp_obj_t census_obj(const ht_census_t *c, bool collect, bool verify, size_t top) {
     mp_obj_t items[] = {
         mp_obj_new_bool(collect),
         verify ? mp_obj_new_int_from_uint(c->gc_used) : mp_const_none,
@@ -72,31 +98,36 @@ static mp_obj_t census_obj(const ht_census_t *c, bool collect, bool verify) {
         mp_obj_new_int_from_uint(c->unattributed_bytes),
         mp_obj_new_int_from_uint(c->other.count),
         mp_obj_new_int_from_uint(c->other.bytes),
-        census_rows(c),
+        census_rows(c, top),
     };
     return new_tuple(MP_ARRAY_SIZE(items), items);
 }
 
 // The census in its room; its result made from there (qstrs and numbers only:
 // nothing in it refers to the heap, so a collection while it is made is harmless).
-static MP_NOINLINE mp_obj_t census_in_room(bool collect, bool verify) {
+static MP_NOINLINE mp_obj_t census_in_room(bool collect, bool verify, size_t top) {
     ht_census_t census;
     ht_census_take(&census, verify);
-    return census_obj(&census, collect, verify);
+    return census_obj(&census, collect, verify, top);
 }
 
-// gc_census(collect, verify): (collected, gc_used (None unless verify), total,
-// allocations, unattributed count, bytes, other types' count, bytes, rows).
-static mp_obj_t gc_census_fn(mp_obj_t collect_in, mp_obj_t verify_in) {
-    bool collect = mp_obj_is_true(collect_in);
-    bool verify = mp_obj_is_true(verify_in);
-    stack_room(sizeof(ht_census_t));
+// gc_census(collect, verify, top=0): (collected, gc_used (None unless verify),
+// total, allocations, unattributed count, bytes, other types' count, bytes,
+// rows: every type's, or the `top` biggest's).
+static mp_obj_t gc_census_fn(size_t n_args, const mp_obj_t *args) {
+    bool collect = mp_obj_is_true(args[0]);
+    bool verify = mp_obj_is_true(args[1]);
+    mp_int_t top = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
+    if (top < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("top must be 0 or more"));
+    }
+    stack_room(sizeof(ht_census_t) + HT_CENSUS_TYPES / 8);
     if (collect) {
         gc_collect();
     }
-    return census_in_room(collect, verify);
+    return census_in_room(collect, verify, (size_t)top);
 }
-MP_DEFINE_CONST_FUN_OBJ_2(heaptrack_gc_census_obj, gc_census_fn);
+MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(heaptrack_gc_census_obj, 2, 3, gc_census_fn);
 
 /******************************************************************************/
 // Holder chains.

@@ -164,8 +164,11 @@ def metrics(out: None = None, *, max_deleted: int = 16) -> str: ...
 def metrics(out: Any, *, max_deleted: int = 16) -> None: ...
 
 
-def dump_sample(t0: Optional[int] = None, marker: str = "", failures_after: Optional[int] = None) -> int:
-    """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples)."""
+def dump_sample(t0: Optional[int] = None, marker: str = "", failures_after: Optional[int] = None,
+                gc_types: int = 0) -> int:
+    """Every task's usage and every heap's free space as one line of keyed JSON (host tools' samples);
+    with gc_types > 0 also the GC heap's gc_types biggest Python types by bytes (a census without a
+    collection)."""
 
 
 class Statistic:

@@ -9,8 +9,8 @@ import time
 import heaptrack
 
 # What the host tools check first: a firmware whose PROTOCOL is older than theirs
-# is told to be flashed again.
-PROTOCOL = 1
+# is told to be flashed again. 2: run_sampled's gc_types.
+PROTOCOL = 2
 
 
 def hello(marker):
@@ -30,7 +30,12 @@ def run(src, name):
     exec(code, g)
 
 
-def run_sampled(src, name, interval_ms, marker, task, failures_after):
+# The sampler's stack when its samples take a census: the census's table lives
+# on the calling task's stack (modgc.c), on top of what a sample needs.
+_CENSUS_STACK = 10 * 1024
+
+
+def run_sampled(src, name, interval_ms, marker, task, failures_after, gc_types=0):
     # The script runs in the REPL's task (its allocations are mp_task's, Ctrl-C
     # interrupts it) while a task of ours writes a sample every interval_ms; a
     # last sample once it ended, however it ended.
@@ -43,7 +48,7 @@ def run_sampled(src, name, interval_ms, marker, task, failures_after):
     def sampler():
         try:
             while not state[0]:
-                state[2] = heaptrack.dump_sample(t0, marker, state[2])
+                state[2] = heaptrack.dump_sample(t0, marker, state[2], gc_types)
                 deadline = time.ticks_add(time.ticks_ms(), interval_ms)
                 while not state[0]:
                     left = time.ticks_diff(deadline, time.ticks_ms())
@@ -53,7 +58,7 @@ def run_sampled(src, name, interval_ms, marker, task, failures_after):
         finally:
             state[1] = True
 
-    heaptrack.start_task(task, sampler)
+    heaptrack.start_task(task, sampler, stack_size=_CENSUS_STACK if gc_types else 0)
     try:
         run(src, name)
     finally:
@@ -61,7 +66,7 @@ def run_sampled(src, name, interval_ms, marker, task, failures_after):
         deadline = time.ticks_add(time.ticks_ms(), 5000)
         while not state[1] and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             time.sleep_ms(5)
-        heaptrack.dump_sample(t0, marker, state[2])
+        heaptrack.dump_sample(t0, marker, state[2], gc_types)
 
 
 def metrics(marker, piece, max_deleted=None):
