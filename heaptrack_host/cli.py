@@ -17,8 +17,8 @@ board went away), with one line on stderr saying why.
 
 Layering as in mpremote: transport.py is the raw REPL (the one module that uses
 mpremote), connection.py the board-level API above it (commands.py's place),
-recording.py the model of what is sampled (and the recording file's format),
-recorder.py the recording's writer, verdict.py the one leak verdict, exposition.py
+recording.py the model of what is sampled (and the recording file: its format,
+writer and reader), verdict.py the one leak verdict, exposition.py
 Prometheus's text format and exporter.py the /metrics server, this module the
 commands and main.
 """
@@ -37,8 +37,7 @@ from typing import Dict, List, Optional
 
 from . import trend, verdict
 from .connection import BoardError, ScriptError, open_board
-from .recorder import RecordingWriter
-from .recording import Instances, RecordingError, Sample, TaskSeries, add_to_series, read_record
+from .recording import Instances, RecordingError, RecordingWriter, Sample, TaskSeries, add_to_series, read_record
 
 __all__ = ["main"]
 

@@ -1,4 +1,5 @@
-"""The recording model: samples of a board's tasks, the recording file, series per task.
+"""The recording model: samples of a board's tasks, the recording file (its writer and
+its reader), series per task.
 
 A sample is what the firmware's ``heaptrack.dump_sample()`` writes (one line of keyed
 JSON; its fields are records.SAMPLE_TASK, records.REGION, records.SAMPLE_GC);
@@ -36,6 +37,7 @@ line.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import records, verdict
 
-__all__ = ["RECORD_VERSION", "Sample", "TaskSample", "Recording", "RecordingError", "read_record",
+__all__ = ["RECORD_VERSION", "Sample", "TaskSample", "Recording", "RecordingError", "read_record", "RecordingWriter",
            "Instances", "TaskSeries", "add_to_series", "series_by_task", "gc_type_series"]
 
 RECORD_VERSION = 1
@@ -429,3 +431,54 @@ def gc_type_series(samples: Iterable[dict]) -> Tuple[List[float], Dict[str, List
             most[name] = max(most.get(name, 0), size)
     order = sorted(most, key=lambda name: (-most[name], name))
     return times, {name: [row.get(name) for row in rows] for name in order}
+
+
+class RecordingWriter:
+    """``mpheaptrack record``'s file: a header, the samples, the script's
+    MemoryError/ENOMEM lines and an end line, each flushed as it is written, so
+    that a recording cut short (the recorder killed, the machine down) still holds
+    every sample taken before::
+
+        with RecordingWriter(path) as rec:      # OSError if it cannot be written
+            rec.header(board, interval=..., duration=..., script=..., hard_reset=...)
+            rec.sample(line)                    # Sample.to_json()'s dict
+            rec.python_error(t, text)
+            rec.end(samples, script_error, board_lost)
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._f = open(path, "w", encoding="utf-8")
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def _line(self, obj: dict) -> None:
+        self._f.write(json.dumps(obj) + "\n")
+        self._f.flush()
+
+    def header(self, board, *, interval: float, duration: Optional[float], script: Optional[str],
+               hard_reset: bool) -> None:
+        """The first line: which board (a connection.Connection), how it is sampled, when it began."""
+        self._line({"type": "record", "version": RECORD_VERSION, "port": board.device,
+                    "virtual": board.vboard is not None, "machine": board.machine,
+                    "track_deleted": board.track_deleted, "interval": interval, "duration": duration,
+                    "script": script, "hard_reset": hard_reset,
+                    "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+
+    def sample(self, line: dict) -> None:
+        """A sample, as Sample.to_json() made it (tasks labelled by recording.Instances)."""
+        self._line(line)
+
+    def python_error(self, t: float, text: str) -> None:
+        """A MemoryError or ENOMEM line of the script's output, after the sample at t."""
+        self._line({"type": "python_error", "t": t, "text": text})
+
+    def end(self, samples: int, script_error: Optional[str], board_lost: Optional[str]) -> None:
+        self._line({"type": "end", "samples": samples, "script_error": script_error, "board_lost": board_lost})
