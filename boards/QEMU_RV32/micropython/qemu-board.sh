@@ -21,6 +21,9 @@ console=${QEMU_BOARD_CONSOLE:-$(dirname "$firmware")/console.log}
 qemu=${QEMU:-qemu-system-riscv32}
 command -v "$qemu" >/dev/null || { echo "qemu-board: $qemu not found (Debian: apt-get install qemu-system-misc)" >&2; exit 2; }
 
+# Emptied here, not only by QEMU's redirection: that happens in the background
+# child, and until it does the wait below would read the last run's console.
+: >"$console"
 # The ESP32-C3's ISA (RV32IMC), one hart, as native/tests/qemu runs the C tests.
 "$qemu" -M virt -cpu rv32,a=false,f=false,d=false -smp 1 -m 32M -bios none -nographic -monitor none \
     -serial pty -semihosting-config enable=on,target=native -kernel "$firmware" >"$console" 2>&1 &
