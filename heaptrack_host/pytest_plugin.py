@@ -67,6 +67,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from .gc_growth import GcGrowthError, GcGrowthReport
+from .survivors import survivors
 
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
@@ -244,9 +245,8 @@ class HeaptrackBoard:
                              tolerance=tolerance, appeared=n not in before) for n in names}
         leaks = sorted((n for n in names if verdicts[n].leak),
                        key=lambda n: (-(growth_of[n][-1] - growth_of[n][0]), n))
-        new_blocks = {n: _blocks_of(last, n) - _blocks_of(previous, n) for n in leaks}
-        return LeakReport(name, runs, warmup, tolerance, totals, leaks,
-                          {n: sorted(b) for n, b in new_blocks.items()}, output, verdicts)
+        new_blocks = {n: survivors(_blocks_of(previous, n), _blocks_of(last, n)) for n in leaks}
+        return LeakReport(name, runs, warmup, tolerance, totals, leaks, new_blocks, output, verdicts)
 
     def check_gc_growth(self, script=None, *, code: Optional[str] = None, runs: int = 5, warmup: int = 1,
                         tolerance: int = 0, reset: bool = True, holders: int = 2,

@@ -7,7 +7,8 @@ import pytest
 
 from board_code import PRELUDE, run
 
-DEMO = Path(__file__).resolve().parent.parent / "examples" / "leak_demo.py"
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "leak_demo.py"
 
 
 @pytest.mark.usefixtures("from_power_on")
@@ -493,3 +494,14 @@ heaptrack.free_all()
     assert len(stale) == 1 and ("ALLOC 0x%x," % address) in stale[0], tree
     mine = [line for line in tree.splitlines() if ("ALLOC 0x%x," % address) in line and line not in stale]
     assert len(mine) == 1 and "start-up block" not in mine[0]
+
+
+def test_survivors_have_one_definition_on_the_board_and_the_host(board):
+    # check_leaks (on the board) and the pytest plugin (on the host) name the same
+    # blocks: the host's module is the frozen one's file.
+    frozen = REPO / "native" / "heaptrack" / "modules" / "heaptrack" / "_survivors.py"
+    assert (REPO / "heaptrack_host" / "survivors.py").resolve() == frozen.resolve()
+    from heaptrack_host.survivors import survivors
+    before_last, final = [(0x3fc90010, 48), (0x3fc90040, 64)], [(0x3fc90040, 64), (0x3fc90100, 16), (0x3fc90080, 32)]
+    on_board = run(board, "from heaptrack._survivors import survivors\nprint(survivors(%r, %r))" % (before_last, final))
+    assert on_board == survivors(before_last, final) == [(0x3fc90080, 32), (0x3fc90100, 16)]

@@ -43,6 +43,6 @@ TRACK_DELETED = _heaptrack.track_deleted()
 TRACKER = _heaptrack.tracker()
 
 # Importing the submodules bound them here; they are not API.
-for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample", "failed", "census"):
+for _name in ("_heaptrack", "leaks", "heapinfo", "table", "sample", "failed", "census", "_survivors"):
     globals().pop(_name, None)
 del _name

@@ -11,6 +11,7 @@ import time
 
 import _heaptrack
 
+from ._survivors import survivors as _survivors
 from .census import Census, TypeStat, gc_census, gc_holders
 from .heapinfo import GC_AREA, gc_area_owners
 from .table import Table
@@ -587,7 +588,8 @@ class LeakCheck:
     heaptrack_host.verdict's word); growth: name -> [bytes grown per round], MicroPython
     GC heap areas left out; gc_growth: name -> bytes of GC heap areas its tasks gained
     over the rounds (the GC heap grew: its own thing, never a leak); survivors: name ->
-    [Block] added in the first round and still held at the end.
+    [Block] the last round added and still held at the end (_survivors.py, the pytest
+    plugin's definition too).
 
     Inside the GC heap (with gc=True, check_leaks' default): types: the Python types
     whose bytes grew by more than tolerance in every round, biggest growth first (GC
@@ -626,7 +628,7 @@ class LeakCheck:
         out = []
         for name in self.leaks:
             held = len(self.survivors[name])
-            out.append("LEAK: %s grew %s bytes over %d rounds (%s); %d block%s from the first round still held" % (
+            out.append("LEAK: %s grew %s bytes over %d rounds (%s); %d block%s from the last round still held" % (
                 name, sum(self.growth[name]), self.rounds,
                 ", ".join("+%d" % g for g in self.growth[name]), held, "" if held == 1 else "s"))
             for address, size in self.survivors[name]:
@@ -706,7 +708,8 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, gc=True, **kwargs)
     held_before = [n for n in before if dead_before[n] and before[n] > tolerance]
     gc_first = gc_before
     growth = {}
-    after_first = totals = held = gc_now = dead = None
+    before_last = first_blocks
+    totals = held = gc_now = dead = None
     type_growth = {}
     type_count_growth = {}
     census = start = None
@@ -728,17 +731,14 @@ def check_leaks(func, *args, rounds=5, tolerance=0, warmup=1, gc=True, **kwargs)
             census = gc_census()
             _type_round(type_growth, type_count_growth, start, census, i, rounds)
             start = None
+        if held is not None:
+            before_last = held
         totals, held, gc_now, dead = _by_name(snapshot())
-        if after_first is None:
-            after_first = {n: held[n] - first_blocks.get(n, set()) for n in held}
         for name in set(totals) | set(before):
             growth.setdefault(name, [0] * rounds)[i] = totals.get(name, 0) - before.get(name, 0)
         before = totals
         i += 1
-    final_blocks = held
-    survivors = {n: sorted(b & final_blocks.get(n, set())) for n, b in after_first.items()}
-    for name in growth:
-        survivors.setdefault(name, [])
+    survivors = {n: _survivors(before_last.get(n, ()), held.get(n, ())) for n in set(held) | set(growth)}
     held_dead = {n: totals[n] for n in totals if dead[n] and totals[n] > tolerance}
     gc_growth = {n: gc_now.get(n, 0) - gc_first.get(n, 0) for n in set(gc_now) | set(gc_first)
                  if gc_now.get(n, 0) != gc_first.get(n, 0)}

@@ -1,0 +1,1 @@
+../native/heaptrack/modules/heaptrack/_survivors.py
