@@ -111,7 +111,7 @@ static void *observer_main(void *arg) {
         ht_region_info_t r[MAX_REGIONS];
         size_t n;
         CHECK(ht_region_info(r, MAX_REGIONS, &n) == HT_OK && n >= 4);
-        ++*taken;
+        __atomic_add_fetch(taken, 1, __ATOMIC_SEQ_CST);
     }
     return NULL;
 }
@@ -125,6 +125,11 @@ void test_concurrency(void) {
     pthread_t observer;
     size_t observed = 0;
     CHECK(pthread_create(&observer, NULL, observer_main, &observed) == 0);
+    // The workers start once the observer has looked once: on a loaded machine
+    // they could otherwise all finish before it first runs.
+    while (__atomic_load_n(&observed, __ATOMIC_SEQ_CST) == 0) {
+        vTaskDelay(1);
+    }
     for (int k = 0; k < STRESS_THREADS; ++k) {
         s[k].seed = 0x9e3779b9u * (unsigned)(k + 1);
         s[k].parent = xTaskGetCurrentTaskHandle();
