@@ -189,7 +189,8 @@ $(VENV_STAMP): $(ROOT)/pyproject.toml
 run: firmware-host venv
 	$(PYTHON) -m heaptrack_host.vboard --firmware $(FIRMWARE) --run $(ROOT)/examples/leak_demo.py
 
-test-c: $(IDF_SOURCE_STAMP)
+# (MicroPython itself too: the GC heap's census is tested on its embed port.)
+test-c: $(IDF_SOURCE_STAMP) $(SUBMODULES_STAMP)
 	$(MAKE) -C $(ROOT)/native/tests -j$(JOBS) BUILD=$(BUILD_DIR)/ctest IDF_SRC=$(HEAPTRACK_IDF_SRC) CC="$(CC)"
 
 firmware-host-untracked:
