@@ -12,15 +12,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+from .trend import aligned_table, runs_words
+
 __all__ = ["GcGrowthReport", "GcGrowthError", "check_gc_growth"]
 
 
 class GcGrowthError(AssertionError):
     """A Python type in the GC heap kept growing; str() is the readable table."""
-
-
-def _runs(n: int) -> str:
-    return "%d run%s" % (n, "" if n == 1 else "s")
 
 
 @dataclass
@@ -49,20 +47,16 @@ class GcGrowthReport:
             count, size = self.now.get(name, (0, 0))
             rows.append([name, str(count), str(size)] + ["%+d" % g if g else "0" for g in self.growth[name]]
                         + ["GREW" if name in self.grew else "ok"])
-        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
-        lines = []
-        for r in [headers] + rows:
-            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
-            lines.append("  ".join(cells).rstrip())
-        return "\n".join(lines)
+        return aligned_table(headers, rows)
 
     def __str__(self) -> str:
         warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
         if self.ok:
-            head = "heaptrack: no Python type grew in every one of %s of %s%s" % (_runs(self.runs), self.script, warm)
+            head = "heaptrack: no Python type grew in every one of %s of %s%s" % (
+                runs_words(self.runs), self.script, warm)
         else:
             head = "heaptrack: GC heap growth in %s over %s of %s%s, bytes per run:" % (
-                ", ".join(self.grew), _runs(self.runs), self.script, warm)
+                ", ".join(self.grew), runs_words(self.runs), self.script, warm)
         parts = [head, ""]
         parts.append(self.table() if self.growth else "(no type changed)")
         for name in self.grew:

@@ -68,6 +68,7 @@ import pytest
 
 from .gc_growth import GcGrowthError, GcGrowthReport
 from .survivors import survivors
+from .trend import aligned_table, runs_words
 
 if False:  # typing only
     from .verdict import Verdict  # noqa: F401
@@ -140,20 +141,15 @@ class LeakReport:
             verdict = str(v) if v is not None else "ok"
             rows.append([name, str(self.totals[0].get(name, 0))] + ["%+d" % g if g else "0" for g in growth]
                         + [verdict])
-        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
-        lines = []
-        for r in [headers] + rows:
-            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
-            lines.append("  ".join(cells).rstrip())
-        return "\n".join(lines)
+        return aligned_table(headers, rows)
 
     def __str__(self) -> str:
         warm = " (after %d warm-up run%s)" % (self.warmup, "" if self.warmup == 1 else "s") if self.warmup else ""
         if self.ok:
-            head = "heaptrack: no leak in %s of %s%s" % (_runs(self.runs), self.script, warm)
+            head = "heaptrack: no leak in %s of %s%s" % (runs_words(self.runs), self.script, warm)
         else:
             head = "heaptrack: LEAK in %s over %s of %s%s, bytes per task:" % (
-                ", ".join(self.leaks), _runs(self.runs), self.script, warm)
+                ", ".join(self.leaks), runs_words(self.runs), self.script, warm)
         parts = [head, "", self.table()]
         for name in self.leaks:
             blocks = self.new_blocks.get(name, [])
@@ -288,10 +284,6 @@ class HeaptrackBoard:
         if report.held:
             warnings.warn(HeldWarning("heaptrack: " + report.held_note()), stacklevel=2)
         return report
-
-
-def _runs(n: int) -> str:
-    return "%d run%s" % (n, "" if n == 1 else "s")
 
 
 def _run(conn, code: str, name: str, timeout: float, which: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-__all__ = ["slope", "steps", "floors", "floor_growth", "growth_per_run", "sparkline", "format_bytes", "format_rate"]
+__all__ = ["slope", "steps", "floors", "floor_growth", "growth_per_run", "sparkline", "format_bytes", "format_rate",
+           "runs_words", "aligned_table"]
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
@@ -92,3 +93,19 @@ def format_rate(per_minute: float) -> str:
     if round(per_minute) == 0:
         return "0 B/min"
     return ("+" if per_minute > 0 else "") + format_bytes(per_minute) + "/min"
+
+
+def runs_words(n: int) -> str:
+    """'1 run', '5 runs'."""
+    return "%d run%s" % (n, "" if n == 1 else "s")
+
+
+def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the last as it is (a
+    word), the others right-aligned, two spaces between."""
+    widths = [max(len(r[i]) for r in list(rows) + [headers]) for i in range(len(headers))]
+    lines = []
+    for r in [headers] + list(rows):
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
