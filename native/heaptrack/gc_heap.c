@@ -1,4 +1,6 @@
 // Reading MicroPython's GC heap (gc_heap.h): areas, allocation table, types.
+#include <string.h>
+
 #include "py/qstr.h"
 
 #include "gc_heap.h"
@@ -15,6 +17,83 @@ void ht_gc_bounds(ht_gc_bounds_t *bounds) {
             bounds->hi = (uintptr_t)area->gc_pool_end;
         }
     }
+}
+
+// The table's 2-bit kinds, sixteen to a 32-bit word: the low bit of each, and
+// which are free (both bits clear), heads (01) or marks (11).
+#define KIND_LOW_BITS 0x55555555u
+static inline uint32_t free_kinds(uint32_t w) {
+    return ~(w | (w >> 1)) & KIND_LOW_BITS;
+}
+static inline uint32_t head_kinds(uint32_t w) {
+    return w & ~(w >> 1) & KIND_LOW_BITS;
+}
+static inline uint32_t mark_kinds(uint32_t w) {
+    return w & (w >> 1) & KIND_LOW_BITS;
+}
+
+typedef struct {
+    size_t free_blocks, marked, largest, run;   // run: free blocks since the last head
+} room_count_t;
+
+// The blocks of one table byte, in order.
+static void room_count_byte(room_count_t *c, unsigned b) {
+    for (unsigned k = 0; k < 8; k += 2) {
+        unsigned kind = (b >> k) & 3;
+        if (kind == HT_GC_FREE) {
+            c->run++;
+            c->free_blocks++;
+        } else if (kind == HT_GC_HEAD) {
+            c->largest = c->run > c->largest ? c->run : c->largest;
+            c->run = 0;
+        } else if (kind == HT_GC_MARK) {
+            c->marked++;
+        }
+    }
+}
+
+void ht_gc_room(ht_gc_room_t *room) {
+    size_t total = 0, blocks = 0;
+    room_count_t c = { 0, 0, 0, 0 };
+    for (ht_gc_area_t *area = ht_gc_first_area(); area != NULL; area = ht_gc_next_area(area)) {
+        total += area->gc_pool_end - area->gc_pool_start;
+        blocks += ht_gc_area_blocks(area);
+        // As gc_info() counts a run: free blocks since the last head, one area at a time.
+        c.run = 0;
+        const byte *table = area->gc_alloc_table_start;
+        size_t len = area->gc_alloc_table_byte_len;
+        size_t i = 0;
+        // Sixteen blocks at a time where they are all free, or none is free
+        // (heads end a run there; tails do not, as in gc_info()).
+        for (; i + 4 <= len; i += 4) {
+            uint32_t w;
+            memcpy(&w, table + i, sizeof(w));
+            uint32_t frees = free_kinds(w);
+            if (frees == KIND_LOW_BITS) {
+                c.run += 16;
+                c.free_blocks += 16;
+            } else if (frees == 0 && mark_kinds(w) == 0) {
+                if (head_kinds(w) != 0) {
+                    c.largest = c.run > c.largest ? c.run : c.largest;
+                    c.run = 0;
+                }
+            } else {
+                for (size_t k = 0; k < 4; k++) {
+                    room_count_byte(&c, table[i + k]);
+                }
+            }
+        }
+        for (; i < len; i++) {
+            room_count_byte(&c, table[i]);
+        }
+        c.largest = c.run > c.largest ? c.run : c.largest;
+    }
+    room->total = total;
+    room->free = c.free_blocks * HT_GC_BLOCK_BYTES;
+    // gc_info() counts heads and tails as used, marks (only inside a
+    // collection or a walk) as neither.
+    room->used = (blocks - c.free_blocks - c.marked) * HT_GC_BLOCK_BYTES;
+    room->largest_free = c.largest * HT_GC_BLOCK_BYTES;
 }
 
 ht_gc_area_t *ht_gc_area_of(const void *p) {

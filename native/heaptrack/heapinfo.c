@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "failures.h"
+#include "gc_heap.h"
 #include "heapinfo.h"
 #include "tracker.h"
 
@@ -63,12 +64,12 @@ static bool inside(const ht_region_info_t *region, const byte *address) {
 }
 
 void heapinfo_read_gc(heapinfo_gc_t *gc, const ht_region_info_t *regions, size_t region_count) {
-    gc_info_t info;
-    gc_info(&info);
-    gc->total = info.total;
-    gc->used = info.used;
-    gc->free = info.free;
-    gc->largest_free = info.max_free * MICROPY_BYTES_PER_GC_BLOCK;
+    ht_gc_room_t room;
+    ht_gc_room(&room);
+    gc->total = room.total;
+    gc->used = room.used;
+    gc->free = room.free;
+    gc->largest_free = room.largest_free;
     gc->areas = 0;
     gc->in_esp_heap = 0;
     for (mp_state_mem_area_t *area = &MP_STATE_MEM(area); area != NULL;

@@ -29,7 +29,7 @@ static void out_flush(out_t *out) {
     }
 }
 
-static void put_n(out_t *out, const char *s, size_t n) {
+static void put_n_slow(out_t *out, const char *s, size_t n) {
     while (n > sizeof(out->buf) - out->len) {
         size_t room = sizeof(out->buf) - out->len;
         memcpy(out->buf + out->len, s, room);
@@ -40,6 +40,17 @@ static void put_n(out_t *out, const char *s, size_t n) {
     }
     memcpy(out->buf + out->len, s, n);
     out->len += n;
+}
+
+// Most pieces fit in what is left of the buffer: inlined, even where the
+// firmware is built for size.
+static inline __attribute__((always_inline)) void put_n(out_t *out, const char *s, size_t n) {
+    if (n <= sizeof(out->buf) - out->len) {
+        memcpy(out->buf + out->len, s, n);
+        out->len += n;
+    } else {
+        put_n_slow(out, s, n);
+    }
 }
 
 static void put(out_t *out, const char *s) {
@@ -60,16 +71,27 @@ static void put_decimal(out_t *out, unsigned long value) {
 }
 
 static void put_hex32(out_t *out, unsigned long value) {
-    char hex[10] = "0x";
-    for (int i = 0; i < 8; i++) {
-        hex[2 + i] = "0123456789abcdef"[(value >> (28 - 4 * i)) & 0xf];
+    char hex[10];
+    hex[0] = '0';
+    hex[1] = 'x';
+    for (int i = 9; i >= 2; i--, value >>= 4) {
+        hex[i] = "0123456789abcdef"[value & 0xf];
     }
     put_n(out, hex, sizeof(hex));
 }
 
-// A label value, escaped.
+// A label value, escaped. Most task and heap names need no escaping: they are
+// looked at once and copied whole.
 static void put_label(out_t *out, const char *s) {
-    size_t len = strlen(s);
+    size_t len = 0;
+    bool plain = true;
+    for (unsigned char c; (c = (unsigned char)s[len]) != '\0'; len++) {
+        plain &= c != '\\' && c != '"' && c != '\n' && c < 0x80;
+    }
+    if (plain) {
+        put_n(out, s, len);
+        return;
+    }
     bool utf8 = utf8_check((const byte *)s, len);
     const char *run = s;
     for (const char *p = s; *p != '\0'; p++) {
@@ -178,25 +200,34 @@ static unsigned long task_blocks(const ht_task_stat_t *task) {
     return blocks;
 }
 
+// A family name and its length, known when compiled: a sample line per task
+// starts with it.
+#define NAMED(literal) literal, sizeof(literal) - 1
+
 static const struct {
     const char *name;
+    size_t name_len;
     const char *help;
     unsigned long (*value)(const ht_task_stat_t *task);
 } task_families[] = {
-    { "heaptrack_task_current_bytes",
+    { NAMED("heaptrack_task_current_bytes"),
       "ESP-IDF heap memory the task holds now: what it allocated and nobody freed.", task_current },
-    { "heaptrack_task_peak_bytes", "Most ESP-IDF heap memory the task held at once.", task_peak },
-    { "heaptrack_task_live_blocks", "ESP-IDF heap blocks the task holds now.", task_blocks },
+    { NAMED("heaptrack_task_peak_bytes"), "Most ESP-IDF heap memory the task held at once.", task_peak },
+    { NAMED("heaptrack_task_live_blocks"), "ESP-IDF heap blocks the task holds now.", task_blocks },
 };
 
-static void task_sample(out_t *out, const char *name, const ht_task_stat_t *task, unsigned long value) {
-    put(out, name);
+static void task_sample(out_t *out, size_t f, const ht_task_stat_t *task) {
+    put_n(out, task_families[f].name, task_families[f].name_len);
     PUT(out, "{task=\"");
     put_label(out, task->name);
     PUT(out, "\",handle=\"");
     put_hex32(out, task->handle);
-    put(out, task->is_alive ? "\",status=\"alive\"}" : "\",status=\"deleted\"}");
-    put_value(out, value);
+    if (task->is_alive) {
+        PUT(out, "\",status=\"alive\"}");
+    } else {
+        PUT(out, "\",status=\"deleted\"}");
+    }
+    put_value(out, task_families[f].value(task));
 }
 
 static void print_tasks(out_t *out, const ht_snapshot_t *snap, size_t max_deleted) {
@@ -205,7 +236,7 @@ static void print_tasks(out_t *out, const ht_snapshot_t *snap, size_t max_delete
         family(out, task_families[f].name, "gauge", task_families[f].help);
         for (size_t i = 0; i < snap->task_count; i++) {
             if (task_listed(snap, cut, i)) {
-                task_sample(out, task_families[f].name, &snap->tasks[i], task_families[f].value(&snap->tasks[i]));
+                task_sample(out, f, &snap->tasks[i]);
             }
         }
     }
@@ -331,7 +362,7 @@ static void print_health(out_t *out, const metrics_input_t *in) {
         "1 when the task figures are incomplete (the three above), as heaptrack's reports then warn; else 0.",
         incomplete ? 1 : 0);
     single(out, "heaptrack_records_full", "gauge",
-        "1 when the tracker has no room for its next new record; else 0.", in->records->full ? 1 : 0);
+        "1 when the tracker has no room for its next new record; else 0.", in->snap->records.full ? 1 : 0);
     single(out, "heaptrack_alloc_failures_total", "counter",
         "Allocations ESP-IDF's heap refused (NULL from heap_caps_*, any caller) since power-on or "
         "heaptrack.clear_failures(): heaptrack.failures() explains the newest.",

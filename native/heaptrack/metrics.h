@@ -17,11 +17,10 @@
 
 // Everything one exposition shows, read before its first line is printed.
 typedef struct {
-    const ht_snapshot_t *snap;   // every task, without blocks
+    const ht_snapshot_t *snap;   // every task, without blocks; the tracker's records (snap->records)
     const ht_region_info_t *regions;
     size_t region_count;
     const heapinfo_gc_t *gc;
-    const ht_records_t *records;
     size_t alloc_failures;   // ht_failures_newest(): since power-on or the last clear
     size_t max_deleted;   // at most METRICS_MAX_DELETED_LIMIT
 } metrics_input_t;

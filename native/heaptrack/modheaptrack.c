@@ -395,17 +395,14 @@ static mp_obj_t heaptrack_metrics(size_t n_args, const mp_obj_t *pos_args, mp_ma
     }
     ht_region_info_t regions[HEAPINFO_MAX_REGIONS];
     heapinfo_gc_t gc;
-    ht_records_t records;
     metrics_call_t call = {
         .in = {
             .regions = regions,
             .gc = &gc,
-            .records = &records,
             .max_deleted = metrics_max_deleted(args[ARG_max_deleted].u_obj),
         },
         .out = out,
     };
-    tracker_check(ht_records_info(&records));
     call.in.region_count = heapinfo_read_regions(regions);
     heapinfo_read_gc(&gc, regions, call.in.region_count);
     call.in.alloc_failures = ht_failures_newest(NULL);

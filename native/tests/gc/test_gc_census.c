@@ -6,7 +6,8 @@
 // allocation exactly once (its total is gc_info()'s used bytes), count the
 // objects a script made exactly, survive words that only look like pointers and
 // types, and leave the allocation table as it found it; the holder search must
-// find the chain a script built, name each step, and leave the table alone.
+// find the chain a script built, name each step, and leave the table alone;
+// the heap's room (ht_gc_room) must be gc_info()'s, whatever the table holds.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,101 @@ static uint32_t heads_of_type(mp_obj_t type) {
     return n;
 }
 
+// heaptrack's reading of the GC heap's room (ht_gc_room) against gc_info()'s.
+static void check_room(void) {
+    gc_info_t info;
+    gc_info(&info);
+    ht_gc_room_t room;
+    ht_gc_room(&room);
+    CHECK(room.total == info.total);
+    CHECK(room.used == info.used);
+    CHECK(room.free == info.free);
+    CHECK(room.largest_free == info.max_free * HT_GC_BLOCK_BYTES);
+}
+
+// Holes of every length between live blocks, in both areas, a free run at an
+// area's end and none: the room is gc_info()'s, byte for byte.
+static void test_room(void) {
+    check_room();
+    CHECK(run(
+        "keep = []\n"
+        "for n in range(1, 40):\n"
+        "    keep.append(bytearray(16 * n))\n"
+        "    keep.append(None)\n"
+        "    keep[-1] = bytearray(8)\n"
+        "holes = [bytearray(16 * (1 + i % 23)) for i in range(300)]\n"));
+    check_room();
+    CHECK(run("for i in range(0, len(holes), 3): holes[i] = None\n"));
+    gc_collect();
+    check_room();
+    CHECK(run("for i in range(1, len(holes), 7): holes[i] = None\n"));
+    gc_collect();
+    check_room();
+    CHECK(run("holes = None\nkeep = keep[::5]\n"));
+    gc_collect();
+    check_room();
+    CHECK(run("keep = None\n"));
+    gc_collect();
+    check_room();
+    // Both areas full to the last block, then holes: every free run lies
+    // between live blocks, so a run carried past one would show.
+    CHECK(run(
+        "fill = []\n"
+        "try:\n"
+        "    while True:\n"
+        "        fill.append(bytearray(1 + len(fill) % 40))\n"
+        "except MemoryError:\n"
+        "    pass\n"
+        "for i in range(0, len(fill), 37):\n"
+        "    fill[i] = None\n"
+        "for i in range(5, len(fill) - 9, 101):\n"
+        "    for k in range(1 + i % 9):\n"
+        "        fill[i + k] = None\n"));
+    gc_collect();
+    check_room();
+    gc_info_t info;
+    gc_info(&info);
+    CHECK(info.max_free * HT_GC_BLOCK_BYTES < 2048);
+    // No room left to compile "fill = None": dropped from C, which allocates nothing.
+    mp_store_global(qstr_from_str("fill"), mp_const_none);
+    gc_collect();
+    check_room();
+}
+
+// Allocation tables no script would make, read by both: runs of free, head,
+// tail and mark kinds of random lengths, so that runs start and end at every
+// place in a word and cross words that are all free, all used or mixed. Each
+// table is written over the real ones (nothing allocates meanwhile) and put
+// back.
+static void test_room_tables(void) {
+    size_t n = table_copy(table_before, sizeof(table_before));
+    CHECK(n <= sizeof(table_before));
+    uint32_t seed = 2024;
+    for (int round = 0; round < 300; round++) {
+        for (ht_gc_area_t *a = ht_gc_first_area(); a != NULL; a = ht_gc_next_area(a)) {
+            size_t blocks = ht_gc_area_blocks(a);
+            for (size_t b = 0; b < blocks;) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned kind = (seed >> 16) % 16;
+                // Mostly free, heads and tails; a mark now and then (a walk's scratch).
+                kind = kind < 6 ? HT_GC_FREE : kind < 10 ? HT_GC_HEAD : kind < 15 ? HT_GC_TAIL : HT_GC_MARK;
+                size_t len = 1 + (seed >> 8) % (round % 2 ? 40 : 5);
+                for (; len > 0 && b < blocks; len--, b++) {
+                    byte *at = &a->gc_alloc_table_start[b / 4];
+                    *at = (byte)((*at & ~(3u << (2 * (b & 3)))) | (kind << (2 * (b & 3))));
+                }
+            }
+        }
+        check_room();
+    }
+    size_t at = 0;
+    for (ht_gc_area_t *a = ht_gc_first_area(); a != NULL; a = ht_gc_next_area(a)) {
+        memcpy(a->gc_alloc_table_start, table_before + at, a->gc_alloc_table_byte_len);
+        at += a->gc_alloc_table_byte_len;
+    }
+    check_room();
+}
+
 // Random object graphs, grown, cut and collected: whatever they hold, a census
 // counts every byte once and every instance of a class once.
 static void test_random_graphs(void) {
@@ -255,12 +351,14 @@ static void test_random_graphs(void) {
         CHECK(run(round % 3 == 2 ? "prune()\n" : "grow(60)\n"));
         gc_collect();
         take_census();
+        check_room();
         CHECK(count_of("__main__", "R0") == heads_of_type(global("R0")));
         CHECK(count_of("__main__", "R1") == heads_of_type(global("R1")));
         CHECK(count_of("__main__", "R1") > 0);
         // Without a collection first, garbage counts too: still every byte once.
         CHECK(run("grow(5)\n"));
         take_census();
+        check_room();
     }
 }
 
@@ -407,6 +505,8 @@ int main(void) {
     test_known_counts();
     test_census_objects();
     test_random_graphs();
+    test_room();
+    test_room_tables();
     test_bogus_words();
     test_holders();
     mp_embed_deinit();
