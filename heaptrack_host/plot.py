@@ -21,8 +21,9 @@ plot, so nothing is written over a line or a border; every other task gets a
 colour that is not red.
 
 ``write_html(header, samples, path)`` writes one self-contained page: the same
-figure as inline SVG, a check box per task to hide or show it, a readout of
-every task's value under the mouse, and a table of verdicts. No JavaScript
+figure as inline SVG, a check box per task to hide or show it, a readout under
+the mouse over any panel (every task's value, the ESP-IDF heap's free space, the
+GC heap's size and its top types at that time), and a table of verdicts. No JavaScript
 library, nothing fetched.
 """
 
@@ -331,20 +332,23 @@ def write_html(header: dict, samples: List[dict], path, title: Optional[str] = N
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype
 
-    # Where the axes are, in the SVG's own units (points, y down).
+    # Where the panels are, in the SVG's own units (points, y down): the readout
+    # follows the mouse over all of them, as they share their time axis.
     fig.canvas.draw()
     width_pt, height_pt = fig.get_size_inches() * 72
     bbox = ax.get_window_extent()
+    bottom = min(a.get_window_extent().y0 for a in fig.axes)
     scale = 72.0 / fig.dpi
     xmin, xmax = ax.get_xlim()
     summary = summarize(samples)
     data = {
-        "axes": [bbox.x0 * scale, height_pt - bbox.y1 * scale, bbox.x1 * scale, height_pt - bbox.y0 * scale],
+        "axes": [bbox.x0 * scale, height_pt - bbox.y1 * scale, bbox.x1 * scale, height_pt - bottom * scale],
         "xlim": [xmin, xmax],
         "tasks": [{"id": "task-%d" % i, "name": name,
                    "color": lines[name].get_color(),
                    "points": [[t, v] for t, v in zip(summary[name][0].times, summary[name][0].current)]}
                   for i, name in enumerate(lines)],
+        "heaps": _readout_heaps(samples),
     }
     rows = []
     for name, (series, v) in summary.items():
@@ -367,6 +371,21 @@ def write_html(header: dict, samples: List[dict], path, title: Optional[str] = N
     }
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
+
+
+def _readout_heaps(samples: List[dict]) -> List[list]:
+    """Per sample, what the panels under the tasks show, for the page's readout: [t, free in
+    all regions, largest free block, lowest free so far, GC heap size or None, the failed
+    allocations the sample brought (size and kind), [[type, objects, bytes], ...] of its GC heap's top types]."""
+    rows = []
+    for s in samples:
+        regions = s.get("regions", [])
+        rows.append([s["t"], sum(r.get("free", 0) for r in regions),
+                     max([r.get("largest_free", 0) for r in regions] or [0]),
+                     sum(r.get("minimum_free", 0) for r in regions), (s.get("gc") or {}).get("total"),
+                     ["%s B %s" % (format(f["size"], ","), f["kind"]) for f in (s.get("failures") or {}).get("new", [])],
+                     [[t["name"], t["count"], t["size"]] for t in s.get("gc_types") or []]])
+    return rows
 
 
 HTML_TEMPLATE = """<!DOCTYPE html>
@@ -420,11 +439,19 @@ svg.addEventListener('mousemove', ev => {
   if (p.x < x0 || p.x > x1 || p.y < y0 || p.y > y1) { readout.style.display = 'none'; cursor.style.display = 'none'; return; }
   const t = DATA.xlim[0] + (p.x - x0) / (x1 - x0) * (DATA.xlim[1] - DATA.xlim[0]);
   let text = '<b>t = ' + t.toFixed(2) + ' s</b>';
+  const escaped = name => name.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   for (const task of DATA.tasks) {
     if (hidden.has(task.id)) continue;
     const q = nearest(task.points, t);
-    if (q) text += '<br><span style="color:' + task.color + '">&#9632;</span> ' +
-      task.name.replace(/&/g, '&amp;').replace(/</g, '&lt;') + ': ' + q[1] + ' B';
+    if (q) text += '<br><span style="color:' + task.color + '">&#9632;</span> ' + escaped(task.name) + ': ' + q[1] + ' B';
+  }
+  const h = nearest(DATA.heaps, t);
+  if (h) {
+    text += '<br><b>ESP-IDF heap</b>: free ' + h[1] + ' B, largest free block ' + h[2] + ' B, lowest free ' + h[3] + ' B';
+    if (h[4] !== null) text += '<br><b>MicroPython GC heap</b>: size ' + h[4] + ' B';
+    if (h[5].length) text += '<br><b style="color:#b00020">failed: ' + h[5].join(', ') + '</b>';
+    if (h[6].length) text += '<br><b>GC heap by type</b> (bytes, objects):';
+    for (const [type, count, bytes] of h[6]) text += '<br>&nbsp;&nbsp;' + escaped(type) + ': ' + bytes + ' B, ' + count;
   }
   readout.innerHTML = text; readout.style.display = 'block';
   const box = document.getElementById('plot').getBoundingClientRect();

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -315,6 +316,74 @@ def test_plot_html_only(tmp_path):
     assert not (tmp_path / "leaky.png").exists()
     page = (tmp_path / "page.html").read_text()
     assert "<title>My device</title>" in page and "grower" in page and "<td>LEAK</td>" in page
+
+
+# The page's own script, run by Node.js with the few DOM calls it makes stood in
+# for: what its readout says with the mouse at (x, y) in the SVG's units.
+READOUT_HARNESS = r"""
+const fs = require('fs');
+const page = fs.readFileSync(process.argv[2], 'utf8');
+const script = page.slice(page.lastIndexOf('<script>') + 8, page.lastIndexOf('</script>'));
+const listeners = {};
+const element = () => ({style: {}, setAttribute() {}, innerHTML: ''});
+const readout = element();
+const svg = {
+  addEventListener: (kind, fn) => { listeners[kind] = fn; }, appendChild() {},
+  createSVGPoint: () => ({x: 0, y: 0, matrixTransform() { return {x: this.x, y: this.y}; }}),
+  getScreenCTM: () => ({inverse: () => null}),
+};
+global.document = {
+  querySelector: () => svg, querySelectorAll: () => [], createElementNS: element,
+  getElementById: id => id === 'readout' ? readout : {getBoundingClientRect: () => ({left: 0, top: 0})},
+};
+eval(script.replace('const DATA', 'var DATA'));
+const [x0, y0, x1, y1] = DATA.axes;
+const at = Number(process.argv[3]);
+listeners.mousemove({clientX: x0 + (x1 - x0) * at, clientY: y1 - 3});
+console.log(JSON.stringify({text: readout.innerHTML, shown: readout.style.display}));
+"""
+
+
+def test_plot_html_readout_covers_every_panel(tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no Node.js to run the page's script")
+    rec = tmp_path / "types.jsonl"
+    lines = [json.dumps({"type": "record", "version": 1, "machine": "test"})]
+    for i in range(10):
+        lines.append(json.dumps({
+            "type": "sample", "t": i * 1.0, "tasks": {"grower": {"current": 300 * i, "peak": 300 * i, "alive": True}},
+            "regions": [{"name": "RAM", "caps": 1, "total": 30000, "free": 25000 - 300 * i,
+                         "largest_free": 20000 - i, "minimum_free": 24000 - 300 * i}],
+            "gc": {"total": 64000 + 1000 * i, "used": 1, "free": 0, "largest_free": 0},
+            "gc_types": [{"name": "bytearray", "count": 10 + i, "size": 1600 + 160 * i},
+                         {"name": "Reading", "count": 5, "size": 240}],
+            **({"failures": {"total": 1, "new": [{"number": 1, "ms": 7000, "task": 1, "task_name": "mp_task", "size": 17000, "caps": 6144, "function": None,
+                                             "kind": "fragmented", "text": "no block of 17000 B"}]}}
+               if i == 7 else {})}))
+    rec.write_text("\n".join(lines) + "\n")
+    page = tmp_path / "types.html"
+    ok(heaptrack("plot", rec, "--html", page))
+    harness = tmp_path / "readout.js"
+    harness.write_text(READOUT_HARNESS)
+
+    def readout(at):
+        proc = subprocess.run([node, str(harness), str(page), str(at)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    # The mouse in the bottom panel (the GC heap's types), past the middle of the run.
+    late = readout(0.75)
+    assert late["shown"] == "block"
+    text = late["text"]
+    t = float(text.split("t = ")[1].split(" s")[0])
+    i = int(t)   # the sample at or before the mouse
+    assert "grower: %d B" % (300 * i) in text
+    assert "free %d B, largest free block %d B, lowest free %d B" % (25000 - 300 * i, 20000 - i, 24000 - 300 * i) in text
+    assert "MicroPython GC heap</b>: size %d B" % (64000 + 1000 * i) in text
+    assert "bytearray: %d B, %d" % (1600 + 160 * i, 10 + i) in text and "Reading: 240 B, 5" in text
+    assert ("failed: 17,000 B fragmented" in text) == (i == 7)
+    assert "failed" not in readout(0.2)["text"]
 
 
 @pytest.mark.parametrize("content, message", [
