@@ -407,7 +407,12 @@ static seen_t s_seen;
 // biggest heap, and how many more tasks' records fit there beside the arrays
 // a report of every task takes. A deleted task keeps a task record and a heap
 // record, and adds an entry to each of a report's task and heap arrays.
-static void records_compute(ht_records_t *records) {
+//
+// records_count gives all of them but the room (room, full): the largest free
+// block is found only by a walk of every block of the heap, and keeping the
+// reserve (reserve_keep, after every copy) needs only the free bytes, which
+// the heap counts. It returns the heap holding the records, or NULL.
+static heap_t *records_count(ht_records_t *records) {
     memset(records, 0, sizeof(*records));
     seen_t seen = s_seen;
     records->tasks = seen.tasks;
@@ -417,19 +422,28 @@ static void records_compute(ht_records_t *records) {
     records->untracked = s_records_dropped;
     heap_t *heap = ht_idf_biggest_heap();
     if (heap == NULL) {
+        return NULL;
+    }
+    records->heap_start = (uintptr_t)heap->start;
+    // An overview of every task (a copy of their totals) must fit beside the
+    // records, in the room kept for it (s_reserve) or else in what is free.
+    size_t free_bytes = multi_heap_free_size(heap->heap);
+    size_t report = totals_bytes(seen.tasks + HT_IDF_TASK_SLACK);
+    report = report > s_reserve_bytes ? report - s_reserve_bytes : 0;
+    records->tasks_left = free_bytes > report ? (free_bytes - report) / HT_IDF_TASK_COST : 0;
+    records->low = records->tasks_left <= records->tasks;
+    return heap;
+}
+
+static void records_compute(ht_records_t *records) {
+    heap_t *heap = records_count(records);
+    if (heap == NULL) {
         return;
     }
     multi_heap_info_t info;
     multi_heap_get_info(heap->heap, &info);
-    records->heap_start = (uintptr_t)heap->start;
     records->room = info.largest_free_block;
     records->full = info.largest_free_block < HT_IDF_RECORD_MAX;
-    // An overview of every task (a copy of their totals) must fit beside the
-    // records, in the room kept for it (s_reserve) or else in what is free.
-    size_t report = totals_bytes(seen.tasks + HT_IDF_TASK_SLACK);
-    report = report > s_reserve_bytes ? report - s_reserve_bytes : 0;
-    records->tasks_left = info.total_free_bytes > report ? (info.total_free_bytes - report) / HT_IDF_TASK_COST : 0;
-    records->low = records->tasks_left <= records->tasks;
 }
 
 // What a copy holds: each task's totals only (no heap array: every task's
@@ -672,7 +686,7 @@ static bool counts_wrapped(const heap_all_tasks_stat_t *a) {
 static size_t s_task_capacity = 8;
 static size_t s_heap_capacity = 16;
 
-// Room kept for reports once the records are low (records_compute): one
+// Room kept for reports once the records are low (records_count): one
 // block, uncharged, for a copy of the totals of every task there can be, those
 // recorded now and the about tasks_left more that fit beside them. It goes
 // back to the heap just before a copy allocates its arrays, and is taken again
@@ -707,7 +721,7 @@ static bool reserve_take(size_t bytes) {
 
 static void reserve_keep(void) {
     ht_records_t records;
-    records_compute(&records);
+    records_count(&records);
     if (!records.low) {
         reserve_give_back();   // the heap has room again (a large block was freed)
         return;
