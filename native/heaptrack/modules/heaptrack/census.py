@@ -7,6 +7,7 @@ import time
 
 import _heaptrack
 
+from ._listing import Kept, Listing
 from .table import Table
 
 UNATTRIBUTED = "(unattributed)"
@@ -373,24 +374,16 @@ class Chain:
         return "<Chain %s>" % self
 
 
-class Holders:
+class Holders(Listing):
     """Chains of a sample of the objects of one type: name, count (objects of that
     type now), chains: [Chain] of up to `sampled` of them, evenly spread through
     the heap."""
 
     def __init__(self, name, count, chains):
+        Listing.__init__(self, chains)
         self.name = name
         self.count = count
         self.chains = chains
-
-    def __iter__(self):
-        return iter(self.chains)
-
-    def __len__(self):
-        return len(self.chains)
-
-    def __getitem__(self, i):
-        return self.chains[i]
 
     def __str__(self):
         if not self.count:
@@ -453,24 +446,10 @@ class GcEvent:
         return "<GcEvent %s>" % self
 
 
-class GcEvents:
+class GcEvents(Kept):
     """The GC heap's areas taken from and given back to ESP-IDF's heap, oldest first
     (the firmware keeps the newest); total: how many since power-on, lost: how many
     of those are no longer kept. Iterable; str() tells each."""
-
-    def __init__(self, total, lost, items):
-        self.total = total
-        self.lost = lost
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
 
     def __str__(self):
         head = "%d GC heap area event%s since power-on" % (self.total, "" if self.total == 1 else "s")

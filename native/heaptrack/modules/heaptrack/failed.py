@@ -4,6 +4,8 @@
 # answer to "why ENOMEM while gc.mem_free() looks fine?".
 import _heaptrack
 
+from ._listing import Kept
+
 # Capability words, in the order a sentence says them; PSRAM is the noun.
 _CAP_WORDS = (
     (_heaptrack.CAP_INTERNAL, "internal"),
@@ -104,24 +106,10 @@ class Failure:
         return "<Failure %s>" % self
 
 
-class Failures:
+class Failures(Kept):
     """The failures the firmware holds (the newest), oldest first; total: how many
     there were since power-on (or clear_failures()), lost: how many of those the ring
     no longer holds. Iterable; str() explains each."""
-
-    def __init__(self, total, lost, items):
-        self.total = total
-        self.lost = lost
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
 
     def __str__(self):
         if not self.total:
