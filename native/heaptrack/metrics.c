@@ -6,6 +6,7 @@
 // before its samples. Label values are escaped as the format asks (backslash,
 // double quote, line feed); a task name that is not UTF-8 (only C code can
 // make one) has its non-ASCII bytes printed as '?', so the text always is.
+#include <stdint.h>
 #include <string.h>
 
 #include "py/mpconfig.h"
@@ -80,18 +81,27 @@ static void put_hex32(out_t *out, unsigned long value) {
     put_n(out, hex, sizeof(hex));
 }
 
+// The bytes a label value cannot hold as they are, a bit each: the NUL that
+// ends it, line feed, double quote, backslash, and every byte from 0x80 (which
+// is printed as it is only where the name is UTF-8).
+static const uint32_t label_special[8] = {
+    (1u << 0) | (1u << '\n'), 1u << ('"' - 32), 1u << ('\\' - 64), 0,
+    0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+};
+
 // A label value, escaped. Most task and heap names need no escaping: they are
-// looked at once and copied whole.
+// looked at once, up to their end, and copied whole.
 static void put_label(out_t *out, const char *s) {
     size_t len = 0;
-    bool plain = true;
-    for (unsigned char c; (c = (unsigned char)s[len]) != '\0'; len++) {
-        plain &= c != '\\' && c != '"' && c != '\n' && c < 0x80;
+    unsigned char first;   // the first byte that is special
+    while (first = (unsigned char)s[len], (label_special[first >> 5] >> (first & 31) & 1) == 0) {
+        len++;
     }
-    if (plain) {
+    if (first == '\0') {
         put_n(out, s, len);
         return;
     }
+    len += strlen(s + len);
     bool utf8 = utf8_check((const byte *)s, len);
     const char *run = s;
     for (const char *p = s; *p != '\0'; p++) {
@@ -114,22 +124,34 @@ static void put_value(out_t *out, unsigned long value) {
     PUT(out, "\n");
 }
 
-static void family(out_t *out, const char *name, const char *type, const char *help) {
+// A string literal and its length, known when compiled: the names, types and
+// help texts of the families, printed over and over.
+typedef struct {
+    const char *s;
+    size_t n;
+} text_t;
+#define T(literal) ((text_t) { (literal), sizeof(literal) - 1 })
+
+static void put_text(out_t *out, text_t t) {
+    put_n(out, t.s, t.n);
+}
+
+static void family(out_t *out, text_t name, text_t type, text_t help) {
     PUT(out, "# HELP ");
-    put(out, name);
+    put_text(out, name);
     PUT(out, " ");
-    put(out, help);
+    put_text(out, help);
     PUT(out, "\n# TYPE ");
-    put(out, name);
+    put_text(out, name);
     PUT(out, " ");
-    put(out, type);
+    put_text(out, type);
     PUT(out, "\n");
 }
 
 // A family with one sample and no labels.
-static void single(out_t *out, const char *name, const char *type, const char *help, unsigned long value) {
+static void single(out_t *out, text_t name, text_t type, text_t help, unsigned long value) {
     family(out, name, type, help);
-    put(out, name);
+    put_text(out, name);
     put_value(out, value);
 }
 
@@ -200,24 +222,19 @@ static unsigned long task_blocks(const ht_task_stat_t *task) {
     return blocks;
 }
 
-// A family name and its length, known when compiled: a sample line per task
-// starts with it.
-#define NAMED(literal) literal, sizeof(literal) - 1
-
 static const struct {
-    const char *name;
-    size_t name_len;
-    const char *help;
+    text_t name;
+    text_t help;
     unsigned long (*value)(const ht_task_stat_t *task);
 } task_families[] = {
-    { NAMED("heaptrack_task_current_bytes"),
-      "ESP-IDF heap memory the task holds now: what it allocated and nobody freed.", task_current },
-    { NAMED("heaptrack_task_peak_bytes"), "Most ESP-IDF heap memory the task held at once.", task_peak },
-    { NAMED("heaptrack_task_live_blocks"), "ESP-IDF heap blocks the task holds now.", task_blocks },
+    { T("heaptrack_task_current_bytes"),
+      T("ESP-IDF heap memory the task holds now: what it allocated and nobody freed."), task_current },
+    { T("heaptrack_task_peak_bytes"), T("Most ESP-IDF heap memory the task held at once."), task_peak },
+    { T("heaptrack_task_live_blocks"), T("ESP-IDF heap blocks the task holds now."), task_blocks },
 };
 
 static void task_sample(out_t *out, size_t f, const ht_task_stat_t *task) {
-    put_n(out, task_families[f].name, task_families[f].name_len);
+    put_text(out, task_families[f].name);
     PUT(out, "{task=\"");
     put_label(out, task->name);
     PUT(out, "\",handle=\"");
@@ -233,7 +250,7 @@ static void task_sample(out_t *out, size_t f, const ht_task_stat_t *task) {
 static void print_tasks(out_t *out, const ht_snapshot_t *snap, size_t max_deleted) {
     size_t cut = deleted_cut(snap, max_deleted);
     for (size_t f = 0; f < MP_ARRAY_SIZE(task_families); f++) {
-        family(out, task_families[f].name, "gauge", task_families[f].help);
+        family(out, task_families[f].name, T("gauge"), task_families[f].help);
         for (size_t i = 0; i < snap->task_count; i++) {
             if (task_listed(snap, cut, i)) {
                 task_sample(out, f, &snap->tasks[i]);
@@ -248,16 +265,16 @@ static void print_tasks(out_t *out, const ht_snapshot_t *snap, size_t max_delete
             unlisted_bytes += snap->tasks[i].overall_current_usage;
         }
     }
-    family(out, "heaptrack_tasks", "gauge", "Tasks the tracker holds records of.");
+    family(out, T("heaptrack_tasks"), T("gauge"), T("Tasks the tracker holds records of."));
     PUT(out, "heaptrack_tasks{status=\"alive\"}");
     put_value(out, alive);
     PUT(out, "heaptrack_tasks{status=\"deleted\"}");
     put_value(out, snap->task_count - alive);
-    single(out, "heaptrack_unlisted_deleted_tasks", "gauge",
-        "Deleted tasks left out of the heaptrack_task_ series: beyond metrics(max_deleted=...), those holding least.",
+    single(out, T("heaptrack_unlisted_deleted_tasks"), T("gauge"),
+        T("Deleted tasks left out of the heaptrack_task_ series: beyond metrics(max_deleted=...), those holding least."),
         unlisted);
-    single(out, "heaptrack_unlisted_deleted_bytes", "gauge",
-        "ESP-IDF heap memory the unlisted deleted tasks hold together.", unlisted_bytes);
+    single(out, T("heaptrack_unlisted_deleted_bytes"), T("gauge"),
+        T("ESP-IDF heap memory the unlisted deleted tasks hold together."), unlisted_bytes);
 }
 
 /******************************************************************************/
@@ -280,15 +297,16 @@ static unsigned long region_minimum(const ht_region_info_t *r) {
 }
 
 static const struct {
-    const char *name;
-    const char *help;
+    text_t name;
+    text_t help;
     unsigned long (*value)(const ht_region_info_t *r);
 } heap_families[] = {
-    { "heaptrack_heap_size_bytes", "Size of the ESP-IDF heap region.", region_size },
-    { "heaptrack_heap_free_bytes", "Free memory in the ESP-IDF heap region.", region_free },
-    { "heaptrack_heap_largest_free_block_bytes", "Largest free block of the ESP-IDF heap region.", region_largest },
-    { "heaptrack_heap_minimum_free_bytes",
-      "Least free memory the ESP-IDF heap region had since start-up (its low-water mark).", region_minimum },
+    { T("heaptrack_heap_size_bytes"), T("Size of the ESP-IDF heap region."), region_size },
+    { T("heaptrack_heap_free_bytes"), T("Free memory in the ESP-IDF heap region."), region_free },
+    { T("heaptrack_heap_largest_free_block_bytes"), T("Largest free block of the ESP-IDF heap region."),
+      region_largest },
+    { T("heaptrack_heap_minimum_free_bytes"),
+      T("Least free memory the ESP-IDF heap region had since start-up (its low-water mark)."), region_minimum },
 };
 
 // The largest block heap_caps_malloc could hand out for caps: the most any
@@ -304,9 +322,9 @@ static const struct {
 
 static void print_heaps(out_t *out, const ht_region_info_t *regions, size_t count) {
     for (size_t f = 0; f < MP_ARRAY_SIZE(heap_families); f++) {
-        family(out, heap_families[f].name, "gauge", heap_families[f].help);
+        family(out, heap_families[f].name, T("gauge"), heap_families[f].help);
         for (size_t i = 0; i < count; i++) {
-            put(out, heap_families[f].name);
+            put_text(out, heap_families[f].name);
             PUT(out, "{heap=\"");
             put_label(out, regions[i].name);
             PUT(out, "\",caps=\"");
@@ -317,9 +335,9 @@ static void print_heaps(out_t *out, const ht_region_info_t *regions, size_t coun
             put_value(out, heap_families[f].value(&regions[i]));
         }
     }
-    family(out, "heaptrack_largest_free_block_bytes", "gauge",
-        "Largest block heap_caps_malloc can hand out now for these caps: internal is "
-        "MALLOC_CAP_INTERNAL|MALLOC_CAP_8BIT, default MALLOC_CAP_DEFAULT, spiram MALLOC_CAP_SPIRAM.");
+    family(out, T("heaptrack_largest_free_block_bytes"), T("gauge"),
+        T("Largest block heap_caps_malloc can hand out now for these caps: internal is "
+        "MALLOC_CAP_INTERNAL|MALLOC_CAP_8BIT, default MALLOC_CAP_DEFAULT, spiram MALLOC_CAP_SPIRAM."));
     for (size_t c = 0; c < MP_ARRAY_SIZE(caps_classes); c++) {
         bool any = false;
         size_t largest = 0;
@@ -341,37 +359,37 @@ static void print_heaps(out_t *out, const ht_region_info_t *regions, size_t coun
 /******************************************************************************/
 
 static void print_gc(out_t *out, const heapinfo_gc_t *gc) {
-    single(out, "heaptrack_gc_heap_size_bytes", "gauge", "Size of MicroPython's GC heap, every area.", gc->total);
-    single(out, "heaptrack_gc_heap_free_bytes", "gauge", "Free memory in MicroPython's GC heap.", gc->free);
-    single(out, "heaptrack_gc_heap_largest_free_block_bytes", "gauge",
-        "Largest free block of MicroPython's GC heap.", gc->largest_free);
+    single(out, T("heaptrack_gc_heap_size_bytes"), T("gauge"), T("Size of MicroPython's GC heap, every area."), gc->total);
+    single(out, T("heaptrack_gc_heap_free_bytes"), T("gauge"), T("Free memory in MicroPython's GC heap."), gc->free);
+    single(out, T("heaptrack_gc_heap_largest_free_block_bytes"), T("gauge"),
+        T("Largest free block of MicroPython's GC heap."), gc->largest_free);
 }
 
 static void print_health(out_t *out, const metrics_input_t *in) {
     const ht_snapshot_t *snap = in->snap;
-    single(out, "heaptrack_untracked_allocations_total", "counter",
-        "Allocations the tracker could not record (its records were full): the task figures miss them.",
+    single(out, T("heaptrack_untracked_allocations_total"), T("counter"),
+        T("Allocations the tracker could not record (its records were full): the task figures miss them."),
         snap->untracked);
-    single(out, "heaptrack_dropped_deleted_tasks_total", "counter",
-        "Deleted tasks whose records went to new tasks (the tracker's table of tasks was full).",
+    single(out, T("heaptrack_dropped_deleted_tasks_total"), T("counter"),
+        T("Deleted tasks whose records went to new tasks (the tracker's table of tasks was full)."),
         snap->dropped_tasks);
-    single(out, "heaptrack_drifted_tasks", "gauge",
-        "Tasks whose figures do not add up in this copy of the statistics (records were lost).", snap->drifted);
+    single(out, T("heaptrack_drifted_tasks"), T("gauge"),
+        T("Tasks whose figures do not add up in this copy of the statistics (records were lost)."), snap->drifted);
     bool incomplete = snap->untracked != 0 || snap->drifted != 0 || snap->dropped_tasks != 0;
-    single(out, "heaptrack_incomplete", "gauge",
-        "1 when the task figures are incomplete (the three above), as heaptrack's reports then warn; else 0.",
+    single(out, T("heaptrack_incomplete"), T("gauge"),
+        T("1 when the task figures are incomplete (the three above), as heaptrack's reports then warn; else 0."),
         incomplete ? 1 : 0);
-    single(out, "heaptrack_records_full", "gauge",
-        "1 when the tracker has no room for its next new record; else 0.", in->snap->records.full ? 1 : 0);
-    single(out, "heaptrack_alloc_failures_total", "counter",
-        "Allocations ESP-IDF's heap refused (NULL from heap_caps_*, any caller) since power-on or "
-        "heaptrack.clear_failures(): heaptrack.failures() explains the newest.",
+    single(out, T("heaptrack_records_full"), T("gauge"),
+        T("1 when the tracker has no room for its next new record; else 0."), in->snap->records.full ? 1 : 0);
+    single(out, T("heaptrack_alloc_failures_total"), T("counter"),
+        T("Allocations ESP-IDF's heap refused (NULL from heap_caps_*, any caller) since power-on or "
+        "heaptrack.clear_failures(): heaptrack.failures() explains the newest."),
         in->alloc_failures);
 }
 
 static void print_info(out_t *out) {
     const char *tracker = ht_tracker_name();
-    family(out, "heaptrack_info", "gauge", "The firmware: heaptrack's version, its tracker, the board.");
+    family(out, T("heaptrack_info"), T("gauge"), T("The firmware: heaptrack's version, its tracker, the board."));
     put(out, "heaptrack_info{version=\"" HEAPTRACK_VERSION "\",tracker=\"");
     put(out, tracker != NULL ? tracker : "none");
     put(out, ht_track_deleted() ? "\",track_deleted=\"true\",machine=\"" : "\",track_deleted=\"false\",machine=\"");
