@@ -24,11 +24,14 @@
 // allocated inside a hook (it would re-enter the hook), and the records take
 // no heap at all. The allocation hook takes a straight path through the common
 // case (a task allocating again in the heap of the last allocation:
-// alloc_fast) and leaves every other case to a function of its own. All of it
-// is guarded by one portMUX spinlock, so it is safe on both cores; nothing
-// that can block runs while it is held. heaptrack's own allocations and frees
-// (heaptrack.malloc and free) call ESP-IDF's heap with that lock held, so that
-// their hooks know the block is heaptrack's.
+// alloc_fast), and so does the free hook (record_free), each leaving every
+// other case to a function of its own. All of it is guarded by one portMUX
+// spinlock, so it is safe on both cores; nothing that can block runs while it
+// is held. heaptrack's own allocations (heaptrack.malloc) tell their hook that
+// the block is heaptrack's through a word taken without the lock, and its own
+// frees drop the block's record and free it with that lock held, their hook
+// skipping it (hand_out, give_back: where the code is built for size, both
+// call the heap with the lock held instead).
 //
 // When a table is full the tracker does not guess: the allocation is left out
 // of the statistics (and so is its free), and counted; heaptrack's reports say
@@ -47,7 +50,8 @@
 //     the first core's free hook runs; the new block then replaces the entry,
 //     and the late free hook, finding a block of the new entry's size in use
 //     at that address (TLSF's header), leaves it alone. heaptrack's own frees
-//     cannot be late: their hooks run in heaptrack's critical section (where
+//     cannot be late: they take their record out, or their hooks run, in
+//     heaptrack's critical section (where
 //     ESP-IDF's tracking is on too, they mark their entry first: I_FREEING);
 //     the storage of snapshots comes from below the hooks
 //     (ht_idf_uncharged_alloc), so no free of it can take such an entry.
@@ -139,13 +143,24 @@ _Static_assert(HT_HOOKS_MAX_TASKS > 0 && HT_HOOKS_MAX_TASKS < 0xffff, "HT_HOOKS_
 _Static_assert(HT_HOOKS_MAX_HEAP_RECORDS > 0 && HT_HOOKS_MAX_HEAP_RECORDS < 0x1000, "HT_HOOKS_MAX_HEAP_RECORDS");
 _Static_assert(HT_HOOKS_MAX_HEAPS > 0 && HT_HOOKS_MAX_HEAPS <= 255, "HT_HOOKS_MAX_HEAPS");
 
-// A path both hooks take, inline where the board's code is built for speed
-// (the host, -O2 boards), one copy in IRAM where it is built for size (-Os:
-// ESP32-C2, C3, C5, C6), whose IRAM is scarce.
-#if defined(__OPTIMIZE_SIZE__)
-#define HT_HOT_PATH __attribute__((noinline))
+// HT_STRAIGHT_PATHS: the hooks' common cases get straight copies of their
+// own (record_free, esp_heap_trace_alloc_hook), fewer instructions for more
+// IRAM, where the board's code is built for speed (the host, -O2 boards);
+// what they leave (HT_OFF_PATH) is then a function of its own. Where it is
+// built for size (-Os: ESP32-C2, C3, C5, C6), whose IRAM is scarce, one path
+// does every case.
+// (-DHT_HOOKS_STRAIGHT_PATHS=0 or 1 chooses, for tests of the other one.)
+#if defined(HT_HOOKS_STRAIGHT_PATHS)
+#define HT_STRAIGHT_PATHS HT_HOOKS_STRAIGHT_PATHS
+#elif defined(__OPTIMIZE_SIZE__)
+#define HT_STRAIGHT_PATHS 0
 #else
-#define HT_HOT_PATH inline __attribute__((always_inline))
+#define HT_STRAIGHT_PATHS 1
+#endif
+#if HT_STRAIGHT_PATHS
+#define HT_OFF_PATH __attribute__((noinline))
+#else
+#define HT_OFF_PATH inline
 #endif
 
 _Static_assert(HT_TASK_NAME_LEN == configMAX_TASK_NAME_LEN,
@@ -204,13 +219,17 @@ typedef uint16_t ix_t;
 #define NIL ((ix_t)0xffff)
 
 // One block, in a slot of the table keyed by its address, and listed in its
-// (task, heap) record: 12 bytes. An empty slot has key 0.
+// (task, heap) record: 12 bytes, kept in three arrays indexed by slot (s_keys,
+// s_infos, s_links) rather than one of 12-byte structs, so that a slot's
+// field is one scaled index away (no multiplication by 12 on any chip), and a
+// probe reads keys alone, 4 bytes a slot. An empty slot has key 0.
+//   key   the address ESP-IDF records (the data address, DRAM alias for
+//         EXEC), 4-aligned, with its K_ state in the low bits
+//   info  its size / 4 (I_SIZE), its heap record (I_REC), I_FREEING
+//   link  its record's blocks, in allocation order (slot indexes)
 typedef struct {
-    uintptr_t key;   // the address ESP-IDF records (the data address, DRAM alias
-                     // for EXEC), 4-aligned, with its K_ state in the low bits
-    uint32_t info;   // its size / 4 (I_SIZE), its heap record (I_REC), I_FREEING
-    ix_t prev, next; // its record's blocks, in allocation order (slot indexes)
-} entry_t;
+    ix_t prev, next;
+} link_t;
 
 // A block's state, in its key's low bits. A lookup by address matches a key
 // less than address + K_GHOST: a ghost is found by no address.
@@ -233,7 +252,7 @@ typedef struct {
 #define I_REC_MASK   0xfffu
 #define I_FREEING    (1u << 31)   // being freed by ht_free or ht_free_all: its free hook is due
 
-_Static_assert(I_REC_SHIFT + 12 <= 31, "entry_t.info: size, heap record and I_FREEING");
+_Static_assert(I_REC_SHIFT + 12 <= 31, "an entry's info: size, heap record and I_FREEING");
 
 // A block too big for its entry's size field.
 typedef struct {
@@ -280,11 +299,14 @@ typedef struct {
 #define TASK_BUCKETS 64
 
 // The RAM the table takes per block it can hold (for bench/bench_tracker.c).
-const size_t ht_hooks_table_bytes_per_block = sizeof(entry_t) * SLOTS / HT_HOOKS_MAX_BLOCKS;
+#define ENTRY_BYTES (sizeof(uintptr_t) + sizeof(uint32_t) + sizeof(link_t))
+const size_t ht_hooks_table_bytes_per_block = ENTRY_BYTES * SLOTS / HT_HOOKS_MAX_BLOCKS;
 
 // Every table is ready as the C runtime sets it up (static initialisers), before
 // heap_caps_init() and so before the first hook: a hook never sets anything up.
-static entry_t s_entries[SLOTS];
+static uintptr_t s_keys[SLOTS];
+static uint32_t s_infos[SLOTS];
+static link_t s_links[SLOTS];
 static big_t s_big[HT_HOOKS_MAX_BIG_BLOCKS];
 static task_rec_t s_tasks[HT_HOOKS_MAX_TASKS];
 static ix_t s_task_buckets[TASK_BUCKETS] = { [0 ... TASK_BUCKETS - 1] = NIL };
@@ -307,16 +329,29 @@ static unsigned s_last_heap;
 static size_t s_untracked;    // allocations left out (a table was full)
 static unsigned s_freeing;    // entries marked I_FREEING
 static bool s_boot_adopted;   // heap_caps_init()'s block is in the tables (ensure_ready)
-static uintptr_t s_hand_out;  // K_HANDED while ht_malloc's heap_caps_malloc runs (hand_out)
+// ht_malloc's word with its own allocation hook (hand_out): the task whose
+// heap_caps_malloc call is heaptrack's, taken without the lock, one task at a
+// time; and the block that hook recorded for it.
+#define HAND_OUT_NONE ((ht_task_t)1)   // no task's handle (handles are 4-aligned)
+#define HAND_OUT_DONE ((ht_task_t)2)   // its hook has run
+static ht_task_t s_hand_out_task = HAND_OUT_NONE;
+static uintptr_t s_handed;
+// The block heaptrack is giving back to the heap (give_back), its record
+// already dropped: its free hook has nothing to do. 0: none.
+static uintptr_t s_given_back;
 static portMUX_TYPE s_lock = portMUX_INITIALIZER_UNLOCKED;
 
 // The straight path of an allocation (alloc_fast): the task and heap of the
 // last one, and their records, while those can take another block as is.
+// The records are kept as pointers, and the heap record's index as it goes
+// into an entry, so that the path does no index arithmetic.
 #define FAST_NONE ((ht_task_t)1)   // no task's handle (handles are 4-aligned)
 static ht_task_t s_fast_task = FAST_NONE;
 static uintptr_t s_fast_start;     // the heap's bounds
 static uintptr_t s_fast_span;
-static ix_t s_fast_rec;
+static heap_rec_t *s_fast_hr;
+static task_rec_t *s_fast_tr;
+static uint32_t s_fast_rec_bits;   // the heap record's index << I_REC_SHIFT
 
 // A block's home slot (tracker_private.h's hash, scaled to the table). A
 // 16-bit scaling instead would cost collisions.
@@ -448,8 +483,9 @@ static boot_scan_t boot_scan(void) {
 /******************************************************************************/
 // The table of blocks. Everything below runs with s_lock held.
 
-// heaptrack's own allocations and frees call ESP-IDF's heap in heaptrack's
-// critical section, so that their hooks run in it (hand_out, give_back)...
+// heaptrack's own frees (and its allocations where the code is built for
+// size) call ESP-IDF's heap in heaptrack's critical section, so that their
+// hooks run in it, or have nothing to do (hand_out, give_back)...
 #if !CONFIG_HEAP_TASK_TRACKING
 #define HT_CALL_IN_LOCK 1
 #else
@@ -464,30 +500,43 @@ static boot_scan_t boot_scan(void) {
 #define HT_CALL_IN_LOCK 0
 #endif
 
+// ht_malloc takes its word (hand_out) rather than the lock around its heap
+// call where the code is built for speed, or must call the heap outside the
+// lock; elsewhere (-Os: the smaller chips, whose IRAM is scarce) it holds the
+// lock, which costs it a critical section but the hooks no code.
+#define HT_HAND_OUT_WORD (HT_STRAIGHT_PATHS || !HT_CALL_IN_LOCK)
+#if !HT_HAND_OUT_WORD
+static uintptr_t s_hand_out;  // K_HANDED while ht_malloc's heap call runs, in the lock
+#endif
+// Likewise heaptrack's frees drop their block's record themselves, in the
+// lock, and their hook skips it (give_back), only where the code is built for
+// speed; elsewhere their hook does the work, in the lock they hold.
+#define HT_GIVE_BACK_DROPS (HT_STRAIGHT_PATHS && HT_CALL_IN_LOCK)
+
 static inline bool HEAP_IRAM_ATTR entry_freeing(ix_t e) {
-    return !HT_CALL_IN_LOCK && (s_entries[e].info & I_FREEING) != 0;
+    return !HT_CALL_IN_LOCK && (s_infos[e] & I_FREEING) != 0;
 }
 
 // Every entry lies in the run of used slots that starts at its home slot, so a
 // probe stops at the first empty slot. A ghost stays there, found by nobody.
 static inline bool HEAP_IRAM_ATTR entry_is(ix_t e, uintptr_t address) {
-    return s_entries[e].key - address < K_GHOST;
+    return s_keys[e] - address < K_GHOST;
 }
 
-static inline uintptr_t HEAP_IRAM_ATTR entry_address(const entry_t *en) {
-    return en->key & ~(uintptr_t)K_STATE;
+static inline uintptr_t HEAP_IRAM_ATTR entry_address(ix_t e) {
+    return s_keys[e] & ~(uintptr_t)K_STATE;
 }
 
 static inline uint32_t HEAP_IRAM_ATTR entry_state(ix_t e) {
-    return (uint32_t)(s_entries[e].key & K_STATE);
+    return (uint32_t)(s_keys[e] & K_STATE);
 }
 
 static inline void HEAP_IRAM_ATTR entry_set_state(ix_t e, uint32_t state) {
-    s_entries[e].key = entry_address(&s_entries[e]) | state;
+    s_keys[e] = entry_address(e) | state;
 }
 
-static inline ix_t HEAP_IRAM_ATTR entry_rec(const entry_t *en) {
-    return (ix_t)((en->info >> I_REC_SHIFT) & I_REC_MASK);
+static inline ix_t HEAP_IRAM_ATTR entry_rec(ix_t e) {
+    return (ix_t)((s_infos[e] >> I_REC_SHIFT) & I_REC_MASK);
 }
 
 // The slot of s_big holding the block at address (0: a free slot), or -1.
@@ -500,10 +549,10 @@ static int HEAP_IRAM_ATTR big_slot(uintptr_t address) {
     return -1;
 }
 
-static inline uint32_t HEAP_IRAM_ATTR entry_size(const entry_t *en) {
-    uint32_t quarter = en->info & I_SIZE_BIG;
+static inline uint32_t HEAP_IRAM_ATTR entry_size(ix_t e) {
+    uint32_t quarter = s_infos[e] & I_SIZE_BIG;
     // Every I_SIZE_BIG entry has its slot in s_big (big_put).
-    return quarter != I_SIZE_BIG ? quarter << 2 : s_big[big_slot(entry_address(en))].size;
+    return quarter != I_SIZE_BIG ? quarter << 2 : s_big[big_slot(entry_address(e))].size;
 }
 
 // Whether a block of this size fits its entry's size field.
@@ -527,7 +576,7 @@ static void HEAP_IRAM_ATTR big_drop(uintptr_t address) {
 // *empty (when NIL) the first empty slot of its run, where a new block would go.
 static inline ix_t HEAP_IRAM_ATTR entry_probe(uintptr_t address, ix_t *empty) {
     unsigned i = slot_home(address);
-    for (; s_entries[i].key != 0; i = ht_slot_after(i, SLOTS)) {
+    for (; s_keys[i] != 0; i = ht_slot_after(i, SLOTS)) {
         if (entry_is((ix_t)i, address) && !entry_freeing((ix_t)i)) {
             *empty = NIL;
             return (ix_t)i;
@@ -555,7 +604,7 @@ static inline ix_t HEAP_IRAM_ATTR entry_find_handed(uintptr_t address) {
 // marked I_FREEING if there are two.
 static inline ix_t HEAP_IRAM_ATTR entry_find_freed(uintptr_t address, uint32_t hash) {
     ix_t e = NIL;
-    for (unsigned i = ht_slot_of(hash, SLOTS); s_entries[i].key != 0; i = ht_slot_after(i, SLOTS)) {
+    for (unsigned i = ht_slot_of(hash, SLOTS); s_keys[i] != 0; i = ht_slot_after(i, SLOTS)) {
         if (entry_is((ix_t)i, address)) {
             if (e == NIL || entry_freeing((ix_t)i)) {
                 e = (ix_t)i;
@@ -574,27 +623,26 @@ static inline bool HEAP_IRAM_ATTR entry_available(void) {
 
 // Moves entry `from` to the empty slot `to`, and its list's links with it.
 static inline void HEAP_IRAM_ATTR entry_move(ix_t from, ix_t to) {
-    entry_t *en = &s_entries[to];
-    const entry_t *old = &s_entries[from];
-    // Field by field: a struct copy may become a call to memcpy, which is in flash.
-    en->key = old->key;
-    en->info = old->info;
-    en->prev = old->prev;
-    en->next = old->next;
-    if (en->prev != NIL) {
-        s_entries[en->prev].next = to;
+    uint32_t info = s_infos[from];
+    ix_t prev = s_links[from].prev, next = s_links[from].next;
+    s_keys[to] = s_keys[from];
+    s_infos[to] = info;
+    s_links[to].prev = prev;
+    s_links[to].next = next;
+    if (prev != NIL) {
+        s_links[prev].next = to;
     } else {
-        s_heap_recs[entry_rec(en)].first = to;
+        s_heap_recs[(info >> I_REC_SHIFT) & I_REC_MASK].first = to;
     }
-    if (en->next != NIL) {
-        s_entries[en->next].prev = to;
+    if (next != NIL) {
+        s_links[next].prev = to;
     } else {
-        s_heap_recs[entry_rec(en)].last = to;
+        s_heap_recs[(info >> I_REC_SHIFT) & I_REC_MASK].last = to;
     }
 }
 
 static inline uintptr_t HEAP_IRAM_ATTR entry_slot_address(unsigned i) {
-    return s_entries[i].key & ~(uintptr_t)K_STATE;
+    return s_keys[i] & ~(uintptr_t)K_STATE;
 }
 
 static inline void HEAP_IRAM_ATTR entry_slot_move(unsigned from, unsigned to) {
@@ -603,22 +651,22 @@ static inline void HEAP_IRAM_ATTR entry_slot_move(unsigned from, unsigned to) {
 
 // Empties slot e (its entry already out of its list).
 static inline void HEAP_IRAM_ATTR entry_remove(ix_t e) {
-    s_entries[ht_slot_backshift(e, SLOTS, entry_slot_address, entry_slot_move)].key = 0;
+    s_keys[ht_slot_backshift(e, SLOTS, entry_slot_address, entry_slot_move)] = 0;
     s_listed -= 1;
 }
 
 // Takes an entry out of its record, as ESP-IDF's free does.
 static inline void HEAP_IRAM_ATTR entry_unlist(ix_t e, heap_rec_t *hr, task_rec_t *tr, uint32_t size) {
-    entry_t *en = &s_entries[e];
-    if (en->prev != NIL) {
-        s_entries[en->prev].next = en->next;
+    ix_t prev = s_links[e].prev, next = s_links[e].next;
+    if (prev != NIL) {
+        s_links[prev].next = next;
     } else {
-        hr->first = en->next;
+        hr->first = next;
     }
-    if (en->next != NIL) {
-        s_entries[en->next].prev = en->prev;
+    if (next != NIL) {
+        s_links[next].prev = prev;
     } else {
-        hr->last = en->prev;
+        hr->last = prev;
     }
     hr->count -= 1;
     hr->current -= size;
@@ -810,35 +858,42 @@ static inline bool HEAP_IRAM_ATTR block_in_use(uintptr_t address, uint32_t size)
     if (s_size_checks < SIZE_CHECKS) {
         return false;
     }
+    // In use (bit 0 clear) and of this size, bit 1 being the previous
+    // block's state: one mask and one comparison where the size is known to
+    // be a multiple of 4 (record_free's straight path), which the compiler
+    // then drops; the size has its low bits clear only when it is one.
     size_t word = ((const size_t *)(address - HT_BLOCK_OWNER_SIZE))[-1];
-    return (word & 1) == 0 && (uint32_t)(word & ~(size_t)3) == size;
+    return (size & 3) == 0 && (uint32_t)(word & ~(size_t)2) == size;
 }
 
-// Charges the block to heap record h (and its task), and puts it in the empty
-// slot `slot` of its run, last in the record's list. `quarter`: its size / 4,
-// or I_SIZE_BIG with its size in s_big already.
-static inline void HEAP_IRAM_ATTR block_add(uintptr_t address, uint32_t size, uint32_t quarter, ix_t h, ix_t slot) {
-    heap_rec_t *hr = &s_heap_recs[h];
-    task_rec_t *tr = &s_tasks[hr->task];
-    tr->current += size;
-    if (tr->current > tr->peak) {
-        tr->peak = tr->current;
+// Charges a block to heap record hr and its task tr, and puts it in the empty
+// slot `slot` of its run, last in the record's list, under `key` (its address
+// with its K_ state). `info`: its entry's size
+// field (size / 4, or I_SIZE_BIG with its size in s_big already) and the
+// record's index. Pointers and the ready-made info word, so that the straight
+// path (alloc_fast) has nothing to compute here.
+static inline void HEAP_IRAM_ATTR block_add(uintptr_t key, uint32_t size, uint32_t info,
+    heap_rec_t *hr, task_rec_t *tr, ix_t slot) {
+    uint32_t current = tr->current + size;
+    tr->current = current;
+    if (current > tr->peak) {
+        tr->peak = current;
     }
-    hr->current += size;
+    current = hr->current + size;
+    hr->current = current;
+    if (current > hr->peak) {
+        hr->peak = current;
+    }
     hr->count += 1;
-    if (hr->current > hr->peak) {
-        hr->peak = hr->current;
-    }
-    entry_t *en = &s_entries[slot];
-    en->key = address | s_hand_out;
-    en->info = quarter | ((uint32_t)h << I_REC_SHIFT);
     ix_t last = hr->last;
-    en->next = NIL;
-    en->prev = last;
+    s_keys[slot] = key;
+    s_infos[slot] = info;
+    s_links[slot].prev = last;
+    s_links[slot].next = NIL;
     if (last == NIL) {
         hr->first = slot;
     } else {
-        s_entries[last].next = slot;
+        s_links[last].next = slot;
     }
     hr->last = slot;
     s_listed += 1;
@@ -857,8 +912,8 @@ static void HEAP_IRAM_ATTR name_copy(char *name, ht_task_t task) {
     }
 }
 
-// A new record for the task `task`, in ESP-IDF's order; NIL (and counted) where
-// ESP-IDF would leave it out. There is a record to take (task_record_available).
+// A new record for the task `task`, in ESP-IDF's order; NIL where ESP-IDF
+// would leave it out (the caller counts the allocation). There is a record to take (task_record_available).
 static ix_t HEAP_IRAM_ATTR task_record_new(ht_task_t task) {
     ix_t t = task_record_take();
     task_rec_t *tr = &s_tasks[t];
@@ -875,7 +930,6 @@ static ix_t HEAP_IRAM_ATTR task_record_new(ht_task_t task) {
     if (!task_link(t)) {
         tr->order_next = s_free_task;
         s_free_task = t;
-        s_untracked += 1;
         return NIL;
     }
     s_task_count += 1;
@@ -908,20 +962,33 @@ static ix_t HEAP_IRAM_ATTR heap_record_new(ix_t t, unsigned heap) {
 }
 
 // Takes entry e, of the block at address, out of its record and the table.
-static HT_HOT_PATH void HEAP_IRAM_ATTR record_drop(ix_t e, uintptr_t address) {
-    entry_t *en = &s_entries[e];
-    heap_rec_t *hr = &s_heap_recs[entry_rec(en)];
-    uint32_t size = entry_size(en);
-    if ((en->info & I_SIZE_BIG) == I_SIZE_BIG) {
+// Off the straight paths (record_free has its own): one copy.
+static __attribute__((noinline)) void HEAP_IRAM_ATTR record_drop(ix_t e, uintptr_t address) {
+    heap_rec_t *hr = &s_heap_recs[entry_rec(e)];
+    uint32_t size = entry_size(e);
+    if ((s_infos[e] & I_SIZE_BIG) == I_SIZE_BIG) {
         big_drop(address);
     }
     entry_unlist(e, hr, &s_tasks[hr->task], size);
     entry_remove(e);
 }
 
-// A block `size` bytes long at `address`, in heap `heap`, made by `task`: what
-// record_alloc_fast leaves.
-static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsigned heap, ht_task_t task) {
+// An allocation the tables have no room for: counted, unless it is
+// ht_malloc's (K_HANDED) and ht_malloc holds its word, which gives it back at
+// once (hand_out), knowing so from s_handed. (Holding the lock instead, it
+// counts what the hook counted.)
+static HT_OFF_PATH void HEAP_IRAM_ATTR left_out(uintptr_t state) {
+    if (HT_HAND_OUT_WORD && state == K_HANDED) {
+        s_handed = 0;
+    } else {
+        s_untracked += 1;
+    }
+}
+
+// A block `size` bytes long at `address`, in heap `heap`, made by `task`, to
+// be recorded in K_ state `state`: what alloc_fast leaves.
+static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uintptr_t state, uint32_t size, unsigned heap,
+    ht_task_t task) {
     ix_t slot;
     ix_t old = entry_probe(address, &slot);
     if (old != NIL) {
@@ -941,19 +1008,20 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         }
     }
     if (!entry_available() || (!size_fits(size) && big_slot(0) < 0)) {
-        s_untracked += 1;
+        left_out(state);
         return;
     }
     while ((t == NIL && !task_record_available()) || (h == NIL && !heap_record_available())) {
         if (!task_reclaim()) {
-            s_untracked += 1;
+            left_out(state);
             return;
         }
     }
     if (t == NIL) {
         t = task_record_new(task);
         if (t == NIL) {
-            return;   // counted
+            left_out(state);
+            return;
         }
     }
     if (h == NIL) {
@@ -964,33 +1032,29 @@ static void HEAP_IRAM_ATTR record_alloc(uintptr_t address, uint32_t size, unsign
         big_put(address, size);
         quarter = I_SIZE_BIG;
     }
-    block_add(address, size, quarter, h, slot);
+    heap_rec_t *hr = &s_heap_recs[h];
+    task_rec_t *tr = &s_tasks[t];
+    block_add(address | state, size, quarter | ((uint32_t)h << I_REC_SHIFT), hr, tr, slot);
     // The straight path relies on TLSF's size word (block_size_of).
     s_fast_task = s_size_checks >= SIZE_CHECKS ? task : FAST_NONE;
     s_fast_start = s_heaps[heap].start;
     s_fast_span = s_heaps[heap].end - s_heaps[heap].start;
-    s_fast_rec = h;
+    s_fast_hr = hr;
+    s_fast_tr = tr;
+    s_fast_rec_bits = (uint32_t)h << I_REC_SHIFT;
 }
 
 // A freed block made before any task ran: ESP-IDF knows no owner for it and
 // leaves its record alone; so does this, found by nobody now.
 static void HEAP_IRAM_ATTR record_ghost(ix_t e) {
-    s_entries[e].info &= ~I_FREEING;
+    s_infos[e] &= ~I_FREEING;
     entry_set_state(e, K_GHOST);
 }
 
-// A free at address.
-static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
-    uint32_t hash = ht_address_hash(address);
-    ix_t e = entry_find_freed(address, hash);
-    if (e == NIL) {
-        // Not recorded (a table was full, or the tracker's own): its owner is
-        // unknown, but a task's handle can only be freed as its TCB.
-        tcb_freed(address);
-        return;
-    }
-    entry_t *en = &s_entries[e];
-    uint32_t size = entry_size(en);
+// A free at address that found its entry e, every case (record_free takes
+// the common one itself).
+static HT_OFF_PATH void HEAP_IRAM_ATTR record_free_any(ix_t e, uintptr_t address, uint32_t hash) {
+    uint32_t size = entry_size(e);
     if (entry_freeing(e)) {
         s_freeing -= 1;
     } else if (block_in_use(address, size)) {
@@ -1001,7 +1065,7 @@ static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
         tcb_freed(address);
         return;
     }
-    heap_rec_t *hr = &s_heap_recs[entry_rec(en)];
+    heap_rec_t *hr = &s_heap_recs[entry_rec(e)];
     if (s_tasks[hr->task].handle == 0) {
         record_ghost(e);
         return;
@@ -1012,11 +1076,43 @@ static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
     }
 }
 
+// A free at address. The common case, straight through: a block whose size
+// fits its entry, no longer in use at the heap, charged to a task (not
+// Pre-scheduler), whose free is not under way in heaptrack; its entry's
+// fields are read once, and every other case goes to record_free_any.
+static inline void HEAP_IRAM_ATTR record_free(uintptr_t address) {
+    uint32_t hash = ht_address_hash(address);
+    ix_t e = entry_find_freed(address, hash);
+    if (e == NIL) {
+        // Not recorded (a table was full, or the tracker's own): its owner is
+        // unknown, but a task's handle can only be freed as its TCB.
+        tcb_freed(address);
+        return;
+    }
+    if (!HT_STRAIGHT_PATHS) {
+        record_free_any(e, address, hash);
+        return;
+    }
+    uint32_t info = s_infos[e];
+    uint32_t quarter = info & I_SIZE_BIG;
+    heap_rec_t *hr = &s_heap_recs[(info >> I_REC_SHIFT) & I_REC_MASK];
+    task_rec_t *tr = &s_tasks[hr->task];
+    if (quarter == I_SIZE_BIG || entry_freeing(e) || block_in_use(address, quarter << 2) || tr->handle == 0) {
+        record_free_any(e, address, hash);
+        return;
+    }
+    entry_unlist(e, hr, tr, quarter << 2);
+    entry_remove(e);
+    if (s_task_buckets[bucket_of(hash)] != NIL) {
+        tcb_freed(address);
+    }
+}
+
 // The common allocation, straight through: made by the task in the heap of
 // the last allocation (whose records are alive, and TLSF's size word trusted),
 // a new block whose size fits its entry, with room for it. False, having changed nothing, for anything
 // else (record_alloc's work).
-static inline bool HEAP_IRAM_ATTR alloc_fast(uintptr_t address, ht_task_t task) {
+static inline bool HEAP_IRAM_ATTR alloc_fast(uintptr_t address, uintptr_t state, ht_task_t task) {
     if (task != s_fast_task || address - s_fast_start >= s_fast_span || !entry_available()) {
         return false;
     }
@@ -1025,12 +1121,12 @@ static inline bool HEAP_IRAM_ATTR alloc_fast(uintptr_t address, ht_task_t task) 
     if (size >= (I_SIZE_BIG << 2) || entry_probe(address, &slot) != NIL) {
         return false;
     }
-    block_add(address, size, size >> 2, s_fast_rec, slot);
+    block_add(address | state, size, (size >> 2) | s_fast_rec_bits, s_fast_hr, s_fast_tr, slot);
     return true;
 }
 
 // An allocation, every case.
-static void HEAP_IRAM_ATTR __attribute__((noinline)) alloc_any(uintptr_t address, ht_task_t task) {
+static void HEAP_IRAM_ATTR __attribute__((noinline)) alloc_any(uintptr_t address, uintptr_t state, ht_task_t task) {
     int heap = heap_of(address);
     ht_idf_heap_t found;
     if (heap < 0 && ht_idf_heap_containing(address, &found)) {
@@ -1039,10 +1135,24 @@ static void HEAP_IRAM_ATTR __attribute__((noinline)) alloc_any(uintptr_t address
         heap = heap_of(address);
     }
     if (heap >= 0) {
-        record_alloc(address, block_size_of(address, (unsigned)heap), (unsigned)heap, task);
+        record_alloc(address, state, block_size_of(address, (unsigned)heap), (unsigned)heap, task);
     } else {
-        s_untracked += 1;
+        left_out(state);
     }
+}
+
+// The state of a block made by the task that holds ht_malloc's word
+// (hand_out): heaptrack's, unless an interrupt handler made it on that task's
+// core meanwhile (the current task is then the one it interrupted). The word
+// then says that the hook ran, and s_handed that it recorded the block
+// (left_out clears it).
+static inline uintptr_t HEAP_IRAM_ATTR hand_out_state(uintptr_t address) {
+    if (xPortInIsrContext()) {
+        return K_PLAIN;
+    }
+    __atomic_store_n(&s_hand_out_task, HAND_OUT_DONE, __ATOMIC_RELAXED);
+    s_handed = address;
+    return K_HANDED;
 }
 
 // Puts heap_caps_init()'s block (boot_scan) where ESP-IDF's tracking has it
@@ -1115,13 +1225,12 @@ static void boot_block_adopt(uintptr_t address, uint32_t size, unsigned heap) {
     hr->current += size;
     hr->peak += size;
     hr->count += 1;
-    entry_t *en = &s_entries[slot];
-    en->key = address;
-    en->info = (size >> 2) | ((uint32_t)h << I_REC_SHIFT);
-    en->prev = NIL;
-    en->next = hr->first;
+    s_keys[slot] = address;
+    s_infos[slot] = (size >> 2) | ((uint32_t)h << I_REC_SHIFT);
+    s_links[slot].prev = NIL;
+    s_links[slot].next = hr->first;
     if (hr->first != NIL) {
-        s_entries[hr->first].prev = slot;
+        s_links[hr->first].prev = slot;
     } else {
         hr->last = slot;
     }
@@ -1170,13 +1279,35 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) {
     uintptr_t address = data_address(ptr);
     ht_task_t task = (ht_task_t)xTaskGetCurrentTaskHandle();
     taskENTER_CRITICAL(&s_lock);
-    if (!alloc_fast(address, task)) {
-        alloc_any(address, task);
+    #if !HT_HAND_OUT_WORD
+    if (!alloc_fast(address, s_hand_out, task)) {
+        alloc_any(address, s_hand_out, task);
     }
+    #else
+    bool handed = task == __atomic_load_n(&s_hand_out_task, __ATOMIC_RELAXED);
+    if (HT_STRAIGHT_PATHS && __builtin_expect(!handed, 1)) {
+        // Anyone's: the straight path with its state a constant.
+        if (!alloc_fast(address, K_PLAIN, task)) {
+            alloc_any(address, K_PLAIN, task);
+        }
+    } else {
+        uintptr_t state = handed ? hand_out_state(address) : K_PLAIN;
+        if (!alloc_fast(address, state, task)) {
+            alloc_any(address, state, task);
+        }
+    }
+    #endif
     taskEXIT_CRITICAL(&s_lock);
 }
 
 void esp_heap_trace_free_hook(void *ptr) {
+    // heaptrack's own free (give_back) dropped the record already, under the
+    // lock it still holds: not a second critical section for nothing. (The
+    // other core reads this too, only for a free of the same address, as late
+    // as the race described at the top: it skips what it would have left alone.)
+    if (HT_GIVE_BACK_DROPS && (uintptr_t)ptr == __atomic_load_n(&s_given_back, __ATOMIC_RELAXED)) {
+        return;
+    }
     taskENTER_CRITICAL(&s_lock);
     record_free((uintptr_t)ptr);
     taskEXIT_CRITICAL(&s_lock);
@@ -1185,26 +1316,37 @@ void esp_heap_trace_free_hook(void *ptr) {
 /******************************************************************************/
 // heaptrack.malloc's blocks: their entries' keys carry K_HANDED.
 //
-// heaptrack's own allocations and frees are made in its critical section: the
-// hook of that very call runs inside it (taking the lock again), so it knows
-// the block is heaptrack's, and no other core's hook runs between the heap's
-// work and its hook. With ESP-IDF's task tracking on as well (the host's
+// heaptrack's own frees are made in its critical section, the block's record
+// dropped first: the hook of that very call, which runs inside it, skips the
+// block, and no other core's hook runs between the heap's work and its hook.
+// Its allocations are made outside it, the hook told by ht_malloc's word
+// (hand_out); where the code is built for size, in it too, the hook told by
+// s_hand_out. With ESP-IDF's task tracking on as well (the host's
 // differential builds), ESP-IDF's own allocations and frees take a mutex,
-// which no critical section may: there the block is marked after its
-// allocation, and before its free, and the call made outside the lock.
+// which no critical section may: there the block is marked before its free,
+// and the call made outside the lock.
 
 // heap_caps_free for heaptrack, with s_lock held, of the block at p whose
 // entry is e (K_HANDED or K_CLAIMED; NIL: none).
 static void give_back(ix_t e, void *p) {
     #if HT_CALL_IN_LOCK
-    (void)e;
+    // Its record goes first, here, and its hook, which runs inside this
+    // critical section, skips it (esp_heap_trace_free_hook). A new block the
+    // heap hands out at this address meanwhile, on the other core, waits for
+    // this lock to be recorded, so its free comes after s_given_back is 0 again.
+    if (HT_GIVE_BACK_DROPS && e != NIL) {
+        uintptr_t address = entry_address(e);
+        record_drop(e, address);
+        __atomic_store_n(&s_given_back, address, __ATOMIC_RELAXED);
+    }
     heap_caps_free(p);
+    __atomic_store_n(&s_given_back, 0, __ATOMIC_RELAXED);
     #else
     if (e != NIL) {
         // Given back before it goes back to the heap: a second ht_free of it,
         // even a concurrent one, finds it gone; its hook takes this entry.
         entry_set_state(e, K_PLAIN);
-        s_entries[e].info |= I_FREEING;
+        s_infos[e] |= I_FREEING;
         s_freeing += 1;
     }
     taskEXIT_CRITICAL(&s_lock);
@@ -1213,34 +1355,59 @@ static void give_back(ix_t e, void *p) {
     #endif
 }
 
-// heap_caps_malloc for ht_malloc, with s_lock held: its block, recorded and
-// marked K_HANDED, in *address; HT_ERR_NO_MEM or HT_ERR_FULL if the heap or
-// the tables had no room.
+// heap_caps_malloc for ht_malloc: its block, recorded and marked K_HANDED, in
+// *address; HT_ERR_NO_MEM or HT_ERR_FULL if the heap or the tables had no
+// room. The call is made outside the lock (taking it around the heap's call
+// would cost every ht_malloc a critical section of its own): the task takes
+// ht_malloc's word instead, so that its hook marks the block as it records
+// it (alloc_handed). While another task holds the word, the block is recorded
+// as anyone's and marked afterwards, under the lock: nobody else knows its
+// address meanwhile, so nobody can free it as heaptrack's.
 static ht_err_t hand_out(size_t size, uint32_t caps, void **address) {
-    size_t untracked = s_untracked;
-    #if HT_CALL_IN_LOCK
-    s_hand_out = K_HANDED;
-    void *p = heap_caps_malloc(size, caps);
-    s_hand_out = K_PLAIN;
-    bool recorded = s_untracked == untracked;
-    #else
-    taskEXIT_CRITICAL(&s_lock);
-    void *p = heap_caps_malloc(size, caps);
+    void *p;
+    bool recorded;
+    #if !HT_HAND_OUT_WORD
+    // In the lock: its hook runs in it, on this core, with interrupts masked.
     taskENTER_CRITICAL(&s_lock);
-    ix_t e = p != NULL ? entry_find(data_address(p)) : NIL;
-    bool recorded = e != NIL;
-    if (recorded) {
-        entry_set_state(e, K_HANDED);
+    size_t untracked = s_untracked;
+    s_hand_out = K_HANDED;
+    p = heap_caps_malloc(size, caps);
+    s_hand_out = K_PLAIN;
+    recorded = s_untracked == untracked;
+    // Not handed out (below): its hook counted it, and it goes back.
+    s_untracked = untracked;
+    taskEXIT_CRITICAL(&s_lock);
+    #else
+    ht_task_t self = (ht_task_t)xTaskGetCurrentTaskHandle();
+    ht_task_t none = HAND_OUT_NONE;
+    if (__atomic_compare_exchange_n(&s_hand_out_task, &none, self, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        p = heap_caps_malloc(size, caps);
+        // Its hook has run, in this task, if there is a block: s_handed says
+        // whether it recorded it.
+        recorded = p != NULL && s_handed == data_address(p);
+        __atomic_store_n(&s_hand_out_task, HAND_OUT_NONE, __ATOMIC_RELEASE);
+    } else {
+        size_t untracked = __atomic_load_n(&s_untracked, __ATOMIC_RELAXED);
+        p = heap_caps_malloc(size, caps);
+        taskENTER_CRITICAL(&s_lock);
+        ix_t e = p != NULL ? entry_find(data_address(p)) : NIL;
+        if (e != NIL) {
+            entry_set_state(e, K_HANDED);
+        } else if (p != NULL) {
+            // Not handed out (below): its hook counted it, and it goes back.
+            s_untracked -= s_untracked > untracked ? 1 : 0;
+        }
+        taskEXIT_CRITICAL(&s_lock);
+        recorded = e != NIL;
     }
     #endif
     if (p == NULL) {
         return HT_ERR_NO_MEM;
     }
     if (!recorded) {
-        // A block the statistics cannot show is not handed out: its hook
-        // counted it, and it goes back at once.
-        s_untracked -= s_untracked > untracked ? 1 : 0;
-        give_back(NIL, p);
+        // A block the statistics cannot show is not handed out: it goes back
+        // at once, and its free finds no entry.
+        heap_caps_free(p);
         return HT_ERR_FULL;
     }
     *address = p;
@@ -1253,10 +1420,7 @@ ht_err_t ht_malloc(size_t size, uint32_t caps, void **address) {
     if (err != HT_OK) {
         return err;
     }
-    taskENTER_CRITICAL(&s_lock);
-    err = hand_out(size, caps, address);
-    taskEXIT_CRITICAL(&s_lock);
-    return err;
+    return hand_out(size, caps, address);
 }
 
 ht_err_t ht_free(void *address) {
@@ -1292,7 +1456,7 @@ static bool handed_claimed(size_t slot) {
 // Given back here, one per critical section: its free hook must know the
 // block is heaptrack's (give_back).
 static void *handed_take(size_t slot) {
-    give_back((ix_t)slot, (void *)entry_address(&s_entries[slot]));
+    give_back((ix_t)slot, (void *)entry_address((ix_t)slot));
     return NULL;
 }
 
@@ -1426,11 +1590,11 @@ static void snapshot_copy_task(ix_t t, ht_task_stat_t *out, ht_heap_stat_t **hea
         };
         if (with_blocks) {
             hs->blocks = hr->count != 0 ? *blocks : ht_no_blocks;
-            for (ix_t e = hr->first; e != NIL; e = s_entries[e].next) {
+            for (ix_t e = hr->first; e != NIL; e = s_links[e].next) {
                 ht_block_t *b = (*blocks)++;
                 b->task = tr->handle;
-                b->address = (void *)entry_address(&s_entries[e]);
-                b->size = entry_size(&s_entries[e]);
+                b->address = (void *)entry_address(e);
+                b->size = entry_size(e);
             }
         }
     }
@@ -1556,8 +1720,10 @@ void ht_snapshot_release(ht_snapshot_t *snap) {
 }
 
 void ht_vm_restart(void) {
-    // The tasks of the previous VM are gone: the snapshots they held are
-    // nobody's now.
+    // The tasks of the previous VM are gone: ht_malloc's word, if one was
+    // deleted inside ht_malloc (only the VM's tasks call it, and none runs
+    // now), and the snapshots they held are nobody's now.
+    __atomic_store_n(&s_hand_out_task, HAND_OUT_NONE, __ATOMIC_RELEASE);
     for (int i = 0; i < HT_HOOKS_MAX_SNAPSHOTS; ++i) {
         if (s_held[i]) {
             held_release(i);
@@ -1582,7 +1748,7 @@ static void records_compute(ht_records_t *records) {
         records->deleted += s_tasks[t].alive ? 0 : 1;
     }
     records->bytes = s_task_count * sizeof(task_rec_t) + s_heap_rec_count * sizeof(heap_rec_t)
-        + s_listed * sizeof(entry_t);
+        + s_listed * ENTRY_BYTES;
     records->tasks_left = (size_t)(HT_HOOKS_MAX_TASKS - s_task_count) + s_reclaimable;
     records->low = records->tasks_left < HT_HOOKS_MAX_TASKS / 4;
 }
@@ -1652,8 +1818,8 @@ ht_err_t ht_block_owner(uintptr_t address, ht_task_t *owner, size_t *size) {
     taskENTER_CRITICAL(&s_lock);
     ix_t e = entry_find(data_address((void *)address));
     if (e != NIL) {
-        *owner = s_tasks[s_heap_recs[entry_rec(&s_entries[e])].task].handle;
-        *size = entry_size(&s_entries[e]);
+        *owner = s_tasks[s_heap_recs[entry_rec(e)].task].handle;
+        *size = entry_size(e);
     }
     taskEXIT_CRITICAL(&s_lock);
     return e != NIL ? HT_OK : HT_ERR_NO_BLOCK;
